@@ -1,0 +1,168 @@
+import Foundation
+import Kernels
+
+/// Runs forward passes of a `GPTModel` over a ragged batch of queries from many sequences.
+///
+/// Each query is (sequence, position, input). Its K/V go into that sequence's cache slot for that
+/// position, and it attends to its own sequence's slots at positions <= its own. Plain next-token
+/// prediction is one query per sequence; ZipAR puts several rows of one image into one pass;
+/// continuous batching puts many images into one pass. All buffers are allocated up front.
+public final class GPTEngine {
+    public let model: GPTModel
+    public let attentionMode: AttentionMode
+    public let maxQueries: Int
+    public let maxSequences: Int
+
+    private final class Sequence {
+        let keys: [FloatBuffer]     // per layer: [position][kvHead][headDim]
+        let values: [FloatBuffer]
+        var filled: [Bool]
+        var inUse = false
+        init(config c: GPTConfig) {
+            let n = c.sequenceLength * c.kvHeads * c.headDim
+            keys = (0..<c.nLayer).map { _ in FloatBuffer(count: n) }
+            values = (0..<c.nLayer).map { _ in FloatBuffer(count: n) }
+            filled = [Bool](repeating: false, count: c.sequenceLength)
+        }
+        func reset() {
+            for b in keys { b.fill(0) }
+            for b in values { b.fill(0) }
+            for i in filled.indices { filled[i] = false }
+        }
+    }
+
+    private var sequences: [Sequence] = []
+    // Scratch, [maxQueries][width] each.
+    private let x, xNorm, qkv, attended, projected, gate, up, logitsBuffer: FloatBuffer
+    private let attention: CachedAttention
+
+    public init(model: GPTModel, maxQueries: Int = 64, maxSequences: Int = 16, attentionMode: AttentionMode = .masked) {
+        let c = model.config
+        self.model = model
+        self.attentionMode = attentionMode
+        self.maxQueries = maxQueries
+        self.maxSequences = maxSequences
+        x = FloatBuffer(count: maxQueries * c.dim)
+        xNorm = FloatBuffer(count: maxQueries * c.dim)
+        qkv = FloatBuffer(count: maxQueries * (c.nHead + 2 * c.kvHeads) * c.headDim)
+        attended = FloatBuffer(count: maxQueries * c.dim)
+        projected = FloatBuffer(count: maxQueries * c.dim)
+        gate = FloatBuffer(count: maxQueries * c.ffnHidden)
+        up = FloatBuffer(count: maxQueries * c.ffnHidden)
+        logitsBuffer = FloatBuffer(count: maxQueries * c.vocabSize)
+        attention = CachedAttention(heads: c.nHead, kvHeads: c.kvHeads, headDim: c.headDim,
+                                    maxPositions: c.sequenceLength)
+    }
+
+    public var openSequences: Int { sequences.filter(\.inUse).count }
+
+    /// Reserves an empty KV cache (all slots unfilled, K = V = 0).
+    public func openSequence() throws -> SequenceID {
+        if let i = sequences.firstIndex(where: { !$0.inUse }) {
+            sequences[i].reset()
+            sequences[i].inUse = true
+            return SequenceID(slot: i)
+        }
+        guard sequences.count < maxSequences else {
+            throw ModelError.badInput("all \(maxSequences) sequence slots are in use")
+        }
+        let s = Sequence(config: model.config)
+        s.inUse = true
+        sequences.append(s)
+        return SequenceID(slot: sequences.count - 1)
+    }
+
+    public func closeSequence(_ id: SequenceID) {
+        sequences[id.slot].inUse = false
+    }
+
+    /// Bytes held by KV caches (for memory reports).
+    public var cacheBytes: Int {
+        let c = model.config
+        return sequences.count * 2 * c.nLayer * c.sequenceLength * c.kvHeads * c.headDim * 4
+    }
+
+    /// Runs one forward pass. Returns the logits of the queries that asked for them, in query order.
+    public func forward(_ queries: [GPTQuery]) -> PassLogits {
+        let c = model.config, w = model.weights
+        let n = queries.count
+        precondition(n <= maxQueries, "\(n) queries exceed the engine's maximum of \(maxQueries)")
+        let d = c.dim, hd = c.headDim
+        let qkvWidth = (c.nHead + 2 * c.kvHeads) * hd
+        let kvWidth = c.kvHeads * hd
+
+        // Embeddings, and mark every written slot as filled before any layer runs: queries of
+        // one pass see each other's K/V, like a prefill over those positions.
+        for (r, q) in queries.enumerated() {
+            let seq = sequences[q.sequence.slot]
+            precondition(seq.inUse, "\(q.sequence) is not open")
+            precondition(q.position >= 0 && q.position < c.sequenceLength, "position \(q.position) out of range")
+            switch q.input {
+            case .classLabel(let k):
+                precondition(k >= 0 && k < w.classRows, "class \(k) out of range")
+                VectorOps.gatherRow(w.classEmbedding, row: k, width: d, into: x, offset: r * d)
+            case .token(let t):
+                precondition(t >= 0 && t < c.vocabSize, "token \(t) out of range")
+                VectorOps.gatherRow(w.tokenEmbedding, row: t, width: d, into: x, offset: r * d)
+            }
+            seq.filled[q.position] = true
+        }
+
+        for (l, layer) in w.layers.enumerated() {
+            // Attention block.
+            VectorOps.rmsNorm(x, rows: n, width: d, weight: layer.attentionNorm, eps: c.normEps, into: xNorm)
+            layer.wqkv.apply(xNorm, rows: n, into: qkv)
+            for (r, q) in queries.enumerated() {
+                let base = r * qkvWidth
+                let rope = model.rotary.offset(position: q.position)
+                VectorOps.rotate(qkv, offset: base, heads: c.nHead, headDim: hd, table: model.rotary.table, tableOffset: rope)
+                VectorOps.rotate(qkv, offset: base + d, heads: c.kvHeads, headDim: hd, table: model.rotary.table, tableOffset: rope)
+                let seq = sequences[q.sequence.slot]
+                seq.keys[l].copy(from: qkv, srcOffset: base + d, offset: q.position * kvWidth, count: kvWidth)
+                seq.values[l].copy(from: qkv, srcOffset: base + d + kvWidth, offset: q.position * kvWidth, count: kvWidth)
+            }
+            for (r, q) in queries.enumerated() {
+                let seq = sequences[q.sequence.slot]
+                attention.run(q: qkv, qOffset: r * qkvWidth, keys: seq.keys[l], values: seq.values[l],
+                              last: q.position, filled: seq.filled, maskUnfilled: attentionMode == .masked,
+                              into: attended, outOffset: r * d)
+            }
+            layer.wo.apply(attended, rows: n, into: projected)
+            VectorOps.add(projected, into: x, count: n * d)
+
+            // Feed-forward block: w2(silu(w1 x) * w3 x).
+            VectorOps.rmsNorm(x, rows: n, width: d, weight: layer.ffnNorm, eps: c.normEps, into: xNorm)
+            layer.w1.apply(xNorm, rows: n, into: gate)
+            layer.w3.apply(xNorm, rows: n, into: up)
+            VectorOps.siluGate(gate, up, count: n * c.ffnHidden)
+            layer.w2.apply(gate, rows: n, into: projected)
+            VectorOps.add(projected, into: x, count: n * d)
+        }
+
+        // Output head only for the rows that want logits, packed to the front.
+        var rows: [Int] = []
+        for (r, q) in queries.enumerated() where q.wantsLogits {
+            if rows.count != r { xNorm.copy(from: x, srcOffset: r * d, offset: rows.count * d, count: d) }
+            else { xNorm.copy(from: x, srcOffset: r * d, offset: r * d, count: d) }
+            rows.append(r)
+        }
+        VectorOps.rmsNorm(xNorm, rows: rows.count, width: d, weight: w.norm, eps: c.normEps, into: projected)
+        w.output.apply(projected, rows: rows.count, into: logitsBuffer)
+        return PassLogits(buffer: logitsBuffer, vocab: c.vocabSize, queryRows: rows)
+    }
+}
+
+/// The logits of one pass. Valid until the engine's next `forward`.
+public struct PassLogits {
+    let buffer: FloatBuffer
+    public let vocab: Int
+    /// For each logits row, the index of its query in the pass.
+    public let queryRows: [Int]
+
+    public var count: Int { queryRows.count }
+
+    /// Logits row `i` (the i-th query that asked for logits).
+    public func row(_ i: Int) -> [Float] {
+        buffer.array(offset: i * vocab, count: vocab)
+    }
+}

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Train the fashion-16 model (VQ tokenizer + class-conditional LlamaGen GPT) on Fashion-MNIST, on CPU.
+
+Stages (run in order; each resumes from tools/checkpoints/ when --resume is given):
+  vq      train the VQ tokenizer (32x32 gray -> 16x16 tokens)            -> checkpoints/vq_last.pt
+  encode  encode train+test splits to token grids once                   -> checkpoints/tokens.pt
+  gpt     train the GPT on the cached token grids                         -> checkpoints/gpt_last.pt
+
+Data: gzip IDX files from the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/).
+Images are scaled to [-1, 1] and padded 2 px each side (background -1) to 32x32.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llamagen import GPTConfig, Transformer, VQConfig, VQModel  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CKPT = os.path.join(HERE, "checkpoints")
+DATA = "/usr/share/datasets/fashion-mnist"
+
+VQ_CFG = VQConfig(codebook_size=512, codebook_embed_dim=8, codebook_l2_norm=True, z_channels=64, ch=32,
+                  ch_mult=[1, 2], num_res_blocks=1, out_channels=1, image_size=32)
+GPT_CFG = GPTConfig(dim=256, n_layer=4, n_head=8, n_kv_head=8, vocab_size=512, num_classes=10, grid=16,
+                    cls_token_num=1, multiple_of=64, ffn_dim_multiplier=None, norm_eps=1e-5, rope_base=10000)
+
+
+def read_idx(path: str) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_split(split: str):
+    prefix = "train" if split == "train" else "t10k"
+    x = read_idx(os.path.join(DATA, f"{prefix}-images-idx3-ubyte.gz"))
+    y = read_idx(os.path.join(DATA, f"{prefix}-labels-idx1-ubyte.gz"))
+    return x, y.astype(np.int64)
+
+
+def to_tensor(x_u8: np.ndarray) -> torch.Tensor:
+    """uint8 [N, 28, 28] -> float [N, 1, 32, 32] in [-1, 1], background padding -1."""
+    x = torch.from_numpy(x_u8.astype(np.float32) / 127.5 - 1.0)[:, None]
+    return F.pad(x, (2, 2, 2, 2), value=-1.0)
+
+
+def log(msg: str):
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {msg}", flush=True)
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int, floor_frac: float = 0.1) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (floor_frac + (1 - floor_frac) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------
+def train_vq(args):
+    torch.manual_seed(args.seed)
+    xtr, _ = load_split("train")
+    xte, _ = load_split("test")
+    X = to_tensor(xtr)
+    Xte = to_tensor(xte[:1000])
+    model = VQModel(VQ_CFG)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.95))
+    path = os.path.join(CKPT, "vq_last.pt")
+    step = 0
+    if args.resume and os.path.exists(path):
+        ck = torch.load(path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        log(f"resumed vq at step {step}")
+    nparams = sum(p.numel() for p in model.parameters())
+    log(f"VQ params {nparams}  config {VQ_CFG.to_json()}")
+    csv_path = os.path.join(CKPT, "vq_log.csv")
+    new_csv = not (args.resume and os.path.exists(csv_path))
+    fcsv = open(csv_path, "w" if new_csv else "a", newline="")
+    wr = csv.writer(fcsv)
+    if new_csv:
+        wr.writerow(["step", "recon_l1", "recon_mse", "cb_loss", "commit", "usage", "lr", "elapsed_s"])
+    K = VQ_CFG.codebook_size
+    counts = torch.zeros(K)
+    t0 = time.time()
+    last_ck = t0
+    g = torch.Generator().manual_seed(args.seed + step)
+    model.train()
+    while step < args.steps:
+        idxb = torch.randint(0, X.shape[0], (args.batch,), generator=g)
+        x = X[idxb]
+        lr = cosine_lr(step, args.steps, args.lr, 100)
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        z = model.quant_conv(model.encoder(x))
+        zq, cb, commit, idx = model.quantize(z)
+        rec = model.decode(zq)
+        l1 = (rec - x).abs().mean()
+        mse = ((rec - x) ** 2).mean()
+        loss = l1 + mse + cb + commit
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        counts *= 0.99
+        counts += torch.bincount(idx.flatten(), minlength=K).float()
+        step += 1
+        # dead-code re-initialisation: codes unused for a while get an encoder output from this batch
+        if step % 100 == 0 and step < args.steps * 0.8:
+            dead = (counts < 1e-2).nonzero().flatten()
+            if len(dead) > 0:
+                with torch.no_grad():
+                    zf = F.normalize(z.detach().permute(0, 2, 3, 1).reshape(-1, VQ_CFG.codebook_embed_dim), dim=-1)
+                    pick = zf[torch.randint(0, zf.shape[0], (len(dead),), generator=g)]
+                    pick = F.normalize(pick + 0.01 * torch.randn(pick.shape, generator=g), dim=-1)
+                    model.quantize.embedding.weight.data[dead] = pick
+                    counts[dead] = 1.0
+                log(f"step {step}: re-initialised {len(dead)} dead codes")
+        if step % args.log_every == 0 or step == args.steps:
+            usage = float((counts > 1e-2).float().mean())
+            el = time.time() - t0
+            wr.writerow([step, f"{l1.item():.5f}", f"{mse.item():.5f}", f"{cb.item():.5f}", f"{commit.item():.5f}",
+                         f"{usage:.4f}", f"{lr:.6f}", f"{el:.1f}"])
+            fcsv.flush()
+            log(f"vq step {step}/{args.steps} l1 {l1.item():.4f} mse {mse.item():.5f} cb {cb.item():.5f} "
+                f"usage {usage:.3f} lr {lr:.2e} {el / max(1, step):.3f}s/step")
+        if time.time() - last_ck > args.ckpt_minutes * 60 or step == args.steps:
+            atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                         "config": VQ_CFG.to_json()}, path)
+            last_ck = time.time()
+    # quick test-split evaluation
+    model.eval()
+    with torch.no_grad():
+        rec, _, _, idx = model(Xte)
+        log(f"vq test mse {((rec - Xte) ** 2).mean().item():.5f} l1 {(rec - Xte).abs().mean().item():.4f}")
+    fcsv.close()
+
+
+def load_vq(path=None) -> VQModel:
+    ck = torch.load(path or os.path.join(CKPT, "vq_last.pt"), weights_only=False)
+    m = VQModel(VQConfig.from_json(ck["config"]))
+    m.load_state_dict(ck["model"])
+    m.eval()
+    return m
+
+
+@torch.no_grad()
+def encode(args):
+    vq = load_vq()
+    out = {}
+    for split in ("train", "test"):
+        x, y = load_split(split)
+        toks = []
+        for i in range(0, x.shape[0], 500):
+            xb = to_tensor(x[i:i + 500])
+            _, _, _, idx = vq.encode(xb)
+            toks.append(idx.reshape(idx.shape[0], -1).to(torch.int16))
+        t = torch.cat(toks)
+        out[split] = {"tokens": t, "labels": torch.from_numpy(y)}
+        used = len(torch.unique(t.long()))
+        log(f"encoded {split}: {tuple(t.shape)}, distinct codes used {used}/{vq.cfg.codebook_size}")
+    atomic_save(out, os.path.join(CKPT, "tokens.pt"))
+
+
+# ----------------------------------------------------------------------------------------------
+def train_gpt(args):
+    torch.manual_seed(args.seed)
+    data = torch.load(os.path.join(CKPT, "tokens.pt"), weights_only=False)
+    T = data["train"]["tokens"].long()
+    Y = data["train"]["labels"].long()
+    Tte = data["test"]["tokens"][:512].long()
+    Yte = data["test"]["labels"][:512].long()
+    model = Transformer(GPT_CFG)
+    model.init_weights()
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+    path = os.path.join(CKPT, "gpt_last.pt")
+    step = 0
+    elapsed0 = 0.0
+    if args.resume and os.path.exists(path):
+        ck = torch.load(path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        elapsed0 = ck.get("elapsed", 0.0)
+        log(f"resumed gpt at step {step}")
+    nparams = sum(p.numel() for p in model.parameters())
+    log(f"GPT params {nparams}  config {GPT_CFG.to_json()}  ffn_hidden {GPT_CFG.ffn_hidden}")
+    csv_path = os.path.join(CKPT, "gpt_log.csv")
+    new_csv = not (args.resume and os.path.exists(csv_path))
+    fcsv = open(csv_path, "w" if new_csv else "a", newline="")
+    wr = csv.writer(fcsv)
+    if new_csv:
+        wr.writerow(["step", "train_loss", "test_loss", "lr", "elapsed_s"])
+    g = torch.Generator().manual_seed(args.seed + 1000 + step)
+    t0 = time.time()
+    last_ck = t0
+    run_loss, run_n = 0.0, 0
+    model.train()
+    while step < args.steps:
+        bi = torch.randint(0, T.shape[0], (args.batch,), generator=g)
+        tok, lab = T[bi], Y[bi]
+        drop = torch.rand(args.batch, generator=g) < args.class_dropout
+        lab = torch.where(drop, torch.full_like(lab, GPT_CFG.num_classes), lab)
+        lr = cosine_lr(step, args.steps, args.lr, args.warmup)
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        logits = model(tok, lab)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        run_loss += loss.item()
+        run_n += 1
+        el = elapsed0 + time.time() - t0
+        if step % args.log_every == 0 or step == args.steps:
+            test_loss = ""
+            if step % (args.log_every * 10) == 0 or step == args.steps:
+                model.eval()
+                with torch.no_grad():
+                    lt = model(Tte, Yte)
+                    test_loss = f"{F.cross_entropy(lt.reshape(-1, lt.shape[-1]), Tte.reshape(-1)).item():.4f}"
+                model.train()
+            wr.writerow([step, f"{run_loss / run_n:.4f}", test_loss, f"{lr:.6f}", f"{el:.1f}"])
+            fcsv.flush()
+            log(f"gpt step {step}/{args.steps} loss {run_loss / run_n:.4f} test {test_loss} lr {lr:.2e} "
+                f"{(time.time() - t0) / max(1, run_n if step <= args.log_every else step):.3f}s/step elapsed {el:.0f}s")
+            run_loss, run_n = 0.0, 0
+        if time.time() - last_ck > args.ckpt_minutes * 60 or step == args.steps:
+            atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": el,
+                         "config": GPT_CFG.to_json(), "batch": args.batch}, path)
+            last_ck = time.time()
+            log(f"checkpoint at step {step}")
+    fcsv.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["vq", "encode", "gpt", "bench"])
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--wd", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--class-dropout", type=float, default=0.1)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--ckpt-minutes", type=float, default=3.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(CKPT, exist_ok=True)
+    if args.stage == "vq":
+        args.steps = args.steps or 3000
+        args.batch = args.batch or 64
+        args.lr = args.lr or 1e-3
+        train_vq(args)
+    elif args.stage == "encode":
+        encode(args)
+    elif args.stage == "gpt":
+        args.steps = args.steps or 4000
+        args.batch = args.batch or 32
+        args.lr = args.lr or 1e-3
+        train_gpt(args)
+    elif args.stage == "bench":
+        # seconds per training step of each stage, for picking --steps
+        x = torch.randn(64, 1, 32, 32)
+        vq = VQModel(VQ_CFG)
+        optv = torch.optim.Adam(vq.parameters())
+        for i in range(4):
+            t = time.time()
+            rec, cb, cm, _ = vq(x)
+            ((rec - x) ** 2).mean().add(cb + cm).backward()
+            optv.step()
+            optv.zero_grad()
+            log(f"vq batch 64: {time.time() - t:.3f}s")
+        m = Transformer(GPT_CFG)
+        m.init_weights()
+        o = torch.optim.AdamW(m.parameters())
+        log(f"gpt params {sum(p.numel() for p in m.parameters())} ffn_hidden {GPT_CFG.ffn_hidden}")
+        for b in (16, 32):
+            tok = torch.randint(0, 512, (b, 256))
+            lab = torch.randint(0, 10, (b,))
+            for i in range(3):
+                t = time.time()
+                lg = m(tok, lab)
+                F.cross_entropy(lg.reshape(-1, 512), tok.reshape(-1)).backward()
+                o.step()
+                o.zero_grad()
+                log(f"gpt batch {b}: {time.time() - t:.3f}s")
+
+
+if __name__ == "__main__":
+    main()
