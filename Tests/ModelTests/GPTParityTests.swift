@@ -1,0 +1,100 @@
+import Foundation
+import Kernels
+import Testing
+@testable import Model
+
+/// Our Swift forward pass against logits computed by the PyTorch code in tools/ (fp32).
+@Suite struct GPTParityTests {
+    /// fp32 Swift vs fp32 PyTorch: same math, different summation order.
+    static let f32Tolerance: Float = 2e-3
+
+    func check(model dir: String, weights: String = "gpt.safetensors", storage: WeightStorage = .f32,
+               fixture: String, logitsKey: String, positionsKey: String, classLabel: Int? = nil,
+               chunk: Int? = nil, tolerance: Float) throws -> Float {
+        // `dir` is a fixture folder name, or an absolute path (the bundled model).
+        let bundle = try ModelBundle(directory: dir.hasPrefix("/") ? dir : Fixtures.path(dir),
+                                     storage: storage, gptFile: weights)
+        let f = try Fixtures.file(fixture)
+        let tokens = try f.integers("tokens")
+        let label = try classLabel ?? f.integers("class")[0]
+        let positions = try f.integers(positionsKey)
+        let expected = Fixtures.rows(try f.floats(logitsKey), width: bundle.config.gpt.vocabSize)
+        let engine = GPTEngine(model: bundle.gpt, maxQueries: 64, maxSequences: 2)
+        let all = try engine.teacherForcedLogits(classLabel: label, tokens: tokens, chunk: chunk)
+        let got = positions.map { all[$0] }
+        #expect(got.count == expected.count)
+        let err = Fixtures.maxAbsDiff(got, expected)
+        #expect(err <= tolerance, "max |logit error| \(err) > \(tolerance) for \(fixture):\(logitsKey)")
+        return err
+    }
+
+    @Test func tinyGQA24MatchesPyTorchInF32() throws {
+        // head_dim 64, GQA 4/2, ffn_dim_multiplier, 24x24 grid: 576 positions, 64 queries a pass.
+        let err = try check(model: "tiny-gqa24", fixture: "tiny-gqa24-gpt.safetensors", logitsKey: "logits",
+                            positionsKey: "positions", tolerance: Self.f32Tolerance)
+        print("tiny-gqa24 f32 max |logit error| = \(err)")
+    }
+
+    @Test func tinyGQA24OneTokenPerPassMatches() throws {
+        // The KV-cache path one query at a time, as plain NTP decoding runs it.
+        _ = try check(model: "tiny-gqa24", fixture: "tiny-gqa24-gpt.safetensors", logitsKey: "logits",
+                      positionsKey: "positions", chunk: 1, tolerance: Self.f32Tolerance)
+    }
+
+    @Test func tinyGQA24NullClassMatches() throws {
+        _ = try check(model: "tiny-gqa24", fixture: "tiny-gqa24-gpt.safetensors", logitsKey: "logits_null",
+                      positionsKey: "positions_lowp", classLabel: 10, tolerance: Self.f32Tolerance)
+    }
+
+    @Test func f16WeightFileMatches() throws {
+        // Reference: the same f16-rounded weights, computed in f32. Only summation order differs.
+        let err = try check(model: "tiny-gqa24", weights: "gpt-f16.safetensors", fixture: "tiny-gqa24-gpt.safetensors",
+                            logitsKey: "logits_f16", positionsKey: "positions_lowp", tolerance: Self.f32Tolerance)
+        print("tiny-gqa24 f16 file max |logit error| = \(err)")
+    }
+
+    @Test func bf16WeightFileMatches() throws {
+        let err = try check(model: "tiny-gqa24", weights: "gpt-bf16.safetensors", fixture: "tiny-gqa24-gpt.safetensors",
+                            logitsKey: "logits_bf16", positionsKey: "positions_lowp", tolerance: Self.f32Tolerance)
+        print("tiny-gqa24 bf16 file max |logit error| = \(err)")
+    }
+
+    /// f32 weights kept as f16 in memory (`--weights f16`): every matrix weight is rounded, the
+    /// embeddings and norms stay f32. Its own, looser bound against the exact f32 reference.
+    static let f16StorageTolerance: Float = 0.05
+
+    @Test func f16StorageStaysClose() throws {
+        let err = try check(model: "tiny-gqa24", storage: .f16, fixture: "tiny-gqa24-gpt.safetensors",
+                            logitsKey: "logits", positionsKey: "positions", tolerance: Self.f16StorageTolerance)
+        print("tiny-gqa24 f16 storage max |logit error| vs f32 reference = \(err)")
+    }
+
+    @Test func convertedOfficialCheckpointMatches() throws {
+        // converted-tiny was written by tools/convert_llamagen.py from a .pt in the official layout;
+        // the reference logits come from the original PyTorch model before conversion.
+        let err = try check(model: "converted-tiny", fixture: "converted-tiny-ref.safetensors", logitsKey: "logits",
+                            positionsKey: "positions", tolerance: Self.f32Tolerance)
+        print("converted-tiny max |logit error| = \(err)")
+    }
+
+    @Test func bundledModelMatches() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.path("fashion16-gpt.safetensors")) else {
+            Issue.record("fashion16-gpt.safetensors fixture missing: run python3 tools/make_fixtures.py"); return
+        }
+        let err = try check(model: Fixtures.bundledModel, fixture: "fashion16-gpt.safetensors", logitsKey: "logits",
+                            positionsKey: "positions", tolerance: Self.f32Tolerance)
+        print("fashion-16 max |logit error| = \(err)")
+    }
+
+    @Test func rotaryTableMatchesOfficialFormula() throws {
+        let config = try ModelConfig.load(path: Fixtures.path("tiny-gqa24/config.json"))
+        let table = RotaryTable(config: config.gpt).table.array()
+        let expected = try Fixtures.file("tiny-gqa24-gpt.safetensors").floats("rope")
+        #expect(table.count == expected.count)
+        var err: Float = 0
+        for (a, b) in zip(table, expected) { err = max(err, abs(a - b)) }
+        #expect(err < 1e-5, "RoPE table error \(err)")
+        // The class-token row is all zeros (the official quirk).
+        #expect(table.prefix(config.gpt.headDim).allSatisfy { $0 == 0 })
+    }
+}
