@@ -31,7 +31,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
-        .target(name: "Kernels", dependencies: ["CBLAS", "CPNG"],
+        .target(name: "CKernels"),   // AVX2/FMA/F16C loops + thread pool, runtime-dispatched
+        .target(name: "Kernels", dependencies: ["CBLAS", "CPNG", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Model", dependencies: ["Kernels"]),
         .target(name: "Decoding", dependencies: ["Model"]),
@@ -64,6 +65,6 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding"]),
     ]
 )

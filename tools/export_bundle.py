@@ -67,6 +67,8 @@ def main():
     save_file(gt, os.path.join(args.out, "gpt.safetensors"), metadata=meta_g)
     save_file(vt, os.path.join(args.out, "vq.safetensors"), metadata=meta_v)
     write_config(os.path.join(args.out, "config.json"), args.name, gcfg, vcfg, FASHION_CLASSES)
+    for f in ("gpt.safetensors", "vq.safetensors", "config.json"):
+        os.chmod(os.path.join(args.out, f), 0o644)
     ng = sum(t.numel() for t in gt.values())
     nv = sum(t.numel() for t in vt.values())
     print(f"exported GPT step {g.get('step')} ({ng} params) and VQ decoder ({nv} params) as {args.dtype} to {args.out}")

@@ -30,10 +30,11 @@ from llamagen import GPTConfig, Transformer, VQConfig, VQModel  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CKPT = os.path.join(HERE, "checkpoints")
 DATA = "/usr/share/datasets/fashion-mnist"
+STOP = os.path.join(CKPT, "STOP")  # touch to make the GPT stage checkpoint and exit
 
 VQ_CFG = VQConfig(codebook_size=512, codebook_embed_dim=8, codebook_l2_norm=True, z_channels=64, ch=32,
                   ch_mult=[1, 2], num_res_blocks=1, out_channels=1, image_size=32)
-GPT_CFG = GPTConfig(dim=256, n_layer=4, n_head=8, n_kv_head=8, vocab_size=512, num_classes=10, grid=16,
+GPT_CFG = GPTConfig(dim=192, n_layer=4, n_head=6, n_kv_head=6, vocab_size=512, num_classes=10, grid=16,
                     cls_token_num=1, multiple_of=64, ffn_dim_multiplier=None, norm_eps=1e-5, rope_base=10000)
 
 
@@ -70,6 +71,11 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int, floor_frac: float
     return peak * (floor_frac + (1 - floor_frac) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def progress(step: int, steps: int, elapsed: float, budget_s: float) -> float:
+    """Schedule position in [0, 1]: whichever of the step budget and the wall-clock budget is used up more."""
+    return max(step / steps, elapsed / budget_s)
+
+
 def atomic_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -87,11 +93,13 @@ def train_vq(args):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.95))
     path = os.path.join(CKPT, "vq_last.pt")
     step = 0
+    elapsed0 = 0.0
     if args.resume and os.path.exists(path):
         ck = torch.load(path, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
+        elapsed0 = ck.get("elapsed", 0.0)
         log(f"resumed vq at step {step}")
     nparams = sum(p.numel() for p in model.parameters())
     log(f"VQ params {nparams}  config {VQ_CFG.to_json()}")
@@ -107,10 +115,12 @@ def train_vq(args):
     last_ck = t0
     g = torch.Generator().manual_seed(args.seed + step)
     model.train()
-    while step < args.steps:
+    budget = args.minutes * 60 if args.minutes else float("inf")
+    while progress(step, args.steps, elapsed0 + time.time() - t0, budget) < 1.0:
         idxb = torch.randint(0, X.shape[0], (args.batch,), generator=g)
         x = X[idxb]
-        lr = cosine_lr(step, args.steps, args.lr, 100)
+        prog = progress(step, args.steps, elapsed0 + time.time() - t0, budget)
+        lr = cosine_lr(int(prog * 100000), 100000, args.lr, int(100000 * 100 / args.steps))
         for pg in opt.param_groups:
             pg["lr"] = lr
         z = model.quant_conv(model.encoder(x))
@@ -126,7 +136,8 @@ def train_vq(args):
         counts += torch.bincount(idx.flatten(), minlength=K).float()
         step += 1
         # dead-code re-initialisation: codes unused for a while get an encoder output from this batch
-        if step % 100 == 0 and step < args.steps * 0.8:
+        done = progress(step, args.steps, elapsed0 + time.time() - t0, budget) >= 1.0
+        if step % 100 == 0 and prog < 0.8:
             dead = (counts < 1e-2).nonzero().flatten()
             if len(dead) > 0:
                 with torch.no_grad():
@@ -136,17 +147,17 @@ def train_vq(args):
                     model.quantize.embedding.weight.data[dead] = pick
                     counts[dead] = 1.0
                 log(f"step {step}: re-initialised {len(dead)} dead codes")
-        if step % args.log_every == 0 or step == args.steps:
+        if step % args.log_every == 0 or done:
             usage = float((counts > 1e-2).float().mean())
-            el = time.time() - t0
+            el = elapsed0 + time.time() - t0
             wr.writerow([step, f"{l1.item():.5f}", f"{mse.item():.5f}", f"{cb.item():.5f}", f"{commit.item():.5f}",
                          f"{usage:.4f}", f"{lr:.6f}", f"{el:.1f}"])
             fcsv.flush()
             log(f"vq step {step}/{args.steps} l1 {l1.item():.4f} mse {mse.item():.5f} cb {cb.item():.5f} "
                 f"usage {usage:.3f} lr {lr:.2e} {el / max(1, step):.3f}s/step")
-        if time.time() - last_ck > args.ckpt_minutes * 60 or step == args.steps:
+        if time.time() - last_ck > args.ckpt_minutes * 60 or done:
             atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                         "config": VQ_CFG.to_json()}, path)
+                         "elapsed": elapsed0 + time.time() - t0, "config": VQ_CFG.to_json()}, path)
             last_ck = time.time()
     # quick test-split evaluation
     model.eval()
@@ -170,6 +181,9 @@ def encode(args):
     out = {}
     for split in ("train", "test"):
         x, y = load_split(split)
+        lim = args.limit_train if split == "train" else args.limit_test
+        if lim:
+            x, y = x[:lim], y[:lim]
         toks = []
         for i in range(0, x.shape[0], 500):
             xb = to_tensor(x[i:i + 500])
@@ -219,13 +233,17 @@ def train_gpt(args):
     t0 = time.time()
     last_ck = t0
     run_loss, run_n = 0.0, 0
+    t_log = time.time()
     model.train()
-    while step < args.steps:
+    budget = args.minutes * 60 if args.minutes else float("inf")
+    while progress(step, args.steps, elapsed0 + time.time() - t0, budget) < 1.0:
         bi = torch.randint(0, T.shape[0], (args.batch,), generator=g)
         tok, lab = T[bi], Y[bi]
         drop = torch.rand(args.batch, generator=g) < args.class_dropout
         lab = torch.where(drop, torch.full_like(lab, GPT_CFG.num_classes), lab)
-        lr = cosine_lr(step, args.steps, args.lr, args.warmup)
+        prog = progress(step, args.steps, elapsed0 + time.time() - t0, budget)
+        lr = cosine_lr(step, 10 ** 9, args.lr, args.warmup) if step < args.warmup else \
+            cosine_lr(args.warmup + int(prog * 10 ** 6), args.warmup + 10 ** 6, args.lr, args.warmup)
         for pg in opt.param_groups:
             pg["lr"] = lr
         logits = model(tok, lab)
@@ -238,9 +256,10 @@ def train_gpt(args):
         run_loss += loss.item()
         run_n += 1
         el = elapsed0 + time.time() - t0
-        if step % args.log_every == 0 or step == args.steps:
+        done = progress(step, args.steps, el, budget) >= 1.0
+        if step % args.log_every == 0 or done:
             test_loss = ""
-            if step % (args.log_every * 10) == 0 or step == args.steps:
+            if step % (args.log_every * 10) == 0 or done:
                 model.eval()
                 with torch.no_grad():
                     lt = model(Tte, Yte)
@@ -249,20 +268,26 @@ def train_gpt(args):
             wr.writerow([step, f"{run_loss / run_n:.4f}", test_loss, f"{lr:.6f}", f"{el:.1f}"])
             fcsv.flush()
             log(f"gpt step {step}/{args.steps} loss {run_loss / run_n:.4f} test {test_loss} lr {lr:.2e} "
-                f"{(time.time() - t0) / max(1, run_n if step <= args.log_every else step):.3f}s/step elapsed {el:.0f}s")
+                f"{(time.time() - t_log) / max(1, run_n):.3f}s/step elapsed {el:.0f}s")
+            t_log = time.time()
             run_loss, run_n = 0.0, 0
-        if time.time() - last_ck > args.ckpt_minutes * 60 or step == args.steps:
+        if time.time() - last_ck > args.ckpt_minutes * 60 or done or os.path.exists(STOP):
             atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": el,
                          "config": GPT_CFG.to_json(), "batch": args.batch}, path)
             last_ck = time.time()
             log(f"checkpoint at step {step}")
+            if os.path.exists(STOP):
+                log("STOP file found; exiting after checkpoint")
+                break
     fcsv.close()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["vq", "encode", "gpt", "bench"])
-    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="step budget (schedule length)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="wall-clock budget incl. resumed time; the LR schedule follows whichever budget is used up first")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--wd", type=float, default=0.05)
@@ -273,6 +298,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--limit-train", type=int, default=None, help="encode: only the first N training images")
+    ap.add_argument("--limit-test", type=int, default=None, help="encode: only the first N test images")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(CKPT, exist_ok=True)

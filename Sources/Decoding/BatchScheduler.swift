@@ -14,32 +14,172 @@ public struct SchedulerLimits: Sendable, Equatable {
     }
 }
 
+/// What one pass did, for logs and benchmarks.
+public struct PassReport: Sendable, Equatable {
+    public var index: Int
+    public var requests: Int
+    public var queries: Int
+    public var seconds: Double
+}
+
 /// Continuous batching: decides which (sequence, position) queries go into the next pass, runs the
 /// pass on the engine, samples, and retires finished requests so new ones can join.
-/// STUB: the decoding work replaces these bodies; the signatures are the contract with the worker.
+///
+/// Each request's queries go into a pass all together or not at all (unless a single request alone exceeds
+/// the cap), so a request's schedule, and with counter-based sampling its tokens, do not depend on what else
+/// shares the batch. Requests are served in arrival order; one whose queries do not fit waits a pass.
 public final class BatchScheduler {
     public let engine: GPTEngine
     public let limits: SchedulerLimits
+
+    final class Active {
+        let decoder: RequestDecoder
+        let cond: SequenceID
+        let uncond: SequenceID?
+        let started: Date
+        init(decoder: RequestDecoder, cond: SequenceID, uncond: SequenceID?) {
+            self.decoder = decoder; self.cond = cond; self.uncond = uncond; started = Date()
+        }
+    }
+
+    private var active: [Active] = []
+    /// Passes run so far.
+    public private(set) var passCount = 0
+    /// The last pass, for logs.
+    public private(set) var lastPass: PassReport?
 
     public init(engine: GPTEngine, limits: SchedulerLimits = SchedulerLimits()) {
         self.engine = engine
         self.limits = limits
     }
 
+    /// Queries per pass actually used: the smaller of the limit and the engine's buffers.
+    public var queryCap: Int { min(limits.maxQueriesPerPass, engine.maxQueries) }
+
     /// Requests currently being decoded.
-    public var inFlight: Int { 0 }
+    public var inFlight: Int { active.count }
     /// True when another request can be added now.
-    public var hasCapacity: Bool { inFlight < limits.maxRequestsInFlight }
+    public var hasCapacity: Bool {
+        inFlight < limits.maxRequestsInFlight && engine.openSequences + 2 <= engine.maxSequences
+    }
+    /// Ids of the requests in flight, in arrival order.
+    public var inFlightIDs: [String] { active.map(\.decoder.request.id) }
 
     /// Adds a request; throws for a bad class id or a policy that does not fit the grid.
-    public func add(_ request: GenerationRequest) throws { fatalError("not implemented") }
+    public func add(_ request: GenerationRequest) throws {
+        let model = engine.model
+        guard request.classLabel >= 0 && request.classLabel < model.config.numClasses else {
+            throw DecodingError.badClass(request.classLabel, numClasses: model.config.numClasses)
+        }
+        let decoder = try RequestDecoder(request: request, config: model.config, nullClass: model.nullClass)
+        if decoder.usesGuidance && !model.supportsGuidance { throw DecodingError.noGuidance }
+        guard !active.contains(where: { $0.decoder.request.id == request.id }) else {
+            throw DecodingError.duplicateID(request.id)
+        }
+        guard inFlight < limits.maxRequestsInFlight else {
+            throw DecodingError.full("\(inFlight) requests in flight (limit \(limits.maxRequestsInFlight))")
+        }
+        let need = decoder.usesGuidance ? 2 : 1
+        guard engine.openSequences + need <= engine.maxSequences else {
+            throw DecodingError.full("engine has no free sequence slot (\(engine.maxSequences) in use)")
+        }
+        let cond = try engine.openSequence()
+        let uncond = decoder.usesGuidance ? try engine.openSequence() : nil
+        active.append(Active(decoder: decoder, cond: cond, uncond: uncond))
+    }
 
     /// Runs one forward pass; returns the requests that finished in it.
-    public func step() -> [GenerationResult] { fatalError("not implemented") }
+    public func step() -> [GenerationResult] {
+        guard !active.isEmpty else { return [] }
+        let cap = queryCap
+        var queries: [GPTQuery] = []
+        var members: [(Active, [PlannedQuery], condIndex: [Int], uncondIndex: [Int?])] = []
+        for a in active {
+            var plan = a.decoder.plan()
+            var cost = RequestDecoder.cost(plan)
+            if cost == 0 { continue }
+            if queries.count + cost > cap {
+                if !queries.isEmpty { continue }           // wait for a pass with room
+                plan = a.decoder.plan(maxQueries: cap)     // alone and too big: run what fits
+                cost = RequestDecoder.cost(plan)
+            }
+            var ci: [Int] = [], ui: [Int?] = []
+            for pq in plan {
+                ci.append(queries.count)
+                queries.append(GPTQuery(sequence: a.cond, position: pq.position, input: pq.input, wantsLogits: pq.wantsLogits))
+            }
+            for pq in plan {
+                if pq.guided, let u = a.uncond {
+                    ui.append(queries.count)
+                    var input = pq.input
+                    if case .classLabel = input { input = .classLabel(a.decoder.nullClass) }
+                    queries.append(GPTQuery(sequence: u, position: pq.position, input: input, wantsLogits: pq.wantsLogits))
+                } else {
+                    ui.append(nil)
+                }
+            }
+            members.append((a, plan, ci, ui))
+        }
+        // Every unfinished request always has a query to make (the window rules cannot deadlock).
+        precondition(!queries.isEmpty, "scheduler made no progress with \(active.count) requests in flight")
+
+        let t0 = Date()
+        let logits = engine.forward(queries)
+        var rowOf = [Int](repeating: -1, count: queries.count)
+        for (i, r) in logits.queryRows.enumerated() { rowOf[r] = i }
+        func row(_ q: Int?) -> [Float]? {
+            guard let q, rowOf[q] >= 0 else { return nil }
+            return logits.row(rowOf[q])
+        }
+        var gathered: [(Active, [PlannedQuery], [[Float]?], [[Float]?])] = []
+        for (a, plan, ci, ui) in members {
+            gathered.append((a, plan, ci.map { row($0) }, ui.map { row($0) }))
+        }
+        // Sampling is part of the pass's cost; time it with the forward pass.
+        var finished: [GenerationResult] = []
+        var seconds = Date().timeIntervalSince(t0)
+        let t1 = Date()
+        for (a, plan, c, u) in gathered { a.decoder.apply(plan, cond: c, uncond: u, seconds: 0) }
+        seconds += Date().timeIntervalSince(t1)
+        for (a, _, _, _) in gathered { a.decoder.setLastPassSeconds(seconds) }
+        lastPass = PassReport(index: passCount, requests: members.count, queries: queries.count, seconds: seconds)
+        passCount += 1
+
+        active.removeAll { a in
+            guard a.decoder.isFinished else { return false }
+            finished.append(a.decoder.result(wallSeconds: Date().timeIntervalSince(a.started)))
+            release(a)
+            return true
+        }
+        return finished
+    }
+
+    private func release(_ a: Active) {
+        engine.closeSequence(a.cond)
+        if let u = a.uncond { engine.closeSequence(u) }
+    }
 
     /// Drops a request in flight (its sequences are released).
-    public func cancel(id: String) { fatalError("not implemented") }
+    public func cancel(id: String) {
+        active.removeAll { a in
+            guard a.decoder.request.id == id else { return false }
+            release(a)
+            return true
+        }
+    }
 
     /// Convenience: decodes all `requests`, keeping at most `limits.maxRequestsInFlight` in flight.
-    public func run(_ requests: [GenerationRequest]) throws -> [GenerationResult] { fatalError("not implemented") }
+    /// Results come back in the order of `requests`.
+    public func run(_ requests: [GenerationRequest]) throws -> [GenerationResult] {
+        var pending = requests[...]
+        var done: [String: GenerationResult] = [:]
+        while !pending.isEmpty || !active.isEmpty {
+            while let next = pending.first, hasCapacity || active.isEmpty {
+                try add(next)
+                pending = pending.dropFirst()
+            }
+            for r in step() { done[r.id] = r }
+        }
+        return requests.map { done[$0.id]! }
+    }
 }

@@ -1,4 +1,4 @@
-import CBLAS
+import CKernels
 import Foundation
 
 /// Kernels of the VQ decoder: convolutions, group norm, upsampling and spatial self-attention,
@@ -50,7 +50,7 @@ public enum ImageOps {
         y.withUnsafeMutableBufferPointer { yp in
             weight.withUnsafeBufferPointer { wp in
                 patch.withUnsafeBufferPointer { pp in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(hw),
+                    zk_sgemm(0, 0, Int32(outChannels), Int32(hw),
                                 Int32(channels * k2), 1, wp.baseAddress, Int32(channels * k2),
                                 pp.baseAddress, Int32(hw), 1, yp.baseAddress, Int32(hw))
                 }
@@ -110,7 +110,7 @@ public enum ImageOps {
         w.withUnsafeMutableBufferPointer { wp in
             q.withUnsafeBufferPointer { qp in
                 k.withUnsafeBufferPointer { kp in
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(n), Int32(channels),
+                    zk_sgemm(1, 0, Int32(n), Int32(n), Int32(channels),
                                 1 / Float(channels).squareRoot(), qp.baseAddress, Int32(n),
                                 kp.baseAddress, Int32(n), 0, wp.baseAddress, Int32(n))
                 }
@@ -119,7 +119,7 @@ public enum ImageOps {
             out.withUnsafeMutableBufferPointer { op in
                 v.withUnsafeBufferPointer { vp in
                     // out[c][j] = sum_i v[c][i] * w[j][i]
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(channels), Int32(n), Int32(n),
+                    zk_sgemm(0, 1, Int32(channels), Int32(n), Int32(n),
                                 1, vp.baseAddress, Int32(n), wp.baseAddress, Int32(n), 0,
                                 op.baseAddress, Int32(n))
                 }

@@ -1,37 +1,74 @@
-import CBLAS
+import CBLAS      // links OpenBLAS, which CKernels calls for the sgemm path
+import CKernels
+
+/// Which implementation a matrix product uses (benchmarks and tests pin one; the model uses `.automatic`).
+public enum MatmulPath: String, Sendable, CaseIterable {
+    /// Our kernel below the measured OpenBLAS crossover, OpenBLAS sgemm from it.
+    case automatic
+    /// The register-blocked streaming kernel (CKernels, AVX2/AVX-512VL with F16C, scalar fallback).
+    case kernel
+    /// OpenBLAS sgemm, split over the kernel threads (f16 weights widened block by block).
+    case blas
+
+    var code: Int32 {
+        switch self {
+        case .automatic: return 0
+        case .kernel: return 1
+        case .blas: return 2
+        }
+    }
+}
 
 /// `y = x W^T` where `x` has few rows (the queries of one forward pass) and `W` is large.
 ///
 /// At batch sizes of a few tokens this product is bound by streaming `W` from memory, so what
-/// matters is reading every weight byte once per pass, whatever the number of rows.
+/// matters is reading every weight byte once per pass, whatever the number of rows: the C kernel
+/// keeps a tile of 4 weight rows in cache while every block of queries runs over it, splits the
+/// output rows between the pool threads, and widens f16 weights with F16C as they load.
 enum SkinnyMatmul {
     static func f32(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, out: Int, inF: Int,
-                    y: UnsafeMutablePointer<Float>) {
-        if rows == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(out), Int32(inF), 1, w, Int32(inF), x, 1, 0, y, 1)
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(out), Int32(inF),
-                        1, x, Int32(inF), w, Int32(inF), 0, y, Int32(out))
-        }
+                    y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
+        zk_matmul_f32(x, Int32(rows), w, Int32(out), Int32(inF), y, path.code)
     }
 
-    /// f16 weights: widen one tile of rows at a time into a scratch block and multiply that.
     static func f16(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<UInt16>, out: Int, inF: Int,
-                    y: UnsafeMutablePointer<Float>) {
-        let tile = max(1, min(out, 16384 / max(inF / 64, 1)))
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * inF)
-        defer { scratch.deallocate() }
-        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: rows * tile)
-        defer { tmp.deallocate() }
-        var start = 0
-        while start < out {
-            let n = min(tile, out - start)
-            let src = w + start * inF
-            for i in 0..<(n * inF) { scratch[i] = Float(Float16(bitPattern: src[i])) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(inF),
-                        1, x, Int32(inF), scratch, Int32(inF), 0, tmp, Int32(n))
-            for r in 0..<rows { (y + r * out + start).update(from: tmp + r * n, count: n) }
-            start += n
+                    y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
+        zk_matmul_f16(x, Int32(rows), w, Int32(out), Int32(inF), y, path.code)
+    }
+}
+
+/// Process-wide settings of the kernels: threads, instruction set, BLAS crossover, bandwidth probe.
+public enum KernelRuntime {
+    /// Threads the kernels split work over, the calling thread included (default: online CPUs,
+    /// or the `ZK_THREADS` environment variable).
+    public static var threads: Int {
+        get { Int(zk_threads()) }
+        set { zk_set_threads(Int32(newValue)) }
+    }
+
+    /// The instruction set the kernels run: "avx512" (AVX2 code with 32 registers), "avx2" or "scalar".
+    public static var instructionSet: String { String(cString: zk_isa()) }
+
+    /// Forces the portable scalar C loops (tests compare them with the vector ones).
+    public static func forceScalar(_ on: Bool) { zk_force_scalar(on ? 1 : 0) }
+
+    /// Row counts from which `.automatic` switches to OpenBLAS (nil: never).
+    public static var blasCrossover: (f32: Int?, f16: Int?) {
+        get {
+            let a = Int(zk_blas_crossover_f32()), b = Int(zk_blas_crossover_f16())
+            return (a >= 1 << 30 ? nil : a, b >= 1 << 30 ? nil : b)
         }
+        set { zk_set_blas_crossover(Int32(newValue.f32 ?? 0), Int32(newValue.f16 ?? 0)) }
+    }
+
+    /// Best streaming-read bandwidth (bytes per second) over `repeats` sweeps of a `megabytes` buffer
+    /// read by `threads` kernel threads (nil: all).
+    public static func readBandwidth(megabytes: Int = 512, repeats: Int = 5, threads: Int? = nil) -> Double {
+        let bytes = megabytes << 20
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { p.deallocate() }
+        // Touch every page with non-zero data so the sweeps read real memory.
+        p.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
+        return zk_read_bandwidth(p, bytes, Int32(repeats), Int32(threads ?? 0))
     }
 }

@@ -1,4 +1,4 @@
-import CBLAS
+
 
 /// How a weight matrix keeps its values in memory.
 public enum WeightStorage: String, Sendable, CaseIterable {
@@ -55,15 +55,23 @@ public final class WeightMatrix: @unchecked Sendable {
 
     /// `y[r, :] = x[r, :] W^T` for `rows` rows. `x` rows are `inFeatures` apart starting at
     /// `xOffset`; `y` rows are `outFeatures` apart starting at `yOffset`.
+    /// Allocates nothing; the work is split over `KernelRuntime.threads`.
     public func apply(_ x: FloatBuffer, rows: Int, into y: FloatBuffer, xOffset: Int = 0, yOffset: Int = 0) {
+        apply(x, rows: rows, into: y, xOffset: xOffset, yOffset: yOffset, path: .automatic)
+    }
+
+    /// `apply` with a pinned implementation (benchmarks, tests).
+    public func apply(_ x: FloatBuffer, rows: Int, into y: FloatBuffer, xOffset: Int = 0, yOffset: Int = 0,
+                      path: MatmulPath) {
+        precondition(rows >= 0 && xOffset >= 0 && yOffset >= 0, "negative matmul argument")
         precondition(xOffset + rows * inFeatures <= x.count, "matmul input too small")
         precondition(yOffset + rows * outFeatures <= y.count, "matmul output too small")
         guard rows > 0 else { return }
         let xp = x.base + xOffset, yp = y.base + yOffset
         if let f32 {
-            SkinnyMatmul.f32(x: xp, rows: rows, w: f32, out: outFeatures, inF: inFeatures, y: yp)
+            SkinnyMatmul.f32(x: xp, rows: rows, w: f32, out: outFeatures, inF: inFeatures, y: yp, path: path)
         } else {
-            SkinnyMatmul.f16(x: xp, rows: rows, w: f16!, out: outFeatures, inF: inFeatures, y: yp)
+            SkinnyMatmul.f16(x: xp, rows: rows, w: f16!, out: outFeatures, inF: inFeatures, y: yp, path: path)
         }
     }
 }

@@ -1,0 +1,68 @@
+// CKernels: the few hot loops of ZipAR-serve in C (AVX2/FMA/F16C with a scalar fallback,
+// chosen at run time), and a persistent thread pool that splits them across cores.
+// Only the Kernels target calls these; everything above it sees safe Swift types.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- Runtime -------------------------------------------------------------------------------
+/// Threads used by the kernels, the caller included (1 ... 16). Default: online CPUs, or ZK_THREADS.
+void zk_set_threads(int n);
+int zk_threads(void);
+/// "avx512", "avx2" or "scalar": the instruction set the kernels dispatch to.
+const char *zk_isa(void);
+/// Forces a kernel path: 0 = best available, 1 = scalar C (tests compare the two).
+void zk_force_scalar(int on);
+
+/// Runs fn(ctx, part, parts) on `parts` pool threads (the caller is part 0) and waits.
+/// parts is clamped to zk_threads(). Nested or concurrent calls run serially in the caller.
+typedef void (*zk_part_fn)(void *ctx, int part, int parts);
+void zk_parallel(int parts, zk_part_fn fn, void *ctx);
+
+// ---- Skinny matrix products: y[r, :] = x[r, :] W^T, W is out x in, row-major ----------------
+/// mode: 0 = automatic (own kernel below the BLAS crossover, OpenBLAS sgemm from it),
+///       1 = own kernel, 2 = OpenBLAS (split across the pool, one BLAS thread each).
+void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode);
+void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);
+/// Row counts from which mode 0 uses OpenBLAS (a very large value = never).
+void zk_set_blas_crossover(int f32_rows, int f16_rows);
+int zk_blas_crossover_f32(void);
+int zk_blas_crossover_f16(void);
+
+/// Plain row-major sgemm C = alpha op(A) op(B) + beta C, split across the pool by columns of C.
+void zk_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+
+// ---- Attention of one query over a KV cache ------------------------------------------------
+/// q, out: heads*headDim. keys/values: [position][kvHeads][headDim], positions 0...last.
+/// filled: NULL or one byte per position (0 = not decoded); mask != 0 skips unfilled slots.
+/// scores: heads * (last + 1) floats of scratch.
+void zk_attention(const float *q, const float *keys, const float *values, int last,
+                  const uint8_t *filled, int mask, int heads, int kvHeads, int headDim,
+                  float *out, float *scores);
+
+// ---- Vector ops ----------------------------------------------------------------------------
+void zk_rmsnorm(const float *x, int rows, int width, const float *weight, float eps, float *y);
+/// a = silu(a) * b
+void zk_silu_gate(float *a, const float *b, size_t n);
+/// x += y
+void zk_add(float *x, const float *y, size_t n);
+void zk_softmax(float *p, int n);
+/// e^x for n values (the vector exp used above), for tests.
+void zk_exp(const float *x, float *y, size_t n);
+
+// ---- Memory ------------------------------------------------------------------------------
+/// Best streaming-read bandwidth in bytes per second over `reps` sweeps of `bytes` bytes at p,
+/// read by `threads` pool threads (0 = all).
+double zk_read_bandwidth(const void *p, size_t bytes, int reps, int threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

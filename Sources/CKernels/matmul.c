@@ -1,0 +1,224 @@
+// Skinny matrix products for the forward pass: a few query rows times a large weight matrix.
+#include "ckernels.h"
+#include "internal.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define SFX avx2
+#define TGT __attribute__((target("avx2,fma,f16c")))
+#define NQ 2
+#include "matmul_body.h"
+#undef SFX
+#undef TGT
+#undef NQ
+
+// AVX-512VL: the same 256-bit code with 32 vector registers, so tiles of 4 x 4 fit.
+#define SFX avx512
+#define TGT __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
+#define NQ 4
+#include "matmul_body.h"
+#undef SFX
+#undef TGT
+#undef NQ
+#endif
+
+int zk_isa_level = ZK_ISA_SCALAR;
+int zk_scalar_forced = 0;
+
+void zk_detect_isa(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        zk_isa_level = ZK_ISA_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) zk_isa_level = ZK_ISA_AVX512;
+    }
+    const char *env = getenv("ZK_ISA");
+    if (env && env[0] == 's') zk_isa_level = ZK_ISA_SCALAR;
+    if (env && env[0] == 'a' && env[3] == '2' && zk_isa_level > ZK_ISA_AVX2) zk_isa_level = ZK_ISA_AVX2;
+#endif
+}
+
+const char *zk_isa(void) {
+    zk_runtime_init();
+    switch (zk_level()) {
+    case ZK_ISA_AVX512: return "avx512";
+    case ZK_ISA_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+void zk_force_scalar(int on) { zk_runtime_init(); zk_scalar_forced = on; }
+
+// ---- scalar fallback ---------------------------------------------------------------------------
+
+static void range_f32_scalar(const float *x, int rows, const float *w, int out, int in, float *y, int o0, int o1) {
+    for (int o = o0; o < o1; o++) {
+        const float *wr = w + (size_t)o * in;
+        for (int q = 0; q < rows; q++) {
+            const float *xr = x + (size_t)q * in;
+            float s = 0;
+            for (int k = 0; k < in; k++) s += wr[k] * xr[k];
+            y[(size_t)q * out + o] = s;
+        }
+    }
+}
+
+static void range_f16_scalar(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int o0, int o1) {
+    for (int o = o0; o < o1; o++) {
+        const uint16_t *wr = w + (size_t)o * in;
+        for (int q = 0; q < rows; q++) {
+            const float *xr = x + (size_t)q * in;
+            float s = 0;
+            for (int k = 0; k < in; k++) s += zk_half_to_float(wr[k]) * xr[k];
+            y[(size_t)q * out + o] = s;
+        }
+    }
+}
+
+static void widen_any(const uint16_t *src, float *dst, size_t n) {
+#if defined(__x86_64__)
+    if (zk_level() >= ZK_ISA_AVX2) { widen_avx2(src, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = zk_half_to_float(src[i]);
+}
+
+double zk_sum_bytes(const char *p, size_t n) {
+#if defined(__x86_64__)
+    if (zk_isa_level >= ZK_ISA_AVX2) return sum_bytes_avx2(p, n);
+#endif
+    double s = 0;
+    for (size_t i = 0; i + 4 <= n; i += 4) s += *(const float *)(p + i);
+    return s;
+}
+
+// ---- BLAS path -------------------------------------------------------------------------------
+
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+static int crossover_f32 = 1 << 30, crossover_f16 = 1 << 30;
+
+void zk_set_blas_crossover(int f32_rows, int f16_rows) {
+    crossover_f32 = f32_rows > 0 ? f32_rows : 1 << 30;
+    crossover_f16 = f16_rows > 0 ? f16_rows : 1 << 30;
+}
+int zk_blas_crossover_f32(void) { return crossover_f32; }
+int zk_blas_crossover_f16(void) { return crossover_f16; }
+
+// Per-thread scratch for widened f16 blocks: grows to the largest block seen, never shrinks,
+// so steady-state passes allocate nothing.
+static _Thread_local float *scratch_f;
+static _Thread_local size_t scratch_n;
+
+static float *thread_scratch(size_t n) {
+    if (n > scratch_n) {
+        free(scratch_f);
+        scratch_f = malloc(n * sizeof(float));
+        scratch_n = scratch_f ? n : 0;
+    }
+    return scratch_f;
+}
+
+enum { F16_BLOCK_ROWS = 64 };
+
+static void blas_range_f32(const float *x, int rows, const float *w, int out, int in, float *y, int o0, int o1) {
+    if (o1 <= o0) return;
+    cblas_sgemm(RowMajor, NoTrans, Trans, rows, o1 - o0, in, 1, x, in, w + (size_t)o0 * in, in, 0, y + o0, out);
+}
+
+static void blas_range_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int o0, int o1) {
+    float *buf = thread_scratch((size_t)F16_BLOCK_ROWS * in);
+    if (!buf) { range_f16_scalar(x, rows, w, out, in, y, o0, o1); return; }
+    for (int o = o0; o < o1; o += F16_BLOCK_ROWS) {
+        int n = o1 - o < F16_BLOCK_ROWS ? o1 - o : F16_BLOCK_ROWS;
+        widen_any(w + (size_t)o * in, buf, (size_t)n * in);
+        cblas_sgemm(RowMajor, NoTrans, Trans, rows, n, in, 1, x, in, buf, in, 0, y + o, out);
+    }
+}
+
+// ---- dispatch --------------------------------------------------------------------------------
+
+typedef struct {
+    const float *x; int rows; const void *w; int out, in; float *y; int f16, blas;
+} mm_ctx;
+
+static void mm_part(void *c, int part, int parts) {
+    const mm_ctx *m = c;
+    // Equal shares of output rows, in whole tiles of 4 (each thread streams its own share of W).
+    int tiles = (m->out + 3) / 4;
+    int o0 = (int)((long)tiles * part / parts) * 4, o1 = (int)((long)tiles * (part + 1) / parts) * 4;
+    if (o1 > m->out) o1 = m->out;
+    if (o0 >= o1) return;
+    if (m->blas) {
+        if (m->f16) blas_range_f16(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        else blas_range_f32(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        return;
+    }
+    switch (zk_level()) {
+#if defined(__x86_64__)
+    case ZK_ISA_AVX512:
+        if (m->f16) range_f16_avx512(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        else range_f32_avx512(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        return;
+    case ZK_ISA_AVX2:
+        if (m->f16) range_f16_avx2(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        else range_f32_avx2(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        return;
+#endif
+    default:
+        if (m->f16) range_f16_scalar(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+        else range_f32_scalar(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
+    }
+}
+
+static int parts_for(int out, int in, int rows) {
+    // Tiny products are not worth waking a second thread for.
+    double work = (double)out * in * (rows < 4 ? 4 : rows);
+    return work < 65536.0 ? 1 : zk_threads();
+}
+
+void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode) {
+    zk_runtime_init();
+    if (rows <= 0 || out <= 0) return;
+    int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
+    mm_ctx c = { x, rows, w, out, in, y, 0, blas };
+    zk_parallel(parts_for(out, in, rows), mm_part, &c);
+}
+
+void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
+    zk_runtime_init();
+    if (rows <= 0 || out <= 0) return;
+    int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
+    mm_ctx c = { x, rows, w, out, in, y, 1, blas };
+    zk_parallel(parts_for(out, in, rows), mm_part, &c);
+}
+
+// ---- general sgemm, split by columns of C ----------------------------------------------------
+
+typedef struct {
+    int ta, tb, m, n, k; float alpha; const float *a; int lda; const float *b; int ldb; float beta;
+    float *c; int ldc;
+} gemm_ctx;
+
+static void gemm_part(void *p, int part, int parts) {
+    const gemm_ctx *g = p;
+    int n0 = (int)((long)g->n * part / parts), n1 = (int)((long)g->n * (part + 1) / parts);
+    if (n1 <= n0) return;
+    // Columns n0..<n1 of op(B): rows of B when transposed, columns otherwise.
+    const float *b = g->tb ? g->b + (size_t)n0 * g->ldb : g->b + n0;
+    cblas_sgemm(RowMajor, g->ta ? Trans : NoTrans, g->tb ? Trans : NoTrans, g->m, n1 - n0, g->k, g->alpha,
+                g->a, g->lda, b, g->ldb, g->beta, g->c + n0, g->ldc);
+}
+
+void zk_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc) {
+    zk_runtime_init();
+    if (m <= 0 || n <= 0) return;
+    gemm_ctx g = { transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
+    double work = (double)m * n * k;
+    zk_parallel(work < 1e6 || n < 16 ? 1 : zk_threads(), gemm_part, &g);
+}

@@ -1,0 +1,280 @@
+import Foundation
+import Model
+
+/// One query a request wants in the next pass, and what to do with its logits.
+public struct PlannedQuery: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// A class-token prefix position whose output is not needed (cls_token_num > 1).
+        case prefix
+        /// Sample image token `token` for good.
+        case decode(token: Int)
+        /// Adaptive: propose a draft of row `row`'s first token from a window of `window` tokens of the row above.
+        case draft(row: Int, window: Int)
+        /// Adaptive: re-predict row `row`'s first token with `window` tokens above; accept or resample the draft.
+        case verify(row: Int, window: Int)
+        /// Overwrite the K/V of a placeholder in the last slot of row `row` with the real token; no logits.
+        case rewrite(row: Int)
+    }
+
+    /// Sequence position: `clsTokenNum + t` holds image token `t` and predicts token `t + 1`.
+    public var position: Int
+    /// The conditional input (the unconditional twin uses the null class for a class label).
+    public var input: GPTQuery.Input
+    public var action: Action
+    /// True when the input is a stand-in for a token not decoded yet.
+    public var isPlaceholder: Bool
+    /// True when the query also runs in the null-class sequence (classifier-free guidance).
+    public var guided: Bool
+
+    public var wantsLogits: Bool {
+        switch action {
+        case .prefix, .rewrite: return false
+        default: return true
+        }
+    }
+}
+
+/// The decoding state of one request: which tokens exist, which rows are running, pending adaptive drafts,
+/// and which placeholder slots still hold a stand-in. It knows nothing about the engine: `plan()` says which
+/// queries the next pass should carry, `apply` consumes their logits. The window rules
+/// (see docs/decoding.md and ../shared/docs/zipar-notes.md):
+///
+/// - row 0 runs token by token from the class-token prefill (pass 1 yields x(0,0));
+/// - row i >= 1 starts once row i-1 has `w` tokens (w = S for zipar:S, W for ntp, W for row 1 under the
+///   official schedule); x(i,j) for j >= 1 needs min(j + w, W) tokens of row i-1;
+/// - to predict x(i,0) before x(i-1,W-1) exists, the slot (i-1,W-1) gets a placeholder: the last decoded token
+///   of row i-2 (x(i-2,W-1) once that row is complete, as in the official code), or for i = 1 the last decoded
+///   token of row 0. When the real x(i-1,W-1) arrives, the next pass rewrites that slot (no logits);
+/// - adaptive:SMIN drafts x(i,0) at window SMIN and re-predicts it in every later pass with one more token of
+///   row i-1 in context, accepting by speculative sampling; row i continues only once its first token is final.
+public final class RequestDecoder {
+    public struct Draft: Sendable, Equatable {
+        public var token: Int
+        public var proposal: [Float]
+        public var window: Int
+        public var placeholder: Int
+    }
+
+    public let request: GenerationRequest
+    public let grid: Int
+    public let clsTokenNum: Int
+    public let usesGuidance: Bool
+    let nullClass: Int
+
+    public private(set) var tokens: [Int]
+    public private(set) var decodeStep: [Int]
+    public private(set) var rowCount: [Int]
+    public private(set) var stats = GenerationStats()
+    public private(set) var drafts: [Int: Draft] = [:]
+    /// Rows whose last slot currently holds a placeholder's K/V.
+    public private(set) var placeholderRows: Set<Int> = []
+    public private(set) var decoded = 0
+    var prefilled = false
+
+    public init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
+        try request.policy.validate(grid: config.grid)
+        let s = request.sampling
+        guard s.temperature >= 0, s.temperature.isFinite else { throw DecodingError.badSampling("temperature must be >= 0") }
+        guard s.topK >= 0 else { throw DecodingError.badSampling("top-k must be >= 0") }
+        guard s.topP > 0, s.topP <= 1 else { throw DecodingError.badSampling("top-p must be in (0, 1]") }
+        guard s.cfgScale.isFinite else { throw DecodingError.badSampling("cfg scale must be finite") }
+        if let k = s.cfgInterval, k < 0 { throw DecodingError.badSampling("cfg interval must be >= 0") }
+        self.request = request
+        grid = config.grid
+        clsTokenNum = config.clsTokenNum
+        self.nullClass = nullClass
+        usesGuidance = s.cfgScale != 1
+        let n = config.grid * config.grid
+        tokens = [Int](repeating: -1, count: n)
+        decodeStep = [Int](repeating: -1, count: n)
+        rowCount = [Int](repeating: 0, count: config.grid)
+        stats.rowWindows = [Int](repeating: 0, count: max(config.grid - 1, 0))
+    }
+
+    public var isFinished: Bool { decoded == grid * grid }
+
+    /// The window row `i >= 1` starts at (its minimum for adaptive).
+    public func startWindow(row i: Int) -> Int {
+        if request.officialSchedule && i == 1 { return grid }
+        switch request.policy {
+        case .ntp: return grid
+        case .zipar(let s), .adaptive(let s): return min(s, grid)
+        }
+    }
+
+    var isAdaptive: Bool { if case .adaptive = request.policy { return true } else { return false } }
+
+    func slot(lastOfRow r: Int) -> Int { clsTokenNum + r * grid + grid - 1 }
+
+    /// The stand-in for x(r, W-1): the last decoded token of row r-1 (row 0 itself for r = 0).
+    func placeholder(forRow r: Int) -> Int {
+        let src = r >= 1 ? r - 1 : 0
+        let c = rowCount[src]
+        precondition(c >= 1, "no decoded token to stand in for x(\(r), \(grid - 1))")
+        return tokens[src * grid + c - 1]
+    }
+
+    func guided(position p: Int) -> Bool {
+        guard usesGuidance else { return false }
+        guard let k = request.sampling.cfgInterval else { return true }
+        return p - clsTokenNum + 1 < k
+    }
+
+    /// Engine queries the plan costs (guided queries count twice).
+    public static func cost(_ plan: [PlannedQuery]) -> Int { plan.reduce(0) { $0 + ($1.guided ? 2 : 1) } }
+
+    /// The queries of this request for the next pass. Pure: the state changes only in `apply`.
+    /// - maxQueries: when the whole plan would not fit, keep rewrites and the top rows that fit
+    ///   (the schedule then stretches; tokens stay valid but are no longer schedule-exact).
+    public func plan(maxQueries: Int = .max) -> [PlannedQuery] {
+        guard !isFinished else { return [] }
+        var out: [PlannedQuery] = []
+        func q(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
+            PlannedQuery(position: position, input: input, action: action, isPlaceholder: placeholder,
+                         guided: guided(position: position))
+        }
+        if !prefilled {
+            for p in 0..<clsTokenNum {
+                out.append(q(p, .classLabel(request.classLabel), p == clsTokenNum - 1 ? .decode(token: 0) : .prefix))
+            }
+            return out
+        }
+        let W = grid
+        var rows: [PlannedQuery] = []
+        for i in 0..<grid {
+            let c = rowCount[i]
+            if c == W { continue }
+            if i == 0 {
+                rows.append(q(clsTokenNum + c - 1, .token(tokens[c - 1]), .decode(token: c)))
+                continue
+            }
+            let above = rowCount[i - 1]
+            let w = startWindow(row: i)
+            let s = slot(lastOfRow: i - 1)
+            if c == 0 {
+                if above == W {
+                    let real = GPTQuery.Input.token(tokens[i * W - 1])
+                    if drafts[i] != nil { rows.append(q(s, real, .verify(row: i, window: W))) }
+                    else { rows.append(q(s, real, .decode(token: i * W))) }
+                } else if let d = drafts[i] {
+                    if above > d.window {
+                        rows.append(q(s, .token(d.placeholder), .verify(row: i, window: above), placeholder: true))
+                    }
+                } else if above >= w {
+                    let ph = GPTQuery.Input.token(placeholder(forRow: i - 1))
+                    if isAdaptive { rows.append(q(s, ph, .draft(row: i, window: above), placeholder: true)) }
+                    else { rows.append(q(s, ph, .decode(token: i * W), placeholder: true)) }
+                }
+            } else if above >= min(c + w, W) {
+                let t = i * W + c
+                rows.append(q(clsTokenNum + t - 1, .token(tokens[t - 1]), .decode(token: t)))
+            }
+        }
+        let touched = Set(rows.map(\.position))
+        for r in placeholderRows.sorted() where rowCount[r] == W {
+            let s = slot(lastOfRow: r)
+            if !touched.contains(s) { out.append(q(s, .token(tokens[r * W + W - 1]), .rewrite(row: r))) }
+        }
+        guard !rows.isEmpty else { return [] }   // rewrites alone are useless: nothing would read them
+        if maxQueries == .max { return out + rows }
+        var budget = maxQueries - Self.cost(out)
+        if budget <= 0 { out.removeAll(); budget = maxQueries }
+        for r in rows {
+            let c = r.guided ? 2 : 1
+            if c > budget { break }
+            out.append(r); budget -= c
+        }
+        return out
+    }
+
+    /// Consumes the logits of a planned pass. `cond[k]` / `uncond[k]` are the logits of `plan[k]` in the
+    /// conditional / null-class sequence (nil where the query asked for none or had no twin).
+    public func apply(_ plan: [PlannedQuery], cond: [[Float]?], uncond: [[Float]?], seconds: Double = 0) {
+        precondition(cond.count == plan.count && uncond.count == plan.count)
+        guard !plan.isEmpty else { return }
+        let pass = stats.passes
+        let above = rowCount   // the state the plan was made from
+        let seed = request.seed, W = grid, sp = request.sampling
+        stats.passes += 1
+        stats.queries += Self.cost(plan)
+        stats.passSeconds.append(seconds)
+
+        func finalize(_ t: Int, _ x: Int) {
+            tokens[t] = x; decodeStep[t] = pass; rowCount[t / W] += 1; decoded += 1; stats.tokens += 1
+        }
+        for (k, pq) in plan.enumerated() {
+            if pq.position >= clsTokenNum, (pq.position - clsTokenNum) % W == W - 1 {
+                let r = (pq.position - clsTokenNum) / W
+                if pq.isPlaceholder { placeholderRows.insert(r) } else { placeholderRows.remove(r) }
+            }
+            if case .prefix = pq.action { prefilled = true }
+            guard pq.wantsLogits, let c = cond[k] else { continue }
+            let logits: [Float]
+            if pq.guided, let u = uncond[k] { logits = Sampler.guided(cond: c, uncond: u, scale: sp.cfgScale) }
+            else { logits = c }
+            let probs = Sampler.probabilities(logits: logits, params: sp)
+            switch pq.action {
+            case .prefix, .rewrite:
+                break
+            case .decode(let t):
+                prefilled = true
+                let x = Sampler.draw(probs, uniform: CounterRNG.uniform(seed: seed, token: t, purpose: .sample))
+                if t % W == 0 && t > 0 { stats.rowWindows[t / W - 1] = above[t / W - 1] }
+                finalize(t, x)
+            case .draft(let i, let window):
+                let x = Sampler.draw(probs, uniform: CounterRNG.uniform(seed: seed, token: i * W, purpose: .draft, round: window))
+                drafts[i] = Draft(token: x, proposal: probs, window: window, placeholder: pq.input.tokenValue ?? 0)
+                stats.drafts += 1
+            case .verify(let i, let window):
+                guard let d = drafts[i] else { continue }
+                let (x, ok) = Sampler.verify(
+                    draft: d.token, proposal: d.proposal, target: probs,
+                    acceptUniform: CounterRNG.uniform(seed: seed, token: i * W, purpose: .accept, round: window),
+                    resampleUniform: CounterRNG.uniform(seed: seed, token: i * W, purpose: .resample, round: window))
+                if ok { stats.accepted += 1 }
+                if ok || window >= W {
+                    drafts[i] = nil
+                    stats.rowWindows[i - 1] = window
+                    finalize(i * W, x)
+                } else {
+                    drafts[i] = Draft(token: x, proposal: probs, window: window, placeholder: d.placeholder)
+                    stats.drafts += 1
+                }
+            }
+        }
+        if plan.contains(where: { $0.position == clsTokenNum - 1 }) { prefilled = true }
+        stats.tokens = decoded
+    }
+
+    func setLastPassSeconds(_ s: Double) {
+        if !stats.passSeconds.isEmpty { stats.passSeconds[stats.passSeconds.count - 1] = s }
+    }
+
+    public func result(wallSeconds: Double) -> GenerationResult {
+        var s = stats
+        s.wallSeconds = wallSeconds
+        return GenerationResult(id: request.id, request: request, tokens: tokens, decodeStep: decodeStep, stats: s)
+    }
+}
+
+extension GPTQuery.Input {
+    var tokenValue: Int? { if case .token(let t) = self { return t } else { return nil } }
+}
+
+public enum DecodingError: Error, CustomStringConvertible, Equatable {
+    case badSampling(String)
+    case badClass(Int, numClasses: Int)
+    case noGuidance
+    case full(String)
+    case duplicateID(String)
+
+    public var description: String {
+        switch self {
+        case .badSampling(let m): return "bad sampling parameters: \(m)"
+        case .badClass(let c, let n): return "class \(c) is out of range 0..<\(n)"
+        case .noGuidance: return "the model has no null-class row, so classifier-free guidance (cfg != 1) is unavailable"
+        case .full(let m): return m
+        case .duplicateID(let id): return "a request with id '\(id)' is already in flight"
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// A job's life: queued -> running -> done | failed | cancelled (running -> queued again on retry or rescue).
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    case queued, running, done, failed, cancelled
+
+    public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
+}
+
+/// One job to insert (a validated prompt line expands to `count` of these).
+public struct JobSpec: Sendable, Equatable, Codable {
+    public var queue: String
+    public var model: String
+    public var classLabel: Int
+    public var policy: String
+    public var temperature: Double = 1
+    public var topK: Int = 0
+    public var topP: Double = 1
+    public var cfgScale: Double = 1
+    public var seed: Int64 = 0
+    public var priority: Int = 0
+    public var maxAttempts: Int = 5
+    /// The input line it came from (1-based; 0 when built in code). Not stored.
+    public var line: Int = 0
+
+    public init(queue: String = "default", model: String, classLabel: Int, policy: String = "ntp",
+                temperature: Double = 1, topK: Int = 0, topP: Double = 1, cfgScale: Double = 1, seed: Int64 = 0,
+                priority: Int = 0, maxAttempts: Int = 5, line: Int = 0) {
+        self.queue = queue; self.model = model; self.classLabel = classLabel; self.policy = policy
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.cfgScale = cfgScale
+        self.seed = seed; self.priority = priority; self.maxAttempts = maxAttempts; self.line = line
+    }
+}
+
+/// A job this worker holds a lease on. `leaseToken` must accompany every write about it.
+public struct ClaimedJob: Sendable, Equatable {
+    public var id: UUID
+    public var queue: String
+    public var model: String
+    public var classLabel: Int
+    public var policy: String
+    public var temperature: Double
+    public var topK: Int
+    public var topP: Double
+    public var cfgScale: Double
+    public var seed: Int64
+    public var priority: Int
+    /// 1 for the first claim.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var leaseToken: UUID
+    public var createdAt: Date
+}
+
+/// What a worker writes for a finished job.
+public struct JobOutput: Sendable, Equatable {
+    public var png: [UInt8]
+    public var width: Int
+    public var height: Int
+    public var passes: Int
+    /// grid * grid: the passes plain next-token prediction needs.
+    public var ntpPasses: Int
+    public var tokens: Int
+    public var queries: Int
+    public var decodeSeconds: Double
+    public var passSeconds: [Double]
+
+    public init(png: [UInt8], width: Int, height: Int, passes: Int, ntpPasses: Int, tokens: Int, queries: Int,
+                decodeSeconds: Double, passSeconds: [Double]) {
+        self.png = png; self.width = width; self.height = height; self.passes = passes; self.ntpPasses = ntpPasses
+        self.tokens = tokens; self.queries = queries; self.decodeSeconds = decodeSeconds; self.passSeconds = passSeconds
+    }
+}
+
+/// A job that cannot run. `permanent` errors (unknown class, bad policy) fail the job at once;
+/// others are retried with backoff up to the job's max_attempts.
+public struct JobError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var permanent: Bool
+    public init(_ message: String, permanent: Bool) { self.message = message; self.permanent = permanent }
+    public var description: String { message }
+}
+
+/// The job's lease is gone (rescued after expiry, cancelled, or already finished): the write was refused.
+public struct LeaseLost: Error, Sendable, CustomStringConvertible {
+    public var jobID: UUID
+    public var description: String { "lease on job \(jobID.text) was lost; result discarded" }
+}
+
+public enum FailOutcome: Sendable, Equatable {
+    case retrying(after: Double)
+    case failed
+}
+
+public struct SubmitOutcome: Sendable, Equatable {
+    /// Every job of the submission, in input order (existing ones too on an idempotent re-run).
+    public var ids: [UUID]
+    /// How many rows this call inserted.
+    public var inserted: Int
+}
+
+public struct QueueInfo: Sendable, Codable, Equatable {
+    public var name: String
+    public var paused: Bool
+    public var counts: [String: Int]
+}
+
+public struct WorkerInfo: Sendable, Codable, Equatable {
+    public var id: String
+    public var host: String
+    public var pid: Int
+    public var models: [String]
+    public var queues: [String]
+    public var startedAt: Date
+    public var heartbeatAt: Date
+    public var stoppedAt: Date?
+    public var jobsDone: Int
+    /// Seconds since the last heartbeat.
+    public var heartbeatAge: Double
+    public var running: Int
+}
+
+public struct StatsReport: Sendable, Codable, Equatable {
+    public struct QueueStats: Sendable, Codable, Equatable {
+        public var queue: String
+        public var paused: Bool
+        public var counts: [String: Int]
+    }
+    public struct Latency: Sendable, Codable, Equatable {
+        public var p50: Double
+        public var p95: Double
+        public var max: Double
+    }
+    public var queues: [QueueStats]
+    /// Finished jobs per minute over the last `windowMinutes`, and over the whole history.
+    public var windowMinutes: Int
+    public var jobsPerMinuteRecent: Double
+    public var jobsPerMinuteOverall: Double
+    public var results: Int
+    /// Submit-to-result and decode-only latency in milliseconds (nil when no results).
+    public var latencyMs: Latency?
+    public var decodeMs: Latency?
+    public var passes: Int
+    public var ntpPasses: Int
+    /// 1 - passes / ntp_passes.
+    public var passesSaved: Double
+    public var liveWorkers: [WorkerInfo]
+}
+
+/// A result row for `zipar-admin export`.
+public struct StoredResult: Sendable, Codable, Equatable {
+    /// Lowercase, as in file names.
+    public var jobID: String
+    public var queue: String
+    public var model: String
+    public var classLabel: Int
+    public var policy: String
+    public var seed: Int64
+    public var cfgScale: Double
+    public var temperature: Double
+    public var topK: Int
+    public var topP: Double
+    public var width: Int
+    public var height: Int
+    public var passes: Int
+    public var ntpPasses: Int
+    public var tokens: Int
+    public var queries: Int
+    public var decodeMs: Double
+    public var latencyMs: Double
+    public var passMs: [Double]
+    public var worker: String
+    public var attempt: Int
+    public var finishedAt: Date
+}
+
+/// Backoff before retry `attempt` (1-based): base * 2^(attempt-1), capped, times a jitter in [0.5, 1].
+public func retryBackoff(attempt: Int, base: Double = 1, cap: Double = 300,
+                         jitter: Double = Double.random(in: 0.5...1)) -> Double {
+    let exp = min(max(attempt - 1, 0), 30)
+    return min(cap, base * pow(2, Double(exp))) * jitter
+}
+
+extension UUID {
+    /// Lowercase text, as printed by zipar-submit and used in file names and logs.
+    public var text: String { uuidString.lowercased() }
+}

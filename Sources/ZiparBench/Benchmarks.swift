@@ -1,0 +1,139 @@
+import Decoding
+import Foundation
+import Kernels
+import Model
+
+/// Results, as written to `--json`.
+struct MatmulPoint: Codable { var rows: Int; var kernelMs: Double; var blasMs: Double; var kernelOverFloor: Double }
+struct SweepPoint: Codable {
+    var queries: Int; var msPerPass: Double; var overOneQuery: Double; var overFloor: Double
+    var spreadMsPerPass: Double; var spreadOverOneQuery: Double
+}
+struct PolicyRow: Codable {
+    var policy: String; var batch: Int; var cfg: Bool
+    var passes: Int; var passesPerImage: Double
+    var secondsPerImage: Double      // mean latency of one image (submit to finish)
+    var msPerPass: Double; var overFloor: Double
+    var stepReduction: Double; var latencyReduction: Double; var imagesPerSecond: Double
+}
+struct ModelReport: Codable {
+    var name: String; var storage: String; var parameters: Int; var streamedBytes: Int
+    var floorMs: Double
+    var matmul: [MatmulPoint] = []
+    var crossoverRows: Int? = nil
+    var sweep: [SweepPoint] = []
+    var policies: [PolicyRow] = []
+}
+struct TorchRow: Codable { var policy: String; var cfg: Bool; var passes: Int; var secondsPerImage: Double; var oursSecondsPerImage: Double?; var speedup: Double? }
+struct TorchReport: Codable { var status: String; var torchVersion: String?; var threads: Int?; var rows: [TorchRow] = [] }
+struct RSSReport: Codable { var storage: String; var jobs: Int; var weightBytes: Int; var cacheBytes: Int; var peakRSS: Int; var overWeights: Double }
+struct TargetCheck: Codable { var target: String; var value: String; var met: Bool? }
+struct BenchReport: Codable {
+    var machine: MachineInfo
+    var bandwidthOneThread: Double
+    var bandwidth: Double
+    var models: [ModelReport] = []
+    var torch: TorchReport? = nil
+    var rss: [RSSReport] = []
+    var targets: [TargetCheck] = []
+}
+
+/// Every weight matrix a pass streams, in pass order.
+func passMatrices(_ w: GPTWeights) -> [WeightMatrix] {
+    w.layers.flatMap { [$0.wqkv, $0.wo, $0.w1, $0.w3, $0.w2] } + [w.output]
+}
+
+/// Bytes of the whole model in memory (matrices, embeddings, norms).
+func modelBytes(_ w: GPTWeights) -> Int {
+    let vectors = w.classEmbedding.count + w.tokenEmbedding.count + w.norm.count
+        + w.layers.reduce(0) { $0 + $1.attentionNorm.count + $1.ffnNorm.count }
+    return w.streamedBytes + vectors * 4
+}
+
+/// Time of the matrix products alone (one pass's worth) per row count, own kernel vs OpenBLAS.
+func matmulSweep(_ weights: GPTWeights, rowsList: [Int], repeats: Int, bandwidth: Double) -> [MatmulPoint] {
+    let mats = passMatrices(weights)
+    let maxIn = mats.map(\.inFeatures).max()!, maxOut = mats.map(\.outFeatures).max()!
+    let maxRows = rowsList.max()!
+    var rng = SplitMix(seed: 5)
+    let x = FloatBuffer((0..<(maxRows * maxIn)).map { _ in rng.float() })
+    let y = FloatBuffer(count: maxRows * maxOut)
+    let floor = Double(weights.streamedBytes) / bandwidth
+    return rowsList.map { rows in
+        func pass(_ path: MatmulPath) -> Double {
+            timed(repeats: repeats) { for m in mats { m.apply(x, rows: rows, into: y, path: path) } }
+        }
+        let k = pass(.kernel), b = pass(.blas)
+        return MatmulPoint(rows: rows, kernelMs: k * 1e3, blasMs: b * 1e3, kernelOverFloor: k / floor)
+    }
+}
+
+/// Smallest row count from which OpenBLAS beats the kernel at every larger measured count.
+func crossover(_ points: [MatmulPoint]) -> Int? {
+    var best: Int? = nil
+    for p in points.sorted(by: { $0.rows > $1.rows }) {
+        if p.blasMs < p.kernelMs * 0.97 { best = p.rows } else { break }
+    }
+    return best
+}
+
+/// Forward passes straight on the engine with `n` query tokens, two ways: all in one half-decoded
+/// image (ZipAR's case: several rows of one image share its KV cache), and spread over up to 16
+/// half-decoded images (continuous batching: one query per image, each with its own cache).
+func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double) -> [SweepPoint] {
+    let c = model.config
+    let maxImages = 16
+    let engine = GPTEngine(model: model, maxQueries: max(64, queryCounts.max()!), maxSequences: maxImages)
+    let seqs = (0..<maxImages).map { _ in try! engine.openSequence() }
+    let half = c.imageTokens / 2
+    // Prefill the top half of every image (untimed).
+    for s in seqs {
+        var batch: [GPTQuery] = [GPTQuery(sequence: s, position: 0, input: .classLabel(0), wantsLogits: false)]
+        for t in 0..<half {
+            batch.append(GPTQuery(sequence: s, position: c.clsTokenNum + t, input: .token(t % c.vocabSize), wantsLogits: false))
+            if batch.count == engine.maxQueries { _ = engine.forward(batch); batch = [] }
+        }
+        if !batch.isEmpty { _ = engine.forward(batch) }
+    }
+    let floor = Double(model.weights.streamedBytes) / bandwidth
+    let lowerRows = c.grid - half / c.grid
+    var points: [SweepPoint] = []
+    var oneQuery = Double.nan
+    for n in queryCounts {
+        // One image: query j sits in row (half/grid + j % lowerRows), column j / lowerRows.
+        let oneImage = (0..<n).map { j -> GPTQuery in
+            let t = (half / c.grid + j % lowerRows) * c.grid + (j / lowerRows) % c.grid
+            return GPTQuery(sequence: seqs[0], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
+        }
+        // Spread: query j in image j % 16, at the middle of its lower half.
+        let spread = (0..<n).map { j -> GPTQuery in
+            let t = half + c.grid / 2 + j / maxImages
+            return GPTQuery(sequence: seqs[j % maxImages], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
+        }
+        let s = timed(repeats: repeats, warmup: 2) { _ = engine.forward(oneImage) }
+        let sSpread = timed(repeats: repeats, warmup: 2) { _ = engine.forward(spread) }
+        if n == 1 { oneQuery = s }
+        points.append(SweepPoint(queries: n, msPerPass: s * 1e3, overOneQuery: s / oneQuery, overFloor: s / floor,
+                                 spreadMsPerPass: sSpread * 1e3, spreadOverOneQuery: sSpread / oneQuery))
+    }
+    for s in seqs { engine.closeSequence(s) }
+    return points
+}
+
+/// One policy x batch x CFG cell through the continuous-batching scheduler.
+struct PolicyRun { var passes: Int; var passesPerImage: Double; var latency: Double; var wall: Double; var images: Int }
+
+func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Float, seed: UInt64) throws -> PolicyRun {
+    let engine = GPTEngine(model: model, maxQueries: 64, maxSequences: 2 * batch)
+    let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: 64))
+    let requests = (0..<batch).map { i in
+        GenerationRequest(id: "bench-\(i)", classLabel: i % model.config.numClasses, policy: policy,
+                          sampling: SamplingParams(temperature: 1, topK: 0, topP: 1, cfgScale: cfgScale),
+                          seed: seed &+ UInt64(i))
+    }
+    var results: [GenerationResult] = []
+    let wall = try seconds { results = try scheduler.run(requests) }
+    let latency = results.map(\.stats.wallSeconds).reduce(0, +) / Double(results.count)
+    let perImage = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)
+    return PolicyRun(passes: scheduler.passCount, passesPerImage: perImage, latency: latency, wall: wall, images: batch)
+}

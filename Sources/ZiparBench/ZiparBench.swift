@@ -1,0 +1,322 @@
+import ArgumentParser
+import Decoding
+import Foundation
+import Kernels
+import Model
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) - 0.5 }
+}
+
+@main
+struct ZiparBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zipar-bench",
+        abstract: "Speed of the LlamaGen GPT forward pass and of ZipAR decoding on this machine.",
+        discussion: """
+        Measures this machine's streaming-read bandwidth, and from it the floor per pass (weight bytes /
+        bandwidth). Then, per model: the matrix products alone against OpenBLAS (crossover), a sweep of
+        pass time against the number of query tokens straight on the engine, and a table of policies
+        (ntp, zipar:S, adaptive:SMIN) x batch (1, 8) x CFG (off, on) through the batch scheduler. Also the
+        peak RSS of a worker with 8 jobs in flight, and, when torch is installed, tools/bench_torch.py
+        on the same threads. Build with -c release.
+        """)
+
+    @Option(help: "Bundled model directory (skipped when absent).")
+    var model = "models/fashion-16"
+
+    @Flag(help: "Also run random weights at the GPT-L shape on a 24x24 grid (slow).")
+    var large = false
+
+    @Flag(help: "Fast smoke run: few repeats, ntp and zipar:8 only, no CFG rows, no torch, no RSS probe.")
+    var quick = false
+
+    @Option(help: "Write every result as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Weight storage to measure: f32, f16 or both.")
+    var storage = "both"
+
+    @Option(help: "Kernel threads (default: all online cores).")
+    var threads: Int?
+
+    @Option(help: "Policies for the table, comma separated.")
+    var policies = "ntp,zipar:8,zipar:4,adaptive:4"
+
+    @Option(help: "Batch sizes (jobs in flight) for the table, comma separated.")
+    var batches = "1,8"
+
+    @Option(help: "Guidance scale of the 'cfg on' rows.")
+    var cfgScale: Float = 4
+
+    @Flag(help: "Skip the policy table (kernels, sweep and floor only).")
+    var kernelsOnly = false
+
+    @Flag(help: "Skip the PyTorch side-by-side.")
+    var noTorch = false
+
+    @Option(help: "The PyTorch reference script (default: tools/bench_torch.py, found from the working directory up).")
+    var torchScript: String?
+
+    @Option(help: "Python interpreter for the side-by-side.")
+    var python = "python3"
+
+    @Option(help: .hidden)
+    var rssProbe: String?
+
+    mutating func run() throws {
+        if let t = threads { KernelRuntime.threads = t }
+        if let probe = rssProbe { try runRSSProbe(storage: probe); return }
+        let storages: [WeightStorage] = storage == "both" ? [.f32, .f16] : [WeightStorage(rawValue: storage) ?? .f32]
+        let policyList = try (quick ? "ntp,zipar:8" : policies).split(separator: ",").map { try WindowPolicy(parsing: String($0)) }
+        let batchList = batches.split(separator: ",").compactMap { Int($0) }
+        let cfgList = quick ? [false] : [false, true]
+        let repeats = quick ? 3 : 9
+
+        let machine = MachineInfo.current()
+        print("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
+        let bw1 = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7, threads: 1)
+        let bw = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7)
+        print(String(format: "streaming read: %.1f GB/s with 1 thread, %.1f GB/s with %d threads\n", bw1 / 1e9, bw / 1e9, KernelRuntime.threads))
+        var report = BenchReport(machine: machine, bandwidthOneThread: bw1, bandwidth: bw)
+
+        // Models: GPT-B random (default), the bundled model when present, GPT-L random with --large.
+        var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
+        for s in storages {
+            models.append(("GPT-B random 16x16", { GPTModel(config: GPTConfig.official("GPT-B", grid: 16)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-B", grid: 16)!, seed: 1, storage: s)) }, s))
+        }
+        for s in storages {
+            let dir = model
+            models.append(("bundled \(URL(fileURLWithPath: dir).lastPathComponent)", {
+                guard FileManager.default.fileExists(atPath: dir + "/config.json"),
+                      FileManager.default.fileExists(atPath: dir + "/gpt.safetensors") else { return nil }
+                return try ModelBundle(directory: dir, storage: s).gpt
+            }, s))
+        }
+        if large {
+            for s in storages {
+                models.append(("GPT-L random 24x24", { GPTModel(config: GPTConfig.official("GPT-L", grid: 24)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-L", grid: 24)!, seed: 2, storage: s)) }, s))
+            }
+        }
+
+        for (name, load, s) in models {
+            guard let m = try load() else {
+                print("== \(name) [\(s)]: skipped: \(model) not found (no config.json / gpt.safetensors)\n")
+                continue
+            }
+            let isB = name.hasPrefix("GPT-B")
+            var r = ModelReport(name: name, storage: s.rawValue, parameters: m.weights.parameterCount,
+                                streamedBytes: m.weights.streamedBytes,
+                                floorMs: Double(m.weights.streamedBytes) / bw * 1e3)
+            print("== \(name) [\(s)]: \(f(Double(r.parameters) / 1e6)) M parameters, \(mb(r.streamedBytes)) streamed per pass, floor \(f(r.floorMs, 2)) ms/pass")
+
+            if isB {
+                r.matmul = matmulSweep(m.weights, rowsList: quick ? [1, 8, 16, 64] : [1, 2, 4, 8, 12, 16, 24, 32, 48, 64],
+                                       repeats: repeats, bandwidth: bw)
+                r.crossoverRows = crossover(r.matmul)
+                var cross = KernelRuntime.blasCrossover
+                if s == .f32 { cross.f32 = r.crossoverRows } else { cross.f16 = r.crossoverRows }
+                KernelRuntime.blasCrossover = cross
+                var t = Table("rows", "kernel ms", "OpenBLAS ms", "kernel/floor", "faster")
+                for p in r.matmul {
+                    t.add(["\(p.rows)", f(p.kernelMs, 2), f(p.blasMs, 2), f(p.kernelOverFloor, 2), p.kernelMs <= p.blasMs ? "kernel" : "OpenBLAS"])
+                }
+                print("matrix products of one pass (all \(passMatrices(m.weights).count) matrices):")
+                print(t.render())
+                print("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
+            }
+
+            r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats, bandwidth: bw)
+            var t = Table("queries", "one image ms", "x 1 query", "x floor", "16 images ms", "x 1 query")
+            for p in r.sweep {
+                t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2),
+                       f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
+            }
+            print("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch):")
+            print(t.render() + "\n")
+
+            if !kernelsOnly {
+                r.policies = try policyTable(m, policies: policyList, batches: batchList, cfgs: cfgList, floorMs: r.floorMs)
+            }
+            report.models.append(r)
+        }
+
+        if !quick && !noTorch && storages.contains(.f32) {
+            report.torch = torchSideBySide(report)
+        } else {
+            print("torch side-by-side: skipped (\(quick ? "--quick" : noTorch ? "--no-torch" : "needs f32"))\n")
+        }
+        if !quick {
+            for s in storages {
+                if let probe = spawnRSSProbe(storage: s) { report.rss.append(probe) }
+            }
+            if !report.rss.isEmpty {
+                var t = Table("storage", "jobs", "weights", "KV caches", "peak RSS", "RSS/weights")
+                for p in report.rss { t.add([p.storage, "\(p.jobs)", mb(p.weightBytes), mb(p.cacheBytes), mb(p.peakRSS), f(p.overWeights, 2)]) }
+                print("peak memory of a worker, GPT-B 16x16, 8 jobs with CFG in flight:")
+                print(t.render() + "\n")
+            }
+        }
+
+        report.targets = evaluateTargets(report)
+        var tt = Table("target", "measured", "met")
+        for c in report.targets { tt.add([c.target, c.value, c.met.map { $0 ? "yes" : "NO" } ?? "-"]) }
+        print("targets (issue 6):")
+        print(tt.render())
+
+        if let json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(report).write(to: URL(fileURLWithPath: json))
+            print("\nwrote \(json)")
+        }
+    }
+
+    func policyTable(_ m: GPTModel, policies: [WindowPolicy], batches: [Int], cfgs: [Bool], floorMs: Double) throws -> [PolicyRow] {
+        var rows: [PolicyRow] = []
+        var t = Table("policy", "batch", "cfg", "passes", "passes/img", "s/image", "ms/pass", "x floor", "steps -", "latency -", "lat/steps", "images/s")
+        for cfg in cfgs {
+            for batch in batches {
+                var ntp: PolicyRun? = nil
+                for p in policies {
+                    let cfgScale: Float = cfg ? cfgScale : 1
+                    let run = try runPolicy(m, policy: p, batch: batch, cfgScale: cfgScale, seed: 7)
+                    if case .ntp = p { ntp = run }
+                    let msPerPass = run.wall / Double(run.passes) * 1e3
+                    let stepCut = ntp.map { 1 - run.passesPerImage / $0.passesPerImage } ?? .nan
+                    let latCut = ntp.map { 1 - run.latency / $0.latency } ?? .nan
+                    let row = PolicyRow(policy: p.description, batch: batch, cfg: cfg, passes: run.passes,
+                                        passesPerImage: run.passesPerImage, secondsPerImage: run.latency,
+                                        msPerPass: msPerPass, overFloor: msPerPass / floorMs,
+                                        stepReduction: stepCut, latencyReduction: latCut,
+                                        imagesPerSecond: Double(run.images) / run.wall)
+                    rows.append(row)
+                    t.add([row.policy, "\(batch)", cfg ? "\(f(Double(cfgScale)))" : "off", "\(row.passes)", f(row.passesPerImage, 0),
+                           f(row.secondsPerImage, 2), f(row.msPerPass, 1), f(row.overFloor, 2), pct(row.stepReduction),
+                           pct(row.latencyReduction), f(row.latencyReduction / row.stepReduction, 2), f(row.imagesPerSecond, 2)])
+                }
+            }
+        }
+        print("policies through the batch scheduler (s/image = mean latency of one image; steps/latency - = reduction vs ntp):")
+        print(t.render() + "\n")
+        return rows
+    }
+
+    // MARK: PyTorch side-by-side
+
+    func findTorchScript() -> String? {
+        if let torchScript { return FileManager.default.fileExists(atPath: torchScript) ? torchScript : nil }
+        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<6 {
+            let p = dir.appendingPathComponent("tools/bench_torch.py").path
+            if FileManager.default.fileExists(atPath: p) { return p }
+            dir.deleteLastPathComponent()
+        }
+        return nil
+    }
+
+    func torchSideBySide(_ report: BenchReport) -> TorchReport {
+        guard let script = findTorchScript() else {
+            print("torch side-by-side: skipped: tools/bench_torch.py not found\n")
+            return TorchReport(status: "skipped: tools/bench_torch.py not found")
+        }
+        let check = shell([python, "-c", "import torch; print(torch.__version__)"])
+        guard check.status == 0 else {
+            print("torch side-by-side: skipped: torch not installed (\(python) -c 'import torch' failed)\n")
+            return TorchReport(status: "skipped: torch not installed")
+        }
+        print("torch side-by-side: running \(script) (torch \(check.out.trimmingCharacters(in: .whitespacesAndNewlines)), \(KernelRuntime.threads) threads) ...")
+        let res = shell([python, script, "--threads", "\(KernelRuntime.threads)", "--policies", "ntp,zipar:8", "--cfg", "1,\(cfgScale)", "--json", "-"])
+        guard res.status == 0, let data = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map({ Data($0.utf8) }),
+              let parsed = try? JSONDecoder().decode(TorchOut.self, from: data) else {
+            print("torch side-by-side: failed (status \(res.status)): \(res.err.suffix(400))\n")
+            return TorchReport(status: "failed: \(res.err.suffix(200))")
+        }
+        var out = TorchReport(status: "ok", torchVersion: parsed.torch, threads: parsed.threads)
+        let ours = report.models.first { $0.name.hasPrefix("GPT-B") && $0.storage == "f32" }
+        var t = Table("policy", "cfg", "torch passes", "torch s/image", "ours f32 s/image", "speed-up", "ours f16 s/image", "speed-up")
+        let oursF16 = report.models.first { $0.name.hasPrefix("GPT-B") && $0.storage == "f16" }
+        for r in parsed.rows {
+            let mine = ours?.policies.first { $0.policy == r.policy && $0.batch == 1 && $0.cfg == (r.cfg != 1) }
+            let mine16 = oursF16?.policies.first { $0.policy == r.policy && $0.batch == 1 && $0.cfg == (r.cfg != 1) }
+            let row = TorchRow(policy: r.policy, cfg: r.cfg != 1, passes: r.passes, secondsPerImage: r.seconds,
+                               oursSecondsPerImage: mine?.secondsPerImage, speedup: mine.map { r.seconds / $0.secondsPerImage })
+            out.rows.append(row)
+            t.add([r.policy, r.cfg != 1 ? "on" : "off", "\(r.passes)", f(r.seconds, 2), mine.map { f($0.secondsPerImage, 2) } ?? "-",
+                   row.speedup.map { f($0, 1) + "x" } ?? "-", mine16.map { f($0.secondsPerImage, 2) } ?? "-",
+                   mine16.map { f(r.seconds / $0.secondsPerImage, 1) + "x" } ?? "-"])
+        }
+        print("GPT-B 16x16 random weights, batch 1, fp32 torch (tools/bench_torch.py) vs ours:")
+        print(t.render())
+        print("(for reference, the official LlamaGen/ZipAR code on this machine kind, 2 threads, per ../shared/docs/zipar-notes.md:")
+        print(" ntp 9.4 s (cfg off) / 15.0 s (cfg 2); zipar window 8, 144 passes, 7.6 s / 8.3 s)\n")
+        return out
+    }
+
+    struct TorchOut: Codable {
+        struct Row: Codable { var policy: String; var cfg: Double; var passes: Int; var seconds: Double }
+        var torch: String; var threads: Int; var rows: [Row]
+    }
+
+    // MARK: peak RSS in a fresh process
+
+    func spawnRSSProbe(storage: WeightStorage) -> RSSReport? {
+        var args = ["/proc/self/exe", "--rss-probe", storage.rawValue]
+        if let threads { args += ["--threads", "\(threads)"] }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        args[0] = exe
+        let res = shell(args)
+        guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let r = try? JSONDecoder().decode(RSSReport.self, from: Data(line.utf8)) else {
+            print("RSS probe (\(storage)) failed: \(res.err.suffix(300))")
+            return nil
+        }
+        return r
+    }
+
+    func runRSSProbe(storage: String) throws {
+        let s = WeightStorage(rawValue: storage) ?? .f32
+        let c = GPTConfig.official("GPT-B", grid: 16)!
+        let m = GPTModel(config: c, weights: GPTWeights(randomFor: c, seed: 1, storage: s))
+        let jobs = 8
+        let engine = GPTEngine(model: m, maxQueries: 64, maxSequences: 2 * jobs)
+        let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: jobs, maxQueriesPerPass: 64))
+        let requests = (0..<jobs).map { GenerationRequest(id: "rss-\($0)", classLabel: $0, policy: .zipar(window: 4),
+                                                          sampling: SamplingParams(cfgScale: 4), seed: UInt64($0)) }
+        _ = try scheduler.run(requests)
+        let weights = modelBytes(m.weights)
+        let peak = procStatus("VmHWM") ?? 0
+        let r = RSSReport(storage: s.rawValue, jobs: jobs, weightBytes: weights, cacheBytes: engine.cacheBytes,
+                          peakRSS: peak, overWeights: Double(peak) / Double(weights))
+        print(String(data: try JSONEncoder().encode(r), encoding: .utf8)!)
+    }
+}
+
+/// Runs a command to completion, capturing its output (stderr through a file, so neither pipe can fill up).
+func shell(_ args: [String]) -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe()
+    let errPath = NSTemporaryDirectory() + "zipar-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err"
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
+    guard let errHandle = FileHandle(forWritingAtPath: errPath) else { return (-1, "", "cannot create \(errPath)") }
+    p.standardOutput = out
+    p.standardError = errHandle
+    do { try p.run() } catch { return (-1, "", "\(error)") }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    try? errHandle.close()
+    let e = FileManager.default.contents(atPath: errPath) ?? Data()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}

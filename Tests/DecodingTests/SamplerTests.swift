@@ -1,0 +1,102 @@
+import Testing
+@testable import Decoding
+
+@Suite struct SamplerTests {
+    @Test func counterRNGIsAPureFunctionOfItsKey() {
+        let a = CounterRNG.uniform(seed: 1, token: 5, purpose: .sample)
+        #expect(a == CounterRNG.uniform(seed: 1, token: 5, purpose: .sample))
+        #expect(a != CounterRNG.uniform(seed: 2, token: 5, purpose: .sample))
+        #expect(a != CounterRNG.uniform(seed: 1, token: 6, purpose: .sample))
+        #expect(a != CounterRNG.uniform(seed: 1, token: 5, purpose: .draft))
+        #expect(CounterRNG.uniform(seed: 1, token: 5, purpose: .accept, round: 3)
+                != CounterRNG.uniform(seed: 1, token: 5, purpose: .accept, round: 4))
+        // Roughly uniform.
+        let xs = (0..<10_000).map { CounterRNG.uniform(seed: 9, token: $0, purpose: .sample) }
+        #expect(xs.allSatisfy { $0 >= 0 && $0 < 1 })
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        #expect(abs(mean - 0.5) < 0.01)
+    }
+
+    @Test func drawIsInverseCDF() {
+        let p: [Float] = [0.2, 0, 0.5, 0.3]
+        #expect(Sampler.draw(p, uniform: 0) == 0)
+        #expect(Sampler.draw(p, uniform: 0.19) == 0)
+        #expect(Sampler.draw(p, uniform: 0.21) == 2)
+        #expect(Sampler.draw(p, uniform: 0.71) == 3)
+        #expect(Sampler.draw(p, uniform: 0.999999) == 3)
+    }
+
+    @Test func topKAndTopPFilter() {
+        let logits: [Float] = [1, 4, 2, 3]
+        let k2 = Sampler.probabilities(logits: logits, params: SamplingParams(topK: 2))
+        #expect(k2[0] == 0 && k2[2] == 0 && k2[1] > k2[3] && k2[3] > 0)
+        // softmax([1,4,2,3]) ~ [0.032, 0.644, 0.087, 0.237]: top-p 0.7 keeps 4 and 3 (0.644 < 0.7).
+        let p7 = Sampler.probabilities(logits: logits, params: SamplingParams(topP: 0.7))
+        #expect(p7[0] == 0 && p7[2] == 0 && p7[1] > 0 && p7[3] > 0)
+        let p5 = Sampler.probabilities(logits: logits, params: SamplingParams(topP: 0.5))
+        #expect(p5 == [0, 1, 0, 0])
+        // Temperature 0 is greedy.
+        let g = Sampler.probabilities(logits: logits, params: SamplingParams(temperature: 0))
+        #expect(g[1] > 0.999)
+    }
+
+    @Test func guidanceMixesLogits() {
+        let g = Sampler.guided(cond: [1, 2], uncond: [0, 4], scale: 2)
+        #expect(g == [2, 0])
+    }
+
+    @Test func acceptanceIsOneWhenTargetIsAtLeastProposal() {
+        let p: [Float] = [0.5, 0.3, 0.2]
+        let q: [Float] = [0.6, 0.3, 0.1]
+        #expect(Sampler.acceptance(draft: 0, proposal: p, target: q) == 1)
+        #expect(Sampler.acceptance(draft: 1, proposal: p, target: q) == 1)
+        #expect(abs(Sampler.acceptance(draft: 2, proposal: p, target: q) - 0.5) < 1e-6)
+        // Accepted for every r < 1 when q >= p.
+        for r in stride(from: 0.0, to: 1.0, by: 0.05) {
+            let v = Sampler.verify(draft: 0, proposal: p, target: q, acceptUniform: r, resampleUniform: 0.5)
+            #expect(v.accepted && v.token == 0)
+        }
+    }
+
+    @Test func residualIsNormalisedPositivePart() {
+        let p: [Float] = [0.5, 0.3, 0.2]
+        let q: [Float] = [0.2, 0.3, 0.5]
+        let r = Sampler.residual(proposal: p, target: q)
+        #expect(r == [0, 0, 1])
+        let q2: [Float] = [0.1, 0.5, 0.4]
+        let r2 = Sampler.residual(proposal: p, target: q2)
+        // max(0, q - p) = [0, 0.2, 0.2] -> [0, 0.5, 0.5]
+        #expect(abs(r2[0]) < 1e-6 && abs(r2[1] - 0.5) < 1e-5 && abs(r2[2] - 0.5) < 1e-5)
+        // A rejected draft is resampled from the residual.
+        let v = Sampler.verify(draft: 0, proposal: p, target: q2, acceptUniform: 0.99, resampleUniform: 0.1)
+        #expect(!v.accepted && v.token == 1)
+        // Equal distributions: residual falls back to the target.
+        #expect(Sampler.residual(proposal: p, target: p) == p)
+    }
+
+    @Test func verificationSamplesExactlyFromTheTarget() {
+        // Draft from p, verify against q: the output must be distributed as q (speculative sampling).
+        let p: [Float] = [0.6, 0.3, 0.1]
+        let q: [Float] = [0.2, 0.3, 0.5]
+        var counts = [0, 0, 0]
+        let n = 60_000
+        for t in 0..<n {
+            let x = Sampler.draw(p, uniform: CounterRNG.uniform(seed: 3, token: t, purpose: .draft))
+            let v = Sampler.verify(draft: x, proposal: p, target: q,
+                                   acceptUniform: CounterRNG.uniform(seed: 3, token: t, purpose: .accept),
+                                   resampleUniform: CounterRNG.uniform(seed: 3, token: t, purpose: .resample))
+            counts[v.token] += 1
+        }
+        for i in 0..<3 { #expect(abs(Double(counts[i]) / Double(n) - Double(q[i])) < 0.01) }
+    }
+
+    @Test func policyParsing() throws {
+        #expect(try WindowPolicy(parsing: "ntp") == .ntp)
+        #expect(try WindowPolicy(parsing: "zipar:8") == .zipar(window: 8))
+        #expect(try WindowPolicy(parsing: "Adaptive:4") == .adaptive(minWindow: 4))
+        #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "zipar") }
+        #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "zipar:0") }
+        #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "fast") }
+        #expect(throws: PolicyError.self) { try WindowPolicy.zipar(window: 17).validate(grid: 16) }
+    }
+}

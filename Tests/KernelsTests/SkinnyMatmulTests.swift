@@ -1,0 +1,112 @@
+import Testing
+@testable import Kernels
+
+/// The skinny product against a naive triple loop: every row count 1...17, odd shapes that hit
+/// every tile remainder (outputs not a multiple of 4, inputs not a multiple of 8), every path.
+@Suite(.serialized) struct SkinnyMatmulTests {
+    static let shapes: [(out: Int, inF: Int)] = [(1, 1), (3, 7), (5, 8), (13, 29), (37, 100), (64, 768), (130, 67), (257, 264)]
+
+    func check(storage: WeightStorage, path: MatmulPath, rowsList: [Int] = Array(1...17), shapes: [(out: Int, inF: Int)] = shapes) {
+        var rng = TestRandom(seed: 42)
+        for (out, inF) in shapes {
+            let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF, scale: 0.05), storage: storage)
+            for rows in rowsList {
+                let xs = rng.floats(rows * inF)
+                let x = FloatBuffer(xs)
+                let y = FloatBuffer(count: rows * out, value: .nan)
+                w.apply(x, rows: rows, into: y, path: path)
+                // The reference uses the stored weights (f16-rounded for .f16): kernel error only.
+                let ref = Naive.matmul(x: xs, rows: rows, w: w.value(row:column:), out: out, inF: inF)
+                let err = worstError(y.array(), ref.y, scale: ref.scale, floor: 1e-12)
+                #expect(err < 1e-5, "\(storage) \(path) rows \(rows) shape \(out)x\(inF): relative error \(err)")
+            }
+        }
+    }
+
+    @Test func f32KernelMatchesNaive() { check(storage: .f32, path: .kernel) }
+    @Test func f16KernelMatchesNaive() { check(storage: .f16, path: .kernel) }
+    @Test func f32BlasMatchesNaive() { check(storage: .f32, path: .blas) }
+    @Test func f16BlasMatchesNaive() { check(storage: .f16, path: .blas) }
+    @Test func automaticMatchesNaiveAtLargeBatches() {
+        check(storage: .f32, path: .automatic, rowsList: [1, 8, 33, 64], shapes: [(37, 100), (260, 72)])
+        check(storage: .f16, path: .automatic, rowsList: [1, 8, 33, 64], shapes: [(37, 100), (260, 72)])
+    }
+
+    @Test func scalarFallbackMatchesNaive() {
+        KernelRuntime.forceScalar(true)
+        defer { KernelRuntime.forceScalar(false) }
+        #expect(KernelRuntime.instructionSet == "scalar")
+        check(storage: .f32, path: .kernel, rowsList: [1, 2, 5, 9], shapes: [(13, 29), (64, 768)])
+        check(storage: .f16, path: .kernel, rowsList: [1, 2, 5, 9], shapes: [(13, 29), (64, 768)])
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func anyThreadCountGivesTheSameResult(threads: Int) {
+        let saved = KernelRuntime.threads
+        KernelRuntime.threads = threads
+        defer { KernelRuntime.threads = saved }
+        check(storage: .f32, path: .kernel, rowsList: [1, 7, 16], shapes: [(1029, 96)])
+        check(storage: .f16, path: .kernel, rowsList: [1, 7, 16], shapes: [(1029, 96)])
+    }
+
+    @Test func offsetsReadAndWriteTheRightRows() {
+        var rng = TestRandom(seed: 7)
+        let out = 11, inF = 19, rows = 3
+        let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF))
+        let xs = rng.floats((rows + 2) * inF)
+        let x = FloatBuffer(xs)
+        let y = FloatBuffer(count: (rows + 3) * out, value: 123)
+        w.apply(x, rows: rows, into: y, xOffset: 2 * inF, yOffset: out)
+        let ref = Naive.matmul(x: Array(xs[(2 * inF)...]), rows: rows, w: w.value(row:column:), out: out, inF: inF)
+        #expect(worstError(y.array(offset: out, count: rows * out), ref.y, scale: ref.scale) < 1e-5)
+        #expect(y.array(offset: 0, count: out).allSatisfy { $0 == 123 })
+        #expect(y.array(offset: (rows + 1) * out).allSatisfy { $0 == 123 })
+    }
+
+    /// f16 storage against the exact f32 weights: one rounding of each weight (2^-11 relative),
+    /// so the error stays below 2^-11 of sum |x w|.
+    @Test func f16StorageStaysWithinHalfPrecisionOfF32() {
+        var rng = TestRandom(seed: 9)
+        let out = 96, inF = 768, rows = 8
+        let values = rng.floats(out * inF, scale: 0.05)
+        let exact = WeightMatrix(outFeatures: out, inFeatures: inF, values: values, storage: .f32)
+        let half = WeightMatrix(outFeatures: out, inFeatures: inF, values: values, storage: .f16)
+        let xs = rng.floats(rows * inF)
+        let y = FloatBuffer(count: rows * out)
+        half.apply(FloatBuffer(xs), rows: rows, into: y)
+        let ref = Naive.matmul(x: xs, rows: rows, w: exact.value(row:column:), out: out, inF: inF)
+        let err = worstError(y.array(), ref.y, scale: ref.scale, floor: 1e-12)
+        #expect(err < 1.0 / 2048, "f16 relative error \(err)")
+        #expect(half.byteCount * 2 == exact.byteCount)
+    }
+
+    @Test func concurrentCallersAllGetCorrectResults() async {
+        var rng = TestRandom(seed: 11)
+        let out = 517, inF = 133
+        let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF))
+        let inputs = (0..<8).map { _ in rng.floats(4 * inF) }
+        let errors = await withTaskGroup(of: Double.self) { group in
+            for xs in inputs {
+                group.addTask {
+                    let y = FloatBuffer(count: 4 * out)
+                    var worst = 0.0
+                    let ref = Naive.matmul(x: xs, rows: 4, w: w.value(row:column:), out: out, inF: inF)
+                    for _ in 0..<20 {
+                        w.apply(FloatBuffer(xs), rows: 4, into: y)
+                        worst = max(worst, worstError(y.array(), ref.y, scale: ref.scale, floor: 1e-12))
+                    }
+                    return worst
+                }
+            }
+            return await group.reduce(0) { max($0, $1) }
+        }
+        #expect(errors < 1e-5)
+    }
+
+    @Test func zeroRowsDoNothing() {
+        let w = WeightMatrix(outFeatures: 4, inFeatures: 4, values: [Float](repeating: 1, count: 16))
+        let y = FloatBuffer(count: 4, value: 5)
+        w.apply(FloatBuffer(count: 4), rows: 0, into: y)
+        #expect(y.array() == [5, 5, 5, 5])
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Soak test: real zipar-worker processes against a real PostgreSQL, with random SIGKILLs of workers
+# and one PostgreSQL restart. Passes when every job ends done with exactly one result.
+#
+#   scripts/soak.sh [--jobs 200] [--workers 4] [--kill-every 4] [--model DIR] [--simulate] [--bin DIR] [--timeout 600]
+#
+# Uses the private cluster of scripts/pg-start.sh (started if needed, left running) and a scratch
+# database zipar_soak (recreated). Binaries from --bin (default .build/release, else .build/debug).
+# --simulate fakes decoding (--simulate-pass-ms) to test the job store alone, quickly.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+jobs=200; workers=4; kill_every=4; model=""; simulate=""; bin=""; timeout=600; batch=8
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --jobs) jobs="$2"; shift 2;;
+        --workers) workers="$2"; shift 2;;
+        --kill-every) kill_every="$2"; shift 2;;
+        --model) model="$2"; shift 2;;
+        --simulate) simulate="--simulate-pass-ms 3"; shift;;
+        --bin) bin="$2"; shift 2;;
+        --timeout) timeout="$2"; shift 2;;
+        --batch) batch="$2"; shift 2;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0;;
+        *) echo "soak: unknown argument $1" >&2; exit 1;;
+    esac
+done
+if [[ -z "$bin" ]]; then
+    if [[ -x .build/release/zipar-worker ]]; then bin=.build/release; else bin=.build/debug; fi
+fi
+for b in zipar-worker zipar-submit zipar-admin; do
+    [[ -x "$bin/$b" ]] || { echo "soak: $bin/$b not built (swift build -c release)" >&2; exit 1; }
+done
+if [[ -z "$model" ]]; then
+    if [[ -f models/fashion-16/gpt.safetensors ]]; then model=models/fashion-16; else model=Tests/Fixtures/tiny-gqa24; fi
+fi
+
+eval "$(scripts/pg-start.sh)"
+export PGDATABASE=zipar_soak
+psql_() { psql -X -q -v ON_ERROR_STOP=1 -tA "$@"; }
+psql_ -d postgres -c "DROP DATABASE IF EXISTS zipar_soak WITH (FORCE)" -c "CREATE DATABASE zipar_soak" >/dev/null
+"$bin/zipar-admin" migrate >/dev/null
+
+logdir="$(mktemp -d /tmp/zipar-soak.XXXXXX)"
+echo "soak: $jobs jobs, $workers workers, model $model${simulate:+ (simulated decoding)}, logs in $logdir" >&2
+
+# A prompt file of $jobs lines cycling classes and policies.
+policies=(ntp zipar:4 zipar:8 adaptive:4)
+prompts="$logdir/prompts.txt"
+for ((i = 0; i < jobs; i++)); do echo "$((i % 10)) policy=${policies[$((i % 4))]} seed=$i"; done > "$prompts"
+"$bin/zipar-submit" --model "$model" --queue soak --max-attempts 100 "$prompts" >/dev/null
+
+# Several workers share few cores: one kernel thread each (also sidesteps thread-pool hangs).
+export ZK_THREADS="${ZK_THREADS:-1}"
+declare -A pids
+start_worker() {
+    local n="$1"
+    "$bin/zipar-worker" --model "$model" --queue soak --batch "$batch" --lease-seconds 3 --poll-seconds 0.5 \
+        --grace-seconds 10 --worker-id "soak-$n-$RANDOM" --drain $simulate >>"$logdir/worker-$n.log" 2>&1 &
+    pids[$n]=$!
+}
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start=$(date +%s)
+for ((n = 0; n < workers; n++)); do start_worker "$n"; done
+
+kills=0; restarts=0; last_kill=$start
+remaining() { psql_ -c "SELECT count(*) FROM jobs WHERE state <> 'done'" 2>/dev/null || echo "?"; }
+while true; do
+    sleep 1
+    now=$(date +%s)
+    left="$(remaining)"
+    [[ "$left" == "0" ]] && break
+    if (( now - start > timeout )); then echo "soak: timeout with $left jobs left" >&2; break; fi
+    # One PostgreSQL restart, once about a third of the jobs are done.
+    if (( restarts == 0 )) && [[ "$left" != "?" ]] && (( left < jobs * 2 / 3 )); then
+        echo "soak: restarting PostgreSQL ($left left)" >&2
+        scripts/pg-stop.sh >/dev/null 2>&1; sleep 2; scripts/pg-start.sh >/dev/null 2>&1
+        restarts=1
+    fi
+    # Every few seconds: SIGKILL a random worker mid-job and start a replacement.
+    if (( now - last_kill >= kill_every )) && [[ "$left" != "?" ]] && (( left > 0 )); then
+        n=$((RANDOM % workers))
+        if kill -KILL "${pids[$n]}" 2>/dev/null; then kills=$((kills + 1)); echo "soak: SIGKILL worker $n ($left left)" >&2; fi
+        wait "${pids[$n]}" 2>/dev/null || true
+        start_worker "$n"
+        last_kill=$now
+    fi
+    # Drained workers exit; restart them while work remains (a rescued job may reappear).
+    for ((n = 0; n < workers; n++)); do
+        if ! kill -0 "${pids[$n]}" 2>/dev/null; then wait "${pids[$n]}" 2>/dev/null || true; start_worker "$n"; fi
+    done
+done
+wall=$(( $(date +%s) - start ))
+cleanup; trap - EXIT; wait 2>/dev/null || true
+
+read -r total done_ results dups lost extra <<<"$(psql_ -F ' ' -c "
+    SELECT (SELECT count(*) FROM jobs),
+           (SELECT count(*) FROM jobs WHERE state = 'done'),
+           (SELECT count(*) FROM results),
+           (SELECT count(*) - count(DISTINCT job_id) FROM results),
+           (SELECT count(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)),
+           (SELECT count(*) FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.state <> 'done')")"
+lease_lost=$(cat "$logdir"/worker-*.log | grep -c "lease lost" || true)
+rescued=$(cat "$logdir"/worker-*.log | grep -c "rescued expired lease" || true)
+echo "soak: jobs $total  done $done_  results $results  kills $kills  pg_restarts $restarts  duplicates $dups  lost $lost  results_for_unfinished $extra  rescued $rescued  stale_results_refused $lease_lost  wall ${wall}s"
+"$bin/zipar-admin" stats | sed 's/^/soak: /'
+if [[ "$total" == "$jobs" && "$done_" == "$jobs" && "$results" == "$jobs" && "$dups" == "0" && "$lost" == "0" && "$extra" == "0" ]]; then
+    echo "soak: PASS"
+else
+    echo "soak: FAIL (logs in $logdir)"; exit 1
+fi

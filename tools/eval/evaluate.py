@@ -1,0 +1,158 @@
+"""Quality of each decoding policy on the bundled Fashion-MNIST model, measured with a separately trained
+classifier: accuracy against the requested class, and the Frechet distance between classifier features of
+generated and test images (an FID with a Fashion-MNIST feature extractor). Writes a Markdown table.
+
+    swift build -c release --scratch-path .build-decoding --product zipar
+    python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt
+    python3 tools/eval/evaluate.py --per-class 100 --out docs/quality.md
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import fashion_classifier as fc  # noqa: E402
+
+
+def frechet(f1, f2):
+    """Frechet distance between Gaussians fitted to two feature sets [N, D]."""
+    m1, m2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    # tr(sqrt(s1 s2)) = sum sqrt(eig(sqrt(s1) s2 sqrt(s1))), all symmetric PSD.
+    w, v = np.linalg.eigh(s1)
+    r1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    e = np.linalg.eigvalsh(r1 @ s2 @ r1)
+    return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(e, 0, None)).sum())
+
+
+def generate(args, policy, workdir):
+    flags = []
+    if policy.startswith("official:"):
+        flags = ["--policy", "zipar:" + policy.split(":")[1], "--official-schedule"]
+    else:
+        flags = ["--policy", policy]
+    out = os.path.join(workdir, policy.replace(":", "-"))
+    npy = out + ".npy"
+    cmd = [args.zipar, "generate", "--model", args.model, "--class", "all", "--count", str(args.per_class),
+           "--seed", str(args.seed), "--tokens-only", "--npy", npy, "--out", out, "--batch", str(args.batch),
+           "--max-queries", "1024", "--temperature", str(args.temperature), "--cfg", str(args.cfg),
+           "--top-k", str(args.top_k), "--attention", args.attention] + flags
+    t0 = time.time()
+    # Kernel worker threads that spin while idle lose badly on a busy 2-core machine: let them sleep.
+    env = dict(os.environ, ZK_SPIN_US=os.environ.get("ZK_SPIN_US", "0"))
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    wall = time.time() - t0
+    with open(os.path.join(out, "manifest.tsv")) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    passes = np.array([int(r["passes"]) for r in rows])
+    drafts = sum(int(r["drafts"]) for r in rows)
+    accepted = sum(int(r["accepted"]) for r in rows)
+    images = np.load(npy)
+    return images, passes, wall, drafts, accepted, " ".join(cmd)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/fashion-16")
+    ap.add_argument("--zipar", default=".build-decoding/release/zipar")
+    ap.add_argument("--classifier", default="tools/eval/classifier.pt")
+    ap.add_argument("--policies", default="ntp,zipar:8,zipar:6,zipar:4,zipar:2,official:8,adaptive:8,adaptive:4,adaptive:2")
+    ap.add_argument("--per-class", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--cfg", type=float, default=1.0)
+    ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--attention", default="masked")
+    ap.add_argument("--workdir", default="/tmp/zipar-eval")
+    ap.add_argument("--out", default="docs/quality.md")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    os.makedirs(args.workdir, exist_ok=True)
+
+    net = fc.load(args.classifier)
+    xt, yt = fc.load_idx("t10k")
+    test_logits, test_feats = fc.predict(net, fc.pad32(xt))
+    test_acc = (test_logits.argmax(1) == yt).mean()
+    # Noise floor: the same number of real training images against the test set.
+    xs, ys = fc.load_idx("train")
+    n = 10 * args.per_class
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(xs), n, replace=False)
+    _, real_feats = fc.predict(net, fc.pad32(xs[pick]))
+    real_fd = frechet(real_feats, test_feats)
+
+    labels = np.repeat(np.arange(10), args.per_class)
+    rows, commands = [], []
+    ntp_fd = ntp_passes = None
+    for policy in args.policies.split(","):
+        images, passes, wall, drafts, accepted, cmd = generate(args, policy, args.workdir)
+        logits, feats = fc.predict(net, images)
+        acc = (logits.argmax(1) == labels).mean()
+        fd = frechet(feats, test_feats)
+        if policy == "ntp":
+            ntp_fd, ntp_passes = fd, passes.mean()
+        rows.append((policy, passes.mean(), acc, fd, wall / len(images), drafts, accepted))
+        commands.append(cmd)
+        print(f"{policy:12s} passes {passes.mean():6.1f}  acc {acc:.3f}  FD {fd:7.3f}  {wall / len(images) * 1000:.1f} ms/image"
+              + (f"  drafts {drafts} accepted {accepted}" if drafts else ""), flush=True)
+
+    import hashlib
+    with open(os.path.join(args.model, "gpt.safetensors"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(os.path.join(args.model, "gpt.safetensors"))))
+    lines = [
+        "# Quality of the decoding policies",
+        "",
+        f"Weights: `{args.model}/gpt.safetensors` sha256 `{digest}...` ({stamp}).",
+        "",
+        f"Model `{args.model}` (16x16 tokens, 32x32 Fashion-MNIST images), {n} images per policy "
+        f"({args.per_class} per class, seeds {args.seed}..{args.seed + args.per_class - 1} for every class), "
+        f"temperature {args.temperature}, cfg {args.cfg}, top-k {args.top_k}, attention `{args.attention}`.",
+        f"Judge: a small CNN trained on the Fashion-MNIST training split (`tools/eval/fashion_classifier.py`), "
+        f"test accuracy {test_acc:.3f}. FD: Frechet distance between its 128-d penultimate features of the generated "
+        f"images and of the 10,000 test images. Noise floor (FD of {n} real training images vs test): {real_fd:.3f}.",
+        "",
+        "| policy | passes / image | passes vs ntp | accuracy | FD | FD vs ntp | ms / image (2 cores) | drafts accepted |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for policy, p, acc, fd, sec, drafts, accepted in rows:
+        dp = f"{(p / ntp_passes - 1) * 100:+.0f}%" if ntp_passes else ""
+        dfd = f"{(fd / ntp_fd - 1) * 100:+.0f}%" if ntp_fd else ""
+        da = f"{accepted}/{drafts}" if drafts else ""
+        lines.append(f"| `{policy}` | {p:.1f} | {dp} | {acc:.3f} | {fd:.3f} | {dfd} | {sec * 1000:.1f} | {da} |")
+    lines += [
+        "",
+        "`official:S` is `zipar:S --official-schedule` (first row by plain NTP, as the official code does). "
+        "Wall time is for the whole run (continuous batching, batch "
+        f"{args.batch}, release build) divided by the number of images, including VQ decoding.",
+        "",
+        "Regenerate:",
+        "",
+        "```",
+        "swift build -c release --scratch-path .build-decoding --product zipar",
+        "python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt",
+        " ".join(["python3", "tools/eval/evaluate.py"] + sys.argv[1:]),
+        "```",
+        "",
+        "One generate command, for reference:",
+        "",
+        "```",
+        commands[0],
+        "```",
+        "",
+    ]
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
