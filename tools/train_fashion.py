@@ -279,6 +279,11 @@ def train_gpt(args):
             if os.path.exists(STOP):
                 log("STOP file found; exiting after checkpoint")
                 break
+    else:
+        # the budget can run out between the periodic checkpoints (e.g. during the held-out eval): save the end state
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "elapsed": elapsed0 + time.time() - t0, "config": GPT_CFG.to_json(), "batch": args.batch}, path)
+        log(f"final checkpoint at step {step}")
     fcsv.close()
 
 

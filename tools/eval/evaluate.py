@@ -31,18 +31,23 @@ def frechet(f1, f2):
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(e, 0, None)).sum())
 
 
-def generate(args, policy, workdir):
+def generate(args, spec, workdir):
+    """spec: a policy, optionally with '#key=value' overrides: seed (first seed) or attention."""
+    policy, *opts = spec.split("#")
+    opts = dict(o.split("=", 1) for o in opts)
+    seed = opts.get("seed", str(args.seed))
+    attention = opts.get("attention", args.attention)
     flags = []
     if policy.startswith("official:"):
         flags = ["--policy", "zipar:" + policy.split(":")[1], "--official-schedule"]
     else:
         flags = ["--policy", policy]
-    out = os.path.join(workdir, policy.replace(":", "-"))
+    out = os.path.join(workdir, spec.replace(":", "-").replace("#", "-").replace("=", "-"))
     npy = out + ".npy"
     cmd = [args.zipar, "generate", "--model", args.model, "--class", "all", "--count", str(args.per_class),
-           "--seed", str(args.seed), "--tokens-only", "--npy", npy, "--out", out, "--batch", str(args.batch),
+           "--seed", seed, "--tokens-only", "--npy", npy, "--out", out, "--batch", str(args.batch),
            "--max-queries", "1024", "--temperature", str(args.temperature), "--cfg", str(args.cfg),
-           "--top-k", str(args.top_k), "--attention", args.attention] + flags
+           "--top-k", str(args.top_k), "--attention", attention] + flags
     t0 = time.time()
     # Kernel worker threads that spin while idle lose badly on a busy 2-core machine: let them sleep.
     env = dict(os.environ, ZK_SPIN_US=os.environ.get("ZK_SPIN_US", "0"))
@@ -62,7 +67,10 @@ def main():
     ap.add_argument("--model", default="models/fashion-16")
     ap.add_argument("--zipar", default=".build-decoding/release/zipar")
     ap.add_argument("--classifier", default="tools/eval/classifier.pt")
-    ap.add_argument("--policies", default="ntp,zipar:8,zipar:6,zipar:4,zipar:2,official:8,adaptive:8,adaptive:4,adaptive:2")
+    ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:6,zipar:4,zipar:2,official:8,"
+                    "official:8#attention=reference,adaptive:8,adaptive:4,adaptive:2",
+                    help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N or "
+                         "#attention=reference")
     ap.add_argument("--per-class", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=16)
@@ -75,6 +83,16 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(args.workdir, exist_ok=True)
+    # Evaluate a snapshot: a model still being trained may be re-exported into args.model mid-run.
+    import shutil
+    model_name = args.model
+    snap = os.path.join(args.workdir, "model-snapshot")
+    if os.path.abspath(args.model) != os.path.abspath(snap):
+        shutil.rmtree(snap, ignore_errors=True)
+        os.makedirs(snap)
+        for name in ("config.json", "gpt.safetensors", "vq.safetensors"):
+            shutil.copy2(os.path.join(args.model, name), snap)
+        args.model = snap
 
     net = fc.load(args.classifier)
     xt, yt = fc.load_idx("t10k")
@@ -110,9 +128,9 @@ def main():
     lines = [
         "# Quality of the decoding policies",
         "",
-        f"Weights: `{args.model}/gpt.safetensors` sha256 `{digest}...` ({stamp}).",
+        f"Weights: `{model_name}/gpt.safetensors` sha256 `{digest}...` (written {stamp}; evaluated from a snapshot copy).",
         "",
-        f"Model `{args.model}` (16x16 tokens, 32x32 Fashion-MNIST images), {n} images per policy "
+        f"Model `{model_name}` (16x16 tokens, 32x32 Fashion-MNIST images), {n} images per policy "
         f"({args.per_class} per class, seeds {args.seed}..{args.seed + args.per_class - 1} for every class), "
         f"temperature {args.temperature}, cfg {args.cfg}, top-k {args.top_k}, attention `{args.attention}`.",
         f"Judge: a small CNN trained on the Fashion-MNIST training split (`tools/eval/fashion_classifier.py`), "
@@ -130,6 +148,9 @@ def main():
     lines += [
         "",
         "`official:S` is `zipar:S --official-schedule` (first row by plain NTP, as the official code does). "
+        "`#seed=N`: the same policy with other seeds (the spread between the two ntp rows is the sampling noise of "
+        "the FD at this sample size). `#attention=reference`: attend unfilled cache slots as zero K/V like the "
+        "official code, instead of masking them. "
         "Wall time is for the whole run (continuous batching, batch "
         f"{args.batch}, release build) divided by the number of images, including VQ decoding.",
         "",
