@@ -40,6 +40,13 @@ else
     as_owner() { "$@"; }
 fi
 
+# The server user must reach the data directory: a repository under a private home (/root) is not
+# reachable by `postgres`, so fall back to a directory under /tmp named after the repository.
+if [[ "$(id -u)" == "0" && -z "${ZIPAR_PGDATA:-}" ]] && ! runuser -u "$owner" -- test -x "$here"; then
+    data="/tmp/zipar-pgdata-$(printf '%s' "$here" | cksum | cut -d' ' -f1)"
+    pgdata="$data/cluster"; sock="$data/run"; log="$data/server.log"
+    echo "pg-start: $here is not reachable by $owner; using $data" >&2
+fi
 mkdir -p "$data" "$sock"
 if [[ "$(id -u)" == "0" ]]; then chown "$owner" "$data" "$sock"; fi
 chmod 700 "$data"

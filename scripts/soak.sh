@@ -2,7 +2,7 @@
 # Soak test: real zipar-worker processes against a real PostgreSQL, with random SIGKILLs of workers
 # and one PostgreSQL restart. Passes when every job ends done with exactly one result.
 #
-#   scripts/soak.sh [--jobs 200] [--workers 4] [--kill-every 4] [--model DIR] [--simulate] [--bin DIR] [--timeout 600]
+#   scripts/soak.sh [--jobs 200] [--workers 4] [--kill-every 3] [--model DIR] [--simulate] [--bin DIR] [--timeout 600]
 #
 # Uses the private cluster of scripts/pg-start.sh (started if needed, left running) and a scratch
 # database zipar_soak (recreated). Binaries from --bin (default .build/release, else .build/debug).
@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
-jobs=200; workers=4; kill_every=4; model=""; simulate=""; bin=""; timeout=600; batch=8
+jobs=200; workers=4; kill_every=3; model=""; simulate=""; bin=""; timeout=600; batch=8
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --jobs) jobs="$2"; shift 2;;
@@ -67,7 +67,8 @@ start=$(date +%s)
 for ((n = 0; n < workers; n++)); do start_worker "$n"; done
 
 kills=0; restarts=0; last_kill=$start
-remaining() { psql_ -c "SELECT count(*) FROM jobs WHERE state <> 'done'" 2>/dev/null || echo "?"; }
+# Jobs not finished yet (a failed job is finished: the run ends and reports it).
+remaining() { psql_ -c "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')" 2>/dev/null || echo "?"; }
 while true; do
     sleep 1
     now=$(date +%s)
@@ -96,16 +97,17 @@ done
 wall=$(( $(date +%s) - start ))
 cleanup; trap - EXIT; wait 2>/dev/null || true
 
-read -r total done_ results dups lost extra <<<"$(psql_ -F ' ' -c "
+read -r total done_ failed results dups lost extra <<<"$(psql_ -F ' ' -c "
     SELECT (SELECT count(*) FROM jobs),
            (SELECT count(*) FROM jobs WHERE state = 'done'),
+           (SELECT count(*) FROM jobs WHERE state = 'failed'),
            (SELECT count(*) FROM results),
            (SELECT count(*) - count(DISTINCT job_id) FROM results),
            (SELECT count(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)),
            (SELECT count(*) FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.state <> 'done')")"
 lease_lost=$(cat "$logdir"/worker-*.log | grep -c "lease lost" || true)
 rescued=$(cat "$logdir"/worker-*.log | grep -c "rescued expired lease" || true)
-echo "soak: jobs $total  done $done_  results $results  kills $kills  pg_restarts $restarts  duplicates $dups  lost $lost  results_for_unfinished $extra  rescued $rescued  stale_results_refused $lease_lost  wall ${wall}s"
+echo "soak: jobs $total  done $done_  failed $failed  results $results  kills $kills  pg_restarts $restarts  duplicates $dups  lost $lost  results_for_unfinished $extra  rescued $rescued  stale_results_refused $lease_lost  wall ${wall}s"
 "$bin/zipar-admin" stats | sed 's/^/soak: /'
 if [[ "$total" == "$jobs" && "$done_" == "$jobs" && "$results" == "$jobs" && "$dups" == "0" && "$lost" == "0" && "$extra" == "0" ]]; then
     echo "soak: PASS"

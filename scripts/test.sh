@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
-# Runs every test: installs missing packages, starts a private PostgreSQL for the job-store tests,
-# runs `swift test`, and stops the database again. Usage: scripts/test.sh [swift test args...]
+# Runs every test: installs missing packages, starts a private PostgreSQL (unless DATABASE_URL/PGHOST
+# is set), runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
+# then the bounded soak test (real worker processes, SIGKILLs, a PostgreSQL restart).
+# Usage: scripts/test.sh            SKIP_SOAK=1 skips the soak test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-if [ -z "${DATABASE_URL:-}" ] && [ -z "${PGHOST:-}" ]; then
-    eval "$(scripts/pg-start.sh)"
-    trap 'scripts/pg-stop.sh >/dev/null 2>&1 || true' EXIT
+
+# The cluster runs as the `postgres` user when we are root, so keep its data where that user can
+# reach it even when the checkout lives in a private home directory.
+if [ -z "${ZIPAR_PGDATA:-}" ]; then
+    ZIPAR_PGDATA="$(mktemp -d /tmp/zipar-test-pg.XXXXXX)"
+    export ZIPAR_PGDATA
 fi
-swift build --build-tests "$@"
-swift test --skip-build "$@"
+source scripts/pg-env.sh
+zipar_pg_up
+
+echo "==> swift test"
+swift build --build-tests
+swift test --skip-build
+
+if [ "${SKIP_SOAK:-0}" != "1" ]; then
+    echo "==> soak test (release build)"
+    swift build -c release --product zipar-worker
+    swift build -c release --product zipar-submit
+    swift build -c release --product zipar-admin
+    scripts/soak.sh --jobs 200 --bin "$(swift build -c release --show-bin-path)"
+fi

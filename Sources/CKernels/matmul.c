@@ -99,6 +99,14 @@ double zk_sum_bytes(const char *p, size_t n) {
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+extern void cblas_sgemv(int order, int trans, int m, int n, float alpha, const float *a, int lda,
+                        const float *x, int incx, float beta, float *y, int incy);
+
+// One query row: OpenBLAS's sgemv (its sgemm at m = 1 is slower); several: sgemm.
+static void blas_product(const float *x, int rows, const float *w, int n, int in, float *y, int ldy) {
+    if (rows == 1) cblas_sgemv(RowMajor, NoTrans, n, in, 1, w, in, x, 1, 0, y, 1);
+    else cblas_sgemm(RowMajor, NoTrans, Trans, rows, n, in, 1, x, in, w, in, 0, y, ldy);
+}
 
 static int crossover_f32 = 1 << 30, crossover_f16 = 1 << 30;
 
@@ -127,7 +135,7 @@ enum { F16_BLOCK_ROWS = 64 };
 
 static void blas_range_f32(const float *x, int rows, const float *w, int out, int in, float *y, int o0, int o1) {
     if (o1 <= o0) return;
-    cblas_sgemm(RowMajor, NoTrans, Trans, rows, o1 - o0, in, 1, x, in, w + (size_t)o0 * in, in, 0, y + o0, out);
+    blas_product(x, rows, w + (size_t)o0 * in, o1 - o0, in, y + o0, out);
 }
 
 static void blas_range_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int o0, int o1) {
@@ -136,7 +144,7 @@ static void blas_range_f16(const float *x, int rows, const uint16_t *w, int out,
     for (int o = o0; o < o1; o += F16_BLOCK_ROWS) {
         int n = o1 - o < F16_BLOCK_ROWS ? o1 - o : F16_BLOCK_ROWS;
         widen_any(w + (size_t)o * in, buf, (size_t)n * in);
-        cblas_sgemm(RowMajor, NoTrans, Trans, rows, n, in, 1, x, in, buf, in, 0, y + o, out);
+        blas_product(x, rows, buf, n, in, y + o, out);
     }
 }
 
@@ -148,7 +156,7 @@ typedef struct {
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
-    // Equal shares of output rows, in whole tiles of 4 (each thread streams its own share of W).
+    // Equal shares of output rows, in whole tiles of 4 (each chunk streams its own share of W).
     int tiles = (m->out + 3) / 4;
     int o0 = (int)((long)tiles * part / parts) * 4, o1 = (int)((long)tiles * (part + 1) / parts) * 4;
     if (o1 > m->out) o1 = m->out;
@@ -175,10 +183,14 @@ static void mm_part(void *c, int part, int parts) {
     }
 }
 
-static int parts_for(int out, int in, int rows) {
-    // Tiny products are not worth waking a second thread for.
+// Chunks a product is split into: a few per thread, so a thread that loses its core costs at
+// most a chunk; tiny products run in one piece.
+static int chunks_for(int out, int in, int rows) {
     double work = (double)out * in * (rows < 4 ? 4 : rows);
-    return work < 65536.0 ? 1 : zk_threads();
+    int tiles = (out + 3) / 4, threads = zk_threads();
+    if (work < 65536.0 || threads == 1) return 1;
+    int chunks = 8 * threads;
+    return chunks < tiles ? chunks : tiles;
 }
 
 void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode) {
@@ -186,7 +198,7 @@ void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, fl
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
     mm_ctx c = { x, rows, w, out, in, y, 0, blas };
-    zk_parallel(parts_for(out, in, rows), mm_part, &c);
+    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
 }
 
 void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
@@ -194,7 +206,7 @@ void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in,
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
     mm_ctx c = { x, rows, w, out, in, y, 1, blas };
-    zk_parallel(parts_for(out, in, rows), mm_part, &c);
+    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
 }
 
 // ---- general sgemm, split by columns of C ----------------------------------------------------
@@ -220,5 +232,7 @@ void zk_sgemm(int transA, int transB, int m, int n, int k, float alpha, const fl
     if (m <= 0 || n <= 0) return;
     gemm_ctx g = { transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
     double work = (double)m * n * k;
-    zk_parallel(work < 1e6 || n < 16 ? 1 : zk_threads(), gemm_part, &g);
+    int chunks = 4 * zk_threads();
+    if (chunks > n / 16) chunks = n / 16;
+    zk_parallel(work < 1e6 || chunks < 1 ? 1 : chunks, gemm_part, &g);
 }

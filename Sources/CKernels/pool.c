@@ -12,17 +12,25 @@
 
 #define ZK_MAX_THREADS 16
 
+// Work is handed out in chunks claimed from one atomic word, (generation, chunks, next index), so a
+// thread that the OS has descheduled never holds up a call: whoever is running takes the remaining
+// chunks. The caller only waits for chunks already started by another thread.
+static inline uint64_t claim_word(uint32_t gen, int chunks, int next) {
+    return ((uint64_t)gen << 32) | ((uint64_t)(uint16_t)chunks << 16) | (uint16_t)next;
+}
+
 static struct {
     pthread_once_t once;
-    int threads;                 // total, caller included
-    int started;                 // workers running
-    _Atomic unsigned long seq;   // job generation
-    _Atomic int remaining;       // workers still busy with this generation
-    _Atomic int busy;            // a dispatch is in progress
+    int threads;                  // total, caller included
+    int started;                  // workers running
+    _Atomic unsigned long seq;    // bumped per dispatch: wakes the workers
+    _Atomic uint64_t claim;       // see claim_word
+    _Atomic int done;             // chunks finished in the current generation
+    _Atomic int busy;             // a dispatch is in progress
     _Atomic int sleepers;
-    zk_part_fn fn;
-    void *ctx;
-    int parts;
+    _Atomic(zk_part_fn) fn;
+    _Atomic(void *) ctx;
+    uint32_t gen;
     long spin_ns;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -42,13 +50,25 @@ static long now_ns(void) {
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-// The job generation each worker has seen at creation: a worker that starts running only after the
-// dispatch that created it has bumped `seq` must still run that job.
-static unsigned long start_seq[ZK_MAX_THREADS];
+// Claims and runs chunks of generation `gen` until none is left. fn and ctx were read before the
+// first claim: a successful claim proves the generation was still open, so they belong to it.
+static void run_chunks(uint32_t gen, zk_part_fn fn, void *ctx) {
+    uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(c >> 32) != gen) return;
+        int chunks = (int)((c >> 16) & 0xffff), next = (int)(c & 0xffff);
+        if (next >= chunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire)) continue;
+        fn(ctx, next, chunks);
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    }
+}
 
 static void *worker_main(void *arg) {
     int index = (int)(intptr_t)arg;
-    unsigned long seen = start_seq[index];
+    unsigned long seen = 0;
     for (;;) {
         unsigned long s;
         long start = 0;
@@ -69,8 +89,11 @@ static void *worker_main(void *arg) {
             }
         }
         seen = s;
-        if (index < pool.parts) pool.fn(pool.ctx, index, pool.parts);
-        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+        if (index >= pool.threads) continue;          // zk_set_threads lowered the count
+        uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+        zk_part_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+        run_chunks((uint32_t)(c >> 32), fn, ctx);
     }
     return NULL;
 }
@@ -85,7 +108,7 @@ static void pool_init(void) {
     if (n > ZK_MAX_THREADS) n = ZK_MAX_THREADS;
     pool.threads = (int)n;
     const char *spin = getenv("ZK_SPIN_US");
-    pool.spin_ns = (spin ? atol(spin) : 2000) * 1000L;
+    pool.spin_ns = (spin ? atol(spin) : 1000) * 1000L;
     // OpenBLAS runs single-threaded inside our pool threads: one set of threads, never two
     // sets spinning against each other on the same cores.
     openblas_set_num_threads(1);
@@ -99,13 +122,9 @@ static void ensure_workers(int total) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        start_seq[pool.started + 1] = atomic_load(&pool.seq);
-        if (pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool.started + 1)) != 0) {
-            pthread_attr_destroy(&attr);
-            pool.threads = pool.started + 1;
-            return;
-        }
+        int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool.started + 1));
         pthread_attr_destroy(&attr);
+        if (rc != 0) { pool.threads = pool.started + 1; return; }
         pool.started++;
     }
 }
@@ -116,62 +135,66 @@ void zk_set_threads(int n) {
     zk_runtime_init();
     if (n < 1) n = 1;
     if (n > ZK_MAX_THREADS) n = ZK_MAX_THREADS;
-    pool.threads = n;   // extra started workers stay idle (they only run parts < pool.parts)
+    pool.threads = n;   // extra started workers stay idle
 }
 
 int zk_threads(void) { zk_runtime_init(); return pool.threads; }
 
-void zk_parallel(int parts, zk_part_fn fn, void *ctx) {
+void zk_parallel(int chunks, zk_part_fn fn, void *ctx) {
     zk_runtime_init();
-    if (parts > pool.threads) parts = pool.threads;
+    if (chunks < 1) chunks = 1;
+    if (chunks > 0xffff) chunks = 0xffff;
     int expected = 0;
-    if (parts <= 1 || !atomic_compare_exchange_strong(&pool.busy, &expected, 1)) {
-        // One thread, or another dispatch is running (tests in parallel, nested use): run here.
-        for (int p = 0; p < parts; p++) fn(ctx, p, parts);
-        if (parts < 1) fn(ctx, 0, 1);
+    if (chunks == 1 || pool.threads <= 1 || !atomic_compare_exchange_strong(&pool.busy, &expected, 1)) {
+        // One chunk, one thread, or another dispatch is running (tests in parallel): run here.
+        for (int i = 0; i < chunks; i++) fn(ctx, i, chunks);
         return;
     }
     ensure_workers(pool.threads);
-    if (parts > pool.started + 1) parts = pool.started + 1;
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.parts = parts;
-    atomic_store_explicit(&pool.remaining, pool.started, memory_order_relaxed);
+    atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint32_t gen = ++pool.gen;
+    atomic_store_explicit(&pool.claim, claim_word(gen, chunks, 0), memory_order_release);
     atomic_fetch_add(&pool.seq, 1);                     // seq_cst: pairs with the sleepers check
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.cv);
         pthread_mutex_unlock(&pool.mu);
     }
-    fn(ctx, 0, parts);
+    run_chunks(gen, fn, ctx);
+    // Only chunks another thread has started remain.
     int spins = 0;
-    while (atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&pool.done, memory_order_acquire) < chunks) {
         cpu_relax();
-        if (++spins % 4096 == 0) sched_yield();        // a worker may have lost its core
+        if (++spins % 1024 == 0) sched_yield();        // that thread may have lost its core
     }
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
 
 // ---- streaming-read bandwidth ----------------------------------------------------------------
 
-typedef struct { const char *p; size_t bytes; double sink[ZK_MAX_THREADS]; } bw_ctx;
+typedef struct { const char *p; size_t bytes; _Atomic double sink; } bw_ctx;
 
 static void bw_part(void *c, int part, int parts) {
     bw_ctx *b = c;
     size_t per = (b->bytes / parts) & ~(size_t)255;
     const char *start = b->p + per * part;
     size_t n = part == parts - 1 ? b->bytes - per * part : per;
-    b->sink[part] = zk_sum_bytes(start, n);
+    double s = zk_sum_bytes(start, n);
+    if (s == -1.0) atomic_store(&b->sink, s);      // keeps the sum alive
 }
 
 double zk_read_bandwidth(const void *p, size_t bytes, int reps, int threads) {
     zk_runtime_init();
     if (threads <= 0) threads = pool.threads;
+    if (threads > pool.threads) threads = pool.threads;
     bw_ctx c = { .p = p, .bytes = bytes };
     double best = 0;
     for (int r = 0; r < reps; r++) {
         long t0 = now_ns();
-        zk_parallel(threads, bw_part, &c);
+        if (threads == 1) bw_part(&c, 0, 1);
+        else zk_parallel(16 * threads, bw_part, &c);
         long t1 = now_ns();
         double bps = (double)bytes / ((double)(t1 - t0) * 1e-9);
         if (bps > best) best = bps;

@@ -196,7 +196,7 @@ void zk_attention(const float *q, const float *keys, const float *values, int la
     attn_ctx a = { q, keys, values, last, filled, mask, heads, kvHeads, headDim, out, scores };
     // Splitting over heads pays off once the cache is long enough to dwarf a wake-up.
     long work = (long)heads * (last + 1) * headDim;
-    zk_parallel(work >= 65536 && heads > 1 ? zk_threads() : 1, attn_part, &a);
+    zk_parallel(work >= 65536 ? heads : 1, attn_part, &a);
 }
 
 // ---- vector ops ------------------------------------------------------------------------------

@@ -391,5 +391,9 @@ public func describeError(_ error: Error) -> String {
         if let u = e.underlying { s += ": \(u)" }
         return s
     }
-    return "\(error)"
+    let text = "\(error)"
+    if text.contains("connectionCreationCircuitBreakerTripped") || text.contains("connectionCreationFailed") {
+        return "cannot connect to PostgreSQL (is the server running? check DATABASE_URL or PGHOST/PGPORT)"
+    }
+    return text
 }

@@ -115,6 +115,10 @@ public final class Worker: Sendable {
     let logger: Logger
     let doorbell = Doorbell()
     public let counters = Locked(WorkerCounters())
+    /// Since when heartbeats have been succeeding (nil after a failure): after a database outage every
+    /// lease has run out, so the rescuer waits until live workers have had a heartbeat to renew theirs.
+    let heartbeatsOKSince = Locked<Date?>(nil)
+    var heartbeatInterval: Double { options.heartbeatSeconds ?? options.leaseSeconds / 3 }
 
     public init(store: JobStore, options: WorkerOptions, executors: [any JobExecutor], logger: Logger) {
         self.store = store
@@ -163,9 +167,11 @@ public final class Worker: Sendable {
     }
 
     private func heartbeatLoop() async {
-        let interval = options.heartbeatSeconds ?? options.leaseSeconds / 3
+        let interval = heartbeatInterval
+        var first = true
         while !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+            if !first { try? await Task.sleep(nanoseconds: UInt64(interval * 1e9)) }
+            first = false
             if Task.isCancelled { return }
             let now = Date()
             var held: [(Lane, ClaimedJob)] = []
@@ -180,8 +186,10 @@ public final class Worker: Sendable {
             do {
                 let valid = try await store.heartbeat(worker: options.id, tokens: held.map(\.1.leaseToken),
                                                       leaseSeconds: options.leaseSeconds)
-                for (lane, job) in held where !valid.contains(job.leaseToken) { lane.markLost(job.id) }
+                for (lane, job) in held where !valid.contains(job.leaseToken) { lane.markLost(job) }
+                heartbeatsOKSince.withLock { if $0 == nil { $0 = Date() } }
             } catch {
+                heartbeatsOKSince.withLock { $0 = nil }
                 logger.warning("heartbeat failed", metadata: ["error": "\(describeError(error))"])
             }
         }
@@ -189,6 +197,11 @@ public final class Worker: Sendable {
 
     private func rescueLoop() async {
         while !Task.isCancelled {
+            let okSince = heartbeatsOKSince.current
+            if okSince == nil || Date().timeIntervalSince(okSince!) < 1.5 * heartbeatInterval {
+                try? await Task.sleep(nanoseconds: UInt64(min(options.rescueSeconds, heartbeatInterval) * 1e9))
+                continue
+            }
             do {
                 let rescued = try await store.rescueExpired()
                 for (id, state) in rescued {
@@ -224,6 +237,7 @@ final class Lane: @unchecked Sendable {
     let leases = Locked([UUID: ClaimedJob]())
     /// When the pass in progress started (nil between passes).
     let stepStarted = Locked<Date?>(nil)
+    /// Lease tokens the heartbeat found gone.
     private let lost = Locked(Set<UUID>())
 
     init(box: ExecutorBox, store: JobStore, options: WorkerOptions, logger: Logger) {
@@ -233,7 +247,12 @@ final class Lane: @unchecked Sendable {
         self.logger = l
     }
 
-    func markLost(_ id: UUID) { lost.withLock { _ = $0.insert(id) } }
+    func markLost(_ job: ClaimedJob) { lost.withLock { _ = $0.insert(job.leaseToken) } }
+
+    /// Forgets a lease, unless the job was claimed again since (a newer token).
+    private func dropLease(_ job: ClaimedJob) {
+        leases.withLock { if $0[job.id]?.leaseToken == job.leaseToken { $0.removeValue(forKey: job.id) } }
+    }
 
     func run(stop: StopSignal, doorbell: Doorbell, counters: Locked<WorkerCounters>) async {
         var decoding = Set<UUID>()                                  // in the executor
@@ -260,11 +279,11 @@ final class Lane: @unchecked Sendable {
                             logger.error("job failed", metadata: ["job": "\(job.id.text)", "error": "\(error.message)",
                                                                   "outcome": "\(outcome)"])
                         }
-                        leases.withLock { _ = $0.removeValue(forKey: job.id) }
+                        dropLease(job)
                     } catch let e as LeaseLost {
                         counters.withLock { $0.leaseLost += 1 }
                         logger.warning("lease lost, result discarded", metadata: ["job": "\(e.jobID.text)"])
-                        leases.withLock { _ = $0.removeValue(forKey: job.id) }
+                        dropLease(job)
                     } catch {
                         logger.warning("cannot write result, will retry", metadata: ["job": "\(job.id.text)",
                                                                                     "error": "\(describeError(error))"])
@@ -277,9 +296,11 @@ final class Lane: @unchecked Sendable {
 
             // 2. Drop jobs whose lease is gone.
             let gone = lost.withLock { s -> Set<UUID> in let v = s; s.removeAll(); return v }
-            for id in gone where decoding.contains(id) {
+            let goneJobs = leases.current.values.filter { gone.contains($0.leaseToken) && decoding.contains($0.id) }
+            for job in goneJobs {
+                let id = job.id
                 decoding.remove(id)
-                leases.withLock { _ = $0.removeValue(forKey: id) }
+                dropLease(job)
                 await box.run { $0.cancel(id) }
                 counters.withLock { $0.leaseLost += 1 }
                 logger.warning("lease lost, job dropped", metadata: ["job": "\(id.text)"])
@@ -315,6 +336,15 @@ final class Lane: @unchecked Sendable {
                     claimedNow = jobs.count
                     counters.withLock { $0.claimed += jobs.count }
                     for job in jobs {
+                        if decoding.contains(job.id) {
+                            // Our old lease ran out (a database outage) and we won the job back: the
+                            // old decode is void, start over under the new lease.
+                            decoding.remove(job.id)
+                            await box.run { $0.cancel(job.id) }
+                            logger.warning("re-claimed a job whose lease had expired; restarting it",
+                                           metadata: ["job": "\(job.id.text)"])
+                        }
+                        toWrite.removeAll { $0.0.id == job.id }
                         leases.withLock { $0[job.id] = job }
                         let started: JobError? = await box.run { ex in
                             do { try ex.start(job); return nil } catch let e as JobError { return e } catch {

@@ -31,6 +31,8 @@ struct TargetCheck: Codable { var target: String; var value: String; var met: Bo
 struct BenchReport: Codable {
     var machine: MachineInfo
     var bandwidthOneThread: Double
+    var bandwidthAllThreads: Double
+    /// The rate the floor is computed from: the best of the two.
     var bandwidth: Double
     var models: [ModelReport] = []
     var torch: TorchReport? = nil
@@ -124,8 +126,9 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
 struct PolicyRun { var passes: Int; var passesPerImage: Double; var latency: Double; var wall: Double; var images: Int }
 
 func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Float, seed: UInt64) throws -> PolicyRun {
-    let engine = GPTEngine(model: model, maxQueries: 64, maxSequences: 2 * batch)
-    let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: 64))
+    // Room for every query of 8 CFG jobs under zipar:4 in one pass (up to ~80), so batching never splits a pass.
+    let engine = GPTEngine(model: model, maxQueries: 128, maxSequences: 2 * batch)
+    let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: 128))
     let requests = (0..<batch).map { i in
         GenerationRequest(id: "bench-\(i)", classLabel: i % model.config.numClasses, policy: policy,
                           sampling: SamplingParams(temperature: 1, topK: 0, topP: 1, cfgScale: cfgScale),

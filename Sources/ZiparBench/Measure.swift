@@ -90,3 +90,9 @@ func f(_ x: Double, _ digits: Int = 1) -> String {
 func pct(_ x: Double) -> String { x.isFinite ? String(format: "%.0f%%", x * 100) : "-" }
 
 func mb(_ bytes: Int) -> String { String(format: "%.0f MB", Double(bytes) / 1e6) }
+
+/// Writes a line straight to standard output (unbuffered: tables appear as they are measured,
+/// also through a pipe).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -11,14 +11,19 @@ struct ZiparSubmit: AsyncParsableCommand {
         commandName: "zipar-submit",
         abstract: "Submits image-generation jobs: one per prompt line (times its count).",
         discussion: """
-            Text format, one prompt per line:  CLASS [key=value ...]
-              CLASS is a class name (e.g. dress, ankle-boot) or id; keys: policy (ntp, zipar:S, adaptive:SMIN),
-              seed, cfg, temperature, top_k, top_p, count, priority, max_attempts. '#' starts a comment.
-            JSON lines (--format jsonl): {"class": "dress", "policy": "zipar:4", "cfg": 2.0}
-            Everything is validated against the model's config.json before anything is inserted; errors name
-            the line and the field. All jobs go in in one transaction.
-            Exit codes: 0 ok, 1 invalid input (nothing inserted), 2 database error, 3 --wait saw failed jobs.
-            The database comes from DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD/PGSSLMODE.
+            Text format, one prompt per line: CLASS [key=value ...]
+              CLASS: a class name (dress, ankle-boot, ...) or id.
+              keys: policy (ntp, zipar:S, adaptive:SMIN), seed, cfg, temperature,
+                    top_k, top_p, count, priority, max_attempts.
+              '#' starts a comment; blank lines are skipped.
+            JSON lines (--format jsonl): {"class": "dress", "policy": "zipar:4"}
+            Everything is validated against the model's config.json first; errors
+            name the line and the field, and nothing is inserted. All jobs go in
+            in one transaction.
+            Exit codes: 0 ok, 1 invalid input (nothing inserted), 2 database error,
+            3 --wait saw failed or cancelled jobs.
+            Database: DATABASE_URL, or PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD
+            PGPASSFILE PGSSLMODE.
             """)
 
     @Argument(help: "Prompt file, or - for standard input.")

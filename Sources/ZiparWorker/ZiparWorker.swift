@@ -12,9 +12,12 @@ struct ZiparWorker: AsyncParsableCommand {
         commandName: "zipar-worker",
         abstract: "Claims image-generation jobs from PostgreSQL, decodes them with continuous batching, writes PNGs back.",
         discussion: """
-            The database comes from DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD/PGPASSFILE/PGSSLMODE.
-            SIGTERM or SIGINT: stop claiming, finish jobs in flight within --grace-seconds, release the rest.
-            Exit codes: 0 on a clean stop or a drained queue, 1 on bad arguments or no loadable model.
+            Database: DATABASE_URL, or PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD
+            PGPASSFILE PGSSLMODE PGSSLROOTCERT.
+            SIGTERM or SIGINT: stop claiming, finish jobs in flight within
+            --grace-seconds, hand the rest back to the queue.
+            Exit codes: 0 on a clean stop or a drained queue, 1 on bad arguments
+            or configuration.
             """)
 
     @Option(name: .customLong("model"), help: "A model directory (config.json, gpt.safetensors, vq.safetensors). Repeat for several models.")

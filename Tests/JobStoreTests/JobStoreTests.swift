@@ -274,4 +274,24 @@ import Testing
             #expect(w.counters.current.released == 0)
         }
     }
+
+    @Test func reclaimedJobRestartsInsteadOfFailing() async throws {
+        try await PG.withDatabase { _, store in
+            let id = try await store.submit([job(1)]).ids[0]
+            var o = options("w", drain: true)
+            o.heartbeatSeconds = 30                     // the worker does not notice the lease change by itself
+            let w = Worker(store: store, options: o,
+                           executors: [FakeExecutor(model: "m", capacity: 2, passes: 150, stepSleep: 0.01)], logger: PG.quiet)
+            let run = Task { await w.run(stop: StopSignal()) }
+            while w.counters.current.claimed < 1 { try await Task.sleep(nanoseconds: 20_000_000) }
+            // The lease vanishes and the job is queued again (as after an outage and a rescue);
+            // the same worker claims it back while its old decode is still in flight.
+            #expect(try await store.cancel(ids: [id]) == 1)
+            #expect(try await store.retry(ids: [id]) == 1)
+            await run.value
+            #expect(try await store.states(of: [id])[id] == .done)
+            #expect(try await store.count("results") == 1)
+            #expect(w.counters.current.claimed == 2 && w.counters.current.failed == 0)
+        }
+    }
 }

@@ -83,6 +83,7 @@ final class FakeExecutor: JobExecutor {
     }
     func start(_ job: ClaimedJob) throws {
         if job.classLabel >= 10 { throw JobError("unknown class \(job.classLabel)", permanent: true) }
+        if left[job.id] != nil { throw JobError("already in flight", permanent: true) }   // as BatchScheduler
         left[job.id] = passes
     }
     func step() -> [(UUID, Result<JobOutput, JobError>)] {
