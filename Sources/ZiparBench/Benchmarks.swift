@@ -70,13 +70,14 @@ func matmulSweep(_ weights: GPTWeights, rowsList: [Int], repeats: Int, bandwidth
     }
 }
 
-/// Smallest row count from which OpenBLAS beats the kernel at every larger measured count.
+/// Smallest row count from which OpenBLAS beats the kernel (by 3%) at every larger measured count;
+/// nil unless that holds for at least two measured counts (one noisy point must not flip the policy).
 func crossover(_ points: [MatmulPoint]) -> Int? {
-    var best: Int? = nil
+    var best: Int? = nil, wins = 0
     for p in points.sorted(by: { $0.rows > $1.rows }) {
-        if p.blasMs < p.kernelMs * 0.97 { best = p.rows } else { break }
+        if p.blasMs < p.kernelMs * 0.97 { best = p.rows; wins += 1 } else { break }
     }
-    return best
+    return wins >= 2 ? best : nil
 }
 
 /// Forward passes straight on the engine with `n` query tokens, two ways: all in one half-decoded

@@ -39,7 +39,7 @@ func evaluateTargets(_ r: BenchReport) -> [TargetCheck] {
             out.append(TargetCheck(target: "per image >= 2.5 x faster than PyTorch", value: t.status, met: nil))
         }
         for row in t.rows {
-            out.append(TargetCheck(target: "GPT-B f32 \(row.policy) batch 1: >= 2.5 x faster than PyTorch",
+            out.append(TargetCheck(target: "GPT-B f32 \(row.policy) batch 1 cfg \(row.cfg ? "on" : "off"): >= 2.5 x faster than PyTorch",
                                    value: row.speedup.map { "\(f(row.secondsPerImage, 2)) s / \(f(row.oursSecondsPerImage ?? .nan, 2)) s = \(f($0, 1)) x" } ?? "-",
                                    met: row.speedup.map { $0 >= 2.5 }))
         }

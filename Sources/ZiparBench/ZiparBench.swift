@@ -283,7 +283,9 @@ struct ZiparBench: ParsableCommand {
     func spawnRSSProbe(storage: WeightStorage) -> RSSReport? {
         var args = ["/proc/self/exe", "--rss-probe", storage.rawValue]
         if let threads { args += ["--threads", "\(threads)"] }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // Rebuilt while running: the link reads "... (deleted)"; the new binary sits at the same path.
+        if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
         args[0] = exe
         let res = shell(args)
         guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),

@@ -126,3 +126,19 @@ func contactSheet(columns: [(images: [PixelImage], labels: [String])], title: St
     }
     return canvas.image
 }
+
+/// A sample grid: one row per class, its label on the left, the images side by side.
+func classSheet(rows: [(label: String, images: [PixelImage])]) -> PixelImage {
+    let pad = 4, scale = 2
+    let labelW = (rows.map { Canvas.textWidth($0.label, scale: scale) }.max() ?? 0) + 2 * pad
+    let cellW = rows.flatMap(\.images).map(\.width).max() ?? 0
+    let cellH = rows.flatMap(\.images).map(\.height).max() ?? 0
+    let columns = rows.map(\.images.count).max() ?? 0
+    var canvas = Canvas(width: labelW + columns * (cellW + pad) + pad, height: rows.count * (cellH + pad) + pad)
+    for (r, row) in rows.enumerated() {
+        let y = pad + r * (cellH + pad)
+        canvas.text(row.label, x: pad, y: y + (cellH - 5 * scale) / 2, scale: scale)
+        for (k, img) in row.images.enumerated() { canvas.paste(img, x: labelW + k * (cellW + pad), y: y) }
+    }
+    return canvas.image
+}

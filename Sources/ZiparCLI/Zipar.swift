@@ -168,6 +168,8 @@ struct Generate: ParsableCommand {
     var tokensOnly = false
     @Option(help: "Also write all images as one uint8 .npy [images, height, width(, channels)] in request order (class-major).")
     var npy: String?
+    @Option(help: "Also write one PNG sheet of all images: one row per class, labelled (the README's sample grid).")
+    var sheet: String?
     @Option(help: "Output directory.")
     var out: String
 
@@ -194,7 +196,7 @@ struct Generate: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var manifest = "file\tclass\tseed\tpolicy\tpasses\tqueries\tseconds\tdrafts\taccepted\n"
-        if npy != nil && bundle.vq == nil { throw CLIError("--npy needs the model's vq.safetensors") }
+        if (npy != nil || sheet != nil) && bundle.vq == nil { throw CLIError("--npy and --sheet need the model's vq.safetensors") }
         var images: [String: PixelImage] = [:]
         let t0 = Date()
         let results = try decodeAll(bundle, requests, batch: batch, maxQueries: maxQueries, mode: try sampling.mode()) { r in
@@ -202,7 +204,7 @@ struct Generate: ParsableCommand {
             try writeFile(Array((r.tokens.map(String.init).joined(separator: " ") + "\n").utf8), to: "\(out)/\(name).tokens")
             if !tokensOnly || npy != nil {
                 let img = try bundle.image(tokens: r.tokens)
-                if npy != nil { images[name] = img }
+                if npy != nil || sheet != nil { images[name] = img }
                 if !tokensOnly { try writeFile(try img.scaled(by: scale).pngData(), to: "\(out)/\(name).png") }
             }
             let st = r.stats
@@ -217,6 +219,15 @@ struct Generate: ParsableCommand {
             var shape = [results.count, first.height, first.width]
             if first.channels > 1 { shape.append(first.channels) }
             try writeFile(npyUInt8(results.flatMap { images[$0.id]!.pixels }, shape: shape), to: npy)
+        }
+        if let sheet {
+            let rows = classes.map { c in
+                (label: bundle.config.className(c),
+                 images: results.filter { $0.request.classLabel == c }.sorted { $0.request.seed < $1.request.seed }
+                     .compactMap { images[$0.id]?.scaled(by: scale) })
+            }
+            try writeFile(try classSheet(rows: rows).pngData(), to: sheet)
+            print("wrote \(sheet)")
         }
         let wall = Date().timeIntervalSince(t0)
         let passes = results.map(\.stats.passes)
