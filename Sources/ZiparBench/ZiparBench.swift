@@ -321,7 +321,7 @@ func shell(_ args: [String]) -> (status: Int32, out: String, err: String) {
     p.arguments = args
     let out = Pipe()
     let errPath = NSTemporaryDirectory() + "zipar-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err"
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)   // failure shows up as a nil handle below
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     guard let errHandle = FileHandle(forWritingAtPath: errPath) else { return (-1, "", "cannot create \(errPath)") }
     p.standardOutput = out
