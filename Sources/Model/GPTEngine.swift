@@ -142,8 +142,7 @@ public final class GPTEngine {
         // Output head only for the rows that want logits, packed to the front.
         var rows: [Int] = []
         for (r, q) in queries.enumerated() where q.wantsLogits {
-            if rows.count != r { xNorm.copy(from: x, srcOffset: r * d, offset: rows.count * d, count: d) }
-            else { xNorm.copy(from: x, srcOffset: r * d, offset: r * d, count: d) }
+            xNorm.copy(from: x, srcOffset: r * d, offset: rows.count * d, count: d)
             rows.append(r)
         }
         VectorOps.rmsNorm(xNorm, rows: rows.count, width: d, weight: w.norm, eps: c.normEps, into: projected)
