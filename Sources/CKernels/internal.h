@@ -27,4 +27,20 @@ static inline float zk_half_to_float(uint16_t h) {
     union { uint32_t u; float f; } v = { bits };
     return v.f;
 }
+
+// Float to IEEE half, rounding to nearest even (what F16C's vcvtps2ph does), for the scalar paths.
+static inline uint16_t zk_float_to_half(float f) {
+    union { float f; uint32_t u; } v = { f };
+    uint32_t sign = (v.u >> 16) & 0x8000, ax = v.u & 0x7fffffff;
+    if (ax >= 0x7f800000) return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000 ? 0x200 : 0));   // inf, nan
+    if (ax >= 0x477ff000) return (uint16_t)(sign | 0x7c00);       // from 65520 up: rounds to infinity
+    if (ax >= 0x38800000)                                          // normal: rebias, round the 13 dropped bits
+        return (uint16_t)(sign | ((ax - 0x38000000 + 0xfff + ((ax >> 13) & 1)) >> 13));
+    if (ax < 0x33000000) return (uint16_t)sign;                    // below 2^-25 (ties to even: zero)
+    uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;         // subnormal: m * 2^(e-150) in units of 2^-24
+    int shift = 126 - (int)e;
+    uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+}
 #endif

@@ -61,6 +61,14 @@ public enum KernelRuntime {
         set { zk_set_blas_crossover(Int32(newValue.f32 ?? 0), Int32(newValue.f16 ?? 0)) }
     }
 
+    /// Peak multiply-add rate of `threads` kernel threads (nil: all) in FLOP/s, measured with the
+    /// 256-bit FMAs the kernels use (nil where only the scalar path runs). With the bandwidth it
+    /// gives a pass's two floors: bytes / bandwidth and FLOPs / this rate.
+    public static func peakFlops(threads: Int? = nil) -> Double? {
+        let r = zk_fma_flops(Int32(threads ?? 0))
+        return r > 0 ? r : nil
+    }
+
     /// Best streaming-read bandwidth (bytes per second) over `repeats` sweeps of a `megabytes` buffer
     /// read by `threads` kernel threads (nil: all).
     public static func readBandwidth(megabytes: Int = 512, repeats: Int = 5, threads: Int? = nil) -> Double {

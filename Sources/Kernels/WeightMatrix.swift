@@ -1,3 +1,4 @@
+import CKernels
 
 
 /// How a weight matrix keeps its values in memory.
@@ -27,21 +28,25 @@ public final class WeightMatrix: @unchecked Sendable {
         self.inFeatures = inFeatures
         self.storage = storage
         let n = values.count
+        // zk_alloc: huge-page backed for large matrices (the kernel streams them every pass).
+        guard let raw = zk_alloc(max(n, 1) * storage.bytesPerValue) else {
+            fatalError("out of memory for a \(outFeatures)x\(inFeatures) weight")
+        }
         switch storage {
         case .f32:
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-            values.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: n) }
+            let p = raw.bindMemory(to: Float.self, capacity: max(n, 1))
+            values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
             f32 = p; f16 = nil
         case .f16:
-            let p = UnsafeMutablePointer<UInt16>.allocate(capacity: max(n, 1))
+            let p = raw.bindMemory(to: UInt16.self, capacity: max(n, 1))
             for i in 0..<n { p[i] = HalfConversion.halfBits(from: values[i]) }
             f16 = p; f32 = nil
         }
     }
 
     deinit {
-        f32?.deallocate()
-        f16?.deallocate()
+        let p = f32.map { UnsafeMutableRawPointer($0) } ?? f16.map { UnsafeMutableRawPointer($0) }
+        zk_free(p, max(outFeatures * inFeatures, 1) * storage.bytesPerValue)
     }
 
     public var byteCount: Int { outFeatures * inFeatures * (storage == .f32 ? 4 : 2) }

@@ -14,34 +14,31 @@ public final class GPTEngine {
     public let maxSequences: Int
 
     private final class Sequence {
-        let keys: [FloatBuffer]     // per layer: [position][kvHead][headDim]
-        let values: [FloatBuffer]
-        var filled: [Bool]
+        let cache: KVCache
         var inUse = false
-        init(config c: GPTConfig) {
-            let n = c.sequenceLength * c.kvHeads * c.headDim
-            keys = (0..<c.nLayer).map { _ in FloatBuffer(count: n) }
-            values = (0..<c.nLayer).map { _ in FloatBuffer(count: n) }
-            filled = [Bool](repeating: false, count: c.sequenceLength)
-        }
-        func reset() {
-            for b in keys { b.fill(0) }
-            for b in values { b.fill(0) }
-            for i in filled.indices { filled[i] = false }
+        init(config c: GPTConfig, storage: WeightStorage) {
+            cache = KVCache(layers: c.nLayer, kvHeads: c.kvHeads, headDim: c.headDim,
+                            positions: c.sequenceLength, storage: storage)
         }
     }
 
     private var sequences: [Sequence] = []
     // Scratch, [maxQueries][width] each.
     private let x, xNorm, qkv, attended, projected, gate, up, logitsBuffer: FloatBuffer
-    private let attention: CachedAttention
+    private let attention: BatchedAttention
+    /// How the KV caches keep keys and values (default: like the model's weights).
+    public let cacheStorage: WeightStorage
+    /// When set, every pass adds its time per stage here (benchmarks).
+    public var profile: PassProfile?
 
-    public init(model: GPTModel, maxQueries: Int = 64, maxSequences: Int = 16, attentionMode: AttentionMode = .masked) {
+    public init(model: GPTModel, maxQueries: Int = 64, maxSequences: Int = 16, attentionMode: AttentionMode = .masked,
+                cacheStorage: WeightStorage? = nil) {
         let c = model.config
         self.model = model
         self.attentionMode = attentionMode
         self.maxQueries = maxQueries
         self.maxSequences = maxSequences
+        self.cacheStorage = cacheStorage ?? model.weights.storage
         x = FloatBuffer(count: maxQueries * c.dim)
         xNorm = FloatBuffer(count: maxQueries * c.dim)
         qkv = FloatBuffer(count: maxQueries * (c.nHead + 2 * c.kvHeads) * c.headDim)
@@ -50,8 +47,8 @@ public final class GPTEngine {
         gate = FloatBuffer(count: maxQueries * c.ffnHidden)
         up = FloatBuffer(count: maxQueries * c.ffnHidden)
         logitsBuffer = FloatBuffer(count: maxQueries * c.vocabSize)
-        attention = CachedAttention(heads: c.nHead, kvHeads: c.kvHeads, headDim: c.headDim,
-                                    maxPositions: c.sequenceLength)
+        attention = BatchedAttention(heads: c.nHead, kvHeads: c.kvHeads, headDim: c.headDim,
+                                     positions: c.sequenceLength, maxQueries: maxQueries)
     }
 
     public var openSequences: Int { sequences.filter(\.inUse).count }
@@ -59,14 +56,14 @@ public final class GPTEngine {
     /// Reserves an empty KV cache (all slots unfilled, K = V = 0).
     public func openSequence() throws -> SequenceID {
         if let i = sequences.firstIndex(where: { !$0.inUse }) {
-            sequences[i].reset()
+            sequences[i].cache.reset()
             sequences[i].inUse = true
             return SequenceID(slot: i)
         }
         guard sequences.count < maxSequences else {
             throw ModelError.badInput("all \(maxSequences) sequence slots are in use")
         }
-        let s = Sequence(config: model.config)
+        let s = Sequence(config: model.config, storage: cacheStorage)
         s.inUse = true
         sequences.append(s)
         return SequenceID(slot: sequences.count - 1)
@@ -77,10 +74,7 @@ public final class GPTEngine {
     }
 
     /// Bytes held by KV caches (for memory reports).
-    public var cacheBytes: Int {
-        let c = model.config
-        return sequences.count * 2 * c.nLayer * c.sequenceLength * c.kvHeads * c.headDim * 4
-    }
+    public var cacheBytes: Int { sequences.reduce(0) { $0 + $1.cache.byteCount } }
 
     /// Runs one forward pass. Returns the logits of the queries that asked for them, in query order.
     public func forward(_ queries: [GPTQuery]) -> PassLogits {
@@ -90,6 +84,7 @@ public final class GPTEngine {
         let d = c.dim, hd = c.headDim
         let qkvWidth = (c.nHead + 2 * c.kvHeads) * hd
         let kvWidth = c.kvHeads * hd
+        var clock = StageClock(profile)
 
         // Embeddings, and mark every written slot as filled before any layer runs: queries of
         // one pass see each other's K/V, like a prefill over those positions.
@@ -105,37 +100,43 @@ public final class GPTEngine {
                 precondition(t >= 0 && t < c.vocabSize, "token \(t) out of range")
                 VectorOps.gatherRow(w.tokenEmbedding, row: t, width: d, into: x, offset: r * d)
             }
-            seq.filled[q.position] = true
+            seq.cache.setFilled(q.position)
+            attention.setQuery(r, cache: seq.cache, last: q.position)
         }
+        clock.lap(.other)
 
         for (l, layer) in w.layers.enumerated() {
             // Attention block.
             VectorOps.rmsNorm(x, rows: n, width: d, weight: layer.attentionNorm, eps: c.normEps, into: xNorm)
+            clock.lap(.other)
             layer.wqkv.apply(xNorm, rows: n, into: qkv)
+            clock.lap(.matmul)
             for (r, q) in queries.enumerated() {
                 let base = r * qkvWidth
                 let rope = model.rotary.offset(position: q.position)
                 VectorOps.rotate(qkv, offset: base, heads: c.nHead, headDim: hd, table: model.rotary.table, tableOffset: rope)
                 VectorOps.rotate(qkv, offset: base + d, heads: c.kvHeads, headDim: hd, table: model.rotary.table, tableOffset: rope)
-                let seq = sequences[q.sequence.slot]
-                seq.keys[l].copy(from: qkv, srcOffset: base + d, offset: q.position * kvWidth, count: kvWidth)
-                seq.values[l].copy(from: qkv, srcOffset: base + d + kvWidth, offset: q.position * kvWidth, count: kvWidth)
+                sequences[q.sequence.slot].cache.store(layer: l, position: q.position, keys: qkv, keyOffset: base + d,
+                                                       values: qkv, valueOffset: base + d + kvWidth)
             }
-            for (r, q) in queries.enumerated() {
-                let seq = sequences[q.sequence.slot]
-                attention.run(q: qkv, qOffset: r * qkvWidth, keys: seq.keys[l], values: seq.values[l],
-                              last: q.position, filled: seq.filled, maskUnfilled: attentionMode == .masked,
-                              into: attended, outOffset: r * d)
-            }
+            clock.lap(.other)
+            attention.run(count: n, layer: l, q: qkv, qStride: qkvWidth, into: attended, outStride: d,
+                          maskUnfilled: attentionMode == .masked)
+            clock.lap(.attention)
             layer.wo.apply(attended, rows: n, into: projected)
+            clock.lap(.matmul)
             VectorOps.add(projected, into: x, count: n * d)
 
             // Feed-forward block: w2(silu(w1 x) * w3 x).
             VectorOps.rmsNorm(x, rows: n, width: d, weight: layer.ffnNorm, eps: c.normEps, into: xNorm)
+            clock.lap(.other)
             layer.w1.apply(xNorm, rows: n, into: gate)
             layer.w3.apply(xNorm, rows: n, into: up)
+            clock.lap(.matmul)
             VectorOps.siluGate(gate, up, count: n * c.ffnHidden)
+            clock.lap(.other)
             layer.w2.apply(gate, rows: n, into: projected)
+            clock.lap(.matmul)
             VectorOps.add(projected, into: x, count: n * d)
         }
 
@@ -146,7 +147,10 @@ public final class GPTEngine {
             rows.append(r)
         }
         VectorOps.rmsNorm(xNorm, rows: rows.count, width: d, weight: w.norm, eps: c.normEps, into: projected)
+        clock.lap(.other)
         w.output.apply(projected, rows: rows.count, into: logitsBuffer)
+        clock.lap(.head)
+        profile?.passes += 1
         return PassLogits(buffer: logitsBuffer, vocab: c.vocabSize, queryRows: rows)
     }
 }

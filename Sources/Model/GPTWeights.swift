@@ -19,6 +19,9 @@ public struct GPTWeights: Sendable {
     public let norm: FloatBuffer             // norm.weight
     public let output: WeightMatrix          // output.weight [vocab, dim]
 
+    /// How the matrices keep their values (all alike).
+    public var storage: WeightStorage { output.storage }
+
     /// Bytes a forward pass streams: every matrix once (embeddings are gathered, not streamed).
     public var streamedBytes: Int {
         layers.reduce(output.byteCount) { $0 + $1.wqkv.byteCount + $1.wo.byteCount + $1.w1.byteCount + $1.w2.byteCount + $1.w3.byteCount }

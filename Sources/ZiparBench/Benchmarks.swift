@@ -5,9 +5,14 @@ import Model
 
 /// Results, as written to `--json`.
 struct MatmulPoint: Codable { var rows: Int; var kernelMs: Double; var blasMs: Double; var kernelOverFloor: Double }
+struct StageTimes: Codable { var matmul: Double; var attention: Double; var head: Double; var other: Double }
 struct SweepPoint: Codable {
     var queries: Int; var msPerPass: Double; var overOneQuery: Double; var overFloor: Double
+    /// The pass's FLOPs (2 per weight per query) at the probed peak multiply-add rate.
+    var computeFloorMs: Double
     var spreadMsPerPass: Double; var spreadOverOneQuery: Double
+    /// Milliseconds per one-image pass by stage (a separate profiled run).
+    var stages: StageTimes
 }
 struct PolicyRow: Codable {
     var policy: String; var batch: Int; var cfg: Bool
@@ -34,6 +39,8 @@ struct BenchReport: Codable {
     var bandwidthAllThreads: Double
     /// The rate the floor is computed from: the best of the two.
     var bandwidth: Double
+    /// Peak multiply-add rate of all kernel threads, FLOP/s.
+    var peakFlops: Double
     var models: [ModelReport] = []
     var torch: TorchReport? = nil
     var rss: [RSSReport] = []
@@ -43,6 +50,11 @@ struct BenchReport: Codable {
 /// Every weight matrix a pass streams, in pass order.
 func passMatrices(_ w: GPTWeights) -> [WeightMatrix] {
     w.layers.flatMap { [$0.wqkv, $0.wo, $0.w1, $0.w3, $0.w2] } + [w.output]
+}
+
+/// Weights a pass multiplies every query by (all matrices, the output head included).
+func streamedParameters(_ w: GPTWeights) -> Int {
+    passMatrices(w).reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
 }
 
 /// Bytes of the whole model in memory (matrices, embeddings, norms).
@@ -83,7 +95,7 @@ func crossover(_ points: [MatmulPoint]) -> Int? {
 /// Forward passes straight on the engine with `n` query tokens, two ways: all in one half-decoded
 /// image (ZipAR's case: several rows of one image share its KV cache), and spread over up to 16
 /// half-decoded images (continuous batching: one query per image, each with its own cache).
-func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double) -> [SweepPoint] {
+func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double, flops: Double) -> [SweepPoint] {
     let c = model.config
     let maxImages = 16
     let engine = GPTEngine(model: model, maxQueries: max(64, queryCounts.max()!), maxSequences: maxImages)
@@ -115,9 +127,17 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         }
         let s = timed(repeats: repeats, warmup: 2) { _ = engine.forward(oneImage) }
         let sSpread = timed(repeats: repeats, warmup: 2) { _ = engine.forward(spread) }
+        let profile = PassProfile()
+        engine.profile = profile
+        for _ in 0..<repeats { _ = engine.forward(oneImage) }
+        engine.profile = nil
+        let stages = StageTimes(matmul: profile.msPerPass(.matmul), attention: profile.msPerPass(.attention),
+                                head: profile.msPerPass(.head), other: profile.msPerPass(.other))
         if n == 1 { oneQuery = s }
+        let passFlops = 2.0 * Double(streamedParameters(model.weights)) * Double(n)
         points.append(SweepPoint(queries: n, msPerPass: s * 1e3, overOneQuery: s / oneQuery, overFloor: s / floor,
-                                 spreadMsPerPass: sSpread * 1e3, spreadOverOneQuery: sSpread / oneQuery))
+                                 computeFloorMs: passFlops / flops * 1e3,
+                                 spreadMsPerPass: sSpread * 1e3, spreadOverOneQuery: sSpread / oneQuery, stages: stages))
     }
     for s in seqs { engine.closeSequence(s) }
     return points

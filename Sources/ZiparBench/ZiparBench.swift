@@ -80,7 +80,7 @@ struct ZiparBench: ParsableCommand {
         if let t = threads { KernelRuntime.threads = t }
         if let probe = rssProbe { try runRSSProbe(storage: probe); return }
         if torchOnly {
-            _ = torchSideBySide(BenchReport(machine: MachineInfo.current(), bandwidthOneThread: 0, bandwidthAllThreads: 0, bandwidth: 0))
+            _ = torchSideBySide(BenchReport(machine: MachineInfo.current(), bandwidthOneThread: 0, bandwidthAllThreads: 0, bandwidth: 0, peakFlops: 0))
             return
         }
         let storages: [WeightStorage] = storage == "both" ? [.f32, .f16] : [WeightStorage(rawValue: storage) ?? .f32]
@@ -98,7 +98,11 @@ struct ZiparBench: ParsableCommand {
         let bw = max(bw1, bwAll)
         say(String(format: "streaming read: %.1f GB/s with 1 thread, %.1f GB/s with %d threads; floor uses %.1f GB/s\n",
                    bw1 / 1e9, bwAll / 1e9, KernelRuntime.threads, bw / 1e9))
-        var report = BenchReport(machine: machine, bandwidthOneThread: bw1, bandwidthAllThreads: bwAll, bandwidth: bw)
+        let flops = KernelRuntime.peakFlops() ?? .nan
+        say(String(format: "peak multiply-add rate: %.0f GFLOP/s with %d threads (256-bit FMA); a pass at n queries does 2 x n FLOPs per weight\n",
+                   flops / 1e9, KernelRuntime.threads))
+        var report = BenchReport(machine: machine, bandwidthOneThread: bw1, bandwidthAllThreads: bwAll, bandwidth: bw,
+                                 peakFlops: flops)
 
         // Models: GPT-B random (default), the bundled model when present, GPT-L random with --large.
         var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
@@ -146,14 +150,23 @@ struct ZiparBench: ParsableCommand {
                 say("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
             }
 
-            r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats, bandwidth: bw)
-            var t = Table("queries", "one image ms", "x 1 query", "x floor", "16 images ms", "x 1 query")
+            r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats,
+                                  bandwidth: bw, flops: flops)
+            var t = Table("queries", "one image ms", "x 1 query", "x floor", "compute floor ms", "16 images ms", "x 1 query")
             for p in r.sweep {
-                t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2),
+                t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
                        f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
             }
-            say("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch):")
+            say("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
+            say("x floor = against the memory floor; compute floor = the pass's FLOPs at the peak multiply-add rate):")
             say(t.render() + "\n")
+            var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")
+            for p in r.sweep {
+                st.add(["\(p.queries)", f(p.stages.matmul, 2), f(p.stages.attention, 2), f(p.stages.head, 2), f(p.stages.other, 2),
+                        f(p.stages.matmul + p.stages.attention + p.stages.head + p.stages.other, 2)])
+            }
+            say("where a one-image pass spends its time (GPTEngine.profile; timing adds a few us):")
+            say(st.render() + "\n")
 
             if !kernelsOnly {
                 r.policies = try policyTable(m, policies: policyList, batches: batchList, cfgs: cfgList, floorMs: r.floorMs)

@@ -59,8 +59,9 @@ import Testing
         print("tiny-gqa24 bf16 file max |logit error| = \(err)")
     }
 
-    /// f32 weights kept as f16 in memory (`--weights f16`): every matrix weight is rounded, the
-    /// embeddings and norms stay f32. Its own, looser bound against the exact f32 reference.
+    /// f32 weights kept as f16 in memory (`--weights f16`): every matrix weight and every cached
+    /// key and value is rounded (the KV cache follows the weights), the embeddings and norms stay
+    /// f32. Its own, looser bound against the exact f32 reference (measured 1.1e-2).
     static let f16StorageTolerance: Float = 0.05
 
     @Test func f16StorageStaysClose() throws {

@@ -39,13 +39,28 @@ int zk_blas_crossover_f16(void);
 void zk_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
-// ---- Attention of one query over a KV cache ------------------------------------------------
-/// q, out: heads*headDim. keys/values: [position][kvHeads][headDim], positions 0...last.
-/// filled: NULL or one byte per position (0 = not decoded); mask != 0 skips unfilled slots.
-/// scores: heads * (last + 1) floats of scratch.
-void zk_attention(const float *q, const float *keys, const float *values, int last,
-                  const uint8_t *filled, int mask, int heads, int kvHeads, int headDim,
-                  float *out, float *scores);
+// ---- Attention over KV caches ---------------------------------------------------------------
+/// One query token of a batched attention call. keys/values: this layer of its sequence's cache,
+/// [kvHeads][positions][headDim] (f32 or IEEE half); it attends to positions 0...last.
+/// filled: NULL or one byte per position (0 = not decoded yet).
+typedef struct {
+    const float *q;          ///< heads * headDim (rotated)
+    float *out;              ///< heads * headDim
+    const void *keys;
+    const void *values;
+    const uint8_t *filled;
+    int last;
+} zk_attn_query;
+
+/// out = softmax(q K^T / sqrt(headDim)) V per head for `count` queries, split over the pool.
+/// mask != 0 skips unfilled slots; mask == 0 scores them like any other (the reference's
+/// zero-initialised cache). scores: scoreRows * positions floats of scratch.
+void zk_attention_batch(const zk_attn_query *queries, int count, int heads, int kvHeads, int headDim,
+                        int positions, int f16, int mask, float *scores, int scoreRows);
+
+/// Writes one position's keys and values (kvHeads * headDim floats each) into a cache layer.
+void zk_kv_store(void *keys, void *values, int positions, int kvHeads, int headDim, int f16, int position,
+                 const float *k, const float *v);
 
 // ---- Vector ops ----------------------------------------------------------------------------
 void zk_rmsnorm(const float *x, int rows, int width, const float *weight, float eps, float *y);
@@ -58,6 +73,16 @@ void zk_softmax(float *p, int n);
 void zk_exp(const float *x, float *y, size_t n);
 
 // ---- Memory ------------------------------------------------------------------------------
+/// Zeroed, 64-byte aligned memory; blocks of 2 MiB or more are 2 MiB aligned and advised to use
+/// transparent huge pages (fewer TLB misses while streaming weights). NULL when out of memory.
+void *zk_alloc(size_t bytes);
+void zk_free(void *p, size_t bytes);   /* bytes: as passed to zk_alloc */
+/// Float to IEEE half bits, round to nearest even (tests check it against Swift's Float16).
+uint16_t zk_half_bits(float f);
+
+/// Peak fused-multiply-add rate in FLOP/s (one FMA = 2) of `threads` pool threads (0 = all), with
+/// the 256-bit FMAs the kernels use; 0 where the vector kernels do not run.
+double zk_fma_flops(int threads);
 /// Best streaming-read bandwidth in bytes per second over `reps` sweeps of `bytes` bytes at p,
 /// read by `threads` pool threads (0 = all).
 double zk_read_bandwidth(const void *p, size_t bytes, int reps, int threads);
