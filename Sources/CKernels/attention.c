@@ -1,7 +1,11 @@
 // Attention of a batch of query tokens over their own sequences' KV caches: one call per layer.
 //
-// A cache layer is [kvHead][position][headDim] (f32 or IEEE half), so one head's keys are one
-// contiguous run that the hardware prefetcher streams, instead of 256-byte pieces 3 KB apart.
+// A cache layer is [kvHead][position][headDim] (f32 or IEEE half), so one head's keys and values
+// are contiguous runs that the hardware prefetcher streams (a raster [position][kvHead][headDim]
+// layout read 256-byte pieces 3 KB apart). Scores take 8 positions at a time: 8 independent dot
+// products, reduced together into one vector of 8 scores (no horizontal sum per position). Keys
+// transposed to [headDim][position] measured slower: 64 short strided streams per head, and a
+// scattered write per dimension when a token is stored.
 // Each query brings its sequence's cache, its last position and the filled flags: ragged batches
 // need no mask matrix. The (query, head) pairs are split over the pool in one dispatch per layer.
 #include "ckernels.h"
@@ -11,18 +15,44 @@
 #if defined(__x86_64__)
 #define AVXH __attribute__((target("avx2,fma,f16c")))
 
-AVXH static inline float dot_f16_avx(const float *q, const uint16_t *k, int n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i + 8))), s1);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), s0);
-    float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += q[i] * zk_half_to_float(k[i]);
-    return s;
+// Sums each of 8 vectors into one lane: [sum a0, sum a1, ..., sum a7].
+AVXH static inline __m256 sum8(const __m256 a[8]) {
+    __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// s[p] = q . K[p] for p < n, K rows of hd values back to back: 8 positions a block, one
+// accumulator each (8 independent FMA chains), then one reduction for the block.
+#define ZK_SCORES(NAME, KTYPE, LOAD, SCALAR)                                                         \
+AVXH static void NAME(const float *q, const KTYPE *k, int hd, int n, float *s) {                  \
+    const int hv = hd & ~7;                                                                        \
+    int p = 0;                                                                                     \
+    for (; p + 8 <= n; p += 8) {                                                                   \
+        __m256 a[8];                                                                               \
+        for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();                                    \
+        for (int i = 0; i < hv; i += 8) {                                                          \
+            __m256 qv = _mm256_loadu_ps(q + i);                                                    \
+            for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(qv, LOAD(k + (size_t)(p + j) * hd + i), a[j]); \
+        }                                                                                          \
+        __m256 r = sum8(a);                                                                        \
+        if (hv < hd) {                                                                             \
+            float tail[8];                                                                         \
+            for (int j = 0; j < 8; j++) {                                                          \
+                float t = 0;                                                                       \
+                for (int i = hv; i < hd; i++) t += q[i] * SCALAR(k[(size_t)(p + j) * hd + i]);    \
+                tail[j] = t;                                                                       \
+            }                                                                                      \
+            r = _mm256_add_ps(r, _mm256_loadu_ps(tail));                                           \
+        }                                                                                          \
+        _mm256_storeu_ps(s + p, r);                                                                \
+    }                                                                                              \
+    for (; p < n; p++) {                                                                           \
+        float d = 0;                                                                               \
+        for (int i = 0; i < hd; i++) d += q[i] * SCALAR(k[(size_t)p * hd + i]);                    \
+        s[p] = d;                                                                                  \
+    }                                                                                              \
 }
 
 // out[0..<hd] = sum_p w[p] v[p], rows of hd values back to back; zero weights (masked slots) skipped.
@@ -60,6 +90,8 @@ AVXH static void NAME(const float *w, const VTYPE *v, int count, int hd, float *
 #define ZK_SAME(x) (x)
 ZK_WSUM(weighted_sum_f32_avx, float, ZK_LOAD32, ZK_SAME)
 ZK_WSUM(weighted_sum_f16_avx, uint16_t, ZK_LOAD16, zk_half_to_float)
+ZK_SCORES(scores_f32_avx, float, ZK_LOAD32, ZK_SAME)
+ZK_SCORES(scores_f16_avx, uint16_t, ZK_LOAD16, zk_half_to_float)
 
 AVXH static void store_f16_avx(uint16_t *dst, const float *src, int n) {
     int i = 0;
@@ -71,15 +103,20 @@ AVXH static void store_f16_avx(uint16_t *dst, const float *src, int n) {
 
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
-static float dot_f16_scalar(const float *q, const uint16_t *k, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += q[i] * zk_half_to_float(k[i]);
-    return s;
+static void scores_scalar(const float *q, const void *k, int f16, int hd, int n, float *s) {
+    for (int p = 0; p < n; p++) {
+        float d = 0;
+        for (int i = 0; i < hd; i++) {
+            size_t at = (size_t)p * hd + i;
+            d += q[i] * (f16 ? zk_half_to_float(((const uint16_t *)k)[at]) : ((const float *)k)[at]);
+        }
+        s[p] = d;
+    }
 }
 
 typedef struct {
     const zk_attn_query *qs;
-    int heads, kvHeads, hd, positions, f16, mask, pairs;
+    int count, heads, kvHeads, hd, positions, f16, mask, pairs;
     float *scores;
 } batch_ctx;
 
@@ -91,19 +128,18 @@ static void attend(const batch_ctx *b, const zk_attn_query *a, int h, float *s) 
     float *oh = a->out + (size_t)h * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     const int v = vec();
-    const float *k32 = b->f16 ? NULL : (const float *)a->keys + head_base;
-    const uint16_t *k16 = b->f16 ? (const uint16_t *)a->keys + head_base : NULL;
+#if defined(__x86_64__)
+    if (v && b->f16) scores_f16_avx(qh, (const uint16_t *)a->keys + head_base, hd, n, s);
+    else if (v) scores_f32_avx(qh, (const float *)a->keys + head_base, hd, n, s);
+    else
+#endif
+    scores_scalar(qh, b->f16 ? (const void *)((const uint16_t *)a->keys + head_base)
+                             : (const void *)((const float *)a->keys + head_base), b->f16, hd, n, s);
     float m = -INFINITY;
     int used = 0;
     for (int p = 0; p < n; p++) {
         if (b->mask && a->filled && !a->filled[p]) { s[p] = -INFINITY; continue; }
-        float d;
-#if defined(__x86_64__)
-        if (v) d = k16 ? dot_f16_avx(qh, k16 + (size_t)p * hd, hd) : dot_avx(qh, k32 + (size_t)p * hd, hd);
-        else
-#endif
-        d = k16 ? dot_f16_scalar(qh, k16 + (size_t)p * hd, hd) : dot_scalar(qh, k32 + (size_t)p * hd, hd);
-        s[p] = d * scale;
+        s[p] *= scale;
         if (s[p] > m) m = s[p];
         used++;
     }
@@ -132,17 +168,24 @@ static void batch_part(void *c, int part, int parts) {
     const batch_ctx *b = c;
     int i0 = (int)((long)b->pairs * part / parts), i1 = (int)((long)b->pairs * (part + 1) / parts);
     float *s = b->scores + (size_t)part * b->positions;      // one score row per chunk
-    for (int i = i0; i < i1; i++) attend(b, &b->qs[i / b->heads], i % b->heads, s);
+    // Head-major order: a chunk runs one head for consecutive queries, so queries of the same image
+    // (ZipAR rows) find that head's keys and values in cache after the first one read them.
+    for (int i = i0; i < i1; i++) attend(b, &b->qs[i % b->count], i / b->count, s);
 }
 
 void zk_attention_batch(const zk_attn_query *qs, int count, int heads, int kvHeads, int headDim,
                         int positions, int f16, int mask, float *scores, int scoreRows) {
     zk_runtime_init();
     if (count <= 0) return;
-    batch_ctx b = { qs, heads, kvHeads, headDim, positions, f16, mask, count * heads, scores };
+    batch_ctx b = { qs, count, heads, kvHeads, headDim, positions, f16, mask, count * heads, scores };
     long work = 0;
     for (int i = 0; i < count; i++) work += (long)(qs[i].last + 1) * heads * headDim;
-    int chunks = b.pairs < scoreRows ? b.pairs : scoreRows;
+    // A chunk is one head for up to 16 queries: whoever runs it reads that head's cache once and
+    // the other rows of the same image hit in cache (chunks of single pairs let both threads pull
+    // the same head from DRAM at the same time).
+    int per = count < 16 ? count : 16;
+    int chunks = (b.pairs + per - 1) / per;
+    if (chunks > scoreRows) chunks = scoreRows;
     // A wake-up of the pool costs a few microseconds: tiny batches run on the caller alone.
     zk_parallel(work < 65536 ? 1 : chunks, batch_part, &b);
 }

@@ -3,8 +3,8 @@ import CKernels
 /// The keys and values of one sequence, every layer: `[layer][kvHead][position][headDim]`.
 ///
 /// Positions are raster positions (class token first). ZipAR fills them out of order, so the
-/// cache also keeps which positions hold a decoded token's K/V (`filled`). One head's keys are a
-/// contiguous run, which is what the attention kernel streams. Values are f32, or IEEE halves
+/// cache also keeps which positions hold a decoded token's K/V (`filled`). One head's keys and
+/// values are contiguous runs, which is what the attention kernel streams. Values are f32, or IEEE halves
 /// (half the memory: with f16 weights the caches of 8 CFG jobs would otherwise outweigh them).
 public final class KVCache: @unchecked Sendable {
     public let layers: Int

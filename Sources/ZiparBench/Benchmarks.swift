@@ -23,6 +23,8 @@ struct PolicyRow: Codable {
 }
 struct ModelReport: Codable {
     var name: String; var storage: String; var parameters: Int; var streamedBytes: Int
+    /// Weights every query is multiplied by, and tokens per image (for the compute ceiling).
+    var streamedParameters: Int; var imageTokens: Int
     var floorMs: Double
     var matmul: [MatmulPoint] = []
     var crossoverRows: Int? = nil
@@ -112,28 +114,41 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
     }
     let floor = Double(model.weights.streamedBytes) / bandwidth
     let lowerRows = c.grid - half / c.grid
-    var points: [SweepPoint] = []
-    var oneQuery = Double.nan
-    for n in queryCounts {
-        // One image: query j sits in row (half/grid + j % lowerRows), column j / lowerRows.
-        let oneImage = (0..<n).map { j -> GPTQuery in
+    // One image: query j sits in row (half/grid + j % lowerRows), column j / lowerRows.
+    func oneImage(_ n: Int) -> [GPTQuery] {
+        (0..<n).map { j -> GPTQuery in
             let t = (half / c.grid + j % lowerRows) * c.grid + (j / lowerRows) % c.grid
             return GPTQuery(sequence: seqs[0], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
         }
-        // Spread: query j in image j % 16, at the middle of its lower half.
-        let spread = (0..<n).map { j -> GPTQuery in
+    }
+    // Spread: query j in image j % 16, at the middle of its lower half.
+    func spread(_ n: Int) -> [GPTQuery] {
+        (0..<n).map { j -> GPTQuery in
             let t = half + c.grid / 2 + j / maxImages
             return GPTQuery(sequence: seqs[j % maxImages], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
         }
-        let s = timed(repeats: repeats, warmup: 2) { _ = engine.forward(oneImage) }
-        let sSpread = timed(repeats: repeats, warmup: 2) { _ = engine.forward(spread) }
+    }
+    // Rounds over every query count, so the ratios to the 1-query pass compare passes timed
+    // seconds apart, not minutes: background load on a shared machine drifts. Medians per count.
+    let batches = queryCounts.map { (oneImage($0), spread($0)) }
+    var times = [[Double]](repeating: [], count: queryCounts.count), spreadTimes = times
+    for round in -1..<repeats {                   // round -1 warms up
+        for (i, (one, wide)) in batches.enumerated() {
+            let t = seconds { _ = engine.forward(one) }
+            let tSpread = seconds { _ = engine.forward(wide) }
+            if round >= 0 { times[i].append(t); spreadTimes[i].append(tSpread) }
+        }
+    }
+    var points: [SweepPoint] = []
+    let oneQuery = median(times[queryCounts.firstIndex(of: 1) ?? 0])
+    for (i, n) in queryCounts.enumerated() {
+        let s = median(times[i]), sSpread = median(spreadTimes[i])
         let profile = PassProfile()
         engine.profile = profile
-        for _ in 0..<repeats { _ = engine.forward(oneImage) }
+        for _ in 0..<repeats { _ = engine.forward(batches[i].0) }
         engine.profile = nil
         let stages = StageTimes(matmul: profile.msPerPass(.matmul), attention: profile.msPerPass(.attention),
                                 head: profile.msPerPass(.head), other: profile.msPerPass(.other))
-        if n == 1 { oneQuery = s }
         let passFlops = 2.0 * Double(streamedParameters(model.weights)) * Double(n)
         points.append(SweepPoint(queries: n, msPerPass: s * 1e3, overOneQuery: s / oneQuery, overFloor: s / floor,
                                  computeFloorMs: passFlops / flops * 1e3,
