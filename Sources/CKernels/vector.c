@@ -52,6 +52,39 @@ void zk_silu_gate(float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] = a[i] / (1 + expf(-a[i])) * b[i];
 }
 
+#if defined(__x86_64__)
+// Pairs (a, b) at even/odd lanes, table (c, s) likewise: even lanes a c - b s, odd lanes b c + a s.
+AVX static void rope_avx(float *x, const float *t, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), cs = _mm256_loadu_ps(t + i);
+        __m256 swapped = _mm256_permute_ps(v, 0xb1);                       // (b, a) pairs
+        __m256 c = _mm256_moveldup_ps(cs), s = _mm256_movehdup_ps(cs);
+        _mm256_storeu_ps(x + i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s)));
+    }
+    for (; i + 2 <= n; i += 2) {
+        float a = x[i], b = x[i + 1], c = t[i], s = t[i + 1];
+        x[i] = a * c - b * s;
+        x[i + 1] = b * c + a * s;
+    }
+}
+#endif
+
+void zk_rope(float *x, int heads, int headDim, const float *table) {
+    zk_runtime_init();
+    for (int h = 0; h < heads; h++) {
+        float *v = x + (size_t)h * headDim;
+#if defined(__x86_64__)
+        if (vec()) { rope_avx(v, table, headDim); continue; }
+#endif
+        for (int i = 0; i + 2 <= headDim; i += 2) {
+            float a = v[i], b = v[i + 1], c = table[i], s = table[i + 1];
+            v[i] = a * c - b * s;
+            v[i + 1] = b * c + a * s;
+        }
+    }
+}
+
 void zk_add(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }

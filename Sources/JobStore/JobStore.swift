@@ -289,7 +289,7 @@ public final class JobStore: Sendable {
         for try await (r, t, s) in try await client.query(SQL.throughput(windowMinutes: windowMinutes), logger: logger)
             .decode((Int, Int, Double).self) { recent = r; total = t; span = s }
         var report = StatsReport(
-            queues: queues.map { .init(queue: $0.name, paused: $0.paused, counts: $0.counts) },
+            queues: queues,
             windowMinutes: windowMinutes, jobsPerMinuteRecent: Double(recent) / Double(windowMinutes),
             jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0,
             results: 0, latencyMs: nil, decodeMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])

@@ -99,6 +99,7 @@ public struct SubmitOutcome: Sendable, Equatable {
     public var inserted: Int
 }
 
+/// A queue, whether it is paused, and its jobs by state (`zipar-admin queues` and `stats`).
 public struct QueueInfo: Sendable, Codable, Equatable {
     public var name: String
     public var paused: Bool
@@ -121,17 +122,12 @@ public struct WorkerInfo: Sendable, Codable, Equatable {
 }
 
 public struct StatsReport: Sendable, Codable, Equatable {
-    public struct QueueStats: Sendable, Codable, Equatable {
-        public var queue: String
-        public var paused: Bool
-        public var counts: [String: Int]
-    }
     public struct Latency: Sendable, Codable, Equatable {
         public var p50: Double
         public var p95: Double
         public var max: Double
     }
-    public var queues: [QueueStats]
+    public var queues: [QueueInfo]
     /// Finished jobs per minute over the last `windowMinutes`, and over the whole history.
     public var windowMinutes: Int
     public var jobsPerMinuteRecent: Double

@@ -227,8 +227,14 @@ enum SQL {
         RETURNING id
         """
     }
+    /// Workers that stopped that long ago, or went silent (crashed) for that long and at least an
+    /// hour: a live worker beats every few seconds, so `purge --older-than 0s` keeps it listed.
     static func purgeWorkers(olderThanSeconds: Double) -> PostgresQuery {
-        "DELETE FROM workers WHERE heartbeat_at < now() - make_interval(secs => \(olderThanSeconds))"
+        """
+        DELETE FROM workers
+        WHERE (stopped_at IS NOT NULL AND stopped_at < now() - make_interval(secs => \(olderThanSeconds)))
+           OR heartbeat_at < now() - make_interval(secs => \(max(olderThanSeconds, 3600)))
+        """
     }
     static func jobStates(ids: [UUID]) -> PostgresQuery {
         "SELECT id, state FROM jobs WHERE id = ANY(\(ids))"

@@ -73,8 +73,10 @@ public enum KernelRuntime {
     /// read by `threads` kernel threads (nil: all).
     public static func readBandwidth(megabytes: Int = 512, repeats: Int = 5, threads: Int? = nil) -> Double {
         let bytes = megabytes << 20
-        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { p.deallocate() }
+        // Allocated like the weights (huge pages where the OS allows), so the floor is what the
+        // weights could stream at.
+        guard let p = zk_alloc(bytes) else { return 0 }
+        defer { zk_free(p, bytes) }
         // Touch every page with non-zero data so the sweeps read real memory.
         p.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
         return zk_read_bandwidth(p, bytes, Int32(repeats), Int32(threads ?? 0))

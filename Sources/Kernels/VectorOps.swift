@@ -28,16 +28,7 @@ public enum VectorOps {
     public static func rotate(_ x: FloatBuffer, offset: Int, heads: Int, headDim: Int,
                               table: FloatBuffer, tableOffset: Int) {
         precondition(offset >= 0 && offset + heads * headDim <= x.count && tableOffset >= 0 && tableOffset + headDim <= table.count)
-        let t = table.base + tableOffset
-        for h in 0..<heads {
-            let v = x.base + offset + h * headDim
-            for m in 0..<(headDim / 2) {
-                let c = t[2 * m], s = t[2 * m + 1]
-                let a = v[2 * m], b = v[2 * m + 1]
-                v[2 * m] = a * c - b * s
-                v[2 * m + 1] = b * c + a * s
-            }
-        }
+        zk_rope(x.base + offset, Int32(heads), Int32(headDim), table.base + tableOffset)
     }
 
     /// Softmax in place over one row of `count` values at `offset`.

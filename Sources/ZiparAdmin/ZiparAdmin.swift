@@ -97,7 +97,7 @@ struct Stats: AsyncParsableCommand {
         let states = JobState.allCases.map(\.rawValue)
         print("queue".padding(toLength: 16, withPad: " ", startingAt: 0) + states.map { $0.leftPad(10) }.joined() + "  paused")
         for q in r.queues {
-            print(q.queue.padding(toLength: 16, withPad: " ", startingAt: 0)
+            print(q.name.padding(toLength: 16, withPad: " ", startingAt: 0)
                   + states.map { String(q.counts[$0] ?? 0).leftPad(10) }.joined() + "  " + (q.paused ? "yes" : "no"))
         }
         print(String(format: "throughput: %.0f jobs finished in the last %d min (%.1f/min); %.1f jobs/min from first start to last finish",
@@ -178,7 +178,7 @@ struct Cancel: AsyncParsableCommand {
 }
 
 struct Purge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Deletes finished jobs (done, failed, cancelled) and their results, and workers silent as long.")
+    static let configuration = CommandConfiguration(abstract: "Deletes finished jobs (done, failed, cancelled) and their results, and worker rows stopped as long ago (or silent that long and at least an hour: live workers stay).")
     @Option(name: .customLong("older-than"), help: "Age: 30s, 15m, 12h, 7d.") var olderThan = "7d"
     @OptionGroup var common: Common
     func run() async throws {

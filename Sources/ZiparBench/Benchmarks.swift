@@ -8,7 +8,7 @@ struct MatmulPoint: Codable { var rows: Int; var kernelMs: Double; var blasMs: D
 struct StageTimes: Codable { var matmul: Double; var attention: Double; var head: Double; var other: Double }
 struct SweepPoint: Codable {
     var queries: Int; var msPerPass: Double; var overOneQuery: Double; var overFloor: Double
-    /// The pass's FLOPs (2 per weight per query) at the probed peak multiply-add rate.
+    /// The pass's FLOPs (2 per weight per query) at the kernel's in-cache rate.
     var computeFloorMs: Double
     var spreadMsPerPass: Double; var spreadOverOneQuery: Double
     /// Milliseconds per one-image pass by stage (a separate profiled run).
@@ -41,8 +41,10 @@ struct BenchReport: Codable {
     var bandwidthAllThreads: Double
     /// The rate the floor is computed from: the best of the two.
     var bandwidth: Double
-    /// Peak multiply-add rate of all kernel threads, FLOP/s.
+    /// Peak multiply-add rate of all kernel threads, FLOP/s (an FMA loop).
     var peakFlops: Double
+    /// The matmul kernel's rate with its weights in cache (16 rows), FLOP/s, per storage.
+    var kernelFlops: [String: Double] = [:]
     var models: [ModelReport] = []
     var torch: TorchReport? = nil
     var rss: [RSSReport] = []
@@ -64,6 +66,20 @@ func modelBytes(_ w: GPTWeights) -> Int {
     let vectors = w.classEmbedding.count + w.tokenEmbedding.count + w.norm.count
         + w.layers.reduce(0) { $0 + $1.attentionNorm.count + $1.ffnNorm.count }
     return w.streamedBytes + vectors * 4
+}
+
+/// FLOP/s of the skinny-matmul kernel on a matrix that stays in L2 (256 x 768, split over the
+/// threads): its arithmetic ceiling, what a pass approaches once it has enough queries to be
+/// compute-bound rather than memory-bound.
+func inCacheKernelRate(storage: WeightStorage, rows: Int) -> Double {
+    var rng = SplitMix(seed: 9)
+    let out = 256, inF = 768
+    let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: (0..<(out * inF)).map { _ in rng.float() }, storage: storage)
+    let x = FloatBuffer((0..<(rows * inF)).map { _ in rng.float() })
+    let y = FloatBuffer(count: rows * out)
+    let calls = 400
+    let t = timed(repeats: 5) { for _ in 0..<calls { w.apply(x, rows: rows, into: y, path: .kernel) } }
+    return 2.0 * Double(out * inF * rows * calls) / t
 }
 
 /// Time of the matrix products alone (one pass's worth) per row count, own kernel vs OpenBLAS.

@@ -101,11 +101,16 @@ struct ZiparBench: ParsableCommand {
         let bw = max(bw1, bwAll)
         say(String(format: "streaming read: %.1f GB/s with 1 thread, %.1f GB/s with %d threads; floor uses %.1f GB/s\n",
                    bw1 / 1e9, bwAll / 1e9, KernelRuntime.threads, bw / 1e9))
-        let flops = KernelRuntime.peakFlops() ?? .nan
-        say(String(format: "peak multiply-add rate: %.0f GFLOP/s with %d threads (256-bit FMA); a pass at n queries does 2 x n FLOPs per weight\n",
-                   flops / 1e9, KernelRuntime.threads))
+        let peak = KernelRuntime.peakFlops() ?? .nan
+        var kernelRate: [WeightStorage: Double] = [:]
+        for st in storages { kernelRate[st] = inCacheKernelRate(storage: st, rows: 16) }
+        say(String(format: "multiply-add rate, %d threads: %.0f GFLOP/s peak (FMA loop); the matmul kernel, weights in cache, 16 rows: %@",
+                   KernelRuntime.threads, peak / 1e9,
+                   storages.map { String(format: "%.0f GFLOP/s %@", kernelRate[$0]! / 1e9, $0.rawValue) }.joined(separator: ", ")))
+        say("(a pass at n queries does 2 x n FLOPs per weight; its compute floor below uses the kernel's rate)\n")
+        let flops = peak
         var report = BenchReport(machine: machine, bandwidthOneThread: bw1, bandwidthAllThreads: bwAll, bandwidth: bw,
-                                 peakFlops: flops)
+                                 peakFlops: flops, kernelFlops: Dictionary(uniqueKeysWithValues: kernelRate.map { ($0.key.rawValue, $0.value) }))
 
         // Models: GPT-B random (default), the bundled model when present, GPT-L random with --large.
         var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
@@ -155,14 +160,14 @@ struct ZiparBench: ParsableCommand {
             }
 
             r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats,
-                                  bandwidth: bw, flops: flops)
+                                  bandwidth: bw, flops: kernelRate[s] ?? flops)
             var t = Table("queries", "one image ms", "x 1 query", "x floor", "compute floor ms", "16 images ms", "x 1 query")
             for p in r.sweep {
                 t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
                        f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
             }
             say("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
-            say("x floor = against the memory floor; compute floor = the pass's FLOPs at the peak multiply-add rate):")
+            say("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
             say(t.render() + "\n")
             var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")
             for p in r.sweep {

@@ -177,13 +177,17 @@ import Testing
             let s = try await store.stats()
             #expect(s.results == 3 && s.passes == 9 && s.ntpPasses == 48)
             #expect(abs(s.passesSaved - (1 - 9.0 / 48)) < 1e-9)
-            #expect(s.queues.first { $0.queue == "default" }?.counts["done"] == 3)
+            #expect(s.queues.first { $0.name == "default" }?.counts["done"] == 3)
             #expect(s.liveWorkers.map(\.id) == ["w1"] && s.liveWorkers[0].jobsDone == 3)
             #expect(s.latencyMs != nil)
             #expect(try await store.resultIDs().count == 3)
             #expect(try await store.purge(olderThan: 3600) == 0)
+            try await store.registerWorker(id: "w2", host: "h", pid: 2, models: ["m"], queues: ["default"])
+            try await store.workerStopped(id: "w2")
             #expect(try await store.purge(olderThan: 0) == 3)
             #expect(try await store.count("results") == 0)
+            // The live worker stays listed; the stopped one goes.
+            #expect(try await store.workers().map(\.id) == ["w1"])
         }
     }
 }
