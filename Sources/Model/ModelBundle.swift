@@ -7,21 +7,33 @@ public final class ModelBundle: Sendable {
     public let config: ModelConfig
     public let gpt: GPTModel
     public let vq: VQDecoder?
+    /// How the weights and KV caches are kept in memory.
+    public let storage: WeightStorage
 
+    /// - storage: nil = automatic: f16 when the file keeps every weight matrix as F16 (then the
+    ///   weights are exact in f16 and a pass streams half the bytes), f32 otherwise.
     /// - gptFile: the GPT weight file name inside `directory` (e.g. `gpt-f16.safetensors`).
-    public init(directory: String, storage: WeightStorage = .f32, gptFile: String = "gpt.safetensors") throws {
+    public init(directory: String, storage: WeightStorage? = .f32, gptFile: String = "gpt.safetensors") throws {
         self.directory = directory
         let dir = URL(fileURLWithPath: directory)
         config = try ModelConfig.load(path: dir.appendingPathComponent("config.json").path)
         let gptPath = dir.appendingPathComponent(gptFile).path
         guard FileManager.default.fileExists(atPath: gptPath) else { throw ModelError.missingFile(gptPath) }
-        gpt = try GPTModel(config: config.gpt, file: try SafeTensorsFile(path: gptPath), storage: storage)
+        let file = try SafeTensorsFile(path: gptPath)
+        self.storage = storage ?? Self.naturalStorage(of: file)
+        gpt = try GPTModel(config: config.gpt, file: file, storage: self.storage)
         let vqPath = dir.appendingPathComponent("vq.safetensors").path
         if let vqConfig = config.vq, FileManager.default.fileExists(atPath: vqPath) {
             vq = try VQDecoder(file: try SafeTensorsFile(path: vqPath), config: vqConfig)
         } else {
             vq = nil
         }
+    }
+
+    /// f16 when every 2-D tensor but the embeddings is stored as F16, f32 otherwise.
+    static func naturalStorage(of file: SafeTensorsFile) -> WeightStorage {
+        let matrices = file.tensors.values.filter { $0.shape.count == 2 && !$0.name.contains("embedding") }
+        return !matrices.isEmpty && matrices.allSatisfy { $0.type == .f16 } ? .f16 : .f32
     }
 
     /// Decodes a finished token grid to an image.

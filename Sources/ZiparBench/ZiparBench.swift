@@ -37,6 +37,9 @@ struct ZiparBench: ParsableCommand {
     @Flag(help: "Also run random weights at the GPT-L shape on a 24x24 grid (slow).")
     var large = false
 
+    @Option(help: "Models to run, comma separated: gpt-b, bundled, gpt-l (default: gpt-b,bundled, plus gpt-l with --large).")
+    var only: String?
+
     @Flag(help: "Fast smoke run: few repeats, ntp and zipar:8 only, no CFG rows, no torch, no RSS probe.")
     var quick = false
 
@@ -114,10 +117,11 @@ struct ZiparBench: ParsableCommand {
 
         // Models: GPT-B random (default), the bundled model when present, GPT-L random with --large.
         var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
-        for s in storages {
+        let chosen = Set((only ?? (large ? "gpt-b,bundled,gpt-l" : "gpt-b,bundled")).lowercased().split(separator: ",").map(String.init))
+        for s in storages where chosen.contains("gpt-b") {
             models.append(("GPT-B random 16x16", { GPTModel(config: GPTConfig.official("GPT-B", grid: 16)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-B", grid: 16)!, seed: 1, storage: s)) }, s))
         }
-        for s in storages {
+        for s in storages where chosen.contains("bundled") {
             let dir = model
             models.append(("bundled \(URL(fileURLWithPath: dir).lastPathComponent)", {
                 guard FileManager.default.fileExists(atPath: dir + "/config.json"),
@@ -125,7 +129,7 @@ struct ZiparBench: ParsableCommand {
                 return try ModelBundle(directory: dir, storage: s).gpt
             }, s))
         }
-        if large {
+        if chosen.contains("gpt-l") {
             for s in storages {
                 models.append(("GPT-L random 24x24", { GPTModel(config: GPTConfig.official("GPT-L", grid: 24)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-L", grid: 24)!, seed: 2, storage: s)) }, s))
             }
@@ -184,12 +188,13 @@ struct ZiparBench: ParsableCommand {
             report.models.append(r)
         }
 
-        if !quick && !noTorch && !kernelsOnly && storages.contains(.f32) {
+        let withB = chosen.contains("gpt-b")
+        if !quick && !noTorch && !kernelsOnly && storages.contains(.f32) && withB {
             report.torch = torchSideBySide(report)
         } else {
-            say("torch side-by-side: skipped (\(quick ? "--quick" : noTorch ? "--no-torch" : kernelsOnly ? "--kernels-only" : "needs f32"))\n")
+            say("torch side-by-side: skipped (\(quick ? "--quick" : noTorch ? "--no-torch" : kernelsOnly ? "--kernels-only" : !withB ? "needs gpt-b" : "needs f32"))\n")
         }
-        if !quick {
+        if !quick && withB {
             for s in storages {
                 if let probe = spawnRSSProbe(storage: s) { report.rss.append(probe) }
             }

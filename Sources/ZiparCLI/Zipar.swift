@@ -24,12 +24,13 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "GPT weight file inside the model directory.")
     var gptFile: String = "gpt.safetensors"
 
-    @Option(name: .long, help: "Weight storage while decoding: f32 or f16.")
-    var storage: String = "f32"
+    @Option(name: .long, help: "Weight and KV-cache storage while decoding: auto (f16 when the file's matrices are F16, else f32), f32 (exact), f16 (half the bytes; logits within ~1e-2).")
+    var storage: String = "auto"
 
     func load() throws -> ModelBundle {
-        guard let s = WeightStorage(rawValue: storage) else {
-            throw ValidationError("--storage must be one of \(WeightStorage.allCases.map(\.rawValue).joined(separator: ", "))")
+        let s: WeightStorage?
+        if storage == "auto" { s = nil } else if let named = WeightStorage(rawValue: storage) { s = named } else {
+            throw ValidationError("--storage must be auto, f32 or f16 (got '\(storage)')")
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import JobStore
+import Kernels
 import Logging
 import Model
 import ServiceLifecycle
@@ -47,8 +48,8 @@ struct ZiparWorker: AsyncParsableCommand {
     @Option(name: .customLong("step-timeout-seconds"), help: "A decode pass longer than this counts as hung: the worker stops extending those leases so other workers take the jobs over.")
     var stepTimeoutSeconds = 300.0
 
-    @Option(name: .customLong("weights"), help: "Weight storage in memory: f32 or f16.")
-    var weights = "f32"
+    @Option(name: .customLong("weights"), help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass and per cache; logits within ~1e-2).")
+    var weights = "auto"
 
     @Option(name: .customLong("worker-id"), help: "Worker id shown by `zipar-admin workers` (default host:pid:random).")
     var workerID: String?
@@ -64,7 +65,7 @@ struct ZiparWorker: AsyncParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if leaseSeconds < 1 { throw ValidationError("--lease-seconds must be at least 1") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
-        if WeightStorageName(rawValue: weights) == nil { throw ValidationError("--weights must be f32 or f16") }
+        if WeightStorageName(rawValue: weights) == nil { throw ValidationError("--weights must be auto, f32 or f16 (got '\(weights)')") }
     }
 
     func run() async throws {
@@ -125,10 +126,10 @@ struct ZiparWorker: AsyncParsableCommand {
         }
         do {
             let started = Date()
-            let bundle = try ModelBundle(directory: directory, storage: weights == "f16" ? .f16 : .f32)
+            let bundle = try ModelBundle(directory: directory, storage: WeightStorageName(rawValue: weights)?.storage)
             let ex = ModelExecutor(bundle: bundle, batch: batch, maxQueries: maxQueries)
             logger.info("model loaded", metadata: ["model": "\(bundle.config.name)", "dir": "\(directory)",
-                                                   "grid": "\(bundle.config.gpt.grid)",
+                                                   "grid": "\(bundle.config.gpt.grid)", "storage": "\(bundle.storage)",
                                                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
             return ex
         } catch {
@@ -154,5 +155,9 @@ struct WorkerService: Service {
     }
 }
 
-enum WeightStorageName: String { case f32, f16 }
+enum WeightStorageName: String {
+    case auto, f32, f16
+    /// nil: let the bundle choose from its file.
+    var storage: WeightStorage? { self == .auto ? nil : self == .f32 ? .f32 : .f16 }
+}
 

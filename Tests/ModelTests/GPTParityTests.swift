@@ -78,6 +78,15 @@ import Testing
         print("converted-tiny max |logit error| = \(err)")
     }
 
+    /// `storage: nil` (the CLI's and worker's `auto`): f16 exactly when the file keeps its matrices as F16.
+    @Test func automaticStorageFollowsTheFile() throws {
+        #expect(try ModelBundle(directory: Fixtures.path("tiny-gqa24"), storage: nil).storage == .f32)
+        #expect(try ModelBundle(directory: Fixtures.path("tiny-gqa24"), storage: nil, gptFile: "gpt-f16.safetensors").storage == .f16)
+        #expect(try ModelBundle(directory: Fixtures.path("tiny-gqa24"), storage: nil, gptFile: "gpt-bf16.safetensors").storage == .f32)
+        #expect(try ModelBundle(directory: Fixtures.bundledModel, storage: nil).storage == .f16)
+        #expect(try ModelBundle(directory: Fixtures.path("tiny-gqa24"), storage: .f16).storage == .f16)
+    }
+
     @Test func bundledModelMatches() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.path("fashion16-gpt.safetensors")) else {
             Issue.record("fashion16-gpt.safetensors fixture missing: run python3 tools/make_fixtures.py"); return
