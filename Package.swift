@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CPNG", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Model", dependencies: ["Kernels"]),
-        .target(name: "Decoding", dependencies: ["Model"]),
+        .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
         .target(name: "JobStore", dependencies: [
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -37,6 +37,14 @@ public enum VectorOps {
         softmax(x.base + offset, count)
     }
 
+    /// Softmax in place over a whole array (the sampler's vocabulary rows). -inf entries get
+    /// exactly 0; the caller handles an all -inf row.
+    public static func softmax(_ x: inout [Float]) {
+        x.withUnsafeMutableBufferPointer { b in
+            if let p = b.baseAddress, b.count > 0 { softmax(p, b.count) }
+        }
+    }
+
     static func softmax(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         zk_softmax(p, Int32(n))
     }

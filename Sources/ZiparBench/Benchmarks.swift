@@ -20,6 +20,8 @@ struct PolicyRow: Codable {
     var secondsPerImage: Double      // mean latency of one image (submit to finish)
     var msPerPass: Double; var overFloor: Double
     var stepReduction: Double; var latencyReduction: Double; var imagesPerSecond: Double
+    /// Milliseconds per pass outside the engine: sampling, CFG mixing, acceptance, scheduling.
+    var outsideMsPerPass: Double
 }
 struct ModelReport: Codable {
     var name: String; var storage: String; var parameters: Int; var streamedBytes: Int
@@ -178,7 +180,11 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
 }
 
 /// One policy x batch x CFG cell through the continuous-batching scheduler.
-struct PolicyRun { var passes: Int; var passesPerImage: Double; var latency: Double; var wall: Double; var images: Int }
+struct PolicyRun {
+    var passes: Int; var passesPerImage: Double; var latency: Double; var wall: Double; var images: Int
+    /// Seconds inside GPTEngine.forward (the rest of `wall` is sampling and scheduling).
+    var engineSeconds: Double
+}
 
 func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Float, seed: UInt64) throws -> PolicyRun {
     // Room for every query of 8 CFG jobs under zipar:4 in one pass (up to ~80), so batching never splits a pass.
@@ -190,8 +196,11 @@ func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Fl
                           seed: seed &+ UInt64(i))
     }
     var results: [GenerationResult] = []
+    let profile = PassProfile()
+    engine.profile = profile
     let wall = try seconds { results = try scheduler.run(requests) }
     let latency = results.map(\.stats.wallSeconds).reduce(0, +) / Double(results.count)
     let perImage = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)
-    return PolicyRun(passes: scheduler.passCount, passesPerImage: perImage, latency: latency, wall: wall, images: batch)
+    return PolicyRun(passes: scheduler.passCount, passesPerImage: perImage, latency: latency, wall: wall, images: batch,
+                     engineSeconds: profile.seconds.reduce(0, +))
 }

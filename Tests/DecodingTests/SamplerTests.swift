@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Decoding
 
@@ -38,6 +39,34 @@ import Testing
         // Temperature 0 is greedy.
         let g = Sampler.probabilities(logits: logits, params: SamplingParams(temperature: 0))
         #expect(g[1] > 0.999)
+    }
+
+    @Test func kthLargestMatchesSorting() {
+        var state: UInt64 = 12345
+        for n in [1, 2, 3, 7, 100, 1000] {
+            // Few distinct values, so ties are common.
+            let xs = (0..<n).map { _ -> Float in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Float((state >> 33) % 17) - 8
+            }
+            let sorted = xs.sorted(by: >)
+            for k in Set([1, 2, n / 2 + 1, n].filter { $0 >= 1 && $0 <= n }) {
+                #expect(Sampler.kthLargest(xs, k) == sorted[k - 1], "n \(n) k \(k)")
+            }
+        }
+    }
+
+    @Test func softmaxMatchesDoublePrecision() {
+        let z: [Float] = (0..<16384).map { Float(($0 * 7919) % 1000) / 50 - 10 } + [-.infinity]
+        let got = Sampler.softmax(z)
+        let m = Double(z.max()!)
+        let e = z.map { $0 == -.infinity ? 0 : Foundation.exp(Double($0) - m) }
+        let s = e.reduce(0, +)
+        var worst = 0.0
+        for (g, w) in zip(got, e) { worst = max(worst, abs(Double(g) - w / s) / max(w / s, 1e-12)) }
+        #expect(worst < 1e-5)
+        #expect(got.last == 0)
+        #expect(Sampler.softmax([-.infinity, -.infinity]) == [0.5, 0.5])
     }
 
     @Test func guidanceMixesLogits() {
