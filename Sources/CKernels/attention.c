@@ -48,9 +48,12 @@ AVXH static void NAME(const float *q, const KTYPE *k, int hd, int n, float *s) {
         }                                                                                          \
         _mm256_storeu_ps(s + p, r);                                                                \
     }                                                                                              \
-    for (; p < n; p++) {                                                                           \
-        float d = 0;                                                                               \
-        for (int i = 0; i < hd; i++) d += q[i] * SCALAR(k[(size_t)p * hd + i]);                    \
+    for (; p < n; p++) {              /* the last < 8 positions: one vector dot each */            \
+        const KTYPE *kp = k + (size_t)p * hd;                                                      \
+        __m256 a0 = _mm256_setzero_ps();                                                           \
+        for (int i = 0; i < hv; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD(kp + i), a0); \
+        float d = hsum256(a0);                                                                     \
+        for (int i = hv; i < hd; i++) d += q[i] * SCALAR(kp[i]);                                   \
         s[p] = d;                                                                                  \
     }                                                                                              \
 }
@@ -59,6 +62,17 @@ AVXH static void NAME(const float *q, const KTYPE *k, int hd, int n, float *s) {
 #define ZK_WSUM(NAME, VTYPE, LOAD, SCALAR)                                                           \
 AVXH static void NAME(const float *w, const VTYPE *v, int count, int hd, float *out) {             \
     int c = 0;                                                                                     \
+    for (; c + 64 <= hd; c += 64) {   /* 64 dims in registers: w[p] read once per position */      \
+        __m256 a[8];                                                                               \
+        for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();                                    \
+        for (int p = 0; p < count; p++) {                                                          \
+            if (w[p] == 0) continue;                                                               \
+            __m256 wv = _mm256_set1_ps(w[p]);                                                      \
+            const VTYPE *vp = v + (size_t)p * hd + c;                                              \
+            for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(wv, LOAD(vp + 8 * j), a[j]);        \
+        }                                                                                          \
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + c + 8 * j, a[j]);                       \
+    }                                                                                              \
     for (; c + 32 <= hd; c += 32) {                                                                \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
         for (int p = 0; p < count; p++) {                                                          \
