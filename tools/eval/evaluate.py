@@ -32,11 +32,12 @@ def frechet(f1, f2):
 
 
 def generate(args, spec, workdir):
-    """spec: a policy, optionally with '#key=value' overrides: seed (first seed) or attention."""
+    """spec: a policy, optionally with '#key=value' overrides: seed (first seed), attention or storage."""
     policy, *opts = spec.split("#")
     opts = dict(o.split("=", 1) for o in opts)
     seed = opts.get("seed", str(args.seed))
     attention = opts.get("attention", args.attention)
+    storage = opts.get("storage", args.storage)
     flags = []
     if policy.startswith("official:"):
         flags = ["--policy", "zipar:" + policy.split(":")[1], "--official-schedule"]
@@ -47,7 +48,7 @@ def generate(args, spec, workdir):
     cmd = [args.zipar, "generate", "--model", args.model, "--class", "all", "--count", str(args.per_class),
            "--seed", seed, "--tokens-only", "--npy", npy, "--out", out, "--batch", str(args.batch),
            "--max-queries", "1024", "--temperature", str(args.temperature), "--cfg", str(args.cfg),
-           "--top-k", str(args.top_k), "--attention", attention] + flags
+           "--top-k", str(args.top_k), "--attention", attention, "--storage", storage] + flags
     t0 = time.time()
     # Kernel worker threads that spin while idle lose badly on a busy 2-core machine: let them sleep.
     env = dict(os.environ, ZK_SPIN_US=os.environ.get("ZK_SPIN_US", "0"))
@@ -69,8 +70,8 @@ def main():
     ap.add_argument("--classifier", default="tools/eval/classifier.pt")
     ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:6,zipar:4,zipar:2,official:8,"
                     "official:8#attention=reference,adaptive:8,adaptive:4,adaptive:2",
-                    help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N or "
-                         "#attention=reference")
+                    help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N, "
+                         "#attention=reference or #storage=f16")
     ap.add_argument("--per-class", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=16)
@@ -78,6 +79,7 @@ def main():
     ap.add_argument("--cfg", type=float, default=1.0)
     ap.add_argument("--top-k", type=int, default=0)
     ap.add_argument("--attention", default="masked")
+    ap.add_argument("--storage", default="f32", help="weights and KV cache in memory: f32 (exact), f16 or auto")
     ap.add_argument("--workdir", default="/tmp/zipar-eval")
     ap.add_argument("--out", default="docs/quality.md")
     args = ap.parse_args()
@@ -132,7 +134,8 @@ def main():
         "",
         f"Model `{model_name}` (16x16 tokens, 32x32 Fashion-MNIST images), {n} images per policy "
         f"({args.per_class} per class, seeds {args.seed}..{args.seed + args.per_class - 1} for every class), "
-        f"temperature {args.temperature}, cfg {args.cfg}, top-k {args.top_k}, attention `{args.attention}`.",
+        f"temperature {args.temperature}, cfg {args.cfg}, top-k {args.top_k}, attention `{args.attention}`, "
+        f"storage `{args.storage}`.",
         f"Judge: a small CNN trained on the Fashion-MNIST training split (`tools/eval/fashion_classifier.py`), "
         f"test accuracy {test_acc:.3f}. FD: Frechet distance between its 128-d penultimate features of the generated "
         f"images and of the 10,000 test images. Noise floor (FD of {n} real training images vs test): {real_fd:.3f}.",
