@@ -24,7 +24,7 @@ func evaluateTargets(_ r: BenchReport) -> [TargetCheck] {
                       z.stepReduction.isFinite else { continue }
                 let ratio = z.latencyReduction / z.stepReduction
                 out.append(TargetCheck(target: "GPT-B \(s) \(w) batch 1 cfg \(cfg ? "on" : "off"): latency cut >= 0.9 x step cut",
-                                       value: "\(pct(z.latencyReduction)) vs \(pct(z.stepReduction)) = \(f(ratio, 2))", met: ratio >= 0.9))
+                                       value: "\(pct(z.latencyReduction)) vs \(pct(z.stepReduction)) = \(f(ratio, 3))", met: ratio >= 0.9))
             }
         }
         let pols = Set(m.policies.map(\.policy))
