@@ -31,10 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FIX = os.path.join(ROOT, "Tests", "Fixtures")
 
-TINY_GPT = GPTConfig(dim=256, n_layer=2, n_head=4, n_kv_head=2, vocab_size=256, num_classes=10, grid=24,
-                     cls_token_num=1, multiple_of=64, ffn_dim_multiplier=0.5644, norm_eps=1e-5, rope_base=10000)
-# ffn_dim_multiplier 0.5644 is chosen so the official formula find_multiple(int(m * int(2*4*dim/3)), 64) = 384
-# differs from the tempting find_multiple(int(m * 2*4*dim/3), 64) = 448.
+TINY_GPT = GPTConfig(dim=128, n_layer=2, n_head=2, n_kv_head=1, vocab_size=256, num_classes=10, grid=24,
+                     cls_token_num=1, multiple_of=64, ffn_dim_multiplier=0.5656, norm_eps=1e-5, rope_base=10000)
+# head_dim 64 like every official LlamaGen model, GQA 2:1, a 24x24 grid (LlamaGen-L/XL's 384px case).
+# ffn_dim_multiplier 0.5656 is chosen so the official formula find_multiple(int(m * int(2*4*dim/3)), 64) = 192
+# differs from the tempting find_multiple(int(m * 2*4*dim/3), 64) = 256.
 TINY_VQ = VQConfig(codebook_size=256, codebook_embed_dim=8, codebook_l2_norm=True, z_channels=32, ch=32,
                    ch_mult=[1, 1, 2], num_res_blocks=1, out_channels=3, image_size=96)
 TINY_CLASSES = [f"class-{i}" for i in range(10)]
@@ -97,7 +98,7 @@ def gen_tiny():
     gpt = Transformer(TINY_GPT)
     randomize_gpt(gpt, 1234)
     sd = {k: v.detach().clone().contiguous() for k, v in gpt.state_dict().items()}
-    assert TINY_GPT.ffn_hidden == 384, TINY_GPT.ffn_hidden
+    assert TINY_GPT.ffn_hidden == 192, TINY_GPT.ffn_hidden
     save_file(sd, os.path.join(d, "gpt.safetensors"), metadata={"format": "pt"})
     save_file({k: v.to(torch.float16) for k, v in sd.items()}, os.path.join(d, "gpt-f16.safetensors"),
               metadata={"format": "pt"})

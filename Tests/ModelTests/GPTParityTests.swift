@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func tinyGQA24MatchesPyTorchInF32() throws {
-        // head_dim 64, GQA 4/2, ffn_dim_multiplier, 24x24 grid: 576 positions, 64 queries a pass.
+        // head_dim 64, GQA 2/1, ffn_dim_multiplier, 24x24 grid: 576 positions, 64 queries a pass.
         let err = try check(model: "tiny-gqa24", fixture: "tiny-gqa24-gpt.safetensors", logitsKey: "logits",
                             positionsKey: "positions", tolerance: Self.f32Tolerance)
         print("tiny-gqa24 f32 max |logit error| = \(err)")
@@ -61,7 +61,8 @@ import Testing
 
     /// f32 weights kept as f16 in memory (`--weights f16`): every matrix weight and every cached
     /// key and value is rounded (the KV cache follows the weights), the embeddings and norms stay
-    /// f32. Its own, looser bound against the exact f32 reference (measured 1.1e-2).
+    /// f32. Its own, looser bound against the exact f32 reference (measured 2.0e-3; 1.1e-2 on the
+    /// earlier dim-256 fixture).
     static let f16StorageTolerance: Float = 0.05
 
     @Test func f16StorageStaysClose() throws {
