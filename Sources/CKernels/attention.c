@@ -115,7 +115,6 @@ AVXH static void store_f16_avx(uint16_t *dst, const float *src, int n) {
 }
 #endif
 
-static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
 static void scores_scalar(const float *q, const void *k, int f16, int hd, int n, float *s) {
     for (int p = 0; p < n; p++) {

@@ -10,6 +10,8 @@ extern int zk_scalar_forced;      // tests: use the scalar path
 void zk_detect_isa(void);
 void zk_runtime_init(void);
 static inline int zk_level(void) { return zk_scalar_forced ? ZK_ISA_SCALAR : zk_isa_level; }
+// The AVX2/FMA/F16C loops (attention, vector ops) may run.
+static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
 double zk_sum_bytes(const char *p, size_t n);
 

@@ -6,7 +6,6 @@
 
 #include "simd_math.h"
 
-static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
 // ---- vector ops ------------------------------------------------------------------------------
 
@@ -92,15 +91,18 @@ void zk_add(float *x, const float *y, size_t n) {
 void zk_softmax(float *p, int n) {
     zk_runtime_init();
     if (n <= 0) return;
+    float m = -INFINITY;
 #if defined(__x86_64__)
-    if (vec()) {
-        float m = max_avx(p, n);
-        scale_avx(p, n, 1.0f / exp_shift_sum_avx(p, n, m));
+    if (vec()) m = max_avx(p, n); else
+#endif
+    for (int i = 0; i < n; i++) if (p[i] > m) m = p[i];
+    if (m == -INFINITY) {                     // everything filtered out: uniform, not NaN
+        for (int i = 0; i < n; i++) p[i] = 1.0f / (float)n;
         return;
     }
+#if defined(__x86_64__)
+    if (vec()) { scale_avx(p, n, 1.0f / exp_shift_sum_avx(p, n, m)); return; }
 #endif
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++) if (p[i] > m) m = p[i];
     float inv = 1.0f / exp_shift_sum_scalar(p, n, m);
     for (int i = 0; i < n; i++) p[i] *= inv;
 }

@@ -63,8 +63,7 @@ public enum Sampler {
     /// Softmax of a vocabulary row with the kernels' vector exp (about 2 ulp): a row per sampled
     /// token per pass, 16384 exps for LlamaGen, so it shows in the per-pass time next to a 5 ms pass.
     public static func softmax(_ z: [Float]) -> [Float] {
-        guard let m = z.max(), m > -Float.infinity else { return [Float](repeating: 1 / Float(max(z.count, 1)), count: z.count) }
-        var out = z
+        var out = z                           // an all -inf row comes back uniform
         VectorOps.softmax(&out)
         return out
     }

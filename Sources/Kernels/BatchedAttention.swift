@@ -20,7 +20,6 @@ public final class BatchedAttention: @unchecked Sendable {
     private var caches: [KVCache?]
     private let scores: FloatBuffer
     private let scoreRows = 64        // >= 4 chunks per thread at the pool's 16-thread maximum
-    private var count = 0
 
     public init(heads: Int, kvHeads: Int, headDim: Int, positions: Int, maxQueries: Int) {
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "n_head must be a multiple of n_kv_head")
@@ -72,10 +71,5 @@ public final class BatchedAttention: @unchecked Sendable {
         }
         zk_attention_batch(descriptors, Int32(count), Int32(heads), Int32(kvHeads), Int32(headDim), Int32(positions),
                            storage == .f16 ? 1 : 0, maskUnfilled ? 1 : 0, scores.base, Int32(scoreRows))
-    }
-
-    /// Drops the references to the caches of the last pass.
-    public func clear() {
-        for i in caches.indices { caches[i] = nil }
     }
 }

@@ -23,7 +23,7 @@ public final class KVCache: @unchecked Sendable {
         self.headDim = headDim
         self.positions = positions
         self.storage = storage
-        let bytes = layers * kvHeads * positions * headDim * storage.bytesPerValue
+        let bytes = layers * kvHeads * positions * headDim * storage.bytesPerValue   // = blockBytes
         guard let k = zk_alloc(bytes), let v = zk_alloc(bytes) else {
             fatalError("out of memory for a KV cache of \(2 * bytes) bytes")
         }
@@ -34,23 +34,24 @@ public final class KVCache: @unchecked Sendable {
     }
 
     deinit {
-        let bytes = layers * layerValues * storage.bytesPerValue
-        zk_free(keys, bytes)
-        zk_free(values, bytes)
+        zk_free(keys, blockBytes)
+        zk_free(values, blockBytes)
         filledFlags.deallocate()
     }
 
     /// Bytes of keys and values.
-    public var byteCount: Int { 2 * layerValues * layers * storage.bytesPerValue }
+    public var byteCount: Int { 2 * blockBytes }
 
+    /// Values in one layer of keys (or of values).
     var layerValues: Int { kvHeads * positions * headDim }
+    /// Bytes of all keys (or of all values).
+    var blockBytes: Int { layers * layerValues * storage.bytesPerValue }
 
     /// Empties the cache: every slot unfilled, K = V = 0 (the reference attention mode scores
     /// unfilled slots as the zeros the official code's fresh cache holds).
     public func reset() {
-        let bytes = layerValues * layers * storage.bytesPerValue
-        keys.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        keys.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
+        values.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
         filledFlags.update(repeating: 0, count: positions)
     }
 

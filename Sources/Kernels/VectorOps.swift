@@ -38,7 +38,7 @@ public enum VectorOps {
     }
 
     /// Softmax in place over a whole array (the sampler's vocabulary rows). -inf entries get
-    /// exactly 0; the caller handles an all -inf row.
+    /// exactly 0; an all -inf row becomes uniform.
     public static func softmax(_ x: inout [Float]) {
         x.withUnsafeMutableBufferPointer { b in
             if let p = b.baseAddress, b.count > 0 { softmax(p, b.count) }

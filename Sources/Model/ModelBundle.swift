@@ -1,6 +1,24 @@
 import Foundation
 import Kernels
 
+/// How a model's weights and KV caches should sit in memory, as named on the command line
+/// (`zipar --storage`, `zipar-worker --weights`).
+public enum StorageChoice: String, CaseIterable, Sendable {
+    /// f16 when the model file keeps its matrices as F16 (exact then), f32 otherwise.
+    case auto
+    case f32
+    case f16
+
+    /// What `ModelBundle(storage:)` takes: nil lets the bundle choose from its file.
+    public var storage: WeightStorage? {
+        switch self {
+        case .auto: return nil
+        case .f32: return .f32
+        case .f16: return .f16
+        }
+    }
+}
+
 /// A model directory: `config.json`, `gpt.safetensors` and (optionally) `vq.safetensors`.
 public final class ModelBundle: Sendable {
     public let directory: String

@@ -15,11 +15,6 @@ public final class PassProfile: @unchecked Sendable {
 
     public init() {}
 
-    public func reset() {
-        for i in seconds.indices { seconds[i] = 0 }
-        passes = 0
-    }
-
     /// Mean milliseconds per pass spent in `stage`.
     public func msPerPass(_ stage: Stage) -> Double {
         passes == 0 ? 0 : seconds[stage.rawValue] * 1e3 / Double(passes)

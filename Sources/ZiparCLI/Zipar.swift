@@ -28,15 +28,14 @@ struct ModelOptions: ParsableArguments {
     var storage: String = "auto"
 
     func load() throws -> ModelBundle {
-        let s: WeightStorage?
-        if storage == "auto" { s = nil } else if let named = WeightStorage(rawValue: storage) { s = named } else {
+        guard let choice = StorageChoice(rawValue: storage) else {
             throw ValidationError("--storage must be auto, f32 or f16 (got '\(storage)')")
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("model directory \(model) does not exist")
         }
-        do { return try ModelBundle(directory: model, storage: s, gptFile: gptFile) }
+        do { return try ModelBundle(directory: model, storage: choice.storage, gptFile: gptFile) }
         catch { throw CLIError("cannot load model \(model): \(error)") }
     }
 }

@@ -2,7 +2,6 @@
 import ArgumentParser
 import Foundation
 import JobStore
-import Kernels
 import Logging
 import Model
 import ServiceLifecycle
@@ -65,7 +64,7 @@ struct ZiparWorker: AsyncParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if leaseSeconds < 1 { throw ValidationError("--lease-seconds must be at least 1") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
-        if WeightStorageName(rawValue: weights) == nil { throw ValidationError("--weights must be auto, f32 or f16 (got '\(weights)')") }
+        if StorageChoice(rawValue: weights) == nil { throw ValidationError("--weights must be auto, f32 or f16 (got '\(weights)')") }
     }
 
     func run() async throws {
@@ -126,7 +125,7 @@ struct ZiparWorker: AsyncParsableCommand {
         }
         do {
             let started = Date()
-            let bundle = try ModelBundle(directory: directory, storage: WeightStorageName(rawValue: weights)?.storage)
+            let bundle = try ModelBundle(directory: directory, storage: StorageChoice(rawValue: weights)?.storage)
             let ex = ModelExecutor(bundle: bundle, batch: batch, maxQueries: maxQueries)
             logger.info("model loaded", metadata: ["model": "\(bundle.config.name)", "dir": "\(directory)",
                                                    "grid": "\(bundle.config.gpt.grid)", "storage": "\(bundle.storage)",
@@ -154,10 +153,3 @@ struct WorkerService: Service {
         }
     }
 }
-
-enum WeightStorageName: String {
-    case auto, f32, f16
-    /// nil: let the bundle choose from its file.
-    var storage: WeightStorage? { self == .auto ? nil : self == .f32 ? .f32 : .f16 }
-}
-

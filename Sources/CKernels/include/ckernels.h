@@ -71,6 +71,7 @@ void zk_add(float *x, const float *y, size_t n);
 /// Rotary embedding of `heads` vectors of headDim values: interleaved pairs (x[2m], x[2m+1]) turn by
 /// table[2m] = cos, table[2m+1] = sin (one table row, shared by the heads).
 void zk_rope(float *x, int heads, int headDim, const float *table);
+/// Softmax in place; -inf entries give exactly 0, an all -inf row gives the uniform distribution.
 void zk_softmax(float *p, int n);
 /// e^x for n values (the vector exp used above), for tests.
 void zk_exp(const float *x, float *y, size_t n);
