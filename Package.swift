@@ -5,9 +5,14 @@
 //   CBLAS, CPNG   system libraries (OpenBLAS, libpng)
 //   Kernels       every line of unsafe pointer code: matmul, attention, conv, norms, mmap, PNG codec
 //   Model         safetensors, configs, the LlamaGen GPT forward pass and KV cache, the VQ decoder
-//   Decoding      window policies (ntp, zipar, adaptive), seeded sampling, the continuous-batching scheduler
-//   JobStore      PostgreSQL: migrations, submit, claim with leases, results (all SQL in one place)
+//   Decoding      JobParameters (one home, one validate), window policies (ntp, zipar, adaptive), seeded
+//                 sampling, the continuous-batching scheduler
+//   JobStore      PostgreSQL only: schema, SQL, submit, claims with leases, results (all SQL in one place)
+//   Runner        the worker loop over any JobQueue (JobStore, or InMemoryJobQueue in tests), executors
+//   Submission    prompt files and JSONL -> validated job specs
+//   CLISupport    what every executable shares: option types, error output, exit codes, database access
 //   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench
+// docs/architecture.md draws the targets and the path of a job through them.
 import PackageDescription
 
 let package = Package(
@@ -37,34 +42,37 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels"]),
         .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
         .target(name: "JobStore", dependencies: [
+            "Decoding",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ZiparCLI", dependencies: [
-            "Model", "Decoding", "Kernels",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .target(name: "Runner", dependencies: [
+            "JobStore", "Decoding",
+            .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ZiparSubmit", dependencies: [
-            "JobStore", "Model", "Decoding",
+        .target(name: "Submission", dependencies: ["JobStore", "Decoding", "Model"]),
+        .target(name: "CLISupport", dependencies: [
+            "JobStore", "Decoding", "Model",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport"]),
+        .executableTarget(name: "ZiparSubmit", dependencies: ["JobStore", "Submission", "Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
-            "JobStore", "Model", "Decoding",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "JobStore", "Runner", "Model", "Decoding", "CLISupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "ZiparAdmin", dependencies: [
-            "JobStore",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "ZiparBench", dependencies: [
-            "Model", "Decoding", "Kernels",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport"]),
+        .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport"]),
+        .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
+        .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
+        .testTarget(name: "CLITests", dependencies: ["CLISupport"]),
     ]
 )

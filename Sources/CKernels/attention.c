@@ -130,7 +130,7 @@ static void scores_scalar(const float *q, const void *k, int f16, int hd, int n,
 typedef struct {
     const zk_attn_query *qs;
     int count, heads, kvHeads, hd, positions, f16, mask, pairs;
-    float *scores;
+    float *scores;              // [chunk][positions]
 } batch_ctx;
 
 // One head of one query: scores into s (last + 1 floats), softmax, weighted sum of the values.

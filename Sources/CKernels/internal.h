@@ -4,16 +4,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// isa.c: the instruction set, detected once (zk_detect_isa may be called any number of times).
 enum { ZK_ISA_SCALAR = 0, ZK_ISA_AVX2 = 1, ZK_ISA_AVX512 = 2 };
 extern int zk_isa_level;          // what the CPU supports
 extern int zk_scalar_forced;      // tests: use the scalar path
 void zk_detect_isa(void);
+// pool.c: the one-time setup (threads, spin time, OpenBLAS at 1 thread, zk_detect_isa), which every
+// dispatching kernel calls first, so zk_level() below is valid inside the kernels.
 void zk_runtime_init(void);
 static inline int zk_level(void) { return zk_scalar_forced ? ZK_ISA_SCALAR : zk_isa_level; }
 // The AVX2/FMA/F16C loops (attention, vector ops) may run.
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
-
-double zk_sum_bytes(const char *p, size_t n);
 
 static inline float zk_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;

@@ -25,33 +25,6 @@
 #undef NQ
 #endif
 
-int zk_isa_level = ZK_ISA_SCALAR;
-int zk_scalar_forced = 0;
-
-void zk_detect_isa(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-        zk_isa_level = ZK_ISA_AVX2;
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) zk_isa_level = ZK_ISA_AVX512;
-    }
-    const char *env = getenv("ZK_ISA");
-    if (env && env[0] == 's') zk_isa_level = ZK_ISA_SCALAR;
-    if (env && env[0] == 'a' && env[3] == '2' && zk_isa_level > ZK_ISA_AVX2) zk_isa_level = ZK_ISA_AVX2;
-#endif
-}
-
-const char *zk_isa(void) {
-    zk_runtime_init();
-    switch (zk_level()) {
-    case ZK_ISA_AVX512: return "avx512";
-    case ZK_ISA_AVX2: return "avx2";
-    default: return "scalar";
-    }
-}
-
-void zk_force_scalar(int on) { zk_runtime_init(); zk_scalar_forced = on; }
-
 // ---- scalar fallback ---------------------------------------------------------------------------
 
 static void range_f32_scalar(const float *x, int rows, const float *w, int out, int in, float *y, int o0, int o1) {
@@ -83,15 +56,6 @@ static void widen_any(const uint16_t *src, float *dst, size_t n) {
     if (zk_level() >= ZK_ISA_AVX2) { widen_avx2(src, dst, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) dst[i] = zk_half_to_float(src[i]);
-}
-
-double zk_sum_bytes(const char *p, size_t n) {
-#if defined(__x86_64__)
-    if (zk_isa_level >= ZK_ISA_AVX2) return sum_bytes_avx2(p, n);
-#endif
-    double s = 0;
-    for (size_t i = 0; i + 4 <= n; i += 4) s += *(const float *)(p + i);
-    return s;
 }
 
 // ---- BLAS path -------------------------------------------------------------------------------

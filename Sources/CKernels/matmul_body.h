@@ -121,22 +121,6 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
     for (; i < n; i++) dst[i] = zk_half_to_float(src[i]);
 }
 
-// The bandwidth probe: a plain sequential read with 4 independent sums (the hardware prefetcher
-// handles one linear stream per thread at full speed: software prefetch measured no faster here).
-TGT __attribute__((unused)) static double FN(sum_bytes)(const char *p, size_t n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 128 <= n; i += 128) {
-        a0 = _mm256_add_ps(a0, _mm256_loadu_ps((const float *)(p + i)));
-        a1 = _mm256_add_ps(a1, _mm256_loadu_ps((const float *)(p + i + 32)));
-        a2 = _mm256_add_ps(a2, _mm256_loadu_ps((const float *)(p + i + 64)));
-        a3 = _mm256_add_ps(a3, _mm256_loadu_ps((const float *)(p + i + 96)));
-    }
-    double s = FN(hsum)(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += p[i];
-    return s;
-}
-
 #undef ZK_CASE_ROW
 #undef ZK_C
 #undef ZK_CASES

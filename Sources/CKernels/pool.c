@@ -171,33 +171,3 @@ void zk_parallel(int chunks, zk_part_fn fn, void *ctx) {
     }
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
-
-// ---- streaming-read bandwidth ----------------------------------------------------------------
-
-typedef struct { const char *p; size_t bytes; _Atomic double sink; } bw_ctx;
-
-static void bw_part(void *c, int part, int parts) {
-    bw_ctx *b = c;
-    size_t per = (b->bytes / parts) & ~(size_t)255;
-    const char *start = b->p + per * part;
-    size_t n = part == parts - 1 ? b->bytes - per * part : per;
-    double s = zk_sum_bytes(start, n);
-    if (s == -1.0) atomic_store(&b->sink, s);      // keeps the sum alive
-}
-
-double zk_read_bandwidth(const void *p, size_t bytes, int reps, int threads) {
-    zk_runtime_init();
-    if (threads <= 0) threads = pool.threads;
-    if (threads > pool.threads) threads = pool.threads;
-    bw_ctx c = { .p = p, .bytes = bytes };
-    double best = 0;
-    for (int r = 0; r < reps; r++) {
-        long t0 = now_ns();
-        if (threads == 1) bw_part(&c, 0, 1);
-        else zk_parallel(16 * threads, bw_part, &c);
-        long t1 = now_ns();
-        double bps = (double)bytes / ((double)(t1 - t0) * 1e-9);
-        if (bps > best) best = bps;
-    }
-    return best;
-}

@@ -1,4 +1,4 @@
-// SIMD helpers shared by vector.c and attention.c: a vector exp, horizontal sums and maxima.
+// SIMD helpers shared by vector.c, attention.c and probe.c: a vector exp, horizontal sums and maxima.
 #ifndef CKERNELS_SIMD_MATH_H
 #define CKERNELS_SIMD_MATH_H
 #include <math.h>

@@ -14,14 +14,6 @@ public struct SchedulerLimits: Sendable, Equatable {
     }
 }
 
-/// What one pass did, for logs and benchmarks.
-public struct PassReport: Sendable, Equatable {
-    public var index: Int
-    public var requests: Int
-    public var queries: Int
-    public var seconds: Double
-}
-
 /// Continuous batching: decides which (sequence, position) queries go into the next pass, runs the
 /// pass on the engine, samples, and retires finished requests so new ones can join.
 ///
@@ -45,12 +37,17 @@ public final class BatchScheduler {
     private var active: [Active] = []
     /// Passes run so far.
     public private(set) var passCount = 0
-    /// The last pass, for logs.
-    public private(set) var lastPass: PassReport?
 
     public init(engine: GPTEngine, limits: SchedulerLimits = SchedulerLimits()) {
         self.engine = engine
         self.limits = limits
+    }
+
+    /// A scheduler with its own engine sized for `batch` requests: each may need two sequences (CFG's
+    /// null-class twin) and the engine's buffers hold `maxQueries` queries a pass.
+    public convenience init(model: GPTModel, batch: Int, maxQueries: Int, attentionMode: AttentionMode = .masked) {
+        let engine = GPTEngine(model: model, maxQueries: maxQueries, maxSequences: 2 * batch, attentionMode: attentionMode)
+        self.init(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
     /// Queries per pass actually used: the smaller of the limit and the engine's buffers.
@@ -62,17 +59,11 @@ public final class BatchScheduler {
     public var hasCapacity: Bool {
         inFlight < limits.maxRequestsInFlight && engine.openSequences + 2 <= engine.maxSequences
     }
-    /// Ids of the requests in flight, in arrival order.
-    public var inFlightIDs: [String] { active.map(\.decoder.request.id) }
 
-    /// Adds a request; throws for a bad class id or a policy that does not fit the grid.
+    /// Adds a request; throws `ParameterError` for parameters the model cannot serve, `DecodingError` when full.
     public func add(_ request: GenerationRequest) throws {
         let model = engine.model
-        guard request.classLabel >= 0 && request.classLabel < model.config.numClasses else {
-            throw DecodingError.badClass(request.classLabel, numClasses: model.config.numClasses)
-        }
         let decoder = try RequestDecoder(request: request, config: model.config, nullClass: model.nullClass)
-        if decoder.usesGuidance && !model.supportsGuidance { throw DecodingError.noGuidance }
         guard !active.contains(where: { $0.decoder.request.id == request.id }) else {
             throw DecodingError.duplicateID(request.id)
         }
@@ -142,7 +133,6 @@ public final class BatchScheduler {
         for (a, plan, c, u) in gathered { a.decoder.apply(plan, cond: c, uncond: u, seconds: 0) }
         seconds += Date().timeIntervalSince(t1)
         for (a, _, _, _) in gathered { a.decoder.setLastPassSeconds(seconds) }
-        lastPass = PassReport(index: passCount, requests: members.count, queries: queries.count, seconds: seconds)
         passCount += 1
 
         active.removeAll { a in
@@ -168,9 +158,10 @@ public final class BatchScheduler {
         }
     }
 
-    /// Convenience: decodes all `requests`, keeping at most `limits.maxRequestsInFlight` in flight.
-    /// Results come back in the order of `requests`.
-    public func run(_ requests: [GenerationRequest]) throws -> [GenerationResult] {
+    /// Decodes all `requests`, keeping at most `limits.maxRequestsInFlight` in flight; `onResult` sees each
+    /// result as it finishes. Results come back in the order of `requests`.
+    public func run(_ requests: [GenerationRequest],
+                    onResult: ((GenerationResult) throws -> Void)? = nil) throws -> [GenerationResult] {
         var pending = requests[...]
         var done: [String: GenerationResult] = [:]
         while !pending.isEmpty || !active.isEmpty {
@@ -178,7 +169,7 @@ public final class BatchScheduler {
                 try add(next)
                 pending = pending.dropFirst()
             }
-            for r in step() { done[r.id] = r }
+            for r in step() { done[r.id] = r; try onResult?(r) }
         }
         return requests.map { done[$0.id]! }
     }

@@ -1,8 +1,8 @@
 import Foundation
 import Model
 
-/// Which tokens may be decoded in the next pass (see ../shared/docs/zipar-notes.md).
-public enum WindowPolicy: Sendable, Equatable, CustomStringConvertible {
+/// Which tokens may be decoded in the next pass (the rules: docs/decoding.md).
+public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
     /// Plain raster next-token prediction: one token per pass, H*W passes.
     case ntp
     /// ZipAR with a fixed window: row i starts once row i-1 has `window` tokens.
@@ -24,7 +24,7 @@ public enum WindowPolicy: Sendable, Equatable, CustomStringConvertible {
         case "ntp" where parts.count == 1: self = .ntp
         case "zipar": self = .zipar(window: try window())
         case "adaptive": self = .adaptive(minWindow: try window())
-        default: throw PolicyError.malformed(text, "expected ntp, zipar:S or adaptive:SMIN")
+        default: throw PolicyError.malformed(text, "expected ntp, zipar:S, adaptive:SMIN or official:S")
         }
     }
 
@@ -35,63 +35,39 @@ public enum WindowPolicy: Sendable, Equatable, CustomStringConvertible {
         case .adaptive(let s): return "adaptive:\(s)"
         }
     }
-
-    /// Checks the window against a `grid x grid` token grid.
-    public func validate(grid: Int) throws {
-        switch self {
-        case .ntp: return
-        case .zipar(let s), .adaptive(let s):
-            if s > grid { throw PolicyError.windowTooLarge(window: s, grid: grid) }
-        }
-    }
 }
 
 public enum PolicyError: Error, CustomStringConvertible, Equatable {
     case malformed(String, String)
-    case windowTooLarge(window: Int, grid: Int)
 
     public var description: String {
         switch self {
         case .malformed(let t, let why): return "bad policy '\(t)': \(why)"
-        case .windowTooLarge(let s, let g): return "window \(s) is larger than the grid width \(g)"
         }
     }
 }
 
-/// Sampling settings of one request.
-public struct SamplingParams: Sendable, Equatable, Codable {
-    public var temperature: Float = 1.0
-    /// 0 = no top-k filter.
-    public var topK: Int = 0
-    /// 1 = no nucleus filter.
-    public var topP: Float = 1.0
-    /// Classifier-free guidance scale; 1 = no guidance (one sequence, no null-class twin).
-    public var cfgScale: Float = 1.0
-    /// Apply guidance only to the first `cfgInterval` image tokens (nil = all).
-    public var cfgInterval: Int? = nil
-
-    public init(temperature: Float = 1.0, topK: Int = 0, topP: Float = 1.0, cfgScale: Float = 1.0, cfgInterval: Int? = nil) {
-        self.temperature = temperature; self.topK = topK; self.topP = topP
-        self.cfgScale = cfgScale; self.cfgInterval = cfgInterval
-    }
-}
-
-/// One image to generate.
+/// One image to generate: the caller's id and the job's parameters.
 public struct GenerationRequest: Sendable, Equatable {
     /// Caller's id (the job id in the service), carried into results and logs.
     public var id: String
-    public var classLabel: Int
-    public var policy: WindowPolicy
-    public var sampling: SamplingParams
-    public var seed: UInt64
-    /// Reproduce the official code's schedule: the whole first row by NTP before rows overlap.
-    public var officialSchedule: Bool
+    public var parameters: JobParameters
+
+    public init(id: String, parameters: JobParameters) {
+        self.id = id; self.parameters = parameters
+    }
 
     public init(id: String, classLabel: Int, policy: WindowPolicy = .ntp, sampling: SamplingParams = SamplingParams(),
                 seed: UInt64 = 0, officialSchedule: Bool = false) {
-        self.id = id; self.classLabel = classLabel; self.policy = policy; self.sampling = sampling
-        self.seed = seed; self.officialSchedule = officialSchedule
+        self.init(id: id, parameters: JobParameters(classLabel: classLabel, policy: policy, officialSchedule: officialSchedule,
+                                                    sampling: sampling, seed: seed))
     }
+
+    public var classLabel: Int { parameters.classLabel }
+    public var policy: WindowPolicy { parameters.policy }
+    public var sampling: SamplingParams { parameters.sampling }
+    public var seed: UInt64 { parameters.seed }
+    public var officialSchedule: Bool { parameters.officialSchedule }
 }
 
 /// Per-request statistics.

@@ -37,7 +37,7 @@ public struct PlannedQuery: Sendable, Equatable {
 /// The decoding state of one request: which tokens exist, which rows are running, pending adaptive drafts,
 /// and which placeholder slots still hold a stand-in. It knows nothing about the engine: `plan()` says which
 /// queries the next pass should carry, `apply` consumes their logits. The window rules
-/// (see docs/decoding.md and ../shared/docs/zipar-notes.md):
+/// (see docs/decoding.md):
 ///
 /// - row 0 runs token by token from the class-token prefill (pass 1 yields x(0,0));
 /// - row i >= 1 starts once row i-1 has `w` tokens (w = S for zipar:S, W for ntp, W for row 1 under the
@@ -71,14 +71,11 @@ public final class RequestDecoder {
     public private(set) var decoded = 0
     var prefilled = false
 
+    /// Throws `ParameterError` when the parameters break a rule (`JobParameters.validate(for:)`).
     public init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
-        try request.policy.validate(grid: config.grid)
+        try request.parameters.validate(for: ModelLimits(grid: config.grid, numClasses: config.numClasses,
+                                                         supportsGuidance: nullClass >= config.numClasses))
         let s = request.sampling
-        guard s.temperature >= 0, s.temperature.isFinite else { throw DecodingError.badSampling("temperature must be >= 0") }
-        guard s.topK >= 0 else { throw DecodingError.badSampling("top-k must be >= 0") }
-        guard s.topP > 0, s.topP <= 1 else { throw DecodingError.badSampling("top-p must be in (0, 1]") }
-        guard s.cfgScale.isFinite else { throw DecodingError.badSampling("cfg scale must be finite") }
-        if let k = s.cfgInterval, k < 0 { throw DecodingError.badSampling("cfg interval must be >= 0") }
         self.request = request
         grid = config.grid
         clsTokenNum = config.clsTokenNum
@@ -262,17 +259,11 @@ extension GPTQuery.Input {
 }
 
 public enum DecodingError: Error, CustomStringConvertible, Equatable {
-    case badSampling(String)
-    case badClass(Int, numClasses: Int)
-    case noGuidance
     case full(String)
     case duplicateID(String)
 
     public var description: String {
         switch self {
-        case .badSampling(let m): return "bad sampling parameters: \(m)"
-        case .badClass(let c, let n): return "class \(c) is out of range 0..<\(n)"
-        case .noGuidance: return "the model has no null-class row, so classifier-free guidance (cfg != 1) is unavailable"
         case .full(let m): return m
         case .duplicateID(let id): return "a request with id '\(id)' is already in flight"
         }

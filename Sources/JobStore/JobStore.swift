@@ -1,5 +1,7 @@
+import Decoding
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// The PostgreSQL job store: every read and write of the service goes through here (SQL lives in `SQL`).
@@ -61,7 +63,7 @@ public final class JobStore: Sendable {
     }
 
     /// The schema this code is written against: the highest migration in `migrations/`.
-    public static let expectedSchemaVersion = 1
+    public static let expectedSchemaVersion = 2
 
     /// Throws a readable error when the database is not migrated to `expectedSchemaVersion`.
     public func checkSchema() async throws {
@@ -111,7 +113,8 @@ public final class JobStore: Sendable {
 
     // MARK: worker side
 
-    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws {
+    /// Records (or revives) a worker row; `Runner`'s `registerWorker` checks the schema first.
+    public func recordWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws {
         try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues))
     }
 
@@ -127,12 +130,13 @@ public final class JobStore: Sendable {
         let rows = try await client.query(SQL.claim(limit: limit, queues: queues, models: models, owner: owner,
                                                     leaseSeconds: leaseSeconds), logger: logger)
         var order: [UUID: Int64] = [:]
-        for try await (id, queue, model, cls, policy, temp, topK, topP, cfg, seed, prio, attempts, maxAttempts, token, created, seq)
-            in rows.decode((UUID, String, String, Int, String, Double, Int, Double, Double, Int64, Int, Int, Int, UUID, Date, Int64).self) {
-            out.append(ClaimedJob(id: id, queue: queue, model: model, classLabel: cls, policy: policy, temperature: temp,
-                                  topK: topK, topP: topP, cfgScale: cfg, seed: seed, priority: prio, attempt: attempts,
-                                  maxAttempts: maxAttempts, leaseToken: token, createdAt: created))
-            order[id] = seq
+        for try await row in rows {
+            let c = Columns(row)
+            let id = try c("id", as: UUID.self)
+            out.append(ClaimedJob(id: id, queue: try c("queue"), model: try c("model"), parameters: c.parameters(),
+                                  priority: try c("priority"), attempt: try c("attempts"), maxAttempts: try c("max_attempts"),
+                                  leaseToken: try c("lease_token"), createdAt: try c("created_at")))
+            order[id] = try c("seq", as: Int64.self)
         }
         return out.sorted { ($0.priority, order[$1.id]!) > ($1.priority, order[$0.id]!) }
     }
@@ -169,12 +173,12 @@ public final class JobStore: Sendable {
     public func fail(_ job: ClaimedJob, error: String, permanent: Bool, worker: String,
                      backoff: Double? = nil) async throws -> FailOutcome {
         let delay = backoff ?? retryBackoff(attempt: job.attempt)
-        var state: String?
+        var state: JobState?
         for try await s in try await client.query(SQL.fail(id: job.id, token: job.leaseToken, worker: worker, error: error,
                                                            permanent: permanent, backoff: delay), logger: logger)
-            .decode(String.self) { state = s }
+            .decode(JobState.self) { state = s }
         guard let state else { throw LeaseLost(jobID: job.id) }
-        return state == JobState.failed.rawValue ? .failed : .retrying(after: delay)
+        return state == .failed ? .failed : .retrying(after: delay)
     }
 
     /// Hands jobs back to the queue without spending an attempt (graceful shutdown). Returns how many.
@@ -192,8 +196,8 @@ public final class JobStore: Sendable {
     @discardableResult
     public func rescueExpired() async throws -> [(UUID, JobState)] {
         var out: [(UUID, JobState)] = []
-        for try await (id, state) in try await client.query(SQL.rescue, logger: logger).decode((UUID, String).self) {
-            out.append((id, JobState(rawValue: state) ?? .queued))
+        for try await (id, state) in try await client.query(SQL.rescue, logger: logger).decode((UUID, JobState).self) {
+            out.append((id, state))
         }
         return out
     }
@@ -209,7 +213,7 @@ public final class JobStore: Sendable {
         var byName: [String: QueueInfo] = [:]
         var order: [String] = []
         for try await (name, paused, state, count) in try await client.query(SQL.queues, logger: logger)
-            .decode((String, Bool, String?, Int).self) {
+            .decode((String, Bool, JobState?, Int).self) {
             if byName[name] == nil { byName[name] = QueueInfo(name: name, paused: paused, counts: [:]); order.append(name) }
             if let state { byName[name]!.counts[state] = count }
         }
@@ -255,8 +259,8 @@ public final class JobStore: Sendable {
 
     public func states(of ids: [UUID]) async throws -> [UUID: JobState] {
         var out: [UUID: JobState] = [:]
-        for try await (id, state) in try await client.query(SQL.jobStates(ids: ids), logger: logger).decode((UUID, String).self) {
-            out[id] = JobState(rawValue: state)
+        for try await (id, state) in try await client.query(SQL.jobStates(ids: ids), logger: logger).decode((UUID, JobState).self) {
+            out[id] = state
         }
         return out
     }
@@ -264,19 +268,20 @@ public final class JobStore: Sendable {
     /// State, attempts and the error history (JSON text) of one job.
     public func errors(of id: UUID) async throws -> (JobState, Int, String)? {
         for try await (state, attempts, errors) in try await client.query(SQL.jobErrors(id: id), logger: logger)
-            .decode((String, Int, String).self) {
-            return (JobState(rawValue: state) ?? .queued, attempts, errors)
+            .decode((JobState, Int, String).self) {
+            return (state, attempts, errors)
         }
         return nil
     }
 
     public func workers() async throws -> [WorkerInfo] {
         var out: [WorkerInfo] = []
-        for try await (id, host, pid, models, queues, started, beat, stopped, done, age, running)
-            in try await client.query(SQL.workers, logger: logger)
-            .decode((String, String, Int, [String], [String], Date, Date, Date?, Int, Double, Int).self) {
-            out.append(WorkerInfo(id: id, host: host, pid: pid, models: models, queues: queues, startedAt: started,
-                                  heartbeatAt: beat, stoppedAt: stopped, jobsDone: done, heartbeatAge: age, running: running))
+        for try await row in try await client.query(SQL.workers, logger: logger) {
+            let c = Columns(row)
+            out.append(WorkerInfo(id: try c("id"), host: try c("host"), pid: try c("pid"), models: try c("models"),
+                                  queues: try c("queues"), startedAt: try c("started_at"), heartbeatAt: try c("heartbeat_at"),
+                                  stoppedAt: try c("stopped_at"), jobsDone: try c("jobs_done"),
+                                  heartbeatAge: try c("heartbeat_age"), running: try c("running")))
         }
         return out
     }
@@ -316,16 +321,15 @@ public final class JobStore: Sendable {
 
     /// One result with its PNG.
     public func result(id: UUID) async throws -> (StoredResult, [UInt8])? {
-        let rows = try await client.query(SQL.result(id: id), logger: logger)
-        for try await (jid, queue, model, cls, policy, seed, cfg, temp, topK, topP, w, h, passes, ntp, tokens, queries,
-                       decodeMs, latencyMs, passMs, worker, attempt, finished, png)
-            in rows.decode((UUID, String, String, Int, String, Int64, Double, Double, Int, Double, Int, Int, Int, Int, Int,
-                            Int, Double, Double, [Double], String, Int, Date, Data).self) {
-            return (StoredResult(jobID: jid.text, queue: queue, model: model, classLabel: cls, policy: policy, seed: seed,
-                                 cfgScale: cfg, temperature: temp, topK: topK, topP: topP, width: w, height: h,
-                                 passes: passes, ntpPasses: ntp, tokens: tokens, queries: queries, decodeMs: decodeMs,
-                                 latencyMs: latencyMs, passMs: passMs, worker: worker, attempt: attempt,
-                                 finishedAt: finished), [UInt8](png))
+        for try await row in try await client.query(SQL.result(id: id), logger: logger) {
+            let c = Columns(row)
+            let meta = StoredResult(
+                jobID: try c("id", as: UUID.self).text, queue: try c("queue"), model: try c("model"),
+                parameters: try? c.parameters().get(), width: try c("width"), height: try c("height"),
+                passes: try c("passes"), ntpPasses: try c("ntp_passes"), tokens: try c("tokens"), queries: try c("queries"),
+                decodeMs: try c("decode_ms"), latencyMs: try c("latency_ms"), passMs: try c("pass_ms"),
+                worker: try c("worker"), attempt: try c("attempt"), finishedAt: try c("finished_at"))
+            return (meta, [UInt8](try c("png", as: ByteBuffer.self).readableBytesView))
         }
         return nil
     }

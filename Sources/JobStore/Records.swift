@@ -1,34 +1,26 @@
+import Decoding
 import Foundation
 
 /// A job's life: queued -> running -> done | failed | cancelled (running -> queued again on retry or rescue).
-public enum JobState: String, Sendable, Codable, CaseIterable {
+/// Bound and read as this type (`JobState+Postgres.swift`): a state the code does not know is an error.
+public enum JobState: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable {
     case queued, running, done, failed, cancelled
-
-    public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
 }
 
 /// One job to insert (a validated prompt line expands to `count` of these).
-public struct JobSpec: Sendable, Equatable, Codable {
+public struct JobSpec: Sendable, Equatable {
     public var queue: String
     public var model: String
-    public var classLabel: Int
-    public var policy: String
-    public var temperature: Double = 1
-    public var topK: Int = 0
-    public var topP: Double = 1
-    public var cfgScale: Double = 1
-    public var seed: Int64 = 0
+    public var parameters: JobParameters
     public var priority: Int = 0
     public var maxAttempts: Int = 5
     /// The input line it came from (1-based; 0 when built in code). Not stored.
     public var line: Int = 0
 
-    public init(queue: String = "default", model: String, classLabel: Int, policy: String = "ntp",
-                temperature: Double = 1, topK: Int = 0, topP: Double = 1, cfgScale: Double = 1, seed: Int64 = 0,
-                priority: Int = 0, maxAttempts: Int = 5, line: Int = 0) {
-        self.queue = queue; self.model = model; self.classLabel = classLabel; self.policy = policy
-        self.temperature = temperature; self.topK = topK; self.topP = topP; self.cfgScale = cfgScale
-        self.seed = seed; self.priority = priority; self.maxAttempts = maxAttempts; self.line = line
+    public init(queue: String = "default", model: String, parameters: JobParameters, priority: Int = 0,
+                maxAttempts: Int = 5, line: Int = 0) {
+        self.queue = queue; self.model = model; self.parameters = parameters
+        self.priority = priority; self.maxAttempts = maxAttempts; self.line = line
     }
 }
 
@@ -37,19 +29,21 @@ public struct ClaimedJob: Sendable, Equatable {
     public var id: UUID
     public var queue: String
     public var model: String
-    public var classLabel: Int
-    public var policy: String
-    public var temperature: Double
-    public var topK: Int
-    public var topP: Double
-    public var cfgScale: Double
-    public var seed: Int64
+    /// The row's parameters, or why they do not pass `JobParameters.validate()` (a row written by hand or by
+    /// a newer version): the worker fails such a job permanently instead of guessing.
+    public var parameters: Result<JobParameters, ParameterError>
     public var priority: Int
     /// 1 for the first claim.
     public var attempt: Int
     public var maxAttempts: Int
     public var leaseToken: UUID
     public var createdAt: Date
+
+    public init(id: UUID, queue: String, model: String, parameters: Result<JobParameters, ParameterError>, priority: Int,
+                attempt: Int, maxAttempts: Int, leaseToken: UUID, createdAt: Date) {
+        self.id = id; self.queue = queue; self.model = model; self.parameters = parameters; self.priority = priority
+        self.attempt = attempt; self.maxAttempts = maxAttempts; self.leaseToken = leaseToken; self.createdAt = createdAt
+    }
 }
 
 /// What a worker writes for a finished job.
@@ -84,6 +78,7 @@ public struct JobError: Error, Sendable, CustomStringConvertible {
 /// The job's lease is gone (rescued after expiry, cancelled, or already finished): the write was refused.
 public struct LeaseLost: Error, Sendable, CustomStringConvertible {
     public var jobID: UUID
+    public init(jobID: UUID) { self.jobID = jobID }
     public var description: String { "lease on job \(jobID.text) was lost; result discarded" }
 }
 
@@ -103,7 +98,7 @@ public struct SubmitOutcome: Sendable, Equatable {
 public struct QueueInfo: Sendable, Codable, Equatable {
     public var name: String
     public var paused: Bool
-    public var counts: [String: Int]
+    public var counts: [JobState: Int]
 }
 
 public struct WorkerInfo: Sendable, Codable, Equatable {
@@ -149,13 +144,8 @@ public struct StoredResult: Sendable, Codable, Equatable {
     public var jobID: String
     public var queue: String
     public var model: String
-    public var classLabel: Int
-    public var policy: String
-    public var seed: Int64
-    public var cfgScale: Double
-    public var temperature: Double
-    public var topK: Int
-    public var topP: Double
+    /// Nil when the row's parameters no longer pass validation (see `ClaimedJob.parameters`).
+    public var parameters: JobParameters?
     public var width: Int
     public var height: Int
     public var passes: Int

@@ -1,3 +1,4 @@
+import Decoding
 import Foundation
 import PostgresNIO
 
@@ -48,15 +49,23 @@ enum SQL {
     static func ensureQueue(_ name: String) -> PostgresQuery {
         "INSERT INTO queues (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING"
     }
+    /// The parameter columns come from `JobParameters.fields` (compile-time names); every value is a bind.
     static func insertJob(_ j: JobSpec, key: String?) -> PostgresQuery {
-        """
-        INSERT INTO jobs (queue, model, class_label, policy, temperature, top_k, top_p, cfg_scale, seed, priority,
-                          max_attempts, idempotency_key)
-        VALUES (\(j.queue), \(j.model), \(j.classLabel), \(j.policy), \(j.temperature), \(j.topK), \(j.topP),
-                \(j.cfgScale), \(j.seed), \(j.priority), \(j.maxAttempts), \(key))
-        ON CONFLICT (queue, idempotency_key) DO NOTHING
-        RETURNING id
-        """
+        var binds = PostgresBindings()
+        var columns: [String] = []
+        func add(_ column: String, _ value: ParameterValue) { columns.append(column); binds.append(value) }
+        add("queue", .text(j.queue))
+        add("model", .text(j.model))
+        for f in JobParameters.fields { add(f.column, f.read(j.parameters)) }
+        add("priority", .int(j.priority))
+        add("max_attempts", .int(j.maxAttempts))
+        add("idempotency_key", key.map { .text($0) } ?? .null)
+        let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
+        return PostgresQuery(unsafeSQL: """
+            INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(placeholders))
+            ON CONFLICT (queue, idempotency_key) DO NOTHING
+            RETURNING id
+            """, binds: binds)
     }
     static func jobByKey(queue: String, key: String) -> PostgresQuery {
         "SELECT id FROM jobs WHERE queue = \(queue) AND idempotency_key = \(key)"
@@ -68,10 +77,9 @@ enum SQL {
 
     // MARK: workers
 
-    static let claimColumns = """
-        j.id, j.queue, j.model, j.class_label, j.policy, j.temperature, j.top_k, j.top_p, j.cfg_scale, j.seed,
-        j.priority, j.attempts, j.max_attempts, j.lease_token, j.created_at, j.seq
-        """
+    /// What a claim returns; `JobStore.claim` reads it by these names.
+    static let claimColumns = "j.id, j.queue, j.model, \(JobParameters.columnList(alias: "j")), "
+        + "j.priority, j.attempts, j.max_attempts, j.lease_token, j.created_at, j.seq"
 
     /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold.
     static func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) -> PostgresQuery {
@@ -265,8 +273,8 @@ enum SQL {
         """
     static let workers: PostgresQuery = """
         SELECT w.id, w.host, w.pid, w.models, w.queues, w.started_at, w.heartbeat_at, w.stopped_at, w.jobs_done,
-               EXTRACT(EPOCH FROM (now() - w.heartbeat_at))::float8,
-               (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.lease_owner = w.id)::bigint
+               EXTRACT(EPOCH FROM (now() - w.heartbeat_at))::float8 AS heartbeat_age,
+               (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.lease_owner = w.id)::bigint AS running
         FROM workers w ORDER BY w.stopped_at IS NOT NULL, w.heartbeat_at DESC
         """
     static func resultIDs(queue: String?) -> PostgresQuery {
@@ -277,7 +285,7 @@ enum SQL {
     }
     static func result(id: UUID) -> PostgresQuery {
         """
-        SELECT j.id, j.queue, j.model, j.class_label, j.policy, j.seed, j.cfg_scale, j.temperature, j.top_k, j.top_p,
+        SELECT j.id, j.queue, j.model, \(unescaped: JobParameters.columnList(alias: "j")),
                r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
                r.worker, r.attempt, j.finished_at, r.png
         FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.id = \(id)

@@ -16,9 +16,9 @@ public final class BatchedAttention: @unchecked Sendable {
     public let headDim: Int
     public let positions: Int
     public let maxQueries: Int
-    private let descriptors: UnsafeMutablePointer<zk_attn_query>
-    private var caches: [KVCache?]
-    private let scores: FloatBuffer
+    private let descriptors: UnsafeMutablePointer<zk_attn_query>   // [query]
+    private var caches: [KVCache?]                                  // [query]: keeps each descriptor's cache alive
+    private let scores: FloatBuffer                                 // [scoreRows][positions]: a row per chunk of a run
     private let scoreRows = 64        // >= 4 chunks per thread at the pool's 16-thread maximum
 
     public init(heads: Int, kvHeads: Int, headDim: Int, positions: Int, maxQueries: Int) {

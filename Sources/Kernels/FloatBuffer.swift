@@ -5,7 +5,7 @@
 /// Reference semantics on purpose: the hot loop must never trigger a copy-on-write.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
-    let base: UnsafeMutablePointer<Float>
+    let base: UnsafeMutablePointer<Float>      // [count]
 
     public init(count: Int, value: Float = 0) {
         precondition(count >= 0, "negative buffer size")
@@ -35,12 +35,6 @@ public final class FloatBuffer: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: base + offset, count: n))
     }
 
-    public func fill(_ value: Float, offset: Int = 0, count n: Int? = nil) {
-        let n = n ?? (count - offset)
-        precondition(offset >= 0 && offset + n <= count, "range out of bounds")
-        (base + offset).update(repeating: value, count: n)
-    }
-
     /// Copies `n` values from `src[srcOffset...]` into `self[offset...]`.
     public func copy(from src: FloatBuffer, srcOffset: Int = 0, offset: Int = 0, count n: Int) {
         precondition(srcOffset >= 0 && srcOffset + n <= src.count && offset >= 0 && offset + n <= count,
@@ -53,11 +47,5 @@ public final class FloatBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { s in
             if let p = s.baseAddress { (base + offset).update(from: p, count: values.count) }
         }
-    }
-
-    /// Read-only access for the kernels in this module.
-    func withValues<R>(offset: Int = 0, count n: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        precondition(offset >= 0 && offset + n <= count, "range out of bounds")
-        return try body(UnsafeBufferPointer(start: base + offset, count: n))
     }
 }

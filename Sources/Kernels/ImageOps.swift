@@ -12,7 +12,7 @@ public enum ImageOps {
         let hw = height * width
         precondition(x.count == channels * hw, "conv input has \(x.count) values, expected \(channels * hw)")
         precondition(weight.count == outChannels * channels * kernel * kernel, "conv weight shape mismatch")
-        var y = [Float](repeating: 0, count: outChannels * hw)
+        var y = [Float](repeating: 0, count: outChannels * hw)     // [outChannels][height][width]
         if let bias {
             precondition(bias.count == outChannels)
             for o in 0..<outChannels { for i in 0..<hw { y[o * hw + i] = bias[o] } }
@@ -22,7 +22,8 @@ public enum ImageOps {
         if kernel == 1 {
             patch = x
         } else {
-            // im2col: one row per (channel, ky, kx), one column per output pixel.
+            // im2col: one row per (channel, ky, kx), one column per output pixel:
+            // [channels][kernel][kernel][height][width], so the convolution is one sgemm.
             let pad = kernel / 2
             var cols = [Float](repeating: 0, count: channels * k2 * hw)
             cols.withUnsafeMutableBufferPointer { c in
@@ -63,7 +64,7 @@ public enum ImageOps {
     public static func groupNorm(_ x: [Float], channels: Int, pixels: Int, groups: Int, eps: Float,
                                  gamma: [Float], beta: [Float], swish: Bool) -> [Float] {
         precondition(channels % groups == 0, "channels \(channels) not divisible into \(groups) groups")
-        var y = [Float](repeating: 0, count: x.count)
+        var y = [Float](repeating: 0, count: x.count)    // [channels][pixels], like x
         let per = channels / groups
         for g in 0..<groups {
             let start = g * per * pixels, n = per * pixels
@@ -90,7 +91,7 @@ public enum ImageOps {
     /// Nearest-neighbour 2x upsampling (`F.interpolate(scale_factor=2, mode="nearest")`).
     public static func upsample2x(_ x: [Float], channels: Int, height: Int, width: Int) -> [Float] {
         let ow = width * 2, oh = height * 2
-        var y = [Float](repeating: 0, count: channels * oh * ow)
+        var y = [Float](repeating: 0, count: channels * oh * ow)   // [channels][2 height][2 width]
         for c in 0..<channels {
             for oy in 0..<oh {
                 for ox in 0..<ow {
@@ -106,7 +107,7 @@ public enum ImageOps {
     public static func pixelAttention(q: [Float], k: [Float], v: [Float], channels: Int, pixels: Int) -> [Float] {
         let n = pixels
         var w = [Float](repeating: 0, count: n * n)   // w[j][i] = q_j . k_i
-        var out = [Float](repeating: 0, count: channels * n)
+        var out = [Float](repeating: 0, count: channels * n)      // [channels][pixels]
         w.withUnsafeMutableBufferPointer { wp in
             q.withUnsafeBufferPointer { qp in
                 k.withUnsafeBufferPointer { kp in

@@ -12,9 +12,9 @@ public final class KVCache: @unchecked Sendable {
     public let headDim: Int
     public let positions: Int
     public let storage: WeightStorage
-    let keys: UnsafeMutableRawPointer
-    let values: UnsafeMutableRawPointer
-    let filledFlags: UnsafeMutablePointer<UInt8>
+    let keys: UnsafeMutableRawPointer                // [layer][kvHead][position][headDim], f32 or f16 bits
+    let values: UnsafeMutableRawPointer              // [layer][kvHead][position][headDim], f32 or f16 bits
+    let filledFlags: UnsafeMutablePointer<UInt8>     // [position]: 1 once a token's K/V are stored
 
     public init(layers: Int, kvHeads: Int, headDim: Int, positions: Int, storage: WeightStorage = .f32) {
         precondition(layers > 0 && kvHeads > 0 && headDim > 0 && positions > 0, "empty KV cache")

@@ -4,7 +4,7 @@ import Foundation
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
-    private let base: UnsafeRawPointer?
+    private let base: UnsafeRawPointer?     // [size] bytes; nil for an empty file (mmap refuses length 0)
 
     public enum Failure: Error, CustomStringConvertible {
         case cannotOpen(String, String)

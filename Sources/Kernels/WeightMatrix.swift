@@ -17,8 +17,8 @@ public final class WeightMatrix: @unchecked Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
     public let storage: WeightStorage
-    let f32: UnsafeMutablePointer<Float>?
-    let f16: UnsafeMutablePointer<UInt16>?
+    let f32: UnsafeMutablePointer<Float>?      // [outFeatures][inFeatures] when storage is .f32
+    let f16: UnsafeMutablePointer<UInt16>?     // [outFeatures][inFeatures], IEEE half bits, when .f16
 
     /// `values` holds `outFeatures * inFeatures` floats, row-major.
     public init(outFeatures: Int, inFeatures: Int, values: [Float], storage: WeightStorage = .f32) {

@@ -14,7 +14,7 @@ public final class GPTEngine {
     public let maxSequences: Int
 
     private final class Sequence {
-        let cache: KVCache
+        let cache: KVCache      // [layer][kvHead][position][headDim], keys and values
         var inUse = false
         init(config c: GPTConfig, storage: WeightStorage) {
             cache = KVCache(layers: c.nLayer, kvHeads: c.kvHeads, headDim: c.headDim,
@@ -22,9 +22,15 @@ public final class GPTEngine {
         }
     }
 
-    private var sequences: [Sequence] = []
-    // Scratch, [maxQueries][width] each.
-    private let x, xNorm, qkv, attended, projected, gate, up, logitsBuffer: FloatBuffer
+    private var sequences: [Sequence] = []          // [slot]: grows to maxSequences, slots reused
+    // Activations, one row per query of the pass (row r = queries[r]), allocated for maxQueries rows.
+    private let x: FloatBuffer              // [query][dim]: the residual stream
+    private let xNorm: FloatBuffer          // [query][dim]; at the head: the rows that want logits, packed
+    private let qkv: FloatBuffer            // [query][q: nHead | k: kvHeads | v: kvHeads][headDim]
+    private let attended: FloatBuffer       // [query][nHead][headDim]
+    private let projected: FloatBuffer      // [query][dim]; at the head: the normed packed rows
+    private let gate, up: FloatBuffer       // [query][ffnHidden]
+    private let logitsBuffer: FloatBuffer   // [logits row][vocabSize]: rows that want logits, packed
     private let attention: BatchedAttention
     /// How the KV caches keep keys and values (default: like the model's weights).
     public let cacheStorage: WeightStorage
@@ -157,7 +163,7 @@ public final class GPTEngine {
 
 /// The logits of one pass. Valid until the engine's next `forward`.
 public struct PassLogits {
-    let buffer: FloatBuffer
+    let buffer: FloatBuffer             // [logits row][vocab]: the engine's, not a copy
     public let vocab: Int
     /// For each logits row, the index of its query in the pass.
     public let queryRows: [Int]

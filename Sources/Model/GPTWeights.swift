@@ -3,21 +3,21 @@ import Kernels
 /// The weights of a LlamaGen GPT, named as in the official checkpoints.
 public struct GPTWeights: Sendable {
     public struct Layer: Sendable {
-        public let attentionNorm: FloatBuffer   // layers.i.attention_norm.weight
-        public let wqkv: WeightMatrix           // layers.i.attention.wqkv.weight (q | k | v)
-        public let wo: WeightMatrix             // layers.i.attention.wo.weight
-        public let ffnNorm: FloatBuffer         // layers.i.ffn_norm.weight
-        public let w1: WeightMatrix             // layers.i.feed_forward.w1.weight (gate)
-        public let w3: WeightMatrix             // layers.i.feed_forward.w3.weight (up)
-        public let w2: WeightMatrix             // layers.i.feed_forward.w2.weight (down)
+        public let attentionNorm: FloatBuffer   // layers.i.attention_norm.weight [dim]
+        public let wqkv: WeightMatrix           // layers.i.attention.wqkv.weight [q: nHead | k: kvHeads | v: kvHeads][headDim][dim]
+        public let wo: WeightMatrix             // layers.i.attention.wo.weight [dim][nHead * headDim = dim]
+        public let ffnNorm: FloatBuffer         // layers.i.ffn_norm.weight [dim]
+        public let w1: WeightMatrix             // layers.i.feed_forward.w1.weight (gate) [ffnHidden][dim]
+        public let w3: WeightMatrix             // layers.i.feed_forward.w3.weight (up) [ffnHidden][dim]
+        public let w2: WeightMatrix             // layers.i.feed_forward.w2.weight (down) [dim][ffnHidden]
     }
 
-    public let classEmbedding: FloatBuffer   // cls_embedding.embedding_table.weight [classRows, dim]
+    public let classEmbedding: FloatBuffer   // cls_embedding.embedding_table.weight [classRows][dim]
     public let classRows: Int                // num_classes + 1: the last row is the null class (CFG)
-    public let tokenEmbedding: FloatBuffer   // tok_embeddings.weight [vocab, dim]
-    public let layers: [Layer]
-    public let norm: FloatBuffer             // norm.weight
-    public let output: WeightMatrix          // output.weight [vocab, dim]
+    public let tokenEmbedding: FloatBuffer   // tok_embeddings.weight [vocab][dim]
+    public let layers: [Layer]               // [layer]
+    public let norm: FloatBuffer             // norm.weight [dim]
+    public let output: WeightMatrix          // output.weight [vocab][dim]
 
     /// How the matrices keep their values (all alike).
     public var storage: WeightStorage { output.storage }

@@ -10,7 +10,7 @@ public final class PassProfile: @unchecked Sendable {
         case other        // embeddings, norms, RoPE, cache writes, SwiGLU, residuals
     }
 
-    public var seconds = [Double](repeating: 0, count: Stage.allCases.count)
+    public var seconds = [Double](repeating: 0, count: Stage.allCases.count)   // [stage]
     public var passes = 0
 
     public init() {}

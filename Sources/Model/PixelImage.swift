@@ -5,7 +5,7 @@ public struct PixelImage: Sendable, Equatable {
     public let width: Int
     public let height: Int
     public let channels: Int
-    public var pixels: [UInt8]
+    public var pixels: [UInt8]     // [height][width][channels]
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * channels)

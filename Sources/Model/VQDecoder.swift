@@ -17,13 +17,15 @@ public struct VQDecoder: Sendable {
     private let convOut: Conv
 
     struct Conv: Sendable {
-        let weight: [Float], bias: [Float]?, inC: Int, outC: Int, kernel: Int
+        let weight: [Float]     // [outC][inC][kernel][kernel]
+        let bias: [Float]?      // [outC]
+        let inC: Int, outC: Int, kernel: Int
         func callAsFunction(_ x: [Float], h: Int, w: Int) -> [Float] {
             ImageOps.conv2d(x, channels: inC, height: h, width: w, weight: weight, bias: bias, outChannels: outC, kernel: kernel)
         }
     }
     struct Norm: Sendable {
-        let gamma: [Float], beta: [Float]
+        let gamma: [Float], beta: [Float]   // [channels] each
         func callAsFunction(_ x: [Float], channels: Int, pixels: Int, swish: Bool) -> [Float] {
             ImageOps.groupNorm(x, channels: channels, pixels: pixels, groups: 32, eps: 1e-6, gamma: gamma, beta: beta, swish: swish)
         }
@@ -118,7 +120,7 @@ public struct VQDecoder: Sendable {
             throw ModelError.badInput("expected \(grid * grid) tokens for a \(grid)x\(grid) grid, got \(tokens.count)")
         }
         let e = config.codebookEmbedDim, n = grid * grid
-        var z = [Float](repeating: 0, count: e * n)     // channel-major
+        var z = [Float](repeating: 0, count: e * n)     // [embedDim][grid][grid]: channel-major
         for (p, t) in tokens.enumerated() {
             guard t >= 0 && t < config.codebookSize else {
                 throw ModelError.badInput("token \(t) at index \(p) is outside the codebook of \(config.codebookSize)")
@@ -126,7 +128,7 @@ public struct VQDecoder: Sendable {
             for i in 0..<e { z[i * n + p] = codebook[t * e + i] }
         }
         var side = grid
-        var h = postQuant(z, h: side, w: side)
+        var h = postQuant(z, h: side, w: side)          // [channels][side][side] from here on
         h = convIn(h, h: side, w: side)
         h = mid.0(h, h: side, w: side)
         h = mid.1(h, h: side, w: side)

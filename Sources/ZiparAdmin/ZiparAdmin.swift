@@ -1,5 +1,6 @@
 // zipar-admin: migrations, queue control, stats and export for the job store.
 import ArgumentParser
+import CLISupport
 import Foundation
 import JobStore
 
@@ -9,11 +10,13 @@ struct ZiparAdmin: AsyncParsableCommand {
         commandName: "zipar-admin",
         abstract: "Operates the ZipAR job store: migrate, stats, queues, pause/resume, retry, cancel, purge, export, workers.",
         discussion: """
-            The database comes from DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD/PGPASSFILE/PGSSLMODE.
-            Exit codes: 0 ok, 1 bad arguments, 2 database error.
+            \(databaseHelp)
+            \(ExitStatus.helpText())
             """,
         subcommands: [Migrate.self, Stats.self, Queues.self, Pause.self, Resume.self, Retry.self, Cancel.self,
                       Purge.self, Export.self, Workers.self])
+
+    static func main() async { await mainAsTool() }
 }
 
 struct Common: ParsableArguments {
@@ -21,40 +24,11 @@ struct Common: ParsableArguments {
     var json = false
 }
 
-/// Runs `body` with a store; database errors print and exit 2.
-func withStore<R: Sendable>(_ body: @escaping @Sendable (JobStore) async throws -> R) async throws -> R {
-    let db: DatabaseConfig
-    do { db = try DatabaseConfig.fromEnvironment() } catch {
-        say("zipar-admin: \(error)"); throw ExitCode(1)
-    }
-    do { return try await JobStore.withStore(db, body) } catch let e as ExitCode { throw e } catch {
-        say("zipar-admin: database \(db): \(describeError(error))")
-        throw ExitCode(2)
-    }
-}
-
-func say(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
-
-func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.dateEncodingStrategy = .iso8601
-    print(String(decoding: try enc.encode(value), as: UTF8.self))
-}
-
 func parseIDs(_ ids: [String]) throws -> [UUID] {
     try ids.map { s in
         guard let id = UUID(uuidString: s) else { throw ValidationError("'\(s)' is not a job id (UUID)") }
         return id
     }
-}
-
-/// "30s", "15m", "12h", "7d" or plain seconds.
-func parseDuration(_ text: String) throws -> Double {
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-    if let last = text.last, let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
-    if let n = Double(text), n >= 0 { return n }
-    throw ValidationError("'\(text)' is not a duration like 30s, 15m, 12h or 7d")
 }
 
 struct Migrate: AsyncParsableCommand {
@@ -65,12 +39,12 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         guard let dir = Migration.findDirectory(explicit: dir) else {
-            say("zipar-admin: cannot find the migrations directory; pass --dir"); throw ExitCode(1)
+            throw CLIError("cannot find the migrations directory; pass --dir")
         }
         let migrations: [Migration]
-        do { migrations = try Migration.load(directory: dir) } catch { say("zipar-admin: \(error)"); throw ExitCode(1) }
+        do { migrations = try Migration.load(directory: dir) } catch { throw CLIError("\(error)") }
         let json = common.json
-        let (applied, version) = try await withStore { store in
+        let (applied, version) = try await withDatabase { store in
             let a = try await store.migrate(migrations)
             return (a, try await store.schemaVersion())
         }
@@ -84,18 +58,23 @@ struct Migrate: AsyncParsableCommand {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Jobs per queue and state, throughput, latency percentiles, passes saved against NTP, live workers.")
-    @Option(help: "Throughput window in minutes.")
+    @Option(help: "Throughput window in minutes (at least 1).")
     var window = 10
     @Option(name: .customLong("live-seconds"), help: "A worker counts as live when its last heartbeat is at most this old.")
     var liveSeconds = 30.0
     @OptionGroup var common: Common
 
+    func validate() throws {
+        if window < 1 { throw ValidationError("--window must be at least 1 (minutes)") }
+        if !(liveSeconds > 0) { throw ValidationError("--live-seconds must be above 0") }
+    }
+
     func run() async throws {
         let (window, live) = (self.window, liveSeconds)
-        let r = try await withStore { try await $0.stats(windowMinutes: window, liveSeconds: live) }
+        let r = try await withDatabase { try await $0.stats(windowMinutes: window, liveSeconds: live) }
         if common.json { try printJSON(r); return }
-        let states = JobState.allCases.map(\.rawValue)
-        print("queue".padding(toLength: 16, withPad: " ", startingAt: 0) + states.map { $0.leftPad(10) }.joined() + "  paused")
+        let states = JobState.allCases
+        print("queue".padding(toLength: 16, withPad: " ", startingAt: 0) + states.map { $0.rawValue.leftPad(10) }.joined() + "  paused")
         for q in r.queues {
             print(q.name.padding(toLength: 16, withPad: " ", startingAt: 0)
                   + states.map { String(q.counts[$0] ?? 0).leftPad(10) }.joined() + "  " + (q.paused ? "yes" : "no"))
@@ -118,10 +97,10 @@ struct Queues: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Lists queues with their job counts and paused flag.")
     @OptionGroup var common: Common
     func run() async throws {
-        let qs = try await withStore { try await $0.queues() }
+        let qs = try await withDatabase { try await $0.queues() }
         if common.json { try printJSON(qs); return }
         for q in qs {
-            let counts = JobState.allCases.compactMap { s in q.counts[s.rawValue].map { "\(s.rawValue) \($0)" } }
+            let counts = JobState.allCases.compactMap { s in q.counts[s].map { "\(s.rawValue) \($0)" } }
             print("\(q.name)\(q.paused ? " (paused)" : "")  " + (counts.isEmpty ? "empty" : counts.joined(separator: "  ")))
         }
     }
@@ -132,7 +111,7 @@ struct Pause: AsyncParsableCommand {
     @Argument(help: "Queue name.") var queue: String
     func run() async throws {
         let q = queue
-        try await withStore { try await $0.setPaused(queue: q, true) }
+        try await withDatabase { try await $0.setPaused(queue: q, true) }
         print("paused \(q)")
     }
 }
@@ -142,7 +121,7 @@ struct Resume: AsyncParsableCommand {
     @Argument(help: "Queue name.") var queue: String
     func run() async throws {
         let q = queue
-        try await withStore { try await $0.setPaused(queue: q, false) }
+        try await withDatabase { try await $0.setPaused(queue: q, false) }
         print("resumed \(q)")
     }
 }
@@ -159,7 +138,7 @@ struct Retry: AsyncParsableCommand {
     func run() async throws {
         let uuids = try parseIDs(ids)
         let (failed, queue) = (self.failed, self.queue)
-        let n = try await withStore { store in
+        let n = try await withDatabase { store in
             failed ? try await store.retryFailed(queue: queue) : try await store.retry(ids: uuids)
         }
         if common.json { try printJSON(["requeued": n]) } else { print("requeued \(n) job(s)") }
@@ -172,18 +151,18 @@ struct Cancel: AsyncParsableCommand {
     @OptionGroup var common: Common
     func run() async throws {
         let uuids = try parseIDs(ids)
-        let n = try await withStore { try await $0.cancel(ids: uuids) }
+        let n = try await withDatabase { try await $0.cancel(ids: uuids) }
         if common.json { try printJSON(["cancelled": n]) } else { print("cancelled \(n) job(s)") }
     }
 }
 
 struct Purge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Deletes finished jobs (done, failed, cancelled) and their results, and worker rows stopped as long ago (or silent that long and at least an hour: live workers stay).")
-    @Option(name: .customLong("older-than"), help: "Age: 30s, 15m, 12h, 7d.") var olderThan = "7d"
+    @Option(name: .customLong("older-than"), help: "Age: 30s, 15m, 12h, 7d.") var olderThan = DurationArgument(argument: "7d")!
     @OptionGroup var common: Common
     func run() async throws {
-        let secs = try parseDuration(olderThan)
-        let n = try await withStore { try await $0.purge(olderThan: secs) }
+        let secs = olderThan.seconds
+        let n = try await withDatabase { try await $0.purge(olderThan: secs) }
         if common.json { try printJSON(["purged": n]) } else { print("purged \(n) job(s)") }
     }
 }
@@ -196,7 +175,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let (out, queue, json) = (self.out, self.queue, common.json)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let n = try await withStore { store -> Int in
+        let n = try await withDatabase { store -> Int in
             let ids = try await store.resultIDs(queue: queue)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -225,7 +204,7 @@ struct Workers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Lists workers with their last heartbeat.")
     @OptionGroup var common: Common
     func run() async throws {
-        let ws = try await withStore { try await $0.workers() }
+        let ws = try await withDatabase { try await $0.workers() }
         if common.json { try printJSON(ws); return }
         for w in ws {
             let state = w.stoppedAt != nil ? "stopped" : (w.heartbeatAge > 60 ? "silent" : "live")

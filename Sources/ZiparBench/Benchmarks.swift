@@ -188,8 +188,7 @@ struct PolicyRun {
 
 func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Float, seed: UInt64) throws -> PolicyRun {
     // Room for every query of 8 CFG jobs under zipar:4 in one pass (up to ~80), so batching never splits a pass.
-    let engine = GPTEngine(model: model, maxQueries: 128, maxSequences: 2 * batch)
-    let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: 128))
+    let scheduler = BatchScheduler(model: model, batch: batch, maxQueries: 128)
     let requests = (0..<batch).map { i in
         GenerationRequest(id: "bench-\(i)", classLabel: i % model.config.numClasses, policy: policy,
                           sampling: SamplingParams(temperature: 1, topK: 0, topP: 1, cfgScale: cfgScale),
@@ -197,7 +196,7 @@ func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Fl
     }
     var results: [GenerationResult] = []
     let profile = PassProfile()
-    engine.profile = profile
+    scheduler.engine.profile = profile
     let wall = try seconds { results = try scheduler.run(requests) }
     let latency = results.map(\.stats.wallSeconds).reduce(0, +) / Double(results.count)
     let perImage = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)

@@ -93,6 +93,6 @@ func mb(_ bytes: Int) -> String { String(format: "%.0f MB", Double(bytes) / 1e6)
 
 /// Writes a line straight to standard output (unbuffered: tables appear as they are measured,
 /// also through a pipe).
-func say(_ text: String) {
+func emit(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Decoding
 import Foundation
 import Kernels
@@ -31,6 +32,8 @@ struct ZiparBench: ParsableCommand {
         on the same threads. Build with -c release.
         """)
 
+    static func main() { mainAsTool() }
+
     @Option(help: "Bundled model directory (skipped when absent).")
     var model = "models/fashion-16"
 
@@ -38,7 +41,7 @@ struct ZiparBench: ParsableCommand {
     var large = false
 
     @Option(help: "Models to run, comma separated: gpt-b, bundled, gpt-l (default: gpt-b,bundled, plus gpt-l with --large).")
-    var only: String?
+    var only: CommaList<BenchModel>?
 
     @Flag(help: "Fast smoke run: few repeats, ntp and zipar:8 only, no CFG rows, no torch, no RSS probe.")
     var quick = false
@@ -46,17 +49,17 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Write every result as JSON to this file.")
     var json: String?
 
-    @Option(help: "Weight storage to measure: f32, f16 or both.")
-    var storage = "both"
+    @Option(help: "Weight storages to measure, comma separated (f32, f16; 'both' is the deprecated spelling of f32,f16).")
+    var storage = StorageList.all
 
     @Option(help: "Kernel threads (default: all online cores).")
     var threads: Int?
 
-    @Option(help: "Policies for the table, comma separated.")
-    var policies = "ntp,zipar:8,zipar:4,adaptive:4"
+    @Option(help: "Policies for the table, comma separated (ntp, zipar:S, adaptive:SMIN).")
+    var policies = CommaList<WindowPolicy>([.ntp, .zipar(window: 8), .zipar(window: 4), .adaptive(minWindow: 4)])
 
     @Option(help: "Batch sizes (jobs in flight) for the table, comma separated.")
-    var batches = "1,8"
+    var batches = CommaList([1, 8])
 
     @Option(help: "Guidance scale of the 'cfg on' rows.")
     var cfgScale: Float = 4
@@ -77,7 +80,7 @@ struct ZiparBench: ParsableCommand {
     var python = "python3"
 
     @Option(help: .hidden)
-    var rssProbe: String?
+    var rssProbe: WeightStorage?
 
     @Flag(help: .hidden)
     var torchOnly = false
@@ -89,39 +92,40 @@ struct ZiparBench: ParsableCommand {
             _ = torchSideBySide(BenchReport(machine: MachineInfo.current(), bandwidthOneThread: 0, bandwidthAllThreads: 0, bandwidth: 0, peakFlops: 0))
             return
         }
-        let storages: [WeightStorage] = storage == "both" ? [.f32, .f16] : [WeightStorage(rawValue: storage) ?? .f32]
-        let policyList = try (quick ? "ntp,zipar:8" : policies).split(separator: ",").map { try WindowPolicy(parsing: String($0)) }
-        let batchList = batches.split(separator: ",").compactMap { Int($0) }
+        if storage.deprecatedBoth { warnDeprecated("--storage both", use: "--storage f32,f16") }
+        let storages = storage.values
+        let policyList = quick ? [.ntp, .zipar(window: 8)] : policies.values
+        let batchList = batches.values
         let cfgList = quick ? [false] : [false, true]
         let repeats = quick ? 3 : 9
 
         let machine = MachineInfo.current()
-        say("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
+        emit("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
         let bw1 = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7, threads: 1)
         let bwAll = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7)
         // The floor uses the best rate any thread count reached (under background load one thread
         // can beat two).
         let bw = max(bw1, bwAll)
-        say(String(format: "streaming read: %.1f GB/s with 1 thread, %.1f GB/s with %d threads; floor uses %.1f GB/s\n",
+        emit(String(format: "streaming read: %.1f GB/s with 1 thread, %.1f GB/s with %d threads; floor uses %.1f GB/s\n",
                    bw1 / 1e9, bwAll / 1e9, KernelRuntime.threads, bw / 1e9))
         let peak = KernelRuntime.peakFlops() ?? .nan
         var kernelRate: [WeightStorage: Double] = [:]
         for st in storages { kernelRate[st] = inCacheKernelRate(storage: st, rows: 16) }
-        say(String(format: "multiply-add rate, %d threads: %.0f GFLOP/s peak (FMA loop); the matmul kernel, weights in cache, 16 rows: %@",
+        emit(String(format: "multiply-add rate, %d threads: %.0f GFLOP/s peak (FMA loop); the matmul kernel, weights in cache, 16 rows: %@",
                    KernelRuntime.threads, peak / 1e9,
                    storages.map { String(format: "%.0f GFLOP/s %@", kernelRate[$0]! / 1e9, $0.rawValue) }.joined(separator: ", ")))
-        say("(a pass at n queries does 2 x n FLOPs per weight; its compute floor below uses the kernel's rate)\n")
+        emit("(a pass at n queries does 2 x n FLOPs per weight; its compute floor below uses the kernel's rate)\n")
         let flops = peak
         var report = BenchReport(machine: machine, bandwidthOneThread: bw1, bandwidthAllThreads: bwAll, bandwidth: bw,
                                  peakFlops: flops, kernelFlops: Dictionary(uniqueKeysWithValues: kernelRate.map { ($0.key.rawValue, $0.value) }))
 
         // Models: GPT-B random (default), the bundled model when present, GPT-L random with --large.
         var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
-        let chosen = Set((only ?? (large ? "gpt-b,bundled,gpt-l" : "gpt-b,bundled")).lowercased().split(separator: ",").map(String.init))
-        for s in storages where chosen.contains("gpt-b") {
+        let chosen = Set(only?.values ?? (large ? [.gptB, .bundled, .gptL] : [.gptB, .bundled]))
+        for s in storages where chosen.contains(.gptB) {
             models.append(("GPT-B random 16x16", { GPTModel(config: GPTConfig.official("GPT-B", grid: 16)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-B", grid: 16)!, seed: 1, storage: s)) }, s))
         }
-        for s in storages where chosen.contains("bundled") {
+        for s in storages where chosen.contains(.bundled) {
             let dir = model
             models.append(("bundled \(URL(fileURLWithPath: dir).lastPathComponent)", {
                 guard FileManager.default.fileExists(atPath: dir + "/config.json"),
@@ -129,7 +133,7 @@ struct ZiparBench: ParsableCommand {
                 return try ModelBundle(directory: dir, storage: s).gpt
             }, s))
         }
-        if chosen.contains("gpt-l") {
+        if chosen.contains(.gptL) {
             for s in storages {
                 models.append(("GPT-L random 24x24", { GPTModel(config: GPTConfig.official("GPT-L", grid: 24)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-L", grid: 24)!, seed: 2, storage: s)) }, s))
             }
@@ -137,7 +141,7 @@ struct ZiparBench: ParsableCommand {
 
         for (name, load, s) in models {
             guard let m = try load() else {
-                say("== \(name) [\(s)]: skipped: \(model) not found (no config.json / gpt.safetensors)\n")
+                emit("== \(name) [\(s)]: skipped: \(model) not found (no config.json / gpt.safetensors)\n")
                 continue
             }
             let isB = name.hasPrefix("GPT-B")
@@ -145,7 +149,7 @@ struct ZiparBench: ParsableCommand {
                                 streamedBytes: m.weights.streamedBytes,
                                 streamedParameters: streamedParameters(m.weights), imageTokens: m.config.imageTokens,
                                 floorMs: Double(m.weights.streamedBytes) / bw * 1e3)
-            say("== \(name) [\(s)]: \(f(Double(r.parameters) / 1e6)) M parameters, \(mb(r.streamedBytes)) streamed per pass, floor \(f(r.floorMs, 2)) ms/pass")
+            emit("== \(name) [\(s)]: \(f(Double(r.parameters) / 1e6)) M parameters, \(mb(r.streamedBytes)) streamed per pass, floor \(f(r.floorMs, 2)) ms/pass")
 
             if isB {
                 r.matmul = matmulSweep(m.weights, rowsList: quick ? [1, 8, 16, 64] : [1, 2, 4, 8, 12, 16, 24, 32, 48, 64],
@@ -158,9 +162,9 @@ struct ZiparBench: ParsableCommand {
                 for p in r.matmul {
                     t.add(["\(p.rows)", f(p.kernelMs, 2), f(p.blasMs, 2), f(p.kernelOverFloor, 2), p.kernelMs <= p.blasMs ? "kernel" : "OpenBLAS"])
                 }
-                say("matrix products of one pass (all \(passMatrices(m.weights).count) matrices):")
-                say(t.render())
-                say("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
+                emit("matrix products of one pass (all \(passMatrices(m.weights).count) matrices):")
+                emit(t.render())
+                emit("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
             }
 
             r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats,
@@ -170,16 +174,16 @@ struct ZiparBench: ParsableCommand {
                 t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
                        f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
             }
-            say("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
-            say("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
-            say(t.render() + "\n")
+            emit("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
+            emit("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
+            emit(t.render() + "\n")
             var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")
             for p in r.sweep {
                 st.add(["\(p.queries)", f(p.stages.matmul, 2), f(p.stages.attention, 2), f(p.stages.head, 2), f(p.stages.other, 2),
                         f(p.stages.matmul + p.stages.attention + p.stages.head + p.stages.other, 2)])
             }
-            say("where a one-image pass spends its time (GPTEngine.profile; timing adds a few us):")
-            say(st.render() + "\n")
+            emit("where a one-image pass spends its time (GPTEngine.profile; timing adds a few us):")
+            emit(st.render() + "\n")
 
             if !kernelsOnly {
                 r.policies = try policyTable(m, policies: policyList, batches: batchList, cfgs: cfgList, floorMs: r.floorMs,
@@ -188,11 +192,11 @@ struct ZiparBench: ParsableCommand {
             report.models.append(r)
         }
 
-        let withB = chosen.contains("gpt-b")
+        let withB = chosen.contains(.gptB)
         if !quick && !noTorch && !kernelsOnly && storages.contains(.f32) && withB {
             report.torch = torchSideBySide(report)
         } else {
-            say("torch side-by-side: skipped (\(quick ? "--quick" : noTorch ? "--no-torch" : kernelsOnly ? "--kernels-only" : !withB ? "needs gpt-b" : "needs f32"))\n")
+            emit("torch side-by-side: skipped (\(quick ? "--quick" : noTorch ? "--no-torch" : kernelsOnly ? "--kernels-only" : !withB ? "needs gpt-b" : "needs f32"))\n")
         }
         if !quick && withB {
             for s in storages {
@@ -201,22 +205,22 @@ struct ZiparBench: ParsableCommand {
             if !report.rss.isEmpty {
                 var t = Table("storage", "jobs", "weights", "KV caches", "peak RSS", "RSS/weights")
                 for p in report.rss { t.add([p.storage, "\(p.jobs)", mb(p.weightBytes), mb(p.cacheBytes), mb(p.peakRSS), f(p.overWeights, 2)]) }
-                say("peak memory of a worker, GPT-B 16x16, 8 jobs with CFG in flight:")
-                say(t.render() + "\n")
+                emit("peak memory of a worker, GPT-B 16x16, 8 jobs with CFG in flight:")
+                emit(t.render() + "\n")
             }
         }
 
         report.targets = evaluateTargets(report)
         var tt = Table("target", "measured", "met")
         for c in report.targets { tt.add([c.target, c.value, c.met.map { $0 ? "yes" : "NO" } ?? "-"]) }
-        say("targets (issue 6):")
-        say(tt.render())
+        emit("targets (issue 6):")
+        emit(tt.render())
 
         if let json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(report).write(to: URL(fileURLWithPath: json))
-            say("\nwrote \(json)")
+            emit("\nwrote \(json)")
         }
     }
 
@@ -261,10 +265,10 @@ struct ZiparBench: ParsableCommand {
                 }
             }
         }
-        say("policies through the batch scheduler, fastest of \(rounds) round\(rounds == 1 ? "" : "s") per cell")
-        say("(s/image = mean latency of one image; outside = ms per pass spent outside the engine: sampling,")
-        say(" CFG, acceptance, scheduling; steps/latency - = reduction vs ntp):")
-        say(t.render() + "\n")
+        emit("policies through the batch scheduler, fastest of \(rounds) round\(rounds == 1 ? "" : "s") per cell")
+        emit("(s/image = mean latency of one image; outside = ms per pass spent outside the engine: sampling,")
+        emit(" CFG, acceptance, scheduling; steps/latency - = reduction vs ntp):")
+        emit(t.render() + "\n")
         return rows
     }
 
@@ -283,19 +287,19 @@ struct ZiparBench: ParsableCommand {
 
     func torchSideBySide(_ report: BenchReport) -> TorchReport {
         guard let script = findTorchScript() else {
-            say("torch side-by-side: skipped: tools/bench_torch.py not found\n")
+            emit("torch side-by-side: skipped: tools/bench_torch.py not found\n")
             return TorchReport(status: "skipped: tools/bench_torch.py not found")
         }
         let check = shell([python, "-c", "import torch; print(torch.__version__)"])
         guard check.status == 0 else {
-            say("torch side-by-side: skipped: torch not installed (\(python) -c 'import torch' failed with status \(check.status): \(check.err.suffix(300)))\n")
+            emit("torch side-by-side: skipped: torch not installed (\(python) -c 'import torch' failed with status \(check.status): \(check.err.suffix(300)))\n")
             return TorchReport(status: "skipped: torch not installed")
         }
-        say("torch side-by-side: running \(script) (torch \(check.out.trimmingCharacters(in: .whitespacesAndNewlines)), \(KernelRuntime.threads) threads) ...")
+        emit("torch side-by-side: running \(script) (torch \(check.out.trimmingCharacters(in: .whitespacesAndNewlines)), \(KernelRuntime.threads) threads) ...")
         let res = shell([python, script, "--threads", "\(KernelRuntime.threads)", "--policies", "ntp,zipar:8", "--cfg", "1,\(cfgScale)", "--json", "-"])
         guard res.status == 0, let data = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map({ Data($0.utf8) }),
               let parsed = try? JSONDecoder().decode(TorchOut.self, from: data) else {
-            say("torch side-by-side: failed (status \(res.status)): \(res.err.suffix(400))\n")
+            emit("torch side-by-side: failed (status \(res.status)): \(res.err.suffix(400))\n")
             return TorchReport(status: "failed: \(res.err.suffix(200))")
         }
         var out = TorchReport(status: "ok", torchVersion: parsed.torch, threads: parsed.threads)
@@ -312,10 +316,10 @@ struct ZiparBench: ParsableCommand {
                    row.speedup.map { f($0, 1) + "x" } ?? "-", mine16.map { f($0.secondsPerImage, 2) } ?? "-",
                    mine16.map { f(r.seconds / $0.secondsPerImage, 1) + "x" } ?? "-"])
         }
-        say("GPT-B 16x16 random weights, batch 1, fp32 torch (tools/bench_torch.py) vs ours:")
-        say(t.render())
-        say("(for reference, the official LlamaGen/ZipAR code on this machine kind, 2 threads, per ../shared/docs/zipar-notes.md:")
-        say(" ntp 9.4 s (cfg off) / 15.0 s (cfg 2); zipar window 8, 144 passes, 7.6 s / 8.3 s)\n")
+        emit("GPT-B 16x16 random weights, batch 1, fp32 torch (tools/bench_torch.py) vs ours:")
+        emit(t.render())
+        emit("(for reference, the official LlamaGen/ZipAR scripts as measured on a 2-core machine of this kind, 2 threads:")
+        emit(" ntp 9.4 s (cfg off) / 15.0 s (cfg 2); zipar window 8, 144 passes, 7.6 s / 8.3 s; see docs/speed.md)\n")
         return out
     }
 
@@ -336,27 +340,25 @@ struct ZiparBench: ParsableCommand {
         let res = shell(args)
         guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let r = try? JSONDecoder().decode(RSSReport.self, from: Data(line.utf8)) else {
-            say("RSS probe (\(storage)) failed: \(res.err.suffix(300))")
+            emit("RSS probe (\(storage)) failed: \(res.err.suffix(300))")
             return nil
         }
         return r
     }
 
-    func runRSSProbe(storage: String) throws {
-        let s = WeightStorage(rawValue: storage) ?? .f32
+    func runRSSProbe(storage s: WeightStorage) throws {
         let c = GPTConfig.official("GPT-B", grid: 16)!
         let m = GPTModel(config: c, weights: GPTWeights(randomFor: c, seed: 1, storage: s))
         let jobs = 8
-        let engine = GPTEngine(model: m, maxQueries: 64, maxSequences: 2 * jobs)
-        let scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: jobs, maxQueriesPerPass: 64))
+        let scheduler = BatchScheduler(model: m, batch: jobs, maxQueries: 64)
         let requests = (0..<jobs).map { GenerationRequest(id: "rss-\($0)", classLabel: $0, policy: .zipar(window: 4),
                                                           sampling: SamplingParams(cfgScale: 4), seed: UInt64($0)) }
         _ = try scheduler.run(requests)
         let weights = modelBytes(m.weights)
         let peak = procStatus("VmHWM") ?? 0
-        let r = RSSReport(storage: s.rawValue, jobs: jobs, weightBytes: weights, cacheBytes: engine.cacheBytes,
+        let r = RSSReport(storage: s.rawValue, jobs: jobs, weightBytes: weights, cacheBytes: scheduler.engine.cacheBytes,
                           peakRSS: peak, overWeights: Double(peak) / Double(weights))
-        say(String(data: try JSONEncoder().encode(r), encoding: .utf8)!)
+        emit(String(data: try JSONEncoder().encode(r), encoding: .utf8)!)
     }
 }
 
@@ -378,4 +380,23 @@ func shell(_ args: [String]) -> (status: Int32, out: String, err: String) {
     try? errHandle.close()
     let e = FileManager.default.contents(atPath: errPath) ?? Data()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// `--storage`: the weight storages to measure. `both` still reads as f32,f16 for one release.
+struct StorageList: ExpressibleByArgument {
+    var values: [WeightStorage]
+    var deprecatedBoth = false
+    static let all = StorageList(values: [.f32, .f16])
+    init(values: [WeightStorage]) { self.values = values }
+    init?(argument: String) {
+        if argument == "both" { self.init(values: [.f32, .f16]); deprecatedBoth = true; return }
+        guard let list = CommaList<WeightStorage>(argument: argument) else { return nil }
+        self.init(values: list.values)
+    }
+    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
+}
+
+/// `--only`: which models to run.
+enum BenchModel: String, CaseIterable, ExpressibleByArgument {
+    case gptB = "gpt-b", bundled, gptL = "gpt-l"
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
+import CLISupport
 import Decoding
 import Foundation
-import Kernels
 import Model
 
 @main
@@ -11,8 +11,11 @@ struct Zipar: ParsableCommand {
         abstract: "Generate images with a LlamaGen model, by next-token prediction or ZipAR parallel decoding.",
         discussion: "Policies: ntp (one token per pass); zipar:S (row i starts once row i-1 has S tokens: "
             + "(H-1)*S + W passes); adaptive:SMIN (draft each row's first token at SMIN, verify it by speculative "
-            + "sampling as the row above grows). The same --seed gives the same image whatever else shares the batch.",
+            + "sampling as the row above grows); official:S (zipar:S on the official schedule). The same --seed "
+            + "gives the same image whatever else shares the batch.\n" + ExitStatus.helpText(),
         subcommands: [Generate.self, Compare.self, Heatmap.self, Logits.self, Decode.self])
+
+    static func main() { mainAsTool() }
 }
 
 // MARK: - Shared options
@@ -24,71 +27,21 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "GPT weight file inside the model directory.")
     var gptFile: String = "gpt.safetensors"
 
-    @Option(name: .long, help: "Weight and KV-cache storage while decoding: auto (f16 when the file's matrices are F16, else f32), f32 (exact), f16 (half the bytes; logits within ~1e-2).")
-    var storage: String = "auto"
+    @OptionGroup var storage: StorageOptions
 
     func load() throws -> ModelBundle {
-        guard let choice = StorageChoice(rawValue: storage) else {
-            throw ValidationError("--storage must be auto, f32 or f16 (got '\(storage)')")
-        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("model directory \(model) does not exist")
         }
-        do { return try ModelBundle(directory: model, storage: choice.storage, gptFile: gptFile) }
+        do { return try ModelBundle(directory: model, storage: storage.choice.storage, gptFile: gptFile) }
         catch { throw CLIError("cannot load model \(model): \(error)") }
     }
 }
 
-struct SamplingOptions: ParsableArguments {
-    @Option(help: "Classifier-free guidance scale (1 = off; needs the model's null-class row).")
-    var cfg: Float = 1.0
-    @Option(help: "Apply guidance only to the first N image tokens (raster index).")
-    var cfgInterval: Int?
-    @Option(help: "Sampling temperature (0 = greedy).")
-    var temperature: Float = 1.0
-    @Option(help: "Keep only the K most likely tokens (0 = off).")
-    var topK: Int = 0
-    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much mass (1 = off).")
-    var topP: Float = 1.0
+struct AttentionOption: ParsableArguments {
     @Option(help: "Attention over not-yet-decoded cache slots: masked (skip them) or reference (attend zero K/V, like the official ZipAR code).")
-    var attention: String = "masked"
-    @Flag(help: "Reproduce the official ZipAR schedule: the whole first row by NTP before rows overlap (2W + (H-2)S passes).")
-    var officialSchedule = false
-
-    var params: SamplingParams {
-        SamplingParams(temperature: temperature, topK: topK, topP: topP, cfgScale: cfg, cfgInterval: cfgInterval)
-    }
-    func mode() throws -> AttentionMode {
-        guard let m = AttentionMode(rawValue: attention) else { throw ValidationError("--attention must be masked or reference") }
-        return m
-    }
-}
-
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-/// `ntp`, `zipar:S`, `adaptive:S`, and in lists `official:S` (zipar:S on the official schedule).
-struct PolicySpec: CustomStringConvertible {
-    var policy: WindowPolicy
-    var official: Bool
-    init(_ text: String, official: Bool = false) throws {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if t.hasPrefix("official:") {
-            policy = try WindowPolicy(parsing: "zipar:" + t.dropFirst("official:".count)); self.official = true
-        } else if t.hasSuffix("+official") {
-            policy = try WindowPolicy(parsing: String(t.dropLast("+official".count))); self.official = true
-        } else {
-            policy = try WindowPolicy(parsing: t); self.official = official
-        }
-    }
-    var description: String {
-        guard official else { return "\(policy)" }
-        if case .zipar(let s) = policy { return "official:\(s)" }
-        return "\(policy)+official"
-    }
+    var attention: AttentionMode = .masked
 }
 
 func parseClasses(_ text: String, _ config: ModelConfig) throws -> [Int] {
@@ -118,25 +71,14 @@ func readTokens(_ path: String) throws -> [Int] {
     }
 }
 
-func schedulerFor(_ bundle: ModelBundle, batch: Int, maxQueries: Int, mode: AttentionMode) -> BatchScheduler {
-    let engine = GPTEngine(model: bundle.gpt, maxQueries: maxQueries, maxSequences: 2 * batch, attentionMode: mode)
-    return BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
-}
-
-/// Decodes requests with the scheduler, reporting errors as CLI errors.
+/// Decodes `requests` with continuous batching; parameters the model cannot serve are CLI errors.
 func decodeAll(_ bundle: ModelBundle, _ requests: [GenerationRequest], batch: Int, maxQueries: Int, mode: AttentionMode,
                onResult: ((GenerationResult) throws -> Void)? = nil) throws -> [GenerationResult] {
-    let s = schedulerFor(bundle, batch: batch, maxQueries: maxQueries, mode: mode)
-    var pending = requests[...]
-    var done: [String: GenerationResult] = [:]
-    while !pending.isEmpty || s.inFlight > 0 {
-        while let next = pending.first, s.hasCapacity {
-            do { try s.add(next) } catch { throw CLIError("request \(next.id): \(error)") }
-            pending = pending.dropFirst()
-        }
-        for r in s.step() { done[r.id] = r; try onResult?(r) }
+    for r in requests {
+        do { try r.parameters.validate(for: bundle.gpt.limits) } catch { throw CLIError("\(error)") }
     }
-    return requests.map { done[$0.id]! }
+    let scheduler = BatchScheduler(model: bundle.gpt, batch: batch, maxQueries: maxQueries, attentionMode: mode)
+    return try scheduler.run(requests, onResult: onResult)
 }
 
 // MARK: - generate
@@ -154,14 +96,12 @@ struct Generate: ParsableCommand {
     @Option(help: "Images per class.")
     var count: Int = 8
     @Option(help: "Seed of the first image of each class; image k uses seed + k.")
-    var seed: UInt64 = 1
-    @Option(help: "Decoding policy: ntp, zipar:S or adaptive:SMIN.")
-    var policy: String = "ntp"
+    var seed: UInt64 = Defaults.seed
+    @Option(help: "Decoding policy: ntp, zipar:S, adaptive:SMIN or official:S.")
+    var policy = PolicySpec(policy: .ntp)
     @OptionGroup var sampling: SamplingOptions
-    @Option(help: "Images decoded at the same time (continuous batching).")
-    var batch: Int = 8
-    @Option(help: "Cap on queries per forward pass.")
-    var maxQueries: Int = 256
+    @OptionGroup var attention: AttentionOption
+    @OptionGroup var batching: BatchOptions
     @Option(help: "Upscale the written PNGs by this integer factor.")
     var scale: Int = 1
     @Flag(help: "Write only the token files and the manifest, no PNGs.")
@@ -175,31 +115,28 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if maxQueries < 2 { throw ValidationError("--max-queries must be at least 2") }
         if scale < 1 { throw ValidationError("--scale must be at least 1") }
     }
 
     func run() throws {
-        let spec = try PolicySpec(policy, official: sampling.officialSchedule)
         let bundle = try modelOptions.load()
         let classes = try parseClasses(classLabel, bundle.config)
         if !tokensOnly && bundle.vq == nil { throw CLIError("model \(modelOptions.model) has no vq.safetensors: use --tokens-only") }
-        try spec.policy.validate(grid: bundle.config.gpt.grid)
         var requests: [GenerationRequest] = []
         for c in classes {
             for k in 0..<count {
                 let s = seed + UInt64(k)
-                requests.append(GenerationRequest(id: "\(c)-\(s)", classLabel: c, policy: spec.policy,
-                                                  sampling: sampling.params, seed: s, officialSchedule: spec.official))
+                requests.append(GenerationRequest(id: "\(c)-\(s)", parameters: sampling.parameters(policy: policy, classLabel: c, seed: s)))
             }
         }
+        let spec = requests[0].parameters.policyText
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var manifest = "file\tclass\tseed\tpolicy\tpasses\tqueries\tseconds\tdrafts\taccepted\n"
         if (npy != nil || sheet != nil) && bundle.vq == nil { throw CLIError("--npy and --sheet need the model's vq.safetensors") }
         var images: [String: PixelImage] = [:]
         let t0 = Date()
-        let results = try decodeAll(bundle, requests, batch: batch, maxQueries: maxQueries, mode: try sampling.mode()) { r in
+        let results = try decodeAll(bundle, requests, batch: batching.batch, maxQueries: batching.maxQueries,
+                                    mode: attention.attention) { r in
             let name = r.id
             try writeFile(Array((r.tokens.map(String.init).joined(separator: " ") + "\n").utf8), to: "\(out)/\(name).tokens")
             if !tokensOnly || npy != nil {
@@ -248,10 +185,11 @@ struct Compare: ParsableCommand {
     @Option(name: .customLong("class"), help: "Class id or name.")
     var classLabel: String
     @Option(help: "Seed shared by all panels.")
-    var seed: UInt64 = 1
+    var seed: UInt64 = Defaults.seed
     @Option(help: "Comma-separated policies.")
-    var policies: String = "ntp,zipar:8,adaptive:4"
+    var policies = CommaList([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 8)), PolicySpec(policy: .adaptive(minWindow: 4))])
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var attention: AttentionOption
     @Option(help: "Pixels per image pixel in the sheet.")
     var scale: Int = 4
     @Flag(inversion: .prefixedNo, help: "Draw the decode-order heatmap under each image.")
@@ -263,9 +201,8 @@ struct Compare: ParsableCommand {
         let bundle = try modelOptions.load()
         let cls = try parseClasses(classLabel, bundle.config)
         guard cls.count == 1 else { throw CLIError("--class takes one class here") }
-        let specs = try policies.split(separator: ",").map { try PolicySpec(String($0), official: sampling.officialSchedule) }
-        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: specs, sampling: sampling, scale: scale,
-                       images: bundle.vq != nil, heatmaps: heatmaps, out: out)
+        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: policies.values, sampling: sampling,
+                       attention: attention.attention, scale: scale, images: bundle.vq != nil, heatmaps: heatmaps, out: out)
     }
 }
 
@@ -278,10 +215,13 @@ struct Heatmap: ParsableCommand {
     @Option(name: .customLong("class"), help: "Class id or name.")
     var classLabel: String = "0"
     @Option(help: "Seed.")
-    var seed: UInt64 = 1
+    var seed: UInt64 = Defaults.seed
     @Option(help: "Comma-separated policies (ntp, zipar:S, adaptive:SMIN, official:S).")
-    var policy: String = "zipar:4"
+    var policies = CommaList([PolicySpec(policy: .zipar(window: 4))])
+    @Option(name: .customLong("policy"), help: .hidden)
+    var deprecatedPolicy: CommaList<PolicySpec>?
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var attention: AttentionOption
     @Option(help: "Pixels per token cell.")
     var cell: Int = 8
     @Option(help: "Output PNG.")
@@ -290,32 +230,33 @@ struct Heatmap: ParsableCommand {
     func run() throws {
         let bundle = try modelOptions.load()
         let cls = try parseClasses(classLabel, bundle.config)
-        let specs = try policy.split(separator: ",").map { try PolicySpec(String($0), official: sampling.officialSchedule) }
+        var specs = policies.values
+        if let old = deprecatedPolicy { warnDeprecated("--policy", use: "--policies"); specs = old.values }
         let grid = bundle.config.gpt.grid
-        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: specs, sampling: sampling,
+        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: specs, sampling: sampling, attention: attention.attention,
                        scale: max(1, cell * grid / ((bundle.vq.map { grid * $0.config.upsampling }) ?? grid)),
                        images: false, heatmaps: true, out: out)
     }
 }
 
 func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [PolicySpec], sampling: SamplingOptions,
-                scale: Int, images: Bool, heatmaps: Bool, out: String) throws {
+                attention: AttentionMode, scale: Int, images: Bool, heatmaps: Bool, out: String) throws {
     let requests = specs.enumerated().map { k, s in
-        GenerationRequest(id: "\(k)", classLabel: classID, policy: s.policy, sampling: sampling.params, seed: seed,
-                          officialSchedule: s.official)
+        GenerationRequest(id: "\(k)", parameters: sampling.parameters(policy: s, classLabel: classID, seed: seed))
     }
-    let results = try decodeAll(bundle, requests, batch: requests.count, maxQueries: 1024, mode: try sampling.mode())
+    let results = try decodeAll(bundle, requests, batch: requests.count, maxQueries: 1024, mode: attention)
     let grid = bundle.config.gpt.grid
     let side = (bundle.vq.map { grid * $0.config.upsampling } ?? grid) * scale
     let cell = max(side / grid, 1)
     // One band width for all panels (from the slowest), so stripes are comparable; colours per panel.
     let band = max(1, (results.map(\.stats.passes).max()! + 15) / 32)
     var columns: [(images: [PixelImage], labels: [String])] = []
-    for (spec, r) in zip(specs, results) {
+    for r in results {
+        let spec = r.request.parameters.policyText
         var imgs: [PixelImage] = []
         if images { imgs.append(try bundle.image(tokens: r.tokens).scaled(by: scale)) }
         if heatmaps { imgs.append(heatmap(decodeStep: r.decodeStep, grid: grid, cell: cell, maxPass: r.stats.passes - 1, band: band)) }
-        var labels = [spec.description, "\(r.stats.passes) passes"]
+        var labels = [spec, "\(r.stats.passes) passes"]
         if r.stats.drafts > 0 { labels.append("\(r.stats.accepted)/\(r.stats.drafts) acc") }
         columns.append((imgs, labels))
         print("\(spec): \(r.stats.passes) passes, \(String(format: "%.2f", r.stats.wallSeconds)) s"
@@ -338,8 +279,7 @@ struct Logits: ParsableCommand {
     var classLabel: String
     @Option(help: "File of whitespace-separated token ids (at most grid*grid).")
     var tokens: String
-    @Option(help: "Attention mode: masked or reference.")
-    var attention: String = "masked"
+    @OptionGroup var attention: AttentionOption
     @Option(help: "Output .npy file.")
     var out: String
 
@@ -348,21 +288,12 @@ struct Logits: ParsableCommand {
         let c = bundle.config.gpt
         let cls = classLabel.lowercased() == "null" ? bundle.gpt.nullClass : try parseClasses(classLabel, bundle.config)[0]
         let toks = try readTokens(tokens)
-        guard !toks.isEmpty, toks.count <= c.imageTokens else { throw CLIError("expected 1...\(c.imageTokens) tokens, got \(toks.count)") }
-        if let bad = toks.first(where: { $0 < 0 || $0 >= c.vocabSize }) { throw CLIError("token \(bad) is outside 0..<\(c.vocabSize)") }
-        guard let mode = AttentionMode(rawValue: attention) else { throw ValidationError("--attention must be masked or reference") }
-        let engine = GPTEngine(model: bundle.gpt, maxQueries: c.sequenceLength, maxSequences: 1, attentionMode: mode)
-        let seq = try engine.openSequence()
-        var queries = (0..<c.clsTokenNum).map {
-            GPTQuery(sequence: seq, position: $0, input: .classLabel(cls), wantsLogits: $0 == c.clsTokenNum - 1)
-        }
-        for t in 0..<(toks.count - 1) { queries.append(GPTQuery(sequence: seq, position: c.clsTokenNum + t, input: .token(toks[t]))) }
-        let logits = engine.forward(queries)
-        var flat: [Float] = []
-        flat.reserveCapacity(logits.count * c.vocabSize)
-        for i in 0..<logits.count { flat += logits.row(i) }
-        try writeFile(npyFloat32(flat, shape: [logits.count, c.vocabSize]), to: out)
-        print("wrote \(out): [\(logits.count), \(c.vocabSize)] float32")
+        guard !toks.isEmpty else { throw CLIError("tokens file \(tokens) holds no tokens") }
+        let engine = GPTEngine(model: bundle.gpt, maxQueries: c.sequenceLength, maxSequences: 1, attentionMode: attention.attention)
+        let rows: [[Float]]
+        do { rows = try engine.teacherForcedLogits(classLabel: cls, tokens: toks) } catch { throw CLIError("\(error)") }
+        try writeFile(npyFloat32(rows.flatMap { $0 }, shape: [rows.count, c.vocabSize]), to: out)
+        print("wrote \(out): [\(rows.count), \(c.vocabSize)] float32")
     }
 }
 

@@ -2,6 +2,7 @@ import Decoding
 import Foundation
 import JobStore
 import Model
+import Runner
 
 /// Decodes jobs of one model with its continuous-batching scheduler. Lives on the worker's decode queue.
 final class ModelExecutor: JobExecutor {
@@ -14,28 +15,17 @@ final class ModelExecutor: JobExecutor {
         self.bundle = bundle
         self.model = bundle.config.name
         self.capacity = batch
-        let engine = GPTEngine(model: bundle.gpt, maxQueries: maxQueries, maxSequences: 2 * batch)
-        scheduler = BatchScheduler(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
+        scheduler = BatchScheduler(model: bundle.gpt, batch: batch, maxQueries: maxQueries)
     }
 
+    /// Parameters that break a rule (`JobParameters.validate(for:)`, run by the scheduler) fail the job
+    /// for good: another attempt would break it again.
     func start(_ job: ClaimedJob) throws {
-        let grid = bundle.config.gpt.grid
-        let policy: WindowPolicy
         do {
-            policy = try WindowPolicy(parsing: job.policy)
-            try policy.validate(grid: grid)
+            try scheduler.add(GenerationRequest(id: job.id.uuidString, parameters: try job.parameters.get()))
         } catch {
-            throw JobError("\(error)", permanent: true)
+            throw JobError("model \(model): \(error)", permanent: true)
         }
-        guard (0..<bundle.config.gpt.numClasses).contains(job.classLabel) else {
-            throw JobError("class \(job.classLabel) is not in 0..<\(bundle.config.gpt.numClasses) of model \(model)", permanent: true)
-        }
-        let request = GenerationRequest(
-            id: job.id.uuidString, classLabel: job.classLabel, policy: policy,
-            sampling: SamplingParams(temperature: Float(job.temperature), topK: job.topK, topP: Float(job.topP),
-                                     cfgScale: Float(job.cfgScale)),
-            seed: UInt64(bitPattern: job.seed))
-        do { try scheduler.add(request) } catch { throw JobError("\(error)", permanent: true) }
     }
 
     func step() -> [(UUID, Result<JobOutput, JobError>)] {
@@ -83,8 +73,13 @@ final class SimulatedExecutor: JobExecutor {
 
     func start(_ job: ClaimedJob) throws {
         let grid = config.gpt.grid
+        let limits = ModelLimits(grid: grid, numClasses: config.gpt.numClasses, supportsGuidance: true)
         let policy: WindowPolicy
-        do { policy = try WindowPolicy(parsing: job.policy); try policy.validate(grid: grid) } catch {
+        do {
+            let p = try job.parameters.get()
+            try p.validate(for: limits)
+            policy = p.policy
+        } catch {
             throw JobError("\(error)", permanent: true)
         }
         let passes: Int

@@ -1,9 +1,11 @@
 // zipar-worker: a daemon that claims jobs from PostgreSQL and decodes them with continuous batching.
 import ArgumentParser
+import CLISupport
 import Foundation
 import JobStore
 import Logging
 import Model
+import Runner
 import ServiceLifecycle
 
 @main
@@ -12,13 +14,13 @@ struct ZiparWorker: AsyncParsableCommand {
         commandName: "zipar-worker",
         abstract: "Claims image-generation jobs from PostgreSQL, decodes them with continuous batching, writes PNGs back.",
         discussion: """
-            Database: DATABASE_URL, or PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD
-            PGPASSFILE PGSSLMODE PGSSLROOTCERT.
+            \(databaseHelp)
             SIGTERM or SIGINT: stop claiming, finish jobs in flight within
             --grace-seconds, hand the rest back to the queue.
-            Exit codes: 0 on a clean stop or a drained queue, 1 on bad arguments
-            or configuration.
+            \(ExitStatus.helpText()); 0 also on a clean stop or a drained queue.
             """)
+
+    static func main() async { await mainAsTool() }
 
     @Option(name: .customLong("model"), help: "A model directory (config.json, gpt.safetensors, vq.safetensors). Repeat for several models.")
     var models: [String] = []
@@ -29,11 +31,7 @@ struct ZiparWorker: AsyncParsableCommand {
     @Flag(help: "Exit (code 0) when no queued or running jobs are left for these models and queues.")
     var drain = false
 
-    @Option(help: "Jobs decoded at the same time per model (continuous batching).")
-    var batch = 8
-
-    @Option(name: .customLong("max-queries"), help: "Queries per forward pass across the batch.")
-    var maxQueries = 64
+    @OptionGroup var batching: BatchOptions
 
     @Option(name: .customLong("lease-seconds"), help: "Lease length; heartbeats extend it every third of it. A worker silent this long loses its jobs.")
     var leaseSeconds = 30.0
@@ -47,28 +45,31 @@ struct ZiparWorker: AsyncParsableCommand {
     @Option(name: .customLong("step-timeout-seconds"), help: "A decode pass longer than this counts as hung: the worker stops extending those leases so other workers take the jobs over.")
     var stepTimeoutSeconds = 300.0
 
-    @Option(name: .customLong("weights"), help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass and per cache; logits within ~1e-2).")
-    var weights = "auto"
+    @OptionGroup var storage: StorageOptions
 
     @Option(name: .customLong("worker-id"), help: "Worker id shown by `zipar-admin workers` (default host:pid:random).")
     var workerID: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "Least severe level logged.")
+    var logLevel: Logger.Level = .info
 
     @Option(name: .customLong("simulate-pass-ms"), help: ArgumentHelp("Testing aid: skip the network and fake each pass with this many milliseconds (gray PNGs).", visibility: .hidden))
     var simulatePassMs: Double?
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("give at least one --model DIR") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if leaseSeconds < 1 { throw ValidationError("--lease-seconds must be at least 1") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
-        if StorageChoice(rawValue: weights) == nil { throw ValidationError("--weights must be auto, f32 or f16 (got '\(weights)')") }
+        func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws {
+            // `contains` is false for nan, so nan and inf are refused here too.
+            if !range.contains(value) { throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound) (got \(value))") }
+        }
+        try check(leaseSeconds, "--lease-seconds", 1...86_400)
+        try check(pollSeconds, "--poll-seconds", 0.01...3600)
+        try check(graceSeconds, "--grace-seconds", 0...86_400)
+        try check(stepTimeoutSeconds, "--step-timeout-seconds", 1...86_400)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let level = logLevel
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
@@ -79,18 +80,16 @@ struct ZiparWorker: AsyncParsableCommand {
         logger[metadataKey: "worker"] = "\(id)"
 
         let db: DatabaseConfig
-        do { db = try DatabaseConfig.fromEnvironment() } catch {
-            logger.critical("database configuration: \(error)")
-            throw ExitCode(1)
-        }
+        do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("database configuration: \(error)") }
         logger.info("database \(db)")
 
+        let storageChoice = storage.choice
         var executors: [any JobExecutor] = []
         for dir in models {
-            executors.append(loadExecutor(directory: dir, logger: logger))
+            executors.append(loadExecutor(directory: dir, storageChoice: storageChoice, logger: logger))
         }
         let names = executors.map(\.model)
-        if Set(names).count != names.count { logger.critical("two --model directories have the same model name: \(names)"); throw ExitCode(1) }
+        if Set(names).count != names.count { throw CLIError("two --model directories have the same model name: \(names)") }
 
         var options = WorkerOptions(id: id, host: ProcessInfo.processInfo.hostName, queues: queues.isEmpty ? ["default"] : queues)
         options.leaseSeconds = leaseSeconds
@@ -111,22 +110,22 @@ struct ZiparWorker: AsyncParsableCommand {
         try await group.run()
     }
 
-    private func loadExecutor(directory: String, logger: Logger) -> any JobExecutor {
+    private func loadExecutor(directory: String, storageChoice: StorageChoice, logger: Logger) -> any JobExecutor {
         let configPath = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
         let fallbackName = URL(fileURLWithPath: directory).lastPathComponent
         if let ms = simulatePassMs {
             do {
                 let config = try ModelConfig.load(path: configPath)
                 logger.warning("SIMULATED decoding for \(config.name): \(ms) ms a pass, gray images")
-                return SimulatedExecutor(config: config, capacity: batch, passMs: ms)
+                return SimulatedExecutor(config: config, capacity: batching.batch, passMs: ms)
             } catch {
-                return BrokenExecutor(model: fallbackName, reason: "\(error)", capacity: batch)
+                return BrokenExecutor(model: fallbackName, reason: "\(error)", capacity: batching.batch)
             }
         }
         do {
             let started = Date()
-            let bundle = try ModelBundle(directory: directory, storage: StorageChoice(rawValue: weights)?.storage)
-            let ex = ModelExecutor(bundle: bundle, batch: batch, maxQueries: maxQueries)
+            let bundle = try ModelBundle(directory: directory, storage: storageChoice.storage)
+            let ex = ModelExecutor(bundle: bundle, batch: batching.batch, maxQueries: batching.maxQueries)
             logger.info("model loaded", metadata: ["model": "\(bundle.config.name)", "dir": "\(directory)",
                                                    "grid": "\(bundle.config.gpt.grid)", "storage": "\(bundle.storage)",
                                                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
@@ -136,7 +135,7 @@ struct ZiparWorker: AsyncParsableCommand {
             logger.error("model failed to load; its jobs will fail with this error",
                          metadata: ["model": "\(name)", "dir": "\(directory)", "error": "\(error)"])
             return BrokenExecutor(model: name, reason: "model \(name) failed to load on \(ProcessInfo.processInfo.hostName): \(error)",
-                                  capacity: batch)
+                                  capacity: batching.batch)
         }
     }
 }

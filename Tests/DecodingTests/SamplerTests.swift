@@ -126,6 +126,50 @@ import Testing
         #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "zipar") }
         #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "zipar:0") }
         #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "fast") }
-        #expect(throws: PolicyError.self) { try WindowPolicy.zipar(window: 17).validate(grid: 16) }
+        let limits = ModelLimits(grid: 16, numClasses: 10, supportsGuidance: true)
+        #expect(throws: ParameterError.self) { try JobParameters(policy: .zipar(window: 17)).validate(for: limits) }
+        #expect(try PolicySpec(parsing: "official:8") == PolicySpec(policy: .zipar(window: 8), officialSchedule: true))
+        #expect(try PolicySpec(parsing: "zipar:8+official").description == "official:8")
+        #expect(throws: ParameterError.self) { try PolicySpec(parsing: "ntp+official") }
+    }
+}
+
+/// One home for a job's parameters: the rules, the key table and the JSON form agree.
+@Suite struct JobParametersTests {
+    let limits = ModelLimits(grid: 16, numClasses: 10, supportsGuidance: true)
+
+    @Test func rulesNameTheField() {
+        func field(_ p: JobParameters) -> String? {
+            do { try p.validate(for: limits); return nil } catch { return error.field }
+        }
+        #expect(field(JobParameters(classLabel: 3)) == nil)
+        #expect(field(JobParameters(classLabel: 10)) == "class")
+        #expect(field(JobParameters(sampling: SamplingParams(temperature: 0))) == nil)      // greedy
+        #expect(field(JobParameters(sampling: SamplingParams(temperature: -1))) == "temperature")
+        #expect(field(JobParameters(sampling: SamplingParams(topK: 1 << 30))) == "top_k")
+        #expect(field(JobParameters(sampling: SamplingParams(topP: Float(1e-300)))) == "top_p")
+        #expect(field(JobParameters(sampling: SamplingParams(cfgScale: .nan))) == "cfg")
+        #expect(field(JobParameters(sampling: SamplingParams(cfgInterval: -1))) == "cfg_interval")
+        #expect(field(JobParameters(seed: UInt64.max)) == "seed")
+        let noNull = ModelLimits(grid: 16, numClasses: 10, supportsGuidance: false)
+        #expect(throws: ParameterError.self) { try JobParameters(sampling: SamplingParams(cfgScale: 2)).validate(for: noNull) }
+    }
+
+    @Test func valuesRoundTripThroughTheFieldTable() throws {
+        let p = JobParameters(classLabel: 4, policy: .zipar(window: 6), officialSchedule: true,
+                              sampling: SamplingParams(temperature: 0.5, topK: 40, topP: 0.9, cfgScale: 2.5, cfgInterval: 100),
+                              seed: 77)
+        let back = try JobParameters(values: Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) }))
+        #expect(back == p)
+        let json = try JSONEncoder().encode(p)
+        #expect(try JSONDecoder().decode(JobParameters.self, from: json) == p)
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("\"policy\":\"official:6\"") && text.contains("\"top_k\":40"))
+    }
+
+    @Test func everyFieldHasADistinctKeyAndColumn() {
+        let f = JobParameters.fields
+        #expect(Set(f.map(\.key)).count == f.count && Set(f.map(\.column)).count == f.count)
+        #expect(f.allSatisfy { !$0.help.isEmpty })
     }
 }

@@ -156,9 +156,9 @@ enum Tiny {
 
     @Test func badRequestsAreRejected() {
         let s = Tiny.scheduler(Self.m)
-        #expect(throws: DecodingError.self) { try s.add(GenerationRequest(id: "a", classLabel: 10)) }
-        #expect(throws: PolicyError.self) { try s.add(GenerationRequest(id: "a", classLabel: 1, policy: .zipar(window: 9))) }
-        #expect(throws: DecodingError.self) { try s.add(GenerationRequest(id: "a", classLabel: 1, sampling: SamplingParams(topP: 0))) }
+        #expect(throws: ParameterError.self) { try s.add(GenerationRequest(id: "a", classLabel: 10)) }
+        #expect(throws: ParameterError.self) { try s.add(GenerationRequest(id: "a", classLabel: 1, policy: .zipar(window: 9))) }
+        #expect(throws: ParameterError.self) { try s.add(GenerationRequest(id: "a", classLabel: 1, sampling: SamplingParams(topP: 0))) }
         #expect(s.inFlight == 0)
     }
 

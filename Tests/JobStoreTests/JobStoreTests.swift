@@ -2,6 +2,7 @@ import Foundation
 import JobStore
 import Logging
 import Testing
+import TestSupport
 
 @Suite(.enabled(if: PG.enabled, "ZIPAR_SKIP_PG=1")) struct JobStoreTests {
     @Test func migrateTwiceAndConcurrently() async throws {
@@ -81,7 +82,7 @@ import Testing
             let more = try await store.claim(limit: 10, queues: ["a", "b"], models: ["m"], owner: "w", leaseSeconds: 30)
             #expect(more.map(\.queue) == ["a"])
             let qs = try await store.queues()
-            #expect(qs.first { $0.name == "b" }?.counts["queued"] == 1)
+            #expect(qs.first { $0.name == "b" }?.counts[.queued] == 1)
         }
     }
 
@@ -170,132 +171,24 @@ import Testing
     @Test func statsAndWorkers() async throws {
         try await PG.withDatabase { _, store in
             _ = try await store.submit((0..<3).map { job($0) })
-            try await store.registerWorker(id: "w1", host: "h", pid: 1, models: ["m"], queues: ["default"])
+            try await store.recordWorker(id: "w1", host: "h", pid: 1, models: ["m"], queues: ["default"])
             for j in try await store.claim(limit: 3, queues: ["default"], models: ["m"], owner: "w1", leaseSeconds: 30) {
                 try await store.complete(j, output: tinyOutput, worker: "w1")
             }
             let s = try await store.stats()
             #expect(s.results == 3 && s.passes == 9 && s.ntpPasses == 48)
             #expect(abs(s.passesSaved - (1 - 9.0 / 48)) < 1e-9)
-            #expect(s.queues.first { $0.name == "default" }?.counts["done"] == 3)
+            #expect(s.queues.first { $0.name == "default" }?.counts[.done] == 3)
             #expect(s.liveWorkers.map(\.id) == ["w1"] && s.liveWorkers[0].jobsDone == 3)
             #expect(s.latencyMs != nil)
             #expect(try await store.resultIDs().count == 3)
             #expect(try await store.purge(olderThan: 3600) == 0)
-            try await store.registerWorker(id: "w2", host: "h", pid: 2, models: ["m"], queues: ["default"])
+            try await store.recordWorker(id: "w2", host: "h", pid: 2, models: ["m"], queues: ["default"])
             try await store.workerStopped(id: "w2")
             #expect(try await store.purge(olderThan: 0) == 3)
             #expect(try await store.count("results") == 0)
             // The live worker stays listed; the stopped one goes.
             #expect(try await store.workers().map(\.id) == ["w1"])
-        }
-    }
-}
-
-@Suite(.enabled(if: PG.enabled, "ZIPAR_SKIP_PG=1")) struct WorkerLoopTests {
-    func options(_ id: String, drain: Bool = true) -> WorkerOptions {
-        var o = WorkerOptions(id: id, host: "test", queues: ["default"])
-        o.drain = drain
-        o.leaseSeconds = 5
-        o.pollSeconds = 0.2
-        o.rescueSeconds = 0.5
-        o.graceSeconds = 5
-        return o
-    }
-
-    @Test func workersDrainQueueExactlyOnce() async throws {
-        try await PG.withDatabase { _, store in
-            let jobs = (0..<40).map { job($0 % 10, model: $0 % 2 == 0 ? "m" : "n") } + [job(12, model: "m")]
-            let ids = try await store.submit(jobs).ids
-            let workers = (0..<3).map { w in
-                Worker(store: store, options: options("w\(w)"),
-                       executors: [FakeExecutor(model: "m", capacity: 3), FakeExecutor(model: "n", capacity: 2, passes: 5)],
-                       logger: PG.quiet)
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for w in workers { group.addTask { await w.run(stop: StopSignal()) } }
-            }
-            let states = try await store.states(of: ids)
-            #expect(states.values.filter { $0 == .done }.count == 40)
-            #expect(states[ids[40]] == .failed)          // class 12: permanent error, recorded
-            #expect(try await store.count("results") == 40)
-            #expect(workers.map { $0.counters.current.completed }.reduce(0, +) == 40)
-            let history = try #require(try await store.errors(of: ids[40]))
-            #expect(history.2.contains("unknown class 12"))
-            #expect(try await store.workers().allSatisfy { $0.stoppedAt != nil })
-        }
-    }
-
-    @Test func brokenModelFailsItsJobsOnly() async throws {
-        try await PG.withDatabase { _, store in
-            var broken = job(1, model: "broken")
-            broken.maxAttempts = 2
-            let ids = try await store.submit([broken, job(2, model: "m"), job(3, model: "m")]).ids
-            let w = Worker(store: store, options: options("w"), executors: [BrokenFake(model: "broken"), FakeExecutor(model: "m")],
-                           logger: PG.quiet)
-            await w.run(stop: StopSignal())
-            let states = try await store.states(of: ids)
-            #expect(states[ids[0]] == .failed && states[ids[1]] == .done && states[ids[2]] == .done)
-            let history = try #require(try await store.errors(of: ids[0]))
-            #expect(history.1 == 2 && history.2.contains("failed to load"))
-        }
-    }
-
-    @Test func stopReleasesJobsInFlight() async throws {
-        try await PG.withDatabase { _, store in
-            let ids = try await store.submit((0..<3).map { job($0) }).ids
-            var o = options("slow", drain: false)
-            o.graceSeconds = 0.3
-            let w = Worker(store: store, options: o, executors: [FakeExecutor(model: "m", capacity: 2, passes: 1_000_000)], logger: PG.quiet)
-            let stop = StopSignal()
-            let run = Task { await w.run(stop: stop) }
-            while w.counters.current.claimed < 2 { try await Task.sleep(nanoseconds: 50_000_000) }
-            stop.trigger()
-            await run.value
-            let states = try await store.states(of: ids)
-            #expect(states.values.allSatisfy { $0 == .queued })
-            #expect(w.counters.current.released == 2)
-            // Released without spending an attempt.
-            let j = try #require(try await store.claim(limit: 3, queues: ["default"], models: ["m"], owner: "x", leaseSeconds: 5).first)
-            #expect(j.attempt == 1)
-        }
-    }
-
-    @Test func lostLeaseIsDroppedAndJobRunsElsewhere() async throws {
-        try await PG.withDatabase { _, store in
-            let id = try await store.submit([job(1)]).ids[0]
-            var o = options("stalled", drain: false)
-            o.heartbeatSeconds = 0.2
-            let w = Worker(store: store, options: o, executors: [FakeExecutor(model: "m", capacity: 1, passes: 1_000_000)], logger: PG.quiet)
-            let stop = StopSignal()
-            let run = Task { await w.run(stop: stop) }
-            while w.counters.current.claimed < 1 { try await Task.sleep(nanoseconds: 50_000_000) }
-            _ = try await store.cancel(ids: [id])             // the lease goes away under the worker
-            while w.counters.current.leaseLost < 1 { try await Task.sleep(nanoseconds: 50_000_000) }
-            stop.trigger()
-            await run.value
-            #expect(try await store.count("results") == 0)
-            #expect(w.counters.current.released == 0)
-        }
-    }
-
-    @Test func reclaimedJobRestartsInsteadOfFailing() async throws {
-        try await PG.withDatabase { _, store in
-            let id = try await store.submit([job(1)]).ids[0]
-            var o = options("w", drain: true)
-            o.heartbeatSeconds = 30                     // the worker does not notice the lease change by itself
-            let w = Worker(store: store, options: o,
-                           executors: [FakeExecutor(model: "m", capacity: 2, passes: 150, stepSleep: 0.01)], logger: PG.quiet)
-            let run = Task { await w.run(stop: StopSignal()) }
-            while w.counters.current.claimed < 1 { try await Task.sleep(nanoseconds: 20_000_000) }
-            // The lease vanishes and the job is queued again (as after an outage and a rescue);
-            // the same worker claims it back while its old decode is still in flight.
-            #expect(try await store.cancel(ids: [id]) == 1)
-            #expect(try await store.retry(ids: [id]) == 1)
-            await run.value
-            #expect(try await store.states(of: [id])[id] == .done)
-            #expect(try await store.count("results") == 1)
-            #expect(w.counters.current.claimed == 2 && w.counters.current.failed == 0)
         }
     }
 }

@@ -20,8 +20,12 @@ const char *zk_isa(void);
 /// Forces a kernel path: 0 = best available, 1 = scalar C (tests compare the two).
 void zk_force_scalar(int on);
 
-/// Runs fn(ctx, part, parts) on `parts` pool threads (the caller is part 0) and waits.
-/// parts is clamped to zk_threads(). Nested or concurrent calls run serially in the caller.
+/// Runs fn(ctx, part, parts) for every part in 0 ..< parts and returns when all have finished.
+/// parts is clamped to 1 ... 65535, not to the thread count: the zk_threads() threads (the caller
+/// among them) each claim the next unclaimed part until none is left, so one thread may run many
+/// parts, in any order, and a thread the OS has descheduled holds up at most the part it is in.
+/// With one part, one thread, or while another call is in progress (nested or concurrent), every
+/// part runs in the caller, in order.
 typedef void (*zk_part_fn)(void *ctx, int part, int parts);
 void zk_parallel(int parts, zk_part_fn fn, void *ctx);
 
@@ -85,10 +89,11 @@ void zk_free(void *p, size_t bytes);   /* bytes: as passed to zk_alloc */
 uint16_t zk_half_bits(float f);
 
 /// Peak fused-multiply-add rate in FLOP/s (one FMA = 2) of `threads` pool threads (0 = all), with
-/// the 256-bit FMAs the kernels use; 0 where the vector kernels do not run.
+/// the 256-bit FMAs the kernels use; 0 where the vector kernels do not run. Above 1 thread the loop
+/// runs as `threads` parts of zk_parallel, counted as if each had a thread of its own.
 double zk_fma_flops(int threads);
 /// Best streaming-read bandwidth in bytes per second over `reps` sweeps of `bytes` bytes at p,
-/// read by `threads` pool threads (0 = all).
+/// read by the caller alone (threads = 1) or as 16 * threads parts of zk_parallel (0 = all threads).
 double zk_read_bandwidth(const void *p, size_t bytes, int reps, int threads);
 
 #ifdef __cplusplus

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Decoding
+import Foundation
+import Model
+
+// The flags several executables share, declared once so names, defaults and help agree everywhere.
+
+/// The sampling knobs of `JobParameters`, as flags: `zipar generate/compare/heatmap` take them for their
+/// images, `zipar-submit` as the defaults a prompt line overrides. One flag per knob.
+public struct SamplingOptions: ParsableArguments {
+    @Option(help: "Classifier-free guidance scale, 0...100 (1 = off; needs the model's null-class row).")
+    public var cfg: Float = 1.0
+    @Option(help: "Guide only the first N image tokens in raster order (default: all).")
+    public var cfgInterval: Int?
+    @Option(help: "Sampling temperature, 0...100 (0 = greedy).")
+    public var temperature: Float = 1.0
+    @Option(help: "Keep only the K most likely tokens (0 = off).")
+    public var topK: Int = 0
+    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much mass, (0, 1] (1 = off).")
+    public var topP: Float = 1.0
+    @Flag(help: "Run zipar:S policies on the official ZipAR schedule: the whole first row by NTP before rows overlap (2W + (H-2)S passes). Same as policy official:S.")
+    public var officialSchedule = false
+
+    public init() {}
+
+    public var sampling: SamplingParams {
+        SamplingParams(temperature: temperature, topK: topK, topP: topP, cfgScale: cfg, cfgInterval: cfgInterval)
+    }
+
+    /// The parameters of one image under `policy` (with `--official-schedule` applied).
+    public func parameters(policy: PolicySpec, classLabel: Int = 0, seed: UInt64) -> JobParameters {
+        JobParameters(classLabel: classLabel, policy: policy.policy,
+                      officialSchedule: policy.officialSchedule || officialSchedule, sampling: sampling, seed: seed)
+    }
+}
+
+/// Seeds: one default everywhere, so `zipar generate --class dress --count 8` and a prompt line
+/// `dress count=8` draw the same eight images.
+public enum Defaults {
+    public static let seed: UInt64 = 1
+    /// Queries per pass: room for 8 jobs x 16 rows with CFG twins on a 16x16 grid, so a full batch never
+    /// waits a pass for lack of room.
+    public static let maxQueries = 256
+    public static let batch = 8
+}
+
+/// `--storage` (and its deprecated worker spelling `--weights`).
+public struct StorageOptions: ParsableArguments {
+    @Option(help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass; logits within ~1e-2).")
+    public var storage: StorageChoice = .auto
+
+    @Option(name: .customLong("weights"), help: .hidden)
+    public var deprecatedWeights: StorageChoice?
+
+    public init() {}
+
+    /// The choice, warning when the old flag name was used.
+    public var choice: StorageChoice {
+        if let old = deprecatedWeights {
+            warnDeprecated("--weights", use: "--storage")
+            return old
+        }
+        return storage
+    }
+}
+
+/// Continuous batching: `--batch` and `--max-queries`.
+public struct BatchOptions: ParsableArguments {
+    @Option(help: "Images decoded at the same time (continuous batching; per model in the worker).")
+    public var batch: Int = Defaults.batch
+    @Option(help: "Cap on queries per forward pass across the batch (at least 2).")
+    public var maxQueries: Int = Defaults.maxQueries
+
+    public init() {}
+
+    public func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if maxQueries < 2 { throw ValidationError("--max-queries must be at least 2") }
+    }
+}
+
+extension ModelConfig {
+    /// Reads `<directory>/config.json`, as a CLI error naming the directory.
+    public static func load(directory: String) throws -> ModelConfig {
+        do { return try load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path) } catch {
+            throw CLIError("--model \(directory): \(error)")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import CKernels
+
+/// Process-wide settings of the kernels: threads, instruction set, BLAS crossover; and the machine
+/// probes (FMA rate, read bandwidth) that give a pass's floors.
+public enum KernelRuntime {
+    /// Threads the kernels split work over, the calling thread included (default: online CPUs,
+    /// or the `ZK_THREADS` environment variable).
+    public static var threads: Int {
+        get { Int(zk_threads()) }
+        set { zk_set_threads(Int32(newValue)) }
+    }
+
+    /// The instruction set the kernels run: "avx512" (AVX2 code with 32 registers), "avx2" or "scalar".
+    public static var instructionSet: String { String(cString: zk_isa()) }
+
+    /// Forces the portable scalar C loops (tests compare them with the vector ones).
+    public static func forceScalar(_ on: Bool) { zk_force_scalar(on ? 1 : 0) }
+
+    /// Row counts from which `.automatic` switches to OpenBLAS (nil: never).
+    public static var blasCrossover: (f32: Int?, f16: Int?) {
+        get {
+            let a = Int(zk_blas_crossover_f32()), b = Int(zk_blas_crossover_f16())
+            return (a >= 1 << 30 ? nil : a, b >= 1 << 30 ? nil : b)
+        }
+        set { zk_set_blas_crossover(Int32(newValue.f32 ?? 0), Int32(newValue.f16 ?? 0)) }
+    }
+
+    /// Peak multiply-add rate of `threads` kernel threads (nil: all) in FLOP/s, measured with the
+    /// 256-bit FMAs the kernels use (nil where only the scalar path runs). With the bandwidth it
+    /// gives a pass's two floors: bytes / bandwidth and FLOPs / this rate.
+    public static func peakFlops(threads: Int? = nil) -> Double? {
+        let r = zk_fma_flops(Int32(threads ?? 0))
+        return r > 0 ? r : nil
+    }
+
+    /// Best streaming-read bandwidth (bytes per second) over `repeats` sweeps of a `megabytes` buffer
+    /// read by `threads` kernel threads (nil: all).
+    public static func readBandwidth(megabytes: Int = 512, repeats: Int = 5, threads: Int? = nil) -> Double {
+        let bytes = megabytes << 20
+        // Allocated like the weights (huge pages where the OS allows), so the floor is what the
+        // weights could stream at.
+        guard let p = zk_alloc(bytes) else { return 0 }
+        defer { zk_free(p, bytes) }
+        // Touch every page with non-zero data so the sweeps read real memory.
+        p.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
+        return zk_read_bandwidth(p, bytes, Int32(repeats), Int32(threads ?? 0))
+    }
+}

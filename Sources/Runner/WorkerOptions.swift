@@ -1,0 +1,29 @@
+import Foundation
+
+public struct WorkerOptions: Sendable {
+    public var id: String
+    public var host: String
+    public var queues: [String]
+    public var leaseSeconds: Double = 30
+    /// Heartbeat interval (default: a third of the lease).
+    public var heartbeatSeconds: Double?
+    public var pollSeconds: Double = 2
+    public var rescueSeconds: Double = 5
+    /// Exit when no queued or running jobs are left for this worker's models and queues.
+    public var drain = false
+    /// After a stop request: time to finish jobs in flight before they are released.
+    public var graceSeconds: Double = 30
+    /// A decode pass running longer than this is taken as hung: heartbeats stop extending that
+    /// model's leases, so other workers rescue its jobs once the leases expire.
+    public var stepTimeoutSeconds: Double = 300
+
+    public init(id: String, host: String, queues: [String]) {
+        self.id = id; self.host = host; self.queues = queues
+    }
+
+    public static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(6).lowercased())"
+    }
+}
+

@@ -1,0 +1,31 @@
+import CLISupport
+import Decoding
+import Model
+import Testing
+
+/// Flag values parse into their types, or are refused (a usage error), never silently replaced.
+@Suite struct ArgumentTypeTests {
+    @Test func durations() {
+        #expect(DurationArgument(argument: "30s")?.seconds == 30)
+        #expect(DurationArgument(argument: "15m")?.seconds == 900)
+        #expect(DurationArgument(argument: "7d")?.seconds == 604_800)
+        #expect(DurationArgument(argument: "12")?.seconds == 12)
+        for bad in ["", "x", "-1s", "nan", "infs", "3w"] { #expect(DurationArgument(argument: bad) == nil, "\(bad)") }
+    }
+
+    @Test func enumsAndLists() {
+        #expect(StorageChoice(argument: "f16") == .f16)
+        #expect(StorageChoice(argument: "f8") == nil)
+        #expect(PolicySpec(argument: "official:8") == PolicySpec(policy: .zipar(window: 8), officialSchedule: true))
+        #expect(PolicySpec(argument: "adaptive:4+official") == nil)
+        #expect(CommaList<PolicySpec>(argument: "ntp,zipar:4")?.values.map(\.description) == ["ntp", "zipar:4"])
+        #expect(CommaList<PolicySpec>(argument: "ntp,bogus") == nil)
+        #expect(CommaList<Int>(argument: "1,8")?.values == [1, 8])
+    }
+
+    @Test func exitCodesAreDocumented() {
+        let help = ExitStatus.helpText(", 3 --wait saw failed jobs")
+        #expect(help.contains("0 ok") && help.contains("1 failure") && help.contains("2 bad arguments") && help.contains("3 --wait"))
+        #expect(ExitStatus.usage.rawValue == 2 && ExitStatus.jobsFailed.rawValue == 3)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import JobStore
+import Runner
+import Testing
+import TestSupport
+
+/// The worker loop against `InMemoryJobQueue`: the same lease rules as PostgreSQL, no database, so these
+/// run everywhere and fast. The real-database versions are in WorkerPostgresTests.
+@Suite struct WorkerInMemoryTests {
+    func options(_ id: String, drain: Bool = true) -> WorkerOptions {
+        var o = WorkerOptions(id: id, host: "test", queues: ["default"])
+        o.drain = drain
+        o.leaseSeconds = 5
+        o.pollSeconds = 0.05
+        o.rescueSeconds = 0.1
+        o.graceSeconds = 5
+        return o
+    }
+
+    @Test func workersDrainQueueExactlyOnce() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit((0..<30).map { job($0 % 10, model: $0 % 2 == 0 ? "m" : "n") } + [job(12, model: "m")])
+        let workers = (0..<3).map { w in
+            Worker(store: queue, options: options("w\(w)"),
+                   executors: [FakeExecutor(model: "m", capacity: 3), FakeExecutor(model: "n", capacity: 2, passes: 5)],
+                   logger: PG.quiet)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for w in workers { group.addTask { await w.run(stop: StopSignal()) } }
+        }
+        #expect(ids.prefix(30).allSatisfy { queue.state(of: $0) == .done && queue.output(of: $0) != nil })
+        #expect(queue.state(of: ids[30]) == .failed)                 // class 12: permanent error, recorded
+        #expect(queue.errors(of: ids[30]).first?.contains("unknown class 12") == true)
+        #expect(workers.map { $0.counters.current.completed }.reduce(0, +) == 30)
+    }
+
+    @Test func brokenModelFailsItsJobsOnly() async throws {
+        let queue = InMemoryJobQueue()
+        var broken = job(1, model: "broken")
+        broken.maxAttempts = 2
+        let ids = queue.submit([broken, job(2), job(3)])
+        let w = Worker(store: queue, options: options("w"), executors: [BrokenFake(model: "broken"), FakeExecutor(model: "m")],
+                       logger: PG.quiet)
+        // Retries wait a backoff; the worker drains once the broken job runs out of attempts.
+        await w.run(stop: StopSignal())
+        #expect(queue.state(of: ids[0]) == .failed && queue.attempts(of: ids[0]) == 2)
+        #expect(queue.state(of: ids[1]) == .done && queue.state(of: ids[2]) == .done)
+        #expect(queue.errors(of: ids[0]).allSatisfy { $0.contains("failed to load") })
+    }
+
+    @Test func pausedQueueIsNotClaimed() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit([job(1)])
+        queue.setPaused("default", true)
+        let w = Worker(store: queue, options: options("w"), executors: [FakeExecutor(model: "m")], logger: PG.quiet)
+        await w.run(stop: StopSignal())                               // drain: nothing runnable for it
+        #expect(queue.state(of: ids[0]) == .queued && w.counters.current.claimed == 0)
+    }
+
+    @Test func stopReleasesJobsInFlight() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit((0..<3).map { job($0) })
+        var o = options("slow", drain: false)
+        o.graceSeconds = 0.2
+        let w = Worker(store: queue, options: o, executors: [FakeExecutor(model: "m", capacity: 2, passes: 1_000_000)], logger: PG.quiet)
+        let stop = StopSignal()
+        let run = Task { await w.run(stop: stop) }
+        while w.counters.current.claimed < 2 { try await Task.sleep(nanoseconds: 10_000_000) }
+        stop.trigger()
+        await run.value
+        #expect(ids.allSatisfy { queue.state(of: $0) == .queued })
+        #expect(w.counters.current.released == 2)
+        #expect(ids.allSatisfy { queue.attempts(of: $0) == 0 })       // released without spending an attempt
+    }
+
+    @Test func lostLeaseIsDropped() async throws {
+        let queue = InMemoryJobQueue()
+        let id = queue.submit([job(1)])[0]
+        var o = options("stalled", drain: false)
+        o.heartbeatSeconds = 0.05
+        let w = Worker(store: queue, options: o, executors: [FakeExecutor(model: "m", capacity: 1, passes: 1_000_000)], logger: PG.quiet)
+        let stop = StopSignal()
+        let run = Task { await w.run(stop: stop) }
+        while w.counters.current.claimed < 1 { try await Task.sleep(nanoseconds: 10_000_000) }
+        queue.cancel(id)                                              // the lease goes away under the worker
+        while w.counters.current.leaseLost < 1 { try await Task.sleep(nanoseconds: 10_000_000) }
+        stop.trigger()
+        await run.value
+        #expect(queue.state(of: id) == .cancelled && queue.output(of: id) == nil)
+        #expect(w.counters.current.released == 0)
+    }
+
+    @Test func reclaimedJobRestartsInsteadOfFailing() async throws {
+        let queue = InMemoryJobQueue()
+        let id = queue.submit([job(1)])[0]
+        var o = options("w", drain: true)
+        o.heartbeatSeconds = 30                     // the worker does not notice the lease change by itself
+        let w = Worker(store: queue, options: o,
+                       executors: [FakeExecutor(model: "m", capacity: 2, passes: 100, stepSleep: 0.01)], logger: PG.quiet)
+        let run = Task { await w.run(stop: StopSignal()) }
+        while w.counters.current.claimed < 1 { try await Task.sleep(nanoseconds: 5_000_000) }
+        queue.cancel(id)
+        queue.retry(id)
+        await run.value
+        #expect(queue.state(of: id) == .done)
+        #expect(w.counters.current.claimed == 2 && w.counters.current.failed == 0)
+    }
+}
