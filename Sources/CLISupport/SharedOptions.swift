@@ -18,13 +18,15 @@ public struct SamplingOptions: ParsableArguments {
     public var topK: Int = 0
     @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much mass, (0, 1] (1 = off).")
     public var topP: Float = 1.0
+    @Option(help: "Min-p sampling: drop tokens less likely than this times the most likely one, [0, 1) (0 = off).")
+    public var minP: Float = 0
     @Flag(help: "Run zipar:S policies on the official ZipAR schedule: the whole first row by NTP before rows overlap (2W + (H-2)S passes). Same as policy official:S.")
     public var officialSchedule = false
 
     public init() {}
 
     public var sampling: SamplingParams {
-        SamplingParams(temperature: temperature, topK: topK, topP: topP, cfgScale: cfg, cfgInterval: cfgInterval)
+        SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP, cfgScale: cfg, cfgInterval: cfgInterval)
     }
 
     /// The parameters of one image under `policy` (with `--official-schedule` applied).

@@ -89,6 +89,10 @@ extension JobParameters {
                        help: "nucleus: keep the smallest set of tokens with this much mass (1 = off)",
                        read: { .double(Double($0.sampling.topP)) },
                        write: { p, v throws(ParameterError) in p.sampling.topP = Float(try double(v, "top_p")) }),
+        ParameterField(key: "min_p", column: "min_p", kind: .double,
+                       help: "drop tokens less likely than min_p times the most likely one (0 = off)",
+                       read: { .double(Double($0.sampling.minP)) },
+                       write: { p, v throws(ParameterError) in p.sampling.minP = Float(try double(v, "min_p")) }),
     ]
 
     public static func field(key: String) -> ParameterField? { fields.first { $0.key == key } }

@@ -50,6 +50,7 @@ public struct JobParameters: Sendable, Equatable {
         try check(s.topK >= 0 && s.topK <= Self.maxTopK, "top_k", "\(s.topK) must be in 0...\(Self.maxTopK) (0 = off)")
         // Checked on the Float the sampler uses: 1e-300 parses as a Double but is 0 as a Float.
         try check(s.topP > 0 && s.topP <= 1, "top_p", "\(s.topP) must be in (0, 1] (1 = off)")
+        try check(s.minP >= 0 && s.minP < 1, "min_p", "\(s.minP) must be in [0, 1) (0 = off)")
         try check(s.cfgScale.isFinite && s.cfgScale >= 0 && s.cfgScale <= 100, "cfg", "\(s.cfgScale) must be in 0...100 (1 = off)")
         if let k = s.cfgInterval { try check(k >= 0 && k <= Self.maxTopK, "cfg_interval", "\(k) must be in 0...\(Self.maxTopK)") }
     }
@@ -84,13 +85,16 @@ public struct SamplingParams: Sendable, Equatable, Codable {
     public var topK: Int = 0
     /// 1 = no nucleus filter.
     public var topP: Float = 1.0
+    /// Drop tokens less likely than `minP` times the most likely one (0 = off).
+    public var minP: Float = 0
     /// Classifier-free guidance scale; 1 = no guidance (one sequence, no null-class twin).
     public var cfgScale: Float = 1.0
     /// Apply guidance only to the first `cfgInterval` image tokens (nil = all).
     public var cfgInterval: Int? = nil
 
-    public init(temperature: Float = 1.0, topK: Int = 0, topP: Float = 1.0, cfgScale: Float = 1.0, cfgInterval: Int? = nil) {
-        self.temperature = temperature; self.topK = topK; self.topP = topP
+    public init(temperature: Float = 1.0, topK: Int = 0, topP: Float = 1.0, minP: Float = 0, cfgScale: Float = 1.0,
+                cfgInterval: Int? = nil) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.minP = minP
         self.cfgScale = cfgScale; self.cfgInterval = cfgInterval
     }
 }

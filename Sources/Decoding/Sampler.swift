@@ -14,7 +14,7 @@ public enum Sampler {
 
     /// The sampling distribution LlamaGen uses: logits / max(temperature, 1e-5), then top-k, then top-p
     /// (keep the smallest prefix of the sorted distribution whose mass reaches `topP`, at least one token),
-    /// then softmax. Filtered tokens get probability exactly 0.
+    /// then min-p (not in LlamaGen: drop tokens below `minP` times the top probability), then softmax. Filtered tokens get probability exactly 0.
     public static func probabilities(logits: [Float], params p: SamplingParams) -> [Float] {
         let n = logits.count
         let t = max(p.temperature, 1e-5)
@@ -36,6 +36,12 @@ public enum Sampler {
                 cumulative += Double(probs[i])
             }
             for i in 0..<n where remove[i] { z[i] = negInf }
+        }
+        if p.minP > 0 {
+            // min-p: keep tokens with probability >= minP * the largest, i.e. logit >= max + log(minP)
+            // (the same test on logits, no softmax needed; the most likely token always stays).
+            let cut = (z.max() ?? 0) + Foundation.log(p.minP)
+            for i in 0..<n where z[i] < cut { z[i] = negInf }
         }
         return softmax(z)
     }

@@ -63,7 +63,7 @@ public final class JobStore: Sendable {
     }
 
     /// The schema this code is written against: the highest migration in `migrations/`.
-    public static let expectedSchemaVersion = 2
+    public static let expectedSchemaVersion = 3
 
     /// Throws a readable error when the database is not migrated to `expectedSchemaVersion`.
     public func checkSchema() async throws {

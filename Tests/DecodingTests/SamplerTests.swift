@@ -41,6 +41,18 @@ import Testing
         #expect(g[1] > 0.999)
     }
 
+    @Test func minPKeepsTokensWithinAFactorOfTheTop() {
+        // p = [0.5, 0.3, 0.15, 0.05]: min_p 0.5 keeps p >= 0.25 (tokens 0, 1), renormalised.
+        let logits = [0.5, 0.3, 0.15, 0.05].map { Float(Foundation.log($0)) }
+        let kept = Sampler.probabilities(logits: logits, params: SamplingParams(minP: 0.5))
+        #expect(abs(kept[0] - 0.625) < 1e-5 && abs(kept[1] - 0.375) < 1e-5 && kept[2] == 0 && kept[3] == 0)
+        let all = Sampler.probabilities(logits: logits, params: SamplingParams(minP: 0))
+        #expect(all.allSatisfy { $0 > 0 })
+        // Always at least the top token, whatever min_p.
+        let top = Sampler.probabilities(logits: logits, params: SamplingParams(minP: 0.999))
+        #expect(top == [1, 0, 0, 0])
+    }
+
     @Test func kthLargestMatchesSorting() {
         var state: UInt64 = 12345
         for n in [1, 2, 3, 7, 100, 1000] {
@@ -157,7 +169,7 @@ import Testing
 
     @Test func valuesRoundTripThroughTheFieldTable() throws {
         let p = JobParameters(classLabel: 4, policy: .zipar(window: 6), officialSchedule: true,
-                              sampling: SamplingParams(temperature: 0.5, topK: 40, topP: 0.9, cfgScale: 2.5, cfgInterval: 100),
+                              sampling: SamplingParams(temperature: 0.5, topK: 40, topP: 0.9, minP: 0.05, cfgScale: 2.5, cfgInterval: 100),
                               seed: 77)
         let back = try JobParameters(values: Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) }))
         #expect(back == p)

@@ -1,3 +1,4 @@
+import Decoding
 import Foundation
 import JobStore
 import Logging
@@ -83,6 +84,23 @@ import TestSupport
             #expect(more.map(\.queue) == ["a"])
             let qs = try await store.queues()
             #expect(qs.first { $0.name == "b" }?.counts[.queued] == 1)
+        }
+    }
+
+    /// Every JobParameters field survives the job row: written and read back by column name.
+    @Test func parametersRoundTripThroughTheJobRow() async throws {
+        try await PG.withDatabase { _, store in
+            var spec = job(7)
+            spec.parameters = JobParameters(classLabel: 7, policy: .zipar(window: 6), officialSchedule: true,
+                                            sampling: SamplingParams(temperature: 0, topK: 40, topP: 0.9, minP: 0.05,
+                                                                     cfgScale: 2.5, cfgInterval: 100),
+                                            seed: 9_000_000_000)
+            var plain = job(1)
+            plain.parameters.sampling.cfgInterval = nil
+            _ = try await store.submit([spec, plain])
+            let claimed = try await store.claim(limit: 2, queues: ["default"], models: ["m"], owner: "w", leaseSeconds: 30)
+            #expect(try claimed[0].parameters.get() == spec.parameters)
+            #expect(try claimed[1].parameters.get() == plain.parameters)
         }
     }
 

@@ -92,7 +92,8 @@ let fashion = ModelSpec(ModelConfig(
 
     /// One set of rules for every entry point: what `zipar generate` takes, a prompt line takes.
     @Test func acceptsEveryPolicyAndKnobOfTheCLI() throws {
-        let jobs = try parser().parse("dress policy=official:8 cfg=2 cfg_interval=64 temperature=0\ncoat policy=zipar:4+official")
+        let jobs = try parser().parse("dress policy=official:8 cfg=2 cfg_interval=64 temperature=0 min_p=0.05\ncoat policy=zipar:4+official")
+        #expect(jobs[0].parameters.sampling.minP == 0.05)
         #expect(jobs[0].parameters.policyText == "official:8" && jobs[0].parameters.officialSchedule)
         #expect(jobs[0].parameters.sampling.cfgInterval == 64 && jobs[0].parameters.sampling.temperature == 0)
         #expect(jobs[1].parameters.policyText == "official:4")
@@ -105,7 +106,7 @@ let fashion = ModelSpec(ModelConfig(
     }
 
     @Test(arguments: [
-        ("dress top_p=1e-300", "top_p"), ("dress top_k=99999999999", "top_k"),
+        ("dress top_p=1e-300", "top_p"), ("dress min_p=1", "min_p"), ("dress min_p=-0.1", "min_p"), ("dress top_k=99999999999", "top_k"),
         ("dress seed=9223372036854775807 count=3", "seed"), ("dress policy=adaptive:4+official", "policy"),
     ])
     func rejectsWhatTheWorkerWouldReject(line: String, field: String) {
