@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
-        .testTarget(name: "CLITests", dependencies: ["CLISupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "TestSupport"]),
     ]
 )

@@ -26,7 +26,7 @@ ZIPAR_PG_KEEP="${ZIPAR_PG_KEEP:-1}" zipar_pg_up
 echo "== migrate" >&2
 "$bin/zipar-admin" migrate
 echo "== submit $prompts" >&2
-"$bin/zipar-submit" --model "$model" --queue demo --idempotency-key "demo:$(basename "$prompts")" "$prompts" >/dev/null
+"$bin/zipar-submit" --model "$model" --queue demo --create-queue --idempotency-key "demo:$(basename "$prompts")" "$prompts" >/dev/null
 echo "== worker --drain" >&2
 "$bin/zipar-worker" --model "$model" --queue demo --drain --log-level warning
 echo "== export to $out" >&2

@@ -7,6 +7,7 @@ import JobStore
 public func withDatabase<R: Sendable>(_ body: @escaping @Sendable (JobStore) async throws -> R) async throws -> R {
     let db: DatabaseConfig
     do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("\(error)") }
+    for w in db.warnings { say("\(toolName): warning: \(w)") }
     do {
         return try await JobStore.withStore(db, body)
     } catch let e as CLIError {
@@ -19,4 +20,4 @@ public func withDatabase<R: Sendable>(_ body: @escaping @Sendable (JobStore) asy
 }
 
 /// The `Database:` paragraph of `--help`.
-public let databaseHelp = "Database: DATABASE_URL, or PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSSLMODE PGSSLROOTCERT."
+public let databaseHelp = "Database: DATABASE_URL, or PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSSLMODE PGSSLROOTCERT PGCONNECT_TIMEOUT (seconds, default 10)."

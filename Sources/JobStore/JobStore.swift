@@ -23,6 +23,9 @@ public final class JobStore: Sendable {
     /// Runs `body` with a store whose client runs for the duration (for short-lived commands and tests).
     public static func withStore<R: Sendable>(_ config: DatabaseConfig, logger: Logger = JobStore.quietLogger,
                                               _ body: @Sendable (JobStore) async throws -> R) async throws -> R {
+        // One bounded, classified connection attempt first: a wrong password, a closed port or a bad
+        // certificate is reported as such within the connect timeout, not as a pool giving up later.
+        try await config.checkConnection()
         let store = try JobStore(config: config, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self, returning: R.self) { group in
             group.addTask { await store.client.run() }
@@ -63,7 +66,7 @@ public final class JobStore: Sendable {
     }
 
     /// The schema this code is written against: the highest migration in `migrations/`.
-    public static let expectedSchemaVersion = 3
+    public static let expectedSchemaVersion = Migration.latestVersion
 
     /// Throws a readable error when the database is not migrated to `expectedSchemaVersion`.
     public func checkSchema() async throws {
@@ -83,13 +86,26 @@ public final class JobStore: Sendable {
     // MARK: submit
 
     /// Inserts all `jobs` in one transaction and wakes the workers. With an `idempotencyKey`, job n of the
-    /// submission gets the key `KEY#n`: a re-run inserts nothing and returns the ids of the first run.
-    public func submit(_ jobs: [JobSpec], idempotencyKey: String? = nil) async throws -> SubmitOutcome {
+    /// submission gets the key `KEY#n`: a re-run with the same content inserts nothing and returns the ids of
+    /// the first run; the same key with other content is an error and inserts nothing. Queues must exist
+    /// unless `createQueues`; labels must be free in their queue.
+    public func submit(_ jobs: [JobSpec], idempotencyKey: String? = nil, createQueues: Bool = false) async throws -> SubmitOutcome {
         let logger = self.logger
         return try await transaction { conn -> SubmitOutcome in
+            let queues = Set(jobs.map(\.queue)).sorted()
+            if createQueues {
+                for q in queues { try await conn.query(SQL.ensureQueue(q), logger: logger) }
+            } else {
+                var known = Set<String>()
+                for try await name in try await conn.query(SQL.existingQueues(queues), logger: logger).decode(String.self) { known.insert(name) }
+                if let missing = queues.first(where: { !known.contains($0) }) {
+                    throw SubmitError("queue '\(missing)' does not exist: create it with `zipar-admin queues create \(missing)` or submit with --create-queue")
+                }
+            }
+            if let key = idempotencyKey { try await checkResubmission(conn, jobs, key: key) }
+            try await checkLabels(conn, jobs, key: idempotencyKey)
             var ids: [UUID] = []
             var inserted = 0
-            for q in Set(jobs.map(\.queue)).sorted() { try await conn.query(SQL.ensureQueue(q), logger: logger) }
             for (n, job) in jobs.enumerated() {
                 let key = idempotencyKey.map { "\($0)#\(n)" }
                 var id: UUID?
@@ -98,24 +114,61 @@ public final class JobStore: Sendable {
                 }
                 if id != nil { inserted += 1 }
                 if id == nil, let key {
-                    for try await row in try await conn.query(SQL.jobByKey(queue: job.queue, key: key), logger: logger)
-                        .decode(UUID.self) { id = row }
+                    for try await row in try await conn.query(SQL.jobByKey(queue: job.queue, key: key), logger: logger) {
+                        id = try Columns(row)("id", as: UUID.self)
+                    }
                 }
-                guard let id else { throw ConfigError("job \(n) was neither inserted nor found") }
+                guard let id else { throw SubmitError("job \(n) was neither inserted nor found") }
                 ids.append(id)
             }
             if inserted > 0 {
-                for q in Set(jobs.map(\.queue)).sorted() { try await conn.query(SQL.notify(queue: q), logger: logger) }
+                for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
             }
             return SubmitOutcome(ids: ids, inserted: inserted)
         }
     }
 
+    /// A key names one submission: a re-run must bring the same jobs (count, model, parameters, priority,
+    /// attempts, label), or nothing is inserted.
+    private func checkResubmission(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String) async throws {
+        guard let queue = jobs.first?.queue else { return }
+        var existing = 0
+        for try await n in try await conn.query(SQL.keyedJobCount(queue: queue, key: key), logger: logger).decode(Int.self) { existing = n }
+        guard existing > 0 else { return }
+        let differs = SubmitError("idempotency key '\(key)' was used for a different submission to queue \(queue) "
+                                  + "(\(existing) job(s)); nothing inserted: use a new key")
+        guard existing == jobs.count else { throw differs }
+        for (n, job) in jobs.enumerated() {
+            for try await row in try await conn.query(SQL.jobByKey(queue: job.queue, key: "\(key)#\(n)"), logger: logger) {
+                let c = Columns(row)
+                let same = try c("model", as: String.self) == job.model && (try? c.parameters().get()) == job.parameters
+                    && (try c("priority", as: Int.self)) == job.priority && (try c("max_attempts", as: Int.self)) == job.maxAttempts
+                    && (try c("label", as: String?.self)) == job.label
+                if !same { throw differs }
+            }
+        }
+    }
+
+    /// A label names one job of a queue: refuse labels already held by jobs of another submission.
+    private func checkLabels(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String?) async throws {
+        for queue in Set(jobs.compactMap { $0.label != nil ? $0.queue : nil }) {
+            let labels = jobs.filter { $0.queue == queue }.compactMap(\.label)
+            for try await (label, id, existingKey) in try await conn.query(SQL.labelsTaken(queue: queue, labels: labels), logger: logger)
+                .decode((String, UUID, String?).self) {
+                if let key, let existingKey, existingKey.hasPrefix(key + "#") { continue }   // this submission's own re-run
+                let line = jobs.first { $0.label == label }?.line ?? 0
+                throw SubmitError("line \(line), label: '\(label)' is already used in queue \(queue) by job \(id.text)")
+            }
+        }
+    }
+
     // MARK: worker side
 
-    /// Records (or revives) a worker row; `Runner`'s `registerWorker` checks the schema first.
-    public func recordWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws {
-        try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues))
+    /// Records (or revives) a worker row; `Runner`'s `registerWorker` checks the schema first. The lease
+    /// length decides when the worker stops counting as live.
+    public func recordWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
+                             leaseSeconds: Double = 30) async throws {
+        try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds))
     }
 
     public func workerStopped(id: String) async throws {
@@ -194,9 +247,11 @@ public final class JobStore: Sendable {
 
     /// Returns jobs whose lease expired to the queue (or fails them when out of attempts).
     @discardableResult
-    public func rescueExpired() async throws -> [(UUID, JobState)] {
+    /// `graceSeconds`: after a server restart, how long leases get to be renewed (a lease length).
+    public func rescueExpired(graceSeconds: Double = 30) async throws -> [(UUID, JobState)] {
         var out: [(UUID, JobState)] = []
-        for try await (id, state) in try await client.query(SQL.rescue, logger: logger).decode((UUID, JobState).self) {
+        for try await (id, state) in try await client.query(SQL.rescue(graceSeconds: graceSeconds), logger: logger)
+            .decode((UUID, JobState).self) {
             out.append((id, state))
         }
         return out
@@ -207,138 +262,9 @@ public final class JobStore: Sendable {
         try await first(SQL.pending(queues: queues, models: models), Int.self) ?? 0
     }
 
-    // MARK: admin
-
-    public func queues() async throws -> [QueueInfo] {
-        var byName: [String: QueueInfo] = [:]
-        var order: [String] = []
-        for try await (name, paused, state, count) in try await client.query(SQL.queues, logger: logger)
-            .decode((String, Bool, JobState?, Int).self) {
-            if byName[name] == nil { byName[name] = QueueInfo(name: name, paused: paused, counts: [:]); order.append(name) }
-            if let state { byName[name]!.counts[state] = count }
-        }
-        return order.map { byName[$0]! }
-    }
-
-    public func setPaused(queue: String, _ paused: Bool) async throws {
-        try await exec(SQL.setPaused(queue, paused))
-        if !paused { try await exec(SQL.notify(queue: queue)) }
-    }
-
-    /// Failed or cancelled jobs back to queued with fresh attempts. Returns how many.
-    public func retry(ids: [UUID]) async throws -> Int {
-        try await requeue(SQL.retry(ids: ids))
-    }
-
-    public func retryFailed(queue: String?) async throws -> Int {
-        try await requeue(SQL.retryFailed(queue: queue))
-    }
-
-    private func requeue(_ q: PostgresQuery) async throws -> Int {
-        var queues = Set<String>()
-        var n = 0
-        for try await queue in try await client.query(q, logger: logger).decode(String.self) { queues.insert(queue); n += 1 }
-        for queue in queues { try await exec(SQL.notify(queue: queue)) }
-        return n
-    }
-
-    /// Queued or running jobs to cancelled (a running job's worker loses its lease). Returns how many.
-    public func cancel(ids: [UUID]) async throws -> Int {
-        var n = 0
-        for try await _ in try await client.query(SQL.cancel(ids: ids), logger: logger).decode(UUID.self) { n += 1 }
-        return n
-    }
-
-    /// Deletes finished jobs (and their results) older than `olderThan` seconds, and workers silent that long.
-    public func purge(olderThan: Double) async throws -> Int {
-        var n = 0
-        for try await _ in try await client.query(SQL.purge(olderThanSeconds: olderThan), logger: logger).decode(UUID.self) { n += 1 }
-        try await exec(SQL.purgeWorkers(olderThanSeconds: olderThan))
-        return n
-    }
-
-    public func states(of ids: [UUID]) async throws -> [UUID: JobState] {
-        var out: [UUID: JobState] = [:]
-        for try await (id, state) in try await client.query(SQL.jobStates(ids: ids), logger: logger).decode((UUID, JobState).self) {
-            out[id] = state
-        }
-        return out
-    }
-
-    /// State, attempts and the error history (JSON text) of one job.
-    public func errors(of id: UUID) async throws -> (JobState, Int, String)? {
-        for try await (state, attempts, errors) in try await client.query(SQL.jobErrors(id: id), logger: logger)
-            .decode((JobState, Int, String).self) {
-            return (state, attempts, errors)
-        }
-        return nil
-    }
-
-    public func workers() async throws -> [WorkerInfo] {
-        var out: [WorkerInfo] = []
-        for try await row in try await client.query(SQL.workers, logger: logger) {
-            let c = Columns(row)
-            out.append(WorkerInfo(id: try c("id"), host: try c("host"), pid: try c("pid"), models: try c("models"),
-                                  queues: try c("queues"), startedAt: try c("started_at"), heartbeatAt: try c("heartbeat_at"),
-                                  stoppedAt: try c("stopped_at"), jobsDone: try c("jobs_done"),
-                                  heartbeatAge: try c("heartbeat_age"), running: try c("running")))
-        }
-        return out
-    }
-
-    /// Figures for `zipar-admin stats`. Live workers: not stopped, heartbeat within `liveSeconds`.
-    public func stats(windowMinutes: Int = 10, liveSeconds: Double = 30) async throws -> StatsReport {
-        let queues = try await self.queues()
-        var recent = 0, total = 0
-        var span = 0.0
-        for try await (r, t, s) in try await client.query(SQL.throughput(windowMinutes: windowMinutes), logger: logger)
-            .decode((Int, Int, Double).self) { recent = r; total = t; span = s }
-        var report = StatsReport(
-            queues: queues,
-            windowMinutes: windowMinutes, jobsPerMinuteRecent: Double(recent) / Double(windowMinutes),
-            jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0,
-            results: 0, latencyMs: nil, decodeMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])
-        for try await (n, l50, l95, lmax, d50, d95, dmax, passes, ntp)
-            in try await client.query(SQL.resultFigures, logger: logger)
-            .decode((Int, Double?, Double?, Double?, Double?, Double?, Double?, Int, Int).self) {
-            report.results = n
-            if let l50, let l95, let lmax { report.latencyMs = .init(p50: l50, p95: l95, max: lmax) }
-            if let d50, let d95, let dmax { report.decodeMs = .init(p50: d50, p95: d95, max: dmax) }
-            report.passes = passes
-            report.ntpPasses = ntp
-            report.passesSaved = ntp > 0 ? 1 - Double(passes) / Double(ntp) : 0
-        }
-        report.liveWorkers = try await workers().filter { $0.stoppedAt == nil && $0.heartbeatAge <= liveSeconds }
-        return report
-    }
-
-    /// Ids of jobs with a result, oldest first.
-    public func resultIDs(queue: String? = nil) async throws -> [UUID] {
-        var out: [UUID] = []
-        for try await id in try await client.query(SQL.resultIDs(queue: queue), logger: logger).decode(UUID.self) { out.append(id) }
-        return out
-    }
-
-    /// One result with its PNG.
-    public func result(id: UUID) async throws -> (StoredResult, [UInt8])? {
-        for try await row in try await client.query(SQL.result(id: id), logger: logger) {
-            let c = Columns(row)
-            let meta = StoredResult(
-                jobID: try c("id", as: UUID.self).text, queue: try c("queue"), model: try c("model"),
-                parameters: try? c.parameters().get(), width: try c("width"), height: try c("height"),
-                passes: try c("passes"), ntpPasses: try c("ntp_passes"), tokens: try c("tokens"), queries: try c("queries"),
-                decodeMs: try c("decode_ms"), latencyMs: try c("latency_ms"), passMs: try c("pass_ms"),
-                worker: try c("worker"), attempt: try c("attempt"), finishedAt: try c("finished_at"))
-            return (meta, [UInt8](try c("png", as: ByteBuffer.self).readableBytesView))
-        }
-        return nil
-    }
-
-    /// (results, passes, ntp passes, mean latency ms, max latency ms) over `ids`.
-    public func resultSummary(ids: [UUID]) async throws -> (Int, Int, Int, Double, Double) {
-        for try await row in try await client.query(SQL.resultSummary(ids: ids), logger: logger)
-            .decode((Int, Int, Int, Double, Double).self) { return row }
-        return (0, 0, 0, 0, 0)
+    /// Queued jobs for `models` that sit in paused `queues` (a draining worker says so instead of "drained").
+    public func pausedQueuedCount(queues: [String], models: [String]) async throws -> Int {
+        try await first(SQL.pausedQueued(queues: queues, models: models), Int.self) ?? 0
     }
 
     /// Waits for a NOTIFY on submit, retry or resume; returns when one arrives or the connection fails.
@@ -364,7 +290,7 @@ public final class JobStore: Sendable {
 
     /// `client.withTransaction`, rethrowing the closure's own error (postgres-nio wraps it) when the
     /// rollback went fine, so callers can catch `LeaseLost`.
-    private func transaction<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+    func transaction<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
         do {
             return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
         } catch let e as PostgresTransactionError {
@@ -373,11 +299,11 @@ public final class JobStore: Sendable {
         }
     }
 
-    private func exec(_ q: PostgresQuery) async throws {
+    func exec(_ q: PostgresQuery) async throws {
         try await client.query(q, logger: logger)
     }
 
-    private func first<T: PostgresDecodable & Sendable>(_ q: PostgresQuery, _ type: T.Type) async throws -> T? {
+    func first<T: PostgresDecodable & Sendable>(_ q: PostgresQuery, _ type: T.Type) async throws -> T? {
         for try await v in try await client.query(q, logger: logger).decode(T.self) { return v }
         return nil
     }
@@ -385,6 +311,7 @@ public final class JobStore: Sendable {
 
 /// A readable, password-free description of an error (PSQLError hides its details by default).
 public func describeError(_ error: Error) -> String {
+    if let s = describeConnectionError(error) { return s }
     if let e = error as? PSQLError {
         if let info = e.serverInfo, let message = info[.message] {
             let state = info[.sqlState].map { " [\($0)]" } ?? ""

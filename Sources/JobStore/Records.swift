@@ -14,13 +14,29 @@ public struct JobSpec: Sendable, Equatable {
     public var parameters: JobParameters
     public var priority: Int = 0
     public var maxAttempts: Int = 5
+    /// The caller's name for the job, unique per queue (`JobSpec.isValidLabel`).
+    public var label: String?
+    /// The prompt line as submitted, and the class name from the model's config: shown and exported.
+    public var prompt: String?
+    public var className: String?
+    /// Not claimed before this (delayed jobs); nil = at once.
+    public var runAfter: Date?
     /// The input line it came from (1-based; 0 when built in code). Not stored.
     public var line: Int = 0
 
     public init(queue: String = "default", model: String, parameters: JobParameters, priority: Int = 0,
-                maxAttempts: Int = 5, line: Int = 0) {
+                maxAttempts: Int = 5, label: String? = nil, prompt: String? = nil, className: String? = nil,
+                runAfter: Date? = nil, line: Int = 0) {
         self.queue = queue; self.model = model; self.parameters = parameters
-        self.priority = priority; self.maxAttempts = maxAttempts; self.line = line
+        self.priority = priority; self.maxAttempts = maxAttempts; self.label = label; self.prompt = prompt
+        self.className = className; self.runAfter = runAfter; self.line = line
+    }
+
+    /// Labels go into export file names, so only `[A-Za-z0-9._-]`, 1-100 characters, not `.` or `..`
+    /// (the same rule as the column's CHECK).
+    public static func isValidLabel(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 100 && s != "." && s != ".."
+            && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
     }
 }
 
@@ -102,6 +118,8 @@ public struct QueueInfo: Sendable, Codable, Equatable {
 }
 
 public struct WorkerInfo: Sendable, Codable, Equatable {
+    /// live: heartbeat younger than the worker's lease; silent: older (crashed or hung); stopped: exited.
+    public enum Liveness: String, Sendable, Codable { case live, silent, stopped }
     public var id: String
     public var host: String
     public var pid: Int
@@ -113,6 +131,8 @@ public struct WorkerInfo: Sendable, Codable, Equatable {
     public var jobsDone: Int
     /// Seconds since the last heartbeat.
     public var heartbeatAge: Double
+    public var leaseSeconds: Double
+    public var liveness: Liveness
     public var running: Int
 }
 
@@ -138,17 +158,48 @@ public struct StatsReport: Sendable, Codable, Equatable {
     public var liveWorkers: [WorkerInfo]
 }
 
-/// A result row for `zipar-admin export`.
-public struct StoredResult: Sendable, Codable, Equatable {
+/// Everything about one job (`zipar-admin show`, the JSON beside each exported PNG).
+public struct JobDetail: Sendable, Codable, Equatable {
     /// Lowercase, as in file names.
-    public var jobID: String
+    public var id: String
     public var queue: String
     public var model: String
+    public var label: String?
+    public var prompt: String?
+    public var className: String?
+    public var state: JobState
     /// Nil when the row's parameters no longer pass validation (see `ClaimedJob.parameters`).
     public var parameters: JobParameters?
+    public var priority: Int
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var createdAt: Date
+    public var runAfter: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// The worker holding (or that last held) the lease.
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    /// Every failed attempt, oldest first.
+    public var errors: [AttemptError]
+    public var result: ResultStats?
+}
+
+/// One failed attempt of a job.
+public struct AttemptError: Sendable, Codable, Equatable {
+    public var at: String
+    public var attempt: Int
+    public var worker: String?
+    public var error: String
+    public var permanent: Bool?
+}
+
+/// What the worker recorded with a job's image.
+public struct ResultStats: Sendable, Codable, Equatable {
     public var width: Int
     public var height: Int
     public var passes: Int
+    /// grid * grid: the passes plain next-token prediction needs.
     public var ntpPasses: Int
     public var tokens: Int
     public var queries: Int
@@ -157,7 +208,50 @@ public struct StoredResult: Sendable, Codable, Equatable {
     public var passMs: [Double]
     public var worker: String
     public var attempt: Int
-    public var finishedAt: Date
+    public var createdAt: Date
+    /// When `zipar-admin export` last wrote it (purge keeps results never exported).
+    public var exportedAt: Date?
+}
+
+/// One line of `zipar-admin jobs`.
+public struct JobListEntry: Sendable, Codable, Equatable {
+    public var id: String
+    public var queue: String
+    public var model: String
+    public var label: String?
+    public var className: String?
+    public var state: JobState
+    public var policy: String
+    public var seed: Int
+    public var attempts: Int
+    public var createdAt: Date
+    public var finishedAt: Date?
+    public var lastError: String?
+}
+
+/// Which jobs `jobs`, `export` and `purge` look at. Nil fields do not filter.
+public struct JobFilter: Sendable, Equatable {
+    public var queue: String?
+    /// Jobs whose label starts with this.
+    public var labelPrefix: String?
+    public var states: [JobState]?
+    public var model: String?
+    /// Created at most this many seconds ago.
+    public var sinceSeconds: Double?
+    public var limit: Int?
+    public init(queue: String? = nil, labelPrefix: String? = nil, states: [JobState]? = nil, model: String? = nil,
+                sinceSeconds: Double? = nil, limit: Int? = nil) {
+        self.queue = queue; self.labelPrefix = labelPrefix; self.states = states; self.model = model
+        self.sinceSeconds = sinceSeconds; self.limit = limit
+    }
+}
+
+/// What happened to one id of `cancel` or `retry`.
+public struct IDOutcome: Sendable, Codable, Equatable {
+    public var id: String
+    /// `cancelled` / `requeued`, or why not: `not found`, `already done`, ...
+    public var outcome: String
+    public var changed: Bool
 }
 
 /// Backoff before retry `attempt` (1-based): base * 2^(attempt-1), capped, times a jitter in [0.5, 1].

@@ -51,24 +51,49 @@ enum SQL {
     }
     /// The parameter columns come from `JobParameters.fields` (compile-time names); every value is a bind.
     static func insertJob(_ j: JobSpec, key: String?) -> PostgresQuery {
-        var binds = PostgresBindings()
-        var columns: [String] = []
-        func add(_ column: String, _ value: ParameterValue) { columns.append(column); binds.append(value) }
+        var q = QueryBuilder()
+        var columns: [String] = [], values: [String] = []
+        func add(_ column: String, _ value: ParameterValue) { columns.append(column); values.append(q.bind(value)) }
         add("queue", .text(j.queue))
         add("model", .text(j.model))
         for f in JobParameters.fields { add(f.column, f.read(j.parameters)) }
         add("priority", .int(j.priority))
         add("max_attempts", .int(j.maxAttempts))
         add("idempotency_key", key.map { .text($0) } ?? .null)
-        let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
-        return PostgresQuery(unsafeSQL: """
-            INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(placeholders))
+        add("label", j.label.map { .text($0) } ?? .null)
+        add("prompt", j.prompt.map { .text($0) } ?? .null)
+        add("class_name", j.className.map { .text($0) } ?? .null)
+        if let at = j.runAfter {
+            let v = q.bind(at)
+            columns.append("run_after"); values.append(v)
+        }
+        q.text("""
+            INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
             ON CONFLICT (queue, idempotency_key) DO NOTHING
             RETURNING id
-            """, binds: binds)
+            """)
+        return q.query
     }
+    /// The job a key already names, with what submit compares to tell a re-run from a different submission.
     static func jobByKey(queue: String, key: String) -> PostgresQuery {
-        "SELECT id FROM jobs WHERE queue = \(queue) AND idempotency_key = \(key)"
+        """
+        SELECT id, model, priority, max_attempts, label, \(unescaped: JobParameters.columnList(alias: "jobs"))
+        FROM jobs WHERE queue = \(queue) AND idempotency_key = \(key)
+        """
+    }
+    /// Jobs of one submission key (`KEY#n`): a re-run must have exactly as many.
+    static func keyedJobCount(queue: String, key: String) -> PostgresQuery {
+        let prefix = key + "#"
+        return """
+        SELECT count(*)::bigint FROM jobs
+        WHERE queue = \(queue) AND left(idempotency_key, length(\(prefix)::text)) = \(prefix)::text
+        """
+    }
+    static func labelsTaken(queue: String, labels: [String]) -> PostgresQuery {
+        "SELECT label, id, idempotency_key FROM jobs WHERE queue = \(queue) AND label = ANY(\(labels))"
+    }
+    static func existingQueues(_ names: [String]) -> PostgresQuery {
+        "SELECT name FROM queues WHERE name = ANY(\(names))"
     }
     static func notify(queue: String) -> PostgresQuery {
         "SELECT pg_notify('zipar_jobs', \(queue))"
@@ -157,7 +182,9 @@ enum SQL {
     }
 
     /// Leases that ran out (the holder died or hung): back to queued, or failed when out of attempts.
-    static let rescue: PostgresQuery = """
+    /// A lease that ran out while the server itself was down is not the holder's fault: after a restart
+    /// every lease gets `graceSeconds` from the server's start to be renewed before it counts as expired.
+    static func rescue(graceSeconds: Double) -> PostgresQuery { """
         UPDATE jobs SET
             errors = errors || jsonb_build_array(jsonb_build_object(
                 'at', now(), 'attempt', attempts, 'worker', lease_owner, 'error', 'lease expired', 'permanent', false)),
@@ -165,9 +192,11 @@ enum SQL {
             finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
             run_after = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now()
         WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now()
+                       AND pg_postmaster_start_time() < now() - make_interval(secs => \(graceSeconds))
                      FOR UPDATE SKIP LOCKED)
         RETURNING id, state
         """
+    }
 
     /// Jobs a draining worker still waits for: queued or running, in unpaused queues, for its models.
     static func pending(queues: [String], models: [String]) -> PostgresQuery {
@@ -178,10 +207,12 @@ enum SQL {
         """
     }
 
-    static func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) -> PostgresQuery {
+    static func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
+                               leaseSeconds: Double) -> PostgresQuery {
         """
-        INSERT INTO workers (id, host, pid, models, queues) VALUES (\(id), \(host), \(pid), \(models), \(queues))
-        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
+        INSERT INTO workers (id, host, pid, models, queues, lease_seconds)
+        VALUES (\(id), \(host), \(pid), \(models), \(queues), \(leaseSeconds))
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, lease_seconds = excluded.lease_seconds
         """
     }
     static func workerHeartbeat(id: String) -> PostgresQuery {
@@ -198,18 +229,47 @@ enum SQL {
         FROM queues q LEFT JOIN jobs j ON j.queue = q.name
         GROUP BY q.name, q.paused, j.state ORDER BY q.name
         """
+    /// Returns the queue's name when it exists (pausing an unknown queue is an error, not a creation).
     static func setPaused(_ queue: String, _ paused: Bool) -> PostgresQuery {
+        "UPDATE queues SET paused = \(paused) WHERE name = \(queue) RETURNING name"
+    }
+    static func createQueue(_ queue: String) -> PostgresQuery {
+        "INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT (name) DO NOTHING RETURNING name"
+    }
+    /// Jobs of a queue by state, for refusing to delete a queue that still has work.
+    static func queueJobCount(_ queue: String) -> PostgresQuery {
+        "SELECT count(*)::bigint FROM jobs WHERE queue = \(queue)"
+    }
+    static func deleteQueueJobs(_ queue: String) -> PostgresQuery {
+        "DELETE FROM jobs WHERE queue = \(queue)"
+    }
+    static func deleteQueue(_ queue: String) -> PostgresQuery {
+        "DELETE FROM queues WHERE name = \(queue) RETURNING name"
+    }
+    /// Queued jobs a draining worker cannot reach because their queue is paused.
+    static func pausedQueued(queues: [String], models: [String]) -> PostgresQuery {
         """
-        INSERT INTO queues (name, paused) VALUES (\(queue), \(paused))
-        ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+        SELECT count(*)::bigint FROM jobs j JOIN queues q ON q.name = j.queue
+        WHERE j.state = 'queued' AND q.paused AND j.queue = ANY(\(queues)) AND j.model = ANY(\(models))
         """
     }
+    static func lastErrors(ids: [UUID]) -> PostgresQuery {
+        """
+        SELECT id, state, coalesce(errors -> -1 ->> 'error', '') FROM jobs
+        WHERE id = ANY(\(ids)) AND state IN ('failed', 'cancelled') ORDER BY seq
+        """
+    }
+    /// Failed or cancelled jobs back to queued; one row per asked id that exists: its state before and
+    /// whether it was requeued.
     static func retry(ids: [UUID]) -> PostgresQuery {
         """
-        UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, lease_token = NULL,
-               lease_expires_at = NULL, updated_at = now()
-        WHERE id = ANY(\(ids)) AND state IN ('failed', 'cancelled')
-        RETURNING queue
+        WITH target AS (SELECT id, state FROM jobs WHERE id = ANY(\(ids)) FOR UPDATE),
+        changed AS (
+            UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, lease_token = NULL,
+                   lease_expires_at = NULL, updated_at = now()
+            FROM target WHERE jobs.id = target.id AND target.state IN ('failed', 'cancelled')
+            RETURNING jobs.id, jobs.queue)
+        SELECT t.id, t.state, c.queue FROM target t LEFT JOIN changed c ON c.id = t.id
         """
     }
     static func retryFailed(queue: String?) -> PostgresQuery {
@@ -220,21 +280,36 @@ enum SQL {
         RETURNING queue
         """
     }
+    /// Queued or running jobs to cancelled; one row per asked id that exists: its state before and whether
+    /// it was cancelled.
     static func cancel(ids: [UUID]) -> PostgresQuery {
         """
-        UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
-               updated_at = now()
-        WHERE id = ANY(\(ids)) AND state IN ('queued', 'running')
-        RETURNING id
+        WITH target AS (SELECT id, state FROM jobs WHERE id = ANY(\(ids)) FOR UPDATE),
+        changed AS (
+            UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
+                   updated_at = now()
+            FROM target WHERE jobs.id = target.id AND target.state IN ('queued', 'running')
+            RETURNING jobs.id, jobs.queue)
+        SELECT t.id, t.state, c.queue FROM target t LEFT JOIN changed c ON c.id = t.id
         """
     }
-    static func purge(olderThanSeconds: Double) -> PostgresQuery {
-        """
-        DELETE FROM jobs WHERE state IN ('done', 'failed', 'cancelled')
-          AND finished_at < now() - make_interval(secs => \(olderThanSeconds))
-        RETURNING id
-        """
+    /// Finished jobs older than the age, within the filter; results never exported are kept unless
+    /// `includeUnexported`. `dryRun` selects what would go instead of deleting it.
+    static func purge(_ f: JobFilter, olderThanSeconds: Double, includeUnexported: Bool, dryRun: Bool) -> PostgresQuery {
+        var q = QueryBuilder(dryRun ? "SELECT j.id, j.state FROM jobs j WHERE " : "DELETE FROM jobs j WHERE ")
+        let age = q.bind(olderThanSeconds), all = q.bind(includeUnexported)
+        q.text("""
+            j.state IN ('done', 'failed', 'cancelled')
+            AND j.finished_at < now() - make_interval(secs => \(age))
+            AND (\(all) OR NOT EXISTS (
+                SELECT 1 FROM results r WHERE r.job_id = j.id AND r.exported_at IS NULL))
+            AND
+            """)
+        filter(f, into: &q)
+        if !dryRun { q.text(" RETURNING j.id, j.state") }
+        return q.query
     }
+
     /// Workers that stopped that long ago, or went silent (crashed) for that long and at least an
     /// hour: a live worker beats every few seconds, so `purge --older-than 0s` keeps it listed.
     static func purgeWorkers(olderThanSeconds: Double) -> PostgresQuery {
@@ -271,25 +346,70 @@ enum SQL {
                coalesce(sum(passes), 0)::bigint, coalesce(sum(ntp_passes), 0)::bigint
         FROM results
         """
+    /// Liveness has one definition: not stopped and a heartbeat younger than the worker's own lease
+    /// (a worker that cannot renew within its lease loses its jobs, so it no longer counts as live).
     static let workers: PostgresQuery = """
         SELECT w.id, w.host, w.pid, w.models, w.queues, w.started_at, w.heartbeat_at, w.stopped_at, w.jobs_done,
+               w.lease_seconds,
                EXTRACT(EPOCH FROM (now() - w.heartbeat_at))::float8 AS heartbeat_age,
+               CASE WHEN w.stopped_at IS NOT NULL THEN 'stopped'
+                    WHEN now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds) THEN 'live'
+                    ELSE 'silent' END AS liveness,
                (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.lease_owner = w.id)::bigint AS running
         FROM workers w ORDER BY w.stopped_at IS NOT NULL, w.heartbeat_at DESC
         """
-    static func resultIDs(queue: String?) -> PostgresQuery {
+    /// The filter of `jobs`, `export` and `purge` as conditions over `jobs j`, every value a bind.
+    static func filter(_ f: JobFilter, into q: inout QueryBuilder) {
+        let queue = q.bind(f.queue), label = q.bind(f.labelPrefix), states = q.bind(f.states?.map(\.rawValue))
+        let model = q.bind(f.model), since = q.bind(f.sinceSeconds)
+        q.text("""
+            (\(queue)::text IS NULL OR j.queue = \(queue)::text)
+            AND (\(label)::text IS NULL OR left(j.label, length(\(label)::text)) = \(label)::text)
+            AND (\(states)::text[] IS NULL OR j.state = ANY(\(states)::text[]))
+            AND (\(model)::text IS NULL OR j.model = \(model)::text)
+            AND (\(since)::float8 IS NULL OR j.created_at > now() - make_interval(secs => \(since)::float8))
+            """)
+    }
+
+    static func jobList(_ f: JobFilter) -> PostgresQuery {
+        var q = QueryBuilder("""
+            SELECT j.id, j.queue, j.model, j.label, j.class_name, j.state, j.policy, j.seed, j.attempts, j.created_at,
+                   j.finished_at, j.errors -> -1 ->> 'error' AS last_error
+            FROM jobs j WHERE
+            """)
+        filter(f, into: &q)
+        let limit = q.bind(Int64(f.limit ?? 50))
+        q.text(" ORDER BY j.seq DESC LIMIT \(limit)")
+        return q.query
+    }
+
+    /// Ids of jobs to export, oldest first; `onlyNew`: results not exported yet.
+    static func exportIDs(_ f: JobFilter, onlyNew: Bool) -> PostgresQuery {
+        var q = QueryBuilder("SELECT j.id FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE ")
+        let onlyNew = q.bind(onlyNew)
+        q.text("(NOT \(onlyNew) OR (r.job_id IS NOT NULL AND r.exported_at IS NULL)) AND ")
+        filter(f, into: &q)
+        q.text(" ORDER BY j.finished_at, j.seq")
+        return q.query
+    }
+
+    static func markExported(id: UUID) -> PostgresQuery {
+        "UPDATE results SET exported_at = now() WHERE job_id = \(id)"
+    }
+
+    /// Everything about one job; the result's columns are NULL when it has none.
+    static func jobDetail(id: UUID) -> PostgresQuery {
         """
-        SELECT j.id FROM jobs j JOIN results r ON r.job_id = j.id
-        WHERE (\(queue)::text IS NULL OR j.queue = \(queue)::text) ORDER BY j.finished_at, j.seq
+        SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.state, j.priority, j.attempts, j.max_attempts,
+               j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_owner, j.lease_expires_at,
+               j.errors::text AS errors_json, \(unescaped: JobParameters.columnList(alias: "j")),
+               r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
+               r.worker, r.attempt, r.created_at AS result_at, r.exported_at, (r.job_id IS NOT NULL) AS has_result
+        FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = \(id)
         """
     }
-    static func result(id: UUID) -> PostgresQuery {
-        """
-        SELECT j.id, j.queue, j.model, \(unescaped: JobParameters.columnList(alias: "j")),
-               r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
-               r.worker, r.attempt, j.finished_at, r.png
-        FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.id = \(id)
-        """
+    static func resultPNG(id: UUID) -> PostgresQuery {
+        "SELECT png FROM results WHERE job_id = \(id)"
     }
     static func resultSummary(ids: [UUID]) -> PostgresQuery {
         """
@@ -298,4 +418,27 @@ enum SQL {
         FROM results WHERE job_id = ANY(\(ids))
         """
     }
+}
+
+/// SQL put together from compile-time text and binds, for statements whose shape depends on the
+/// request (filters, optional columns). Values never enter the text: `bind` returns its `$n`.
+struct QueryBuilder {
+    private(set) var sql: String
+    private var binds = PostgresBindings()
+
+    init(_ sql: String = "") { self.sql = sql }
+
+    mutating func text(_ s: String) { sql += s }
+
+    mutating func bind<T: PostgresDynamicTypeEncodable>(_ value: T?) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    mutating func bind(_ value: ParameterValue) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
 }

@@ -68,7 +68,7 @@ public final class InMemoryJobQueue: JobQueue {
 
     // MARK: JobQueue
 
-    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws {}
+    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double) async throws {}
     public func workerStopped(id: String) async throws {}
 
     public func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob] {
@@ -151,7 +151,7 @@ public final class InMemoryJobQueue: JobQueue {
         return n
     }
 
-    public func rescueExpired() async throws -> [(UUID, JobState)] {
+    public func rescueExpired(graceSeconds: Double) async throws -> [(UUID, JobState)] {
         let now = Date()
         return jobs.withLock { all in
             var out: [(UUID, JobState)] = []
@@ -171,6 +171,13 @@ public final class InMemoryJobQueue: JobQueue {
         return jobs.current.values.filter {
             ($0.state == .queued || $0.state == .running) && queues.contains($0.spec.queue)
                 && !paused.contains($0.spec.queue) && models.contains($0.spec.model)
+        }.count
+    }
+
+    public func pausedQueuedCount(queues: [String], models: [String]) async throws -> Int {
+        let paused = pausedQueues.current
+        return jobs.current.values.filter {
+            $0.state == .queued && queues.contains($0.spec.queue) && paused.contains($0.spec.queue) && models.contains($0.spec.model)
         }.count
     }
 

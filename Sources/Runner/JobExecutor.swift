@@ -10,28 +10,45 @@ public protocol JobExecutor: AnyObject {
     var capacity: Int { get }
     /// Starts a job. Throw `JobError` for a job that cannot run (permanent: unknown class, bad policy).
     func start(_ job: ClaimedJob) throws
-    /// One forward pass over everything in flight; returns the jobs that finished in it.
-    func step() -> [(UUID, Result<JobOutput, JobError>)]
+    /// One forward pass over everything in flight; returns the jobs whose tokens are complete, each with
+    /// the work left to turn them into the stored image.
+    func step() -> [(UUID, Result<ImageWork, JobError>)]
     /// Drops a job in flight (lease lost, cancelled, or shutting down).
     func cancel(_ id: UUID)
 }
 
-/// The serial queue an executor lives on.
+/// What is left of a job once its tokens are decoded: the image (VQ decode, PNG) and its stats. The
+/// worker runs it on a queue of its own, beside the next passes of the other jobs, so a slow decode
+/// neither stalls the batch nor counts as a hung pass.
+public struct ImageWork: Sendable {
+    public let render: @Sendable () -> Result<JobOutput, JobError>
+    public init(_ render: @escaping @Sendable () -> Result<JobOutput, JobError>) { self.render = render }
+
+    /// Work that is already done (executors whose output needs no decoding).
+    public static func ready(_ output: JobOutput) -> ImageWork { ImageWork { .success(output) } }
+}
+
+/// The serial queues an executor lives on: one for passes, one for rendering finished images.
 final class ExecutorBox: @unchecked Sendable {
     let executor: any JobExecutor
     let model: String
     let capacity: Int
     private let queue: DispatchQueue
+    private let renderQueue: DispatchQueue
     init(_ executor: any JobExecutor) {
         self.executor = executor
         self.model = executor.model
         self.capacity = max(1, executor.capacity)
         self.queue = DispatchQueue(label: "zipar.decode.\(executor.model)")
+        self.renderQueue = DispatchQueue(label: "zipar.render.\(executor.model)")
     }
     func run<T: Sendable>(_ body: @escaping @Sendable (any JobExecutor) -> T) async -> T {
         await withCheckedContinuation { c in
             queue.async { c.resume(returning: body(self.executor)) }
         }
     }
+    /// Runs `body` on the render queue, in order, without waiting for it.
+    func render(_ body: @escaping @Sendable () -> Void) {
+        renderQueue.async(execute: body)
+    }
 }
-

@@ -5,8 +5,9 @@ import JobStore
 /// (PostgreSQL) is the real one; `InMemoryJobQueue` lets the worker loop be tested without a database.
 /// Every write about a job carries its lease token and throws `LeaseLost` when the lease is gone.
 public protocol JobQueue: Sendable {
-    /// Checks the queue is usable (schema migrated) and records the worker.
-    func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws
+    /// Checks the queue is usable (schema migrated) and records the worker; it counts as live while its
+    /// heartbeats come within `leaseSeconds`.
+    func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double) async throws
     func workerStopped(id: String) async throws
     /// Up to `limit` runnable jobs of unpaused `queues` for `models`, each under a fresh lease.
     func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob]
@@ -17,17 +18,20 @@ public protocol JobQueue: Sendable {
     func fail(_ job: ClaimedJob, error: String, permanent: Bool, worker: String, backoff: Double?) async throws -> FailOutcome
     /// Hands jobs back without spending an attempt; returns how many.
     func release(_ jobs: [ClaimedJob]) async throws -> Int
-    /// Expired leases back to queued (or failed when out of attempts).
-    func rescueExpired() async throws -> [(UUID, JobState)]
+    /// Expired leases back to queued (or failed when out of attempts); after a database restart leases get
+    /// `graceSeconds` to be renewed first.
+    func rescueExpired(graceSeconds: Double) async throws -> [(UUID, JobState)]
     /// Queued or running jobs of unpaused `queues` for `models`.
     func pendingCount(queues: [String], models: [String]) async throws -> Int
+    /// Queued jobs for `models` in paused `queues` (a draining worker cannot reach them).
+    func pausedQueuedCount(queues: [String], models: [String]) async throws -> Int
     /// Calls `onNotify` when jobs may have arrived; returns when the connection ends.
     func listenForJobs(_ onNotify: @Sendable () -> Void) async throws
 }
 
 extension JobStore: JobQueue {
-    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String]) async throws {
+    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double) async throws {
         try await checkSchema()
-        try await recordWorker(id: id, host: host, pid: pid, models: models, queues: queues)
+        try await recordWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds)
     }
 }

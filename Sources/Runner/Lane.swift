@@ -2,9 +2,11 @@ import Foundation
 import JobStore
 import Logging
 
-/// Claim -> decode -> write for one model. `run` loops over five phases; each is a method below. The
-/// loop's own state (`decoding`, `toWrite`, ...) is touched only by the lane's task; what the heartbeat
-/// task shares with it (`leases`, `stepStarted`, `lost`) is behind locks.
+/// Claim -> decode -> render -> write for one model. `run` loops over five phases; each is a method below.
+/// Finished token grids are rendered (VQ decode, PNG) on the executor's render queue while the next passes
+/// run. The loop's own state (`decoding`, `toWrite`, ...) is touched only by the lane's task; what the
+/// heartbeat and render queues share with it (`leases`, `stepStarted`, `rendering`, `rendered`, `lost`)
+/// is behind locks.
 final class Lane: @unchecked Sendable {
     let box: ExecutorBox
     let queue: any JobQueue
@@ -15,6 +17,10 @@ final class Lane: @unchecked Sendable {
     let leases = Locked([UUID: ClaimedJob]())
     /// When the pass in progress started (nil between passes).
     let stepStarted = Locked<Date?>(nil)
+    /// Jobs handed to the render queue, with the time their render started (nil while waiting).
+    let rendering = Locked([UUID: Date?]())
+    /// Renders finished since the loop last looked.
+    private let rendered = Locked([(UUID, Result<JobOutput, JobError>)]())
     /// Lease tokens the heartbeat found gone.
     private let lost = Locked(Set<UUID>())
 
@@ -26,6 +32,11 @@ final class Lane: @unchecked Sendable {
     private var dbRetryAt = Date.distantPast
     /// Set when a stop was asked for: jobs still in flight then are handed back.
     private var deadline: Date?
+    /// Renders that failed in a row. A model that breaks after loading (a file changed under it) fails
+    /// every image: after `brokenAfter` in a row the lane stops claiming, so it fails at most the jobs it
+    /// already held instead of the whole queue.
+    private var failedRenders = 0
+    static let brokenAfter = 3
 
     init(box: ExecutorBox, queue: any JobQueue, options: WorkerOptions, counters: Locked<WorkerCounters>, logger: Logger) {
         self.box = box; self.queue = queue; self.options = options; self.counters = counters
@@ -38,14 +49,19 @@ final class Lane: @unchecked Sendable {
 
     func run(stop: StopSignal, doorbell: Doorbell) async {
         while true {
+            collectRendered()
             await writeFinished()
             await dropLostJobs()
             if stop.isSet, await windDown() { return }
+            if failedRenders >= Self.brokenAfter && decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty {
+                counters.withLock { $0.brokenModels += 1 }
+                return
+            }
             let claimed = stop.isSet ? 0 : await claimJobs()
             if !decoding.isEmpty {
                 await decodePass()
-            } else if !toWrite.isEmpty {
-                try? await Task.sleep(nanoseconds: 200_000_000)
+            } else if !toWrite.isEmpty || !rendering.current.isEmpty {
+                try? await Task.sleep(nanoseconds: 20_000_000)
             } else if claimed == 0 {
                 if options.drain && !stop.isSet, await isDrained() { return }
                 await doorbell.wait(seconds: options.pollSeconds, stop: stop)
@@ -116,15 +132,23 @@ final class Lane: @unchecked Sendable {
             logger.info("stopping: finishing jobs in flight", metadata: ["in_flight": "\(decoding.count)",
                                                                         "grace_s": "\(options.graceSeconds)"])
         }
-        if decoding.isEmpty && toWrite.isEmpty { return true }
+        if decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty { return true }
         guard let deadline, Date() >= deadline else { return false }
-        let held = leases.current.values.filter { decoding.contains($0.id) }
-        for job in held { await box.run { $0.cancel(job.id) } }
+        for id in decoding { await box.run { $0.cancel(id) } }
         decoding.removeAll()
-        let n = (try? await queue.release(Array(held))) ?? 0
-        counters.withLock { $0.released += n }
-        logger.warning("grace period over: released jobs", metadata: ["released": "\(n)", "unwritten": "\(toWrite.count)"])
+        await releaseAll(reason: "grace period over")
         return true
+    }
+
+    /// Hands back every job this lane still holds, without spending an attempt. A render still running
+    /// finds its lease gone when it tries to write.
+    func releaseAll(reason: String) async {
+        let held = Array(leases.current.values)
+        leases.withLock { $0.removeAll() }
+        guard !held.isEmpty else { return }
+        let n = (try? await queue.release(held)) ?? 0
+        counters.withLock { $0.released += n }
+        logger.warning("\(reason): released jobs", metadata: ["released": "\(n)", "unwritten": "\(toWrite.count)"])
     }
 
     // MARK: 4. claim
@@ -132,8 +156,10 @@ final class Lane: @unchecked Sendable {
     /// Fills free places (continuous batching: a finished job's place goes to a new one). Returns how many
     /// jobs were claimed.
     private func claimJobs() async -> Int {
-        let free = box.capacity - decoding.count
-        guard free > 0 && Date() >= dbRetryAt else { return 0 }
+        // Images waiting to be rendered count against the batch too, so a slow decoder holds at most
+        // `capacity` finished grids and the lane does not claim work it cannot finish.
+        let free = box.capacity - decoding.count - rendering.current.count
+        guard free > 0 && Date() >= dbRetryAt && failedRenders < Self.brokenAfter else { return 0 }
         let jobs: [ClaimedJob]
         do {
             jobs = try await queue.claim(limit: free, queues: options.queues, models: [box.model],
@@ -174,23 +200,57 @@ final class Lane: @unchecked Sendable {
 
     // MARK: 5. decode
 
-    /// One forward pass over the jobs in flight; finished ones move to `toWrite`.
+    /// One forward pass over the jobs in flight; finished ones go to the render queue (errors straight
+    /// to `toWrite`).
     private func decodePass() async {
         stepStarted.withLock { $0 = Date() }
         let finished = await box.run { $0.step() }
         stepStarted.withLock { $0 = nil }
         for (id, result) in finished where decoding.contains(id) {
             decoding.remove(id)
+            guard let job = leases.current[id] else { continue }
+            switch result {
+            case .failure(let e): toWrite.append((job, .failure(e)))
+            case .success(let work): startRender(id, work)
+            }
+        }
+    }
+
+    private func startRender(_ id: UUID, _ work: ImageWork) {
+        rendering.withLock { $0[id] = .some(nil) }
+        box.render { [rendering, rendered] in
+            rendering.withLock { $0[id] = Date() }
+            let result = work.render()
+            rendered.withLock { $0.append((id, result)) }
+            rendering.withLock { _ = $0.removeValue(forKey: id) }
+        }
+    }
+
+    /// Moves finished renders to `toWrite` (a job whose lease went meanwhile is dropped).
+    private func collectRendered() {
+        let done = rendered.withLock { r -> [(UUID, Result<JobOutput, JobError>)] in let v = r; r.removeAll(); return v }
+        for (id, result) in done {
+            if case .failure = result { failedRenders += 1 } else { failedRenders = 0 }
+            if failedRenders == Self.brokenAfter {
+                logger.critical("model looks broken: \(Self.brokenAfter) images in a row failed; no longer claiming its jobs")
+            }
             if let job = leases.current[id] { toWrite.append((job, result)) }
         }
     }
 
-    /// Draining: true when no queued or running job is left for this lane's model and queues.
+    /// Draining: true when no runnable or running job is left for this lane's model and queues. Jobs
+    /// that wait in a paused queue are not "drained": the count goes into `pausedQueued` and the log.
     private func isDrained() async -> Bool {
         guard Date() >= dbRetryAt else { return false }
         do {
             if try await queue.pendingCount(queues: options.queues, models: [box.model]) == 0 {
-                logger.info("queue drained")
+                let paused = try await queue.pausedQueuedCount(queues: options.queues, models: [box.model])
+                if paused > 0 {
+                    counters.withLock { $0.pausedQueued += paused }
+                    logger.warning("queue paused with \(paused) queued: nothing runnable left, stopping")
+                } else {
+                    logger.info("queue drained")
+                }
                 return true
             }
         } catch {

@@ -9,6 +9,12 @@ public struct WorkerCounters: Sendable, Equatable {
     public var failed = 0
     public var leaseLost = 0
     public var released = 0
+    /// Draining: queued jobs left in paused queues when the lanes stopped (the worker exits non-zero).
+    public var pausedQueued = 0
+    /// Lanes that stopped because their model broke after loading (the worker exits non-zero).
+    public var brokenModels = 0
+    /// Leases a heartbeat did not extend because the pass or render holding them ran past the step timeout.
+    public var hungLeases = 0
 }
 
 /// The worker: one lane per model (claim -> decode -> write), plus heartbeats, the lease rescuer and
@@ -45,7 +51,7 @@ public final class Worker: Sendable {
             do {
                 try await store.registerWorker(id: options.id, host: options.host,
                                                pid: Int(ProcessInfo.processInfo.processIdentifier),
-                                               models: models, queues: options.queues)
+                                               models: models, queues: options.queues, leaseSeconds: options.leaseSeconds)
                 break
             } catch {
                 logger.warning("database not ready (retrying)", metadata: ["error": "\(describeError(error))"])
@@ -59,17 +65,33 @@ public final class Worker: Sendable {
             Task { await self.rescueLoop() },
             Task { await self.listenLoop() },
         ]
-        await withTaskGroup(of: Void.self) { group in
-            for lane in lanes {
-                group.addTask { await lane.run(stop: stop, doorbell: self.doorbell) }
-            }
-        }
+        let laneTasks = lanes.map { lane in Task { await lane.run(stop: stop, doorbell: self.doorbell) } }
+        await waitForLanes(laneTasks, stop: stop)
         for t in background { t.cancel() }
         try? await store.workerStopped(id: options.id)
         let c = counters.current
         logger.info("worker stopped", metadata: ["worker": "\(options.id)", "completed": "\(c.completed)",
                                                  "failed": "\(c.failed)", "lease_lost": "\(c.leaseLost)",
                                                  "released": "\(c.released)"])
+    }
+
+    /// Waits for every lane to end. After a stop request the wait is bounded: a lane stuck in a pass past
+    /// the grace period (plus a little for the release itself) has its jobs handed back and is left
+    /// behind, so the process exits within the grace period whatever the model is doing.
+    private func waitForLanes(_ tasks: [Task<Void, Never>], stop: StopSignal) async {
+        let finished = Locked(0)
+        let watchers = tasks.map { t in Task { await t.value; finished.withLock { $0 += 1 } } }
+        var deadline: Date?
+        while finished.current < tasks.count {
+            if stop.isSet && deadline == nil { deadline = Date().addingTimeInterval(options.graceSeconds + 2) }
+            if let deadline, Date() >= deadline {
+                for lane in lanes { await lane.releaseAll(reason: "lane still busy after the grace period") }
+                logger.warning("stopping without waiting for a busy lane (a pass or decode outlived the grace period)")
+                break
+            }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        _ = watchers
     }
 
     private func heartbeatLoop() async {
@@ -81,13 +103,31 @@ public final class Worker: Sendable {
             if Task.isCancelled { return }
             let now = Date()
             var held: [(Lane, ClaimedJob)] = []
+            // The watchdog times what can hang separately: a pass (it holds every job being decoded)
+            // and each image's render (it holds only that job). Past --step-timeout-seconds their leases
+            // are not extended, so other workers take those jobs over once they expire.
             for lane in lanes {
+                let rendering = lane.rendering.current
+                var passHung = false
                 if let started = lane.stepStarted.current, now.timeIntervalSince(started) > options.stepTimeoutSeconds {
-                    logger.error("decode pass hung; not extending this model's leases", metadata: [
+                    passHung = true
+                    logger.error("decode pass hung; not extending the leases of the jobs in it", metadata: [
                         "model": "\(lane.box.model)", "pass_seconds": "\(Int(now.timeIntervalSince(started)))"])
-                    continue
                 }
-                held += lane.leases.current.values.map { (lane, $0) }
+                for job in lane.leases.current.values {
+                    if let entry = rendering[job.id] {
+                        if let started = entry, now.timeIntervalSince(started) > options.stepTimeoutSeconds {
+                            logger.error("image render hung; not extending its lease", metadata: [
+                                "job": "\(job.id.text)", "render_seconds": "\(Int(now.timeIntervalSince(started)))"])
+                            counters.withLock { $0.hungLeases += 1 }
+                            continue
+                        }
+                    } else if passHung {
+                        counters.withLock { $0.hungLeases += 1 }
+                        continue
+                    }
+                    held.append((lane, job))
+                }
             }
             do {
                 let valid = try await store.heartbeat(worker: options.id, tokens: held.map(\.1.leaseToken),
@@ -103,13 +143,16 @@ public final class Worker: Sendable {
 
     private func rescueLoop() async {
         while !Task.isCancelled {
+            // After a database outage every lease has run out. Rescue only once our own heartbeats have
+            // worked for a whole lease: by then every live worker has reconnected and renewed its
+            // leases, so only the dead ones' jobs are taken (no job runs twice for an outage).
             let okSince = heartbeatsOKSince.current
-            if okSince == nil || Date().timeIntervalSince(okSince!) < 1.5 * heartbeatInterval {
+            if okSince == nil || Date().timeIntervalSince(okSince!) < max(options.leaseSeconds, 1.5 * heartbeatInterval) {
                 try? await Task.sleep(nanoseconds: UInt64(min(options.rescueSeconds, heartbeatInterval) * 1e9))
                 continue
             }
             do {
-                let rescued = try await store.rescueExpired()
+                let rescued = try await store.rescueExpired(graceSeconds: options.leaseSeconds)
                 for (id, state) in rescued {
                     logger.warning("rescued expired lease", metadata: ["job": "\(id.text)", "now": "\(state.rawValue)"])
                 }

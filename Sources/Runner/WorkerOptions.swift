@@ -11,10 +11,11 @@ public struct WorkerOptions: Sendable {
     public var rescueSeconds: Double = 5
     /// Exit when no queued or running jobs are left for this worker's models and queues.
     public var drain = false
-    /// After a stop request: time to finish jobs in flight before they are released.
+    /// After a stop request: time to finish jobs in flight before they are released. It bounds the exit:
+    /// the worker returns within it (plus a couple of seconds) even when a pass is still running.
     public var graceSeconds: Double = 30
-    /// A decode pass running longer than this is taken as hung: heartbeats stop extending that
-    /// model's leases, so other workers rescue its jobs once the leases expire.
+    /// A decode pass, or one image's render, running longer than this is taken as hung: heartbeats stop
+    /// extending the leases of the jobs it holds, so other workers rescue them once the leases expire.
     public var stepTimeoutSeconds: Double = 300
 
     public init(id: String, host: String, queues: [String]) {

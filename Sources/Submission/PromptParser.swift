@@ -25,6 +25,8 @@ public struct SubmitDefaults: Sendable, Equatable {
     public var count = 1
     public var priority = 0
     public var maxAttempts = 5
+    /// Delayed jobs: not claimed before this (nil = at once).
+    public var runAfter: Date?
     public init() {}
 }
 
@@ -51,8 +53,8 @@ public struct PromptErrors: Error, Sendable, CustomStringConvertible {
 /// `JobParameters.fields` (policy, seed, cfg, ...) plus the submission's own `submissionKeys`; `#` starts
 /// a comment. JSONL: one object per line with the same keys, `{"class": "dress", "policy": "zipar:4"}`.
 public struct PromptParser: Sendable {
-    /// Keys that shape the submission rather than the image.
-    public static let submissionKeys = ["count", "priority", "max_attempts"]
+    /// Keys that shape the submission rather than the image. `id` is another name for `label`.
+    public static let submissionKeys = ["count", "priority", "max_attempts", "label", "id", "run_at"]
     public static var keys: [String] { JobParameters.fields.map(\.key) + submissionKeys }
     public static let maxJobs = 100_000
 
@@ -66,6 +68,7 @@ public struct PromptParser: Sendable {
     public func parse(_ text: String, format: PromptFormat = .text) throws(PromptErrors) -> [JobSpec] {
         var jobs: [JobSpec] = []
         var errors: [PromptError] = []
+        var labelLines: [String: Int] = [:]
         // A bad command-line default would be reported again on every line that uses it: say it once.
         if let e = validateDefaults() { throw PromptErrors(errors: [e]) }
         // CRLF files read like LF ones: "\r\n" is one Character, so split on both.
@@ -82,7 +85,15 @@ public struct PromptParser: Sendable {
             }
             guard !fields.isEmpty else { continue }
             let before = errors.count
-            let made = makeJobs(fields, lineNo, firstIndex: jobs.count, &errors)
+            var made = makeJobs(fields, lineNo, firstIndex: jobs.count, &errors)
+            for k in made.indices { made[k].prompt = line }
+            for label in made.compactMap(\.label) {
+                if let first = labelLines[label] {
+                    errors.append(PromptError(line: lineNo, field: "label", message: "'\(label)' is already used on line \(first)"))
+                } else {
+                    labelLines[label] = lineNo
+                }
+            }
             if errors.count == before { jobs += made }
             if jobs.count > Self.maxJobs {
                 errors.append(PromptError(line: lineNo, field: "count", message: "more than \(Self.maxJobs) jobs in one submission"))
@@ -154,6 +165,8 @@ public struct PromptParser: Sendable {
         let d = defaults
         var params = d.parameters
         var count = d.count, priority = d.priority, maxAttempts = d.maxAttempts
+        var label: String?
+        var runAfter = d.runAfter
         var ownSeed = false
         var seen = Set<String>()
         let before = errors.count
@@ -164,9 +177,18 @@ public struct PromptParser: Sendable {
             return v
         }
         for (key, value) in fields {
+            let key = key == "id" ? "label" : key
             if seen.contains(key) { bad(key, "given twice"); continue }
             seen.insert(key)
             switch key {
+            case "label":
+                if JobSpec.isValidLabel(value) { label = value } else {
+                    bad(key, "'\(value.prefix(80))' must be 1-100 of A-Z a-z 0-9 . _ - (it names exported files)")
+                }
+            case "run_at":
+                if let at = Self.parseTime(value) { runAfter = at } else {
+                    bad(key, "'\(value.prefix(80))' is not a time: 2026-11-26T18:00:00Z or +DURATION like +30m")
+                }
             case "count": count = integer(key, value, 1...Self.maxJobs, "must be in 1...\(Self.maxJobs)") ?? count
             case "priority": priority = integer(key, value, -1_000_000...1_000_000, "must be within +-1000000") ?? priority
             case "max_attempts": maxAttempts = integer(key, value, 1...1000, "must be in 1...1000") ?? maxAttempts
@@ -202,8 +224,27 @@ public struct PromptParser: Sendable {
         return (0..<count).map { n in
             var p = params
             p.seed = first + UInt64(n)
+            // A line's count images share its label with a -1, -2, ... suffix, so each stays unique.
+            let name = count == 1 ? label : label.map { "\($0.prefix(96))-\(n + 1)" }
             return JobSpec(queue: d.queue, model: model.config.name, parameters: p, priority: priority,
-                           maxAttempts: maxAttempts, line: lineNo)
+                           maxAttempts: maxAttempts, label: name, className: model.config.className(p.classLabel),
+                           runAfter: runAfter, line: lineNo)
         }
+    }
+
+    /// An ISO-8601 time (`2026-11-26T18:00:00Z`, fractional seconds allowed) or `+DURATION` from now
+    /// (`+90s`, `+30m`, `+2h`, `+1d`).
+    public static func parseTime(_ text: String, now: Date = Date()) -> Date? {
+        if text.hasPrefix("+") {
+            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+            let body = text.dropFirst()
+            guard let unit = body.last.flatMap({ units[$0] }), let n = Double(body.dropLast()), n >= 0, n.isFinite,
+                  n * unit < 366 * 86400 else { return nil }
+            return now.addingTimeInterval(n * unit)
+        }
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
     }
 }

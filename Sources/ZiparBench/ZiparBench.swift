@@ -30,7 +30,8 @@ struct ZiparBench: ParsableCommand {
         (ntp, zipar:S, adaptive:SMIN) x batch (1, 8) x CFG (off, on) through the batch scheduler. Also the
         peak RSS of a worker with 8 jobs in flight, and, when torch is installed, tools/bench_torch.py
         on the same threads. Build with -c release.
-        """)
+        """,
+        version: ziparVersion)
 
     static func main() { mainAsTool() }
 

@@ -13,6 +13,7 @@ struct Zipar: ParsableCommand {
             + "(H-1)*S + W passes); adaptive:SMIN (draft each row's first token at SMIN, verify it by speculative "
             + "sampling as the row above grows); official:S (zipar:S on the official schedule). The same --seed "
             + "gives the same image whatever else shares the batch.\n" + ExitStatus.helpText(),
+        version: ziparVersion,
         subcommands: [Generate.self, Compare.self, Heatmap.self, Logits.self, Decode.self])
 
     static func main() { mainAsTool() }

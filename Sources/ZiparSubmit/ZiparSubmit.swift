@@ -23,7 +23,8 @@ struct ZiparSubmit: AsyncParsableCommand {
             in one transaction. The flags below set the defaults a line overrides.
             \(ExitStatus.helpText(", 3 --wait saw failed or cancelled jobs"))
             \(databaseHelp)
-            """)
+            """,
+        version: ziparVersion)
 
     static func main() async { await mainAsTool() }
 
@@ -36,8 +37,14 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Option(help: "Input format.")
     var format: PromptFormat = .text
 
-    @Option(help: "Queue to submit to.")
+    @Option(help: "Queue to submit to (it must exist, see --create-queue).")
     var queue = "default"
+
+    @Flag(name: .customLong("create-queue"), help: "Create the queue when it does not exist (else that is an error).")
+    var createQueue = false
+
+    @Option(name: .customLong("run-at"), help: "Default start time: ISO-8601 (2026-11-26T18:00:00Z) or +DURATION (+30m); jobs are not claimed before it.")
+    var runAt: String?
 
     @Option(help: "Default window policy: ntp, zipar:S, adaptive:SMIN or official:S.")
     var policy = PolicySpec(policy: .ntp)
@@ -59,7 +66,7 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Option(name: .customLong("idempotency-key"), help: "Submission key: re-running with the same key and queue inserts nothing new.")
     var idempotencyKey: String?
 
-    @Flag(help: "Print JSON ({\"ids\": [...], \"inserted\": N}) instead of one id a line.")
+    @Flag(help: "Print one JSON object on stdout ({\"ids\": [...], \"inserted\": N, ...}; with --wait also the summary) instead of one id a line.")
     var json = false
 
     @Flag(help: "Show progress until every job finished, then print a summary.")
@@ -81,6 +88,12 @@ struct ZiparSubmit: AsyncParsableCommand {
         defaults.queue = queue
         defaults.parameters = sampling.parameters(policy: policy, seed: seed)
         defaults.count = count; defaults.priority = priority; defaults.maxAttempts = maxAttempts
+        if let runAt {
+            guard let at = PromptParser.parseTime(runAt) else {
+                throw ValidationError("--run-at '\(runAt)' is not a time: 2026-11-26T18:00:00Z or +DURATION like +30m")
+            }
+            defaults.runAfter = at
+        }
         let jobs: [JobSpec]
         do { jobs = try PromptParser(model: ModelSpec(config), defaults: defaults).parse(text, format: format) } catch {
             let source = file == "-" ? "stdin" : file
@@ -88,56 +101,95 @@ struct ZiparSubmit: AsyncParsableCommand {
             throw CLIError("\(error.errors.count) error(s); nothing submitted")
         }
         if dryRun {
-            print("\(jobs.count) job(s) valid; nothing submitted (--dry-run)")
+            if json { try printJSON(SubmitReport(queue: queue, valid: jobs.count, ids: [], inserted: 0)) } else {
+                print("\(jobs.count) job(s) valid; nothing submitted (--dry-run)")
+            }
             return
         }
-        let (key, json, wait) = (idempotencyKey, self.json, self.wait)
+        let (key, json, wait, create) = (idempotencyKey, self.json, self.wait, createQueue)
         let status: ExitStatus = try await withDatabase { store in
             try await store.checkSchema()
-            let outcome = try await store.submit(jobs, idempotencyKey: key)
-            if json {
-                let obj: [String: Any] = ["ids": outcome.ids.map(\.text), "inserted": outcome.inserted, "queue": jobs.first?.queue ?? ""]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
-            } else {
-                for id in outcome.ids { print(id.text) }
-                say("submitted \(outcome.inserted) new job(s) of \(outcome.ids.count) to queue \(jobs.first?.queue ?? "")")
+            let outcome: SubmitOutcome
+            do { outcome = try await store.submit(jobs, idempotencyKey: key, createQueues: create) } catch let e as SubmitError {
+                throw CLIError("\(e); nothing submitted")
             }
-            guard wait else { return .ok }
-            return try await waitForJobs(store: store, ids: outcome.ids)
+            var report = SubmitReport(queue: jobs.first?.queue ?? "", valid: jobs.count, ids: outcome.ids.map(\.text),
+                                      inserted: outcome.inserted)
+            if !json {
+                for id in outcome.ids { print(id.text) }
+                say("submitted \(outcome.inserted) new job(s) of \(outcome.ids.count) to queue \(report.queue)")
+            }
+            var status = ExitStatus.ok
+            if wait {
+                let summary = try await waitForJobs(store: store, ids: outcome.ids)
+                report.summary = summary
+                status = summary.failed.isEmpty ? .ok : .jobsFailed
+                if !json { printSummary(summary) }
+            }
+            if json { try printJSON(report) }
+            return status
         }
         if status != .ok { throw status.code }
     }
 }
 
+/// `--json` output: one object, and with `--wait` the summary inside it.
+struct SubmitReport: Encodable {
+    var queue: String
+    /// Jobs the input expands to.
+    var valid: Int
+    var ids: [String]
+    var inserted: Int
+    var summary: WaitSummary?
+}
+
+struct WaitSummary: Encodable {
+    struct Failure: Encodable { var id: String; var state: String; var error: String }
+    var done: Int
+    var cancelled: Int
+    var wallSeconds: Double
+    var meanLatencyMs: Double
+    var maxLatencyMs: Double
+    var passes: Int
+    var ntpPasses: Int
+    /// Failed and cancelled jobs with their last error.
+    var failed: [Failure]
+}
+
+func printSummary(_ s: WaitSummary) {
+    let saved = s.ntpPasses > 0 ? 100 * (1 - Double(s.passes) / Double(s.ntpPasses)) : 0
+    print(String(format: "done %d  failed %d  cancelled %d  wall %.1fs  mean latency %.0f ms  max %.0f ms  passes %d vs NTP %d (%.1f%% saved)",
+                 s.done, s.failed.count - s.cancelled, s.cancelled, s.wallSeconds, s.meanLatencyMs, s.maxLatencyMs,
+                 s.passes, s.ntpPasses, saved))
+    for f in s.failed { print("\(f.state) \(f.id): \(f.error)") }
+}
+
 extension PromptFormat: ExpressibleByArgument {}
 
-/// Progress bar on stderr until every job is done, failed or cancelled; then a summary.
-func waitForJobs(store: JobStore, ids: [UUID]) async throws -> ExitStatus {
+/// A progress bar on stderr until every job is done, failed or cancelled; then the summary.
+func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {
     let started = Date()
-    let tty = isatty(2) != 0
-    var last = ""
+    var progress = Progress(total: ids.count, label: "jobs", every: max(1, ids.count / 20))
+    var shown = 0
     while true {
         let states = try await store.states(of: ids)
         var counts: [JobState: Int] = [:]
         for s in states.values { counts[s, default: 0] += 1 }
         let finished = (counts[.done] ?? 0) + (counts[.failed] ?? 0) + (counts[.cancelled] ?? 0)
-        let width = 30
-        let filled = ids.isEmpty ? width : finished * width / ids.count
-        let line = "[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(finished)/\(ids.count) finished"
-            + "  running \(counts[.running] ?? 0)  queued \(counts[.queued] ?? 0)  failed \(counts[.failed] ?? 0)"
-            + String(format: "  %.0fs", Date().timeIntervalSince(started))
-        if tty { FileHandle.standardError.write(Data("\r\(line)".utf8)) } else if line != last && finished != 0 || last.isEmpty {
-            say(line)
+        if finished > shown || shown == 0 {
+            progress.step(finished - shown, note: "running \(counts[.running] ?? 0)  queued \(counts[.queued] ?? 0)  failed \(counts[.failed] ?? 0)"
+                          + String(format: "  %.0fs", Date().timeIntervalSince(started)))
+            shown = finished
         }
-        last = line
         if finished == ids.count {
-            if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+            progress.finish()
             let (_, passes, ntp, meanMs, maxMs) = try await store.resultSummary(ids: ids)
-            let saved = ntp > 0 ? 100 * (1 - Double(passes) / Double(ntp)) : 0
-            print(String(format: "done %d  failed %d  cancelled %d  wall %.1fs  mean latency %.0f ms  max %.0f ms  passes %d vs NTP %d (%.1f%% saved)",
-                         counts[.done] ?? 0, counts[.failed] ?? 0, counts[.cancelled] ?? 0, Date().timeIntervalSince(started),
-                         meanMs, maxMs, passes, ntp, saved))
-            return (counts[.failed] ?? 0) + (counts[.cancelled] ?? 0) > 0 ? .jobsFailed : .ok
+            let failures = try await store.lastErrors(ids: ids).map {
+                WaitSummary.Failure(id: $0.0.text, state: $0.1.rawValue, error: $0.2)
+            }
+            return WaitSummary(done: counts[.done] ?? 0, cancelled: counts[.cancelled] ?? 0,
+                               wallSeconds: Date().timeIntervalSince(started), meanLatencyMs: meanMs, maxLatencyMs: maxMs,
+                               passes: passes, ntpPasses: ntp, failed: failures)
         }
         try await Task.sleep(nanoseconds: 500_000_000)
     }

@@ -18,6 +18,16 @@ final class ModelExecutor: JobExecutor {
         scheduler = BatchScheduler(model: bundle.gpt, batch: batch, maxQueries: maxQueries)
     }
 
+    /// Checks at load what jobs will need, so a broken model fails at start and not after every job has
+    /// been decoded: the VQ decoder must be there, one pass must run and one token grid must decode.
+    static func probe(_ bundle: ModelBundle) throws {
+        guard bundle.vq != nil else { throw ModelError.missingFile(bundle.directory + "/vq.safetensors") }
+        let scheduler = BatchScheduler(model: bundle.gpt, batch: 1, maxQueries: 2)
+        try scheduler.add(GenerationRequest(id: "probe", classLabel: 0))
+        _ = scheduler.step()
+        _ = try bundle.image(tokens: [Int](repeating: 0, count: bundle.config.gpt.imageTokens))
+    }
+
     /// Parameters that break a rule (`JobParameters.validate(for:)`, run by the scheduler) fail the job
     /// for good: another attempt would break it again.
     func start(_ job: ClaimedJob) throws {
@@ -28,19 +38,27 @@ final class ModelExecutor: JobExecutor {
         }
     }
 
-    func step() -> [(UUID, Result<JobOutput, JobError>)] {
+    /// Finished token grids leave as `ImageWork`: the worker runs the VQ decode and PNG encode beside
+    /// the next passes.
+    func step() -> [(UUID, Result<ImageWork, JobError>)] {
         let grid = bundle.config.gpt.grid
+        let bundle = self.bundle
         return scheduler.step().compactMap { r in
             guard let id = UUID(uuidString: r.id) else { return nil }
-            do {
-                let image = try bundle.image(tokens: r.tokens)
-                let png = try image.pngData()
-                return (id, .success(JobOutput(png: png, width: image.width, height: image.height, passes: r.stats.passes,
-                                               ntpPasses: grid * grid, tokens: r.stats.tokens, queries: r.stats.queries,
-                                               decodeSeconds: r.stats.wallSeconds, passSeconds: r.stats.passSeconds)))
-            } catch {
-                return (id, .failure(JobError("image decode failed: \(error)", permanent: false)))
-            }
+            return (id, .success(ImageWork {
+                let started = Date()
+                do {
+                    let image = try bundle.image(tokens: r.tokens)
+                    let png = try image.pngData()
+                    // decode_ms covers the whole decode: the passes and the image.
+                    let seconds = r.stats.wallSeconds + Date().timeIntervalSince(started)
+                    return .success(JobOutput(png: png, width: image.width, height: image.height, passes: r.stats.passes,
+                                              ntpPasses: grid * grid, tokens: r.stats.tokens, queries: r.stats.queries,
+                                              decodeSeconds: seconds, passSeconds: r.stats.passSeconds))
+                } catch {
+                    return .failure(JobError("image decode failed: \(error)", permanent: false))
+                }
+            }))
         }
     }
 
@@ -55,7 +73,7 @@ final class BrokenExecutor: JobExecutor {
     let capacity: Int
     init(model: String, reason: String, capacity: Int) { self.model = model; self.reason = reason; self.capacity = capacity }
     func start(_ job: ClaimedJob) throws { throw JobError(reason, permanent: false) }
-    func step() -> [(UUID, Result<JobOutput, JobError>)] { [] }
+    func step() -> [(UUID, Result<ImageWork, JobError>)] { [] }
     func cancel(_ id: UUID) {}
 }
 
@@ -90,11 +108,11 @@ final class SimulatedExecutor: JobExecutor {
         jobs[job.id] = (passes, passes, Date(), [])
     }
 
-    func step() -> [(UUID, Result<JobOutput, JobError>)] {
+    func step() -> [(UUID, Result<ImageWork, JobError>)] {
         let t0 = Date()
         Thread.sleep(forTimeInterval: passMs / 1000)
         let dt = Date().timeIntervalSince(t0)
-        var out: [(UUID, Result<JobOutput, JobError>)] = []
+        var out: [(UUID, Result<ImageWork, JobError>)] = []
         for (id, var j) in jobs {
             j.left -= 1; j.passes.append(dt)
             jobs[id] = j
@@ -103,10 +121,10 @@ final class SimulatedExecutor: JobExecutor {
                 let side = config.gpt.grid * (config.vq?.upsampling ?? 1)
                 let image = PixelImage(width: side, height: side, channels: 1, pixels: [UInt8](repeating: 128, count: side * side))
                 do {
-                    out.append((id, .success(JobOutput(png: try image.pngData(), width: side, height: side, passes: j.total,
+                    out.append((id, .success(.ready(JobOutput(png: try image.pngData(), width: side, height: side, passes: j.total,
                                                        ntpPasses: config.gpt.grid * config.gpt.grid,
                                                        tokens: config.gpt.grid * config.gpt.grid, queries: config.gpt.grid * config.gpt.grid,
-                                                       decodeSeconds: Date().timeIntervalSince(j.started), passSeconds: j.passes))))
+                                                       decodeSeconds: Date().timeIntervalSince(j.started), passSeconds: j.passes)))))
                 } catch {
                     out.append((id, .failure(JobError("png: \(error)", permanent: false))))
                 }

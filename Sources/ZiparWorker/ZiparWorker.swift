@@ -17,8 +17,11 @@ struct ZiparWorker: AsyncParsableCommand {
             \(databaseHelp)
             SIGTERM or SIGINT: stop claiming, finish jobs in flight within
             --grace-seconds, hand the rest back to the queue.
-            \(ExitStatus.helpText()); 0 also on a clean stop or a drained queue.
-            """)
+            \(ExitStatus.helpText()); 0 also on a clean stop or a drained queue;
+            1 when no --model loaded, or when --drain stopped with jobs left in a
+            paused queue.
+            """,
+        version: ziparVersion)
 
     static func main() async { await mainAsTool() }
 
@@ -82,6 +85,13 @@ struct ZiparWorker: AsyncParsableCommand {
         let db: DatabaseConfig
         do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("database configuration: \(error)") }
         logger.info("database \(db)")
+        for w in db.warnings { logger.warning("\(w)") }
+        // Retrying cannot fix a wrong password, a missing database or a bad certificate: exit 1 at once.
+        do { try await db.checkConnection() } catch let e as DatabaseConnectionError where e.isPermanent {
+            throw CLIError("database \(db): \(e)")
+        } catch {
+            logger.warning("database not reachable yet (retrying)", metadata: ["error": "\(describeError(error))"])
+        }
 
         let storageChoice = storage.choice
         var executors: [any JobExecutor] = []
@@ -90,6 +100,11 @@ struct ZiparWorker: AsyncParsableCommand {
         }
         let names = executors.map(\.model)
         if Set(names).count != names.count { throw CLIError("two --model directories have the same model name: \(names)") }
+        // A worker with no usable model would only claim jobs to fail them: refuse to start.
+        let broken = executors.compactMap { $0 as? BrokenExecutor }
+        if broken.count == executors.count {
+            throw CLIError("no model loaded, not starting: " + broken.map(\.reason).joined(separator: "; "))
+        }
 
         var options = WorkerOptions(id: id, host: ProcessInfo.processInfo.hostName, queues: queues.isEmpty ? ["default"] : queues)
         options.leaseSeconds = leaseSeconds
@@ -108,6 +123,14 @@ struct ZiparWorker: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+        let counters = worker.counters.current
+        if counters.brokenModels > 0 {
+            throw CLIError("\(counters.brokenModels) model(s) broke while serving (every image failed); see the log")
+        }
+        let paused = counters.pausedQueued
+        if paused > 0 {
+            throw CLIError("queue paused with \(paused) queued job(s) for this worker: resume it (zipar-admin resume QUEUE) and run again")
+        }
     }
 
     private func loadExecutor(directory: String, storageChoice: StorageChoice, logger: Logger) -> any JobExecutor {
@@ -125,6 +148,7 @@ struct ZiparWorker: AsyncParsableCommand {
         do {
             let started = Date()
             let bundle = try ModelBundle(directory: directory, storage: storageChoice.storage)
+            try ModelExecutor.probe(bundle)
             let ex = ModelExecutor(bundle: bundle, batch: batching.batch, maxQueries: batching.maxQueries)
             logger.info("model loaded", metadata: ["model": "\(bundle.config.name)", "dir": "\(directory)",
                                                    "grid": "\(bundle.config.gpt.grid)", "storage": "\(bundle.storage)",

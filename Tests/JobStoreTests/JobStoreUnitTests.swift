@@ -29,6 +29,7 @@ import TestSupport
         #expect(throws: ConfigError.self) { try DatabaseConfig.fromEnvironment(["PGSSLMODE": "sometimes", "HOME": "/nonexistent"]) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgpass-\(UUID())").path
         try "# comment\nother:*:*:*:nope\n*:5432:jobs:bob:from\\:file\n".write(toFile: dir, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir)  // libpq ignores a readable .pgpass
         let p = try DatabaseConfig.fromEnvironment(["PGHOST": "h", "PGUSER": "bob", "PGDATABASE": "jobs", "PGPASSFILE": dir])
         #expect(p.password == "from:file")
     }

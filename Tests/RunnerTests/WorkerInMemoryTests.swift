@@ -39,7 +39,9 @@ import TestSupport
         var broken = job(1, model: "broken")
         broken.maxAttempts = 2
         let ids = queue.submit([broken, job(2), job(3)])
-        let w = Worker(store: queue, options: options("w"), executors: [BrokenFake(model: "broken"), FakeExecutor(model: "m")],
+        var o = options("w")
+        o.leaseSeconds = 120               // no lease may run out here, however busy the machine
+        let w = Worker(store: queue, options: o, executors: [BrokenFake(model: "broken"), FakeExecutor(model: "m")],
                        logger: PG.quiet)
         // Retries wait a backoff; the worker drains once the broken job runs out of attempts.
         await w.run(stop: StopSignal())
@@ -55,6 +57,8 @@ import TestSupport
         let w = Worker(store: queue, options: options("w"), executors: [FakeExecutor(model: "m")], logger: PG.quiet)
         await w.run(stop: StopSignal())                               // drain: nothing runnable for it
         #expect(queue.state(of: ids[0]) == .queued && w.counters.current.claimed == 0)
+        // ...which is not "drained": the worker reports the job left in the paused queue.
+        #expect(w.counters.current.pausedQueued == 1)
     }
 
     @Test func stopReleasesJobsInFlight() async throws {
@@ -104,5 +108,59 @@ import TestSupport
         await run.value
         #expect(queue.state(of: id) == .done)
         #expect(w.counters.current.claimed == 2 && w.counters.current.failed == 0)
+    }
+
+    /// Renders are timed one image at a time: four slow decodes finishing in one pass add up to more than
+    /// the step timeout, yet no lease is held back as hung. (Leases are long so that a busy machine
+    /// starving the heartbeat cannot decide the test; `hungLeases` is the watchdog's own verdict.)
+    @Test func slowImageDecodesAreNotAHungPass() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit((0..<4).map { job($0) })
+        var o = options("w")
+        o.stepTimeoutSeconds = 0.6
+        o.leaseSeconds = 120
+        o.heartbeatSeconds = 0.05
+        let w = Worker(store: queue, options: o,
+                       executors: [FakeExecutor(model: "m", capacity: 4, passes: 2, renderSleep: 0.4)], logger: PG.quiet)
+        await w.run(stop: StopSignal())
+        #expect(ids.allSatisfy { queue.state(of: $0) == .done })
+        #expect(w.counters.current.hungLeases == 0 && w.counters.current.completed == 4)
+    }
+
+    /// ...while one render that runs past the step timeout does get its lease held back.
+    @Test func aHungRenderLosesItsLeaseExtension() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit([job(1)])
+        var o = options("w")
+        o.stepTimeoutSeconds = 0.2
+        o.leaseSeconds = 120
+        o.heartbeatSeconds = 0.05
+        let w = Worker(store: queue, options: o,
+                       executors: [FakeExecutor(model: "m", capacity: 1, passes: 1, renderSleep: 4)], logger: PG.quiet)
+        await w.run(stop: StopSignal())
+        #expect(queue.state(of: ids[0]) == .done)
+        #expect(w.counters.current.hungLeases > 0)
+    }
+
+    /// The grace period bounds the exit even while a pass is stuck: the jobs are handed back.
+    @Test func graceBoundsTheExitWithAStuckPass() async throws {
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit((0..<2).map { job($0) })
+        var o = options("stuck", drain: false)
+        o.graceSeconds = 0.3
+        let w = Worker(store: queue, options: o,
+                       executors: [FakeExecutor(model: "m", capacity: 2, passes: 1_000, stepSleep: 30)], logger: PG.quiet)
+        let stop = StopSignal()
+        let run = Task { await w.run(stop: stop) }
+        while w.counters.current.claimed < 2 { try await Task.sleep(nanoseconds: 10_000_000) }
+        try await Task.sleep(nanoseconds: 100_000_000)                // the first 30 s pass is under way
+        let stopped = Date()
+        stop.trigger()
+        await run.value
+        // grace 0.3 s + the 2 s margin; far below the pass it did not wait for (the bound is loose
+        // because the whole suite shares two cores).
+        #expect(Date().timeIntervalSince(stopped) < 15)
+        #expect(ids.allSatisfy { queue.state(of: $0) == .queued && queue.attempts(of: $0) == 0 })
+        #expect(w.counters.current.released == 2)
     }
 }

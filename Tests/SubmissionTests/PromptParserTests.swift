@@ -113,4 +113,18 @@ let fashion = ModelSpec(ModelConfig(
         let errs = errors(line)
         #expect(errs.first?.field == field, "\(errs)")
     }
+
+    @Test func labelsIdsAndDelayedJobs() throws {
+        let now = Date()
+        let jobs = try parser().parse("dress label=hero run_at=+30m\ncoat id=pair count=2\nbag run_at=2030-01-02T03:04:05Z")
+        #expect(jobs.map(\.label) == ["hero", "pair-1", "pair-2", nil])
+        #expect(jobs[0].prompt == "dress label=hero run_at=+30m" && jobs[0].className == "dress")
+        let delay = try #require(jobs[0].runAfter).timeIntervalSince(now)
+        #expect(delay > 1790 && delay < 1810)
+        #expect(jobs[1].runAfter == nil)
+        #expect(jobs[3].runAfter == ISO8601DateFormatter().date(from: "2030-01-02T03:04:05Z"))
+        let errs = errors("dress label=a\ncoat label=a\nbag label=../x\nshirt run_at=soon\nsandal label=a id=b")
+        #expect(errs.map(\.line) == [2, 3, 4, 5])
+        #expect(errs.map(\.field) == ["label", "label", "run_at", "label"])
+    }
 }

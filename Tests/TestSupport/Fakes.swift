@@ -9,9 +9,12 @@ public final class FakeExecutor: JobExecutor {
     public let capacity: Int
     let passes: Int
     let stepSleep: Double
+    /// Seconds each finished job's render (the stand-in for VQ decode + PNG) takes.
+    let renderSleep: Double
     private var left: [UUID: Int] = [:]
-    public init(model: String, capacity: Int = 4, passes: Int = 3, stepSleep: Double = 0.002) {
+    public init(model: String, capacity: Int = 4, passes: Int = 3, stepSleep: Double = 0.002, renderSleep: Double = 0) {
         self.model = model; self.capacity = capacity; self.passes = passes; self.stepSleep = stepSleep
+        self.renderSleep = renderSleep
     }
     public func start(_ job: ClaimedJob) throws {
         let cls = (try? job.parameters.get().classLabel) ?? -1
@@ -19,11 +22,17 @@ public final class FakeExecutor: JobExecutor {
         if left[job.id] != nil { throw JobError("already in flight", permanent: true) }   // as BatchScheduler
         left[job.id] = passes
     }
-    public func step() -> [(UUID, Result<JobOutput, JobError>)] {
+    public func step() -> [(UUID, Result<ImageWork, JobError>)] {
         Thread.sleep(forTimeInterval: stepSleep)
-        var out: [(UUID, Result<JobOutput, JobError>)] = []
+        var out: [(UUID, Result<ImageWork, JobError>)] = []
+        let renderSleep = self.renderSleep
         for (id, n) in left {
-            if n <= 1 { left[id] = nil; out.append((id, .success(tinyOutput))) } else { left[id] = n - 1 }
+            if n <= 1 {
+                left[id] = nil
+                out.append((id, .success(ImageWork { Thread.sleep(forTimeInterval: renderSleep); return .success(tinyOutput) })))
+            } else {
+                left[id] = n - 1
+            }
         }
         return out
     }
@@ -36,6 +45,6 @@ public final class BrokenFake: JobExecutor {
     public let capacity = 2
     public init(model: String) { self.model = model }
     public func start(_ job: ClaimedJob) throws { throw JobError("model \(model) failed to load: missing gpt.safetensors", permanent: false) }
-    public func step() -> [(UUID, Result<JobOutput, JobError>)] { [] }
+    public func step() -> [(UUID, Result<ImageWork, JobError>)] { [] }
     public func cancel(_ id: UUID) {}
 }

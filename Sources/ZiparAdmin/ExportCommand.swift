@@ -1,0 +1,86 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import JobStore
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Writes each result as NAME.png plus NAME.json (everything `show --json` prints).",
+        discussion: """
+            NAME comes from --name, a template of {label} (the job's label, or its id when it has none), {id},
+            {queue}, {class}, {seed} and {policy}; every value is reduced to letters, digits, '.', '_' and '-',
+            so a name is always one file inside --out. Two jobs with the same name get the id's first 8
+            characters appended. Files are written to a temporary name and renamed, never through an existing
+            link. Exporting records the time on each result (`purge` keeps results never exported);
+            --only-new skips results exported before. Failed or cancelled jobs (--state) get only the JSON.
+            """)
+    @Option(help: "Output directory (created).") var out: String
+    @Option(help: "File name template.") var name = "{label}"
+    @OptionGroup var filter: FilterOptions
+    @Flag(name: .customLong("only-new"), help: "Only results not exported before.") var onlyNew = false
+    @OptionGroup var common: Common
+
+    func validate() throws {
+        if name.contains("/") { throw ValidationError("--name is a file name template, not a path: no '/'") }
+        if !name.contains("{") { throw ValidationError("--name needs at least one of {label}, {id}, ...: else every job gets the same name") }
+    }
+
+    func run() async throws {
+        let (out, template, f, onlyNew, json) = (self.out, self.name, filter.filter(defaultStates: [.done]), self.onlyNew, common.json)
+        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+            throw CLIError("cannot create \(out): \(error.localizedDescription)")
+        }
+        let written = try await withDatabase { store -> [String] in
+            let ids = try await store.exportIDs(f, onlyNew: onlyNew)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.dateEncodingStrategy = .iso8601
+            var progress = Progress(total: ids.count, label: "export")
+            var used = Set<String>()
+            var names: [String] = []
+            for id in ids {
+                guard let d = try await store.job(id: id) else { continue }
+                var base = fileName(template, d)
+                if used.contains(base) { base += "-" + d.id.prefix(8) }
+                used.insert(base)
+                if let png = try await store.png(id: id) {
+                    try writeFileAtomically(Data(png), directory: out, name: base + ".png")
+                    try await store.markExported(id: id)
+                }
+                try writeFileAtomically(try enc.encode(try await store.job(id: id) ?? d), directory: out, name: base + ".json")
+                names.append(base)
+                progress.step()
+            }
+            progress.finish()
+            return names
+        }
+        if json { try printJSON(ExportReport(exported: written.count, directory: out, names: written)) } else {
+            print("exported \(written.count) job(s) to \(out)")
+        }
+    }
+}
+
+/// The template with each field's value reduced to a safe file-name alphabet.
+func fileName(_ template: String, _ d: JobDetail) -> String {
+    let values: [String: String] = [
+        "label": d.label ?? d.id, "id": d.id, "queue": d.queue, "class": d.className ?? "\(d.parameters?.classLabel ?? -1)",
+        "seed": d.parameters.map { "\($0.seed)" } ?? "", "policy": d.parameters?.policyText ?? "",
+    ]
+    var name = template
+    for (key, value) in values { name = name.replacingOccurrences(of: "{\(key)}", with: safe(value)) }
+    return safe(name)
+}
+
+func safe(_ s: String) -> String {
+    let t = String(s.unicodeScalars.map { c -> Character in
+        c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._-".unicodeScalars.contains(c)) ? Character(c) : "_"
+    })
+    return t.isEmpty || t == "." || t == ".." ? "_" : String(t.prefix(200))
+}
+
+struct ExportReport: Encodable {
+    var exported: Int
+    var directory: String
+    /// File names without extension, in export order.
+    var names: [String]
+}

@@ -1,0 +1,147 @@
+import Foundation
+import JobStore
+import Testing
+import TestSupport
+
+/// The built executables as an operator runs them: exit codes, JSON on stdout, and the admin commands
+/// against a real PostgreSQL (a fresh database per test, given to the children as PGDATABASE).
+enum Tool {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    /// The executables sit beside the test bundle (`swift build --build-tests` builds both).
+    static let binDir: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: beside.appendingPathComponent("zipar-admin").path) { return beside }
+        return root.appendingPathComponent(".build/debug")
+    }()
+    static let model = root.appendingPathComponent("models/fashion-16").path
+
+    struct Run {
+        var status: Int32
+        var out: String
+        var err: String
+        func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(out.utf8)) }
+    }
+
+    /// Runs `tool` to completion; stdout and stderr go through files so neither pipe can fill up.
+    static func run(_ tool: String, _ args: [String], database: String? = nil, cwd: String? = nil) throws -> Run {
+        let p = Process()
+        p.executableURL = binDir.appendingPathComponent(tool)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        if let database { env["PGDATABASE"] = database; env["DATABASE_URL"] = nil }
+        p.environment = env
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: outURL)
+        p.standardError = try FileHandle(forWritingTo: errURL)
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, out: try String(contentsOf: outURL, encoding: .utf8),
+                   err: try String(contentsOf: errURL, encoding: .utf8))
+    }
+
+    static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
+@Suite struct ExitCodeTests {
+    @Test func usageErrorsExitTwoAndHelpZero() throws {
+        #expect(try Tool.run("zipar-admin", ["stats", "--window", "0"]).status == 2)
+        #expect(try Tool.run("zipar-submit", ["--bogus"]).status == 2)
+        #expect(try Tool.run("zipar-worker", ["--model", "x", "--lease-seconds", "nan"]).status == 2)
+        #expect(try Tool.run("zipar", ["generate", "--model", "x", "--class", "0", "--out", "/tmp/x", "--storage", "f8"]).status == 2)
+        let help = try Tool.run("zipar-admin", ["--help"])
+        #expect(help.status == 0 && help.out.contains("Exit codes: 0 ok, 1 failure"))
+        for tool in ["zipar", "zipar-submit", "zipar-worker", "zipar-admin", "zipar-bench"] {
+            let v = try Tool.run(tool, ["--version"])
+            #expect(v.status == 0 && !v.out.isEmpty, "\(tool)")
+        }
+    }
+
+    @Test func deprecatedFlagsStillWorkWithAWarning() throws {
+        let r = try Tool.run("zipar", ["heatmap", "--model", Tool.model, "--policy", "zipar:8", "--out", try Tool.tempDir() + "/h.png"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("--policy is deprecated"))
+    }
+
+    @Test func aWorkerWithNoUsableModelExitsNonZero() throws {
+        let dir = try Tool.tempDir()
+        try FileManager.default.copyItem(atPath: Tool.model + "/config.json", toPath: dir + "/config.json")
+        try Data(repeating: 0, count: 1000).write(to: URL(fileURLWithPath: dir + "/gpt.safetensors"))
+        let r = try Tool.run("zipar-worker", ["--model", dir, "--drain"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("no model loaded"), "\(r.err)")
+    }
+}
+
+@Suite(.enabled(if: PG.enabled, "ZIPAR_SKIP_PG=1")) struct OperatorCommandTests {
+    @Test func submitWorkShowExportPurge() async throws {
+        try await PG.withDatabase(migrate: false) { config, _ in
+            let db = config.database
+            #expect(try Tool.run("zipar-admin", ["migrate"], database: db).status == 0)
+            let work = try Tool.tempDir()
+            let prompts = work + "/p.txt"
+            try "dress label=hero seed=3\ncoat count=2 label=pair\n".write(toFile: prompts, atomically: true, encoding: .utf8)
+
+            // Queues exist only when made; pausing a misspelled one is an error.
+            let missing = try Tool.run("zipar-submit", ["--model", Tool.model, "--queue", "q", prompts], database: db)
+            #expect(missing.status == 1 && missing.err.contains("does not exist"))
+            #expect(try Tool.run("zipar-admin", ["pause", "qq"], database: db).status == 1)
+
+            let dry = try Tool.run("zipar-submit", ["--model", Tool.model, "--queue", "q", "--dry-run", "--json", prompts], database: db)
+            #expect((try dry.json() as? [String: Any])?["valid"] as? Int == 3)
+            let sub = try Tool.run("zipar-submit", ["--model", Tool.model, "--queue", "q", "--create-queue", "--json", prompts], database: db)
+            let ids = try #require((try sub.json() as? [String: Any])?["ids"] as? [String])
+            #expect(ids.count == 3)
+
+            // A draining worker on a paused queue does not call it drained.
+            #expect(try Tool.run("zipar-admin", ["pause", "q"], database: db).status == 0)
+            let worker = ["--model", Tool.model, "--queue", "q", "--drain", "--simulate-pass-ms", "1", "--log-level", "error"]
+            let paused = try Tool.run("zipar-worker", worker, database: db)
+            #expect(paused.status == 1 && paused.err.contains("paused with 3 queued"), "\(paused.err)")
+            #expect(try Tool.run("zipar-admin", ["resume", "q"], database: db).status == 0)
+            #expect(try Tool.run("zipar-worker", worker, database: db).status == 0)
+
+            let list = try #require(try Tool.run("zipar-admin", ["jobs", "--queue", "q", "--state", "done", "--json"], database: db).json() as? [Any])
+            #expect(list.count == 3)
+            let show = try #require(try Tool.run("zipar-admin", ["show", ids[0], "--json"], database: db).json() as? [String: Any])
+            #expect(show["label"] as? String == "hero" && show["state"] as? String == "done")
+            #expect((show["parameters"] as? [String: Any])?["seed"] as? Int == 3)
+            #expect(try Tool.run("zipar-admin", ["show", UUID().uuidString], database: db).status == 1)
+
+            // Cancel says what happened to each id, and fails when nothing was cancelled.
+            let cancel = try Tool.run("zipar-admin", ["cancel", ids[0], UUID().uuidString], database: db)
+            #expect(cancel.status == 1 && cancel.out.contains("is already done") && cancel.out.contains("not found"))
+
+            // Nothing exported yet: purge keeps every result.
+            let kept = try Tool.run("zipar-admin", ["purge", "--older-than", "0s", "--json"], database: db)
+            #expect((try kept.json() as? [String: Any])?["purged"] as? Int == 0)
+
+            // Export names files by label and never writes through an existing link.
+            let out = try Tool.tempDir()
+            let victim = work + "/victim.txt"
+            try "keep me".write(toFile: victim, atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: out + "/hero.png", withDestinationPath: victim)
+            let export = try Tool.run("zipar-admin", ["export", "--out", out, "--queue", "q"], database: db)
+            #expect(export.status == 0, "\(export.err)")
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: out))
+            #expect(files == ["hero.png", "hero.json", "pair-1.png", "pair-1.json", "pair-2.png", "pair-2.json"])
+            let again = try Tool.run("zipar-admin", ["export", "--out", out, "--only-new", "--json"], database: db)
+            #expect((try again.json() as? [String: Any])?["exported"] as? Int == 0)
+
+            let purged = try Tool.run("zipar-admin", ["purge", "--older-than", "0s", "--json"], database: db)
+            #expect((try purged.json() as? [String: Any])?["purged"] as? Int == 3)
+        }
+    }
+}
