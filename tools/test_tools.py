@@ -151,3 +151,64 @@ def test_fashion_fixture_matches_bundle():
     with torch.no_grad():
         lg = gpt(f["tokens"][None].long(), f["class"].long())[0]
     assert torch.allclose(lg, f["logits"], atol=1e-4), "fixture is stale: rerun tools/make_fixtures.py"
+
+
+def test_train_presets():
+    """v1 must stay the shipped fashion-16 recipe; v2 must keep the bundle at a few MB of F16."""
+    import train_fashion as tf
+    v1 = tf.PRESETS["v1"]
+    assert v1["gpt"].to_json() == {"dim": 192, "n_layer": 4, "n_head": 6, "n_kv_head": 6, "vocab_size": 512,
+                                   "num_classes": 10, "grid": 16, "cls_token_num": 1, "multiple_of": 64,
+                                   "ffn_dim_multiplier": None, "norm_eps": 1e-5, "rope_base": 10000}
+    assert v1["vq"].to_json()["codebook_size"] == 512 and v1["vq"].ch == 32
+    assert v1["ckpt"] == os.path.join(HERE, "checkpoints") and v1["gpt_args"]["ema"] == 0.0
+    v2 = tf.PRESETS["v2"]
+    assert v2["ckpt"] != v1["ckpt"]
+    g = sum(p.numel() for p in llamagen.Transformer(v2["gpt"]).parameters())
+    v = sum(p.numel() for p in llamagen.VQModel(v2["vq"], with_encoder=False).parameters())
+    assert 2 * (g + v) <= 10_000_000, (g, v)
+
+
+def test_gpt_stage_ema_stop_resume_export(tmp_path):
+    """Tiny end-to-end run of the gpt stage with EMA: STOP checkpoints, --resume continues, export picks EMA."""
+    import train_fashion as tf
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    g = torch.Generator().manual_seed(0)
+    tok = torch.randint(0, 512, (8, 256), generator=g).to(torch.int16)
+    lab = torch.arange(8) % 10
+    torch.save({"train": {"tokens": tok, "labels": lab}, "test": {"tokens": tok[:2], "labels": lab[:2]}},
+               str(ck / "tokens.pt"))
+    vq = llamagen.VQModel(tf.PRESETS["v1"]["vq"])
+    torch.save({"model": vq.state_dict(), "step": 0, "config": vq.cfg.to_json()}, str(ck / "vq_last.pt"))
+    script = os.path.join(HERE, "train_fashion.py")
+    base = [sys.executable, script, "gpt", "--ckpt-dir", str(ck), "--batch", "2", "--steps", "4", "--warmup", "1",
+            "--log-every", "1", "--ema", "0.5", "--threads", "1"]
+    (ck / "STOP").touch()
+    subprocess.check_call(base, stdout=subprocess.DEVNULL)
+    first = torch.load(str(ck / "gpt_last.pt"), weights_only=False)
+    assert first["step"] == 1 and "ema" in first
+    (ck / "STOP").unlink()
+    subprocess.check_call(base + ["--resume"], stdout=subprocess.DEVNULL)
+    last = torch.load(str(ck / "gpt_last.pt"), weights_only=False)
+    assert last["step"] == 4
+    assert not torch.equal(last["ema"]["output.weight"], last["model"]["output.weight"])
+    header = open(str(ck / "gpt_log.csv")).readline().strip().split(",")
+    assert header[-1] == "ema_test_loss"
+    export = os.path.join(HERE, "export_bundle.py")
+    for weights, key in (("auto", "ema"), ("raw", "model")):
+        out = tmp_path / f"bundle-{weights}"
+        subprocess.check_call([sys.executable, export, "--gpt-ckpt", str(ck / "gpt_last.pt"), "--vq-ckpt",
+                               str(ck / "vq_last.pt"), "--out", str(out), "--name", "t", "--weights", weights],
+                              stdout=subprocess.DEVNULL)
+        w = load_file(str(out / "gpt.safetensors"))["output.weight"]
+        assert torch.equal(w, last[key]["output.weight"].to(torch.float16))
+    # guidance distillation starts from the teacher's EMA weights and writes its own checkpoint + log
+    subprocess.check_call([sys.executable, script, "distill", "--ckpt-dir", str(ck), "--batch", "2",
+                           "--steps", "2", "--log-every", "1", "--guidance", "3", "--threads", "1"],
+                          stdout=subprocess.DEVNULL)
+    d = torch.load(str(ck / "gpt_distill.pt"), weights_only=False)
+    assert d["step"] == 2 and d["distill"]["guidance"] == 3.0 and "ema" in d
+    assert os.path.exists(str(ck / "gpt_distill_log.csv"))
+    assert torch.equal(torch.load(str(ck / "gpt_last.pt"), weights_only=False)["model"]["output.weight"],
+                       last["model"]["output.weight"])  # the teacher checkpoint is left alone
