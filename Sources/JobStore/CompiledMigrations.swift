@@ -115,5 +115,14 @@ ALTER TABLE results ADD COLUMN exported_at timestamptz;
 ALTER TABLE workers ADD COLUMN lease_seconds double precision NOT NULL DEFAULT 30;
 
 """##),
+        ("0005_stage_times", "818a4bcf180c5225cfb2257cf3dab8d45cf8b81d6db7182e36ff38103b547c82", ##"""
+-- 0005: where a job's time went, per stage (NULL for results written before this migration).
+
+ALTER TABLE results ADD COLUMN queue_ms double precision;  -- submit to first claim
+ALTER TABLE results ADD COLUMN gpt_ms double precision;    -- GPT passes: joining the batch to the last token
+ALTER TABLE results ADD COLUMN vq_ms double precision;     -- VQ decode of the token grid
+ALTER TABLE results ADD COLUMN png_ms double precision;    -- PNG encode
+
+"""##),
     ]
 }

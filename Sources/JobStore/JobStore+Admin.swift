@@ -70,7 +70,8 @@ extension JobStore {
                 result = ResultStats(
                     width: try c("width"), height: try c("height"), passes: try c("passes"), ntpPasses: try c("ntp_passes"),
                     tokens: try c("tokens"), queries: try c("queries"), decodeMs: try c("decode_ms"),
-                    latencyMs: try c("latency_ms"), passMs: try c("pass_ms"), worker: try c("worker"),
+                    latencyMs: try c("latency_ms"), passMs: try c("pass_ms"), queueMs: try c("queue_ms"),
+                    gptMs: try c("gpt_ms"), vqMs: try c("vq_ms"), pngMs: try c("png_ms"), worker: try c("worker"),
                     attempt: try c("attempt"), createdAt: try c("result_at"), exportedAt: try c("exported_at"))
             }
             return JobDetail(
@@ -205,7 +206,7 @@ extension JobStore {
             queues: queues,
             windowMinutes: windowMinutes, jobsPerMinuteRecent: Double(recent) / Double(windowMinutes),
             jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0,
-            results: 0, latencyMs: nil, decodeMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])
+            results: 0, latencyMs: nil, decodeMs: nil, stageMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])
         for try await (n, l50, l95, lmax, d50, d95, dmax, passes, ntp)
             in try await client.query(SQL.resultFigures, logger: logger)
             .decode((Int, Double?, Double?, Double?, Double?, Double?, Double?, Int, Int).self) {
@@ -216,6 +217,10 @@ extension JobStore {
             report.ntpPasses = ntp
             report.passesSaved = ntp > 0 ? 1 - Double(passes) / Double(ntp) : 0
         }
+        var stages: [String: StatsReport.Latency] = [:]
+        for try await (stage, p50, p95, mx) in try await client.query(SQL.stageFigures, logger: logger)
+            .decode((String, Double, Double, Double).self) { stages[stage] = .init(p50: p50, p95: p95, max: mx) }
+        report.stageMs = stages.isEmpty ? nil : stages
         report.liveWorkers = try await workers().filter { $0.liveness == .live }
         return report
     }

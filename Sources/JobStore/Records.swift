@@ -72,14 +72,29 @@ public struct JobOutput: Sendable, Equatable {
     public var ntpPasses: Int
     public var tokens: Int
     public var queries: Int
+    /// The whole decode: joining the batch to the finished image (GPT passes + VQ decode + PNG).
     public var decodeSeconds: Double
     public var passSeconds: [Double]
+    /// The stages of `decodeSeconds` (nil where an executor does not measure them).
+    public var stages: StageSeconds?
 
     public init(png: [UInt8], width: Int, height: Int, passes: Int, ntpPasses: Int, tokens: Int, queries: Int,
-                decodeSeconds: Double, passSeconds: [Double]) {
+                decodeSeconds: Double, passSeconds: [Double], stages: StageSeconds? = nil) {
         self.png = png; self.width = width; self.height = height; self.passes = passes; self.ntpPasses = ntpPasses
         self.tokens = tokens; self.queries = queries; self.decodeSeconds = decodeSeconds; self.passSeconds = passSeconds
+        self.stages = stages
     }
+}
+
+/// Seconds a job spent in each stage of the worker.
+public struct StageSeconds: Sendable, Equatable, Codable {
+    /// GPT passes: from joining the batch to the last token.
+    public var gpt: Double
+    /// VQ decode of the token grid to pixels.
+    public var vq: Double
+    /// PNG encode.
+    public var png: Double
+    public init(gpt: Double, vq: Double, png: Double) { self.gpt = gpt; self.vq = vq; self.png = png }
 }
 
 /// A job that cannot run. `permanent` errors (unknown class, bad policy) fail the job at once;
@@ -151,6 +166,8 @@ public struct StatsReport: Sendable, Codable, Equatable {
     /// Submit-to-result and decode-only latency in milliseconds (nil when no results).
     public var latencyMs: Latency?
     public var decodeMs: Latency?
+    /// The stages of a job's time (nil until results carry them): queue wait, GPT, VQ decode, PNG.
+    public var stageMs: [String: Latency]?
     public var passes: Int
     public var ntpPasses: Int
     /// 1 - passes / ntp_passes.
@@ -206,6 +223,11 @@ public struct ResultStats: Sendable, Codable, Equatable {
     public var decodeMs: Double
     public var latencyMs: Double
     public var passMs: [Double]
+    /// Submit to first claim, GPT passes, VQ decode, PNG encode (nil for results older than the columns).
+    public var queueMs: Double?
+    public var gptMs: Double?
+    public var vqMs: Double?
+    public var pngMs: Double?
     public var worker: String
     public var attempt: Int
     public var createdAt: Date

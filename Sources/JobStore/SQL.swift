@@ -145,9 +145,11 @@ enum SQL {
         let png = ByteBuffer(bytes: o.png)
         return """
         INSERT INTO results (job_id, png, width, height, passes, ntp_passes, tokens, queries, decode_ms, latency_ms,
-                             pass_ms, worker, attempt)
+                             pass_ms, worker, attempt, queue_ms, gpt_ms, vq_ms, png_ms)
         VALUES (\(id), \(png), \(o.width), \(o.height), \(o.passes), \(o.ntpPasses), \(o.tokens), \(o.queries),
-                \(o.decodeSeconds * 1000), \(latencyMs), \(o.passSeconds.map { $0 * 1000 }), \(worker), \(attempt))
+                \(o.decodeSeconds * 1000), \(latencyMs), \(o.passSeconds.map { $0 * 1000 }), \(worker), \(attempt),
+                (SELECT EXTRACT(EPOCH FROM (started_at - created_at)) * 1000 FROM jobs WHERE id = \(id))::float8,
+                \(o.stages.map { $0.gpt * 1000 }), \(o.stages.map { $0.vq * 1000 }), \(o.stages.map { $0.png * 1000 }))
         """
     }
     static func countDone(worker: String) -> PostgresQuery {
@@ -346,6 +348,14 @@ enum SQL {
                coalesce(sum(passes), 0)::bigint, coalesce(sum(ntp_passes), 0)::bigint
         FROM results
         """
+    /// p50, p95 and max of each stage column, over the results that have it.
+    static let stageFigures: PostgresQuery = """
+        SELECT s.stage,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms), max(s.ms)
+        FROM results r CROSS JOIN LATERAL (VALUES ('queue', r.queue_ms), ('gpt', r.gpt_ms), ('vq', r.vq_ms), ('png', r.png_ms))
+             AS s(stage, ms)
+        WHERE s.ms IS NOT NULL GROUP BY s.stage
+        """
     /// Liveness has one definition: not stopped and a heartbeat younger than the worker's own lease
     /// (a worker that cannot renew within its lease loses its jobs, so it no longer counts as live).
     static let workers: PostgresQuery = """
@@ -404,6 +414,7 @@ enum SQL {
                j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_owner, j.lease_expires_at,
                j.errors::text AS errors_json, \(unescaped: JobParameters.columnList(alias: "j")),
                r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
+               r.queue_ms, r.gpt_ms, r.vq_ms, r.png_ms,
                r.worker, r.attempt, r.created_at AS result_at, r.exported_at, (r.job_id IS NOT NULL) AS has_result
         FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = \(id)
         """

@@ -79,6 +79,9 @@ struct Show: AsyncParsableCommand {
             lines.append(String(format: "result   %dx%d  passes %d (ntp %d)  queries %d  decode %.0f ms  latency %.0f ms  worker %@  exported %@",
                                 r.width, r.height, r.passes, r.ntpPasses, r.queries, r.decodeMs, r.latencyMs, r.worker,
                                 date(r.exportedAt)))
+            if let gpt = r.gptMs, let vq = r.vqMs, let png = r.pngMs {
+                lines.append(String(format: "stages   queue %.0f ms  GPT %.0f ms  VQ decode %.0f ms  PNG %.0f ms", r.queueMs ?? 0, gpt, vq, png))
+            }
         }
         for e in d.errors {
             lines.append("error    attempt \(e.attempt) at \(e.at)\(e.worker.map { " on \($0)" } ?? "")\(e.permanent == true ? " (permanent)" : ""): \(e.error)")

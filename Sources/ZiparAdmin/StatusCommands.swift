@@ -34,6 +34,11 @@ struct Stats: AsyncParsableCommand {
             print(String(format: "latency (submit to result): p50 %.0f ms  p95 %.0f ms  max %.0f ms", l.p50, l.p95, l.max))
             print(String(format: "decode time:                p50 %.0f ms  p95 %.0f ms  max %.0f ms", d.p50, d.p95, d.max))
         }
+        for (name, key) in [("queue wait", "queue"), ("GPT passes", "gpt"), ("VQ decode", "vq"), ("PNG encode", "png")] {
+            guard let l = r.stageMs?[key] else { continue }
+            print(String(format: "  %@ p50 %.0f ms  p95 %.0f ms  max %.0f ms", name.padding(toLength: 25, withPad: " ", startingAt: 0),
+                         l.p50, l.p95, l.max))
+        }
         print(String(format: "results %d: %d forward passes vs %d for NTP (%.1f%% saved)", r.results, r.passes, r.ntpPasses, 100 * r.passesSaved))
         print("live workers: \(r.liveWorkers.count)")
         for w in r.liveWorkers {

@@ -49,12 +49,15 @@ final class ModelExecutor: JobExecutor {
                 let started = Date()
                 do {
                     let image = try bundle.image(tokens: r.tokens)
+                    let decoded = Date()
                     let png = try image.pngData()
+                    let stages = StageSeconds(gpt: r.stats.wallSeconds, vq: decoded.timeIntervalSince(started),
+                                              png: Date().timeIntervalSince(decoded))
                     // decode_ms covers the whole decode: the passes and the image.
-                    let seconds = r.stats.wallSeconds + Date().timeIntervalSince(started)
                     return .success(JobOutput(png: png, width: image.width, height: image.height, passes: r.stats.passes,
                                               ntpPasses: grid * grid, tokens: r.stats.tokens, queries: r.stats.queries,
-                                              decodeSeconds: seconds, passSeconds: r.stats.passSeconds))
+                                              decodeSeconds: stages.gpt + stages.vq + stages.png,
+                                              passSeconds: r.stats.passSeconds, stages: stages))
                 } catch {
                     return .failure(JobError("image decode failed: \(error)", permanent: false))
                 }

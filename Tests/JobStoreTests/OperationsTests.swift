@@ -129,4 +129,18 @@ import TestSupport
             #expect(try await store.stats().liveWorkers.map(\.id) == ["long"])
         }
     }
+
+    @Test func stageTimesAreRecordedAndSummarised() async throws {
+        try await PG.withDatabase { _, store in
+            let id = try await store.submit([job(1)]).ids[0]
+            let j = try #require(try await store.claim(limit: 1, queues: ["default"], models: ["m"], owner: "w", leaseSeconds: 30).first)
+            var out = tinyOutput
+            out.stages = StageSeconds(gpt: 0.5, vq: 0.25, png: 0.125)
+            try await store.complete(j, output: out, worker: "w")
+            let r = try #require(try await store.job(id: id)?.result)
+            #expect(r.gptMs == 500 && r.vqMs == 250 && r.pngMs == 125 && (r.queueMs ?? -1) >= 0)
+            let stages = try #require(try await store.stats().stageMs)
+            #expect(stages["vq"]?.p50 == 250 && stages["queue"] != nil)
+        }
+    }
 }
