@@ -10,7 +10,9 @@
 //   JobStore      PostgreSQL only: schema, SQL, submit, claims with leases, results (all SQL in one place)
 //   Runner        the worker loop over any JobQueue (JobStore, or InMemoryJobQueue in tests), executors
 //   Submission    prompt files and JSONL -> validated job specs
-//   CLISupport    what every executable shares: option types, error output, exit codes, database access
+//   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
+//   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
+//   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
 //   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench
 // docs/architecture.md draws the targets and the path of a job through them.
 import PackageDescription
@@ -30,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.25.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -51,6 +55,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Submission", dependencies: ["JobStore", "Decoding", "Model"]),
+        .target(name: "Telemetry", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Dashboard", dependencies: [
+            "JobStore", "Decoding", "Telemetry",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .target(name: "CLISupport", dependencies: [
             "JobStore", "Decoding", "Model",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,11 +72,12 @@ let package = Package(
         .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparSubmit", dependencies: ["JobStore", "Submission", "Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
-            "JobStore", "Runner", "Model", "Decoding", "CLISupport",
+            "JobStore", "Runner", "Model", "Decoding", "CLISupport", "Telemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport"]),
+        .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport", "Dashboard", "Telemetry",
+                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport"]),
         .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),

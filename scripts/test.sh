@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing packages, starts a private PostgreSQL (unless DATABASE_URL/PGHOST
 # is set), runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
-# then the bounded soak test (real worker processes, SIGKILLs, a PostgreSQL restart).
+# the browser test of the dashboard (headless Chromium), then the bounded soak test (real worker
+# processes, SIGKILLs, a zombie, a PostgreSQL outage).
 # Usage: scripts/test.sh            SKIP_SOAK=1 skips the soak test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ zipar_pg_up
 echo "==> swift test"
 swift build --build-tests
 swift test --skip-build
+
+echo "==> browser test (dashboard, metrics)"
+scripts/browser-test.sh
 
 if [ "${SKIP_SOAK:-0}" != "1" ]; then
     echo "==> soak test (release build)"

@@ -57,6 +57,7 @@ extension ParsableCommand {
     public static func mainAsTool() {
         do {
             var command = try parseAsRoot()
+            (command as? LogConfigurable)?.logOptions.bootstrap()
             try command.run()
         } catch {
             exitAsTool(error)
@@ -68,6 +69,7 @@ extension AsyncParsableCommand {
     public static func mainAsTool() async {
         do {
             var command = try parseAsRoot()
+            (command as? LogConfigurable)?.logOptions.bootstrap()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

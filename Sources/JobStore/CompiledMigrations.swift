@@ -124,5 +124,15 @@ ALTER TABLE results ADD COLUMN vq_ms double precision;     -- VQ decode of the t
 ALTER TABLE results ADD COLUMN png_ms double precision;    -- PNG encode
 
 """##),
+        ("0006_dashboard", "4af2a08bbe9301801ba6a280ab067b88e4c53802e4b8c828d5d5ea709ab73ec8", ##"""
+-- 0006: what the dashboard shows beside the image: the decode order (its heatmap) and the adaptive
+-- policy's drafts, and which version each worker runs.
+
+ALTER TABLE results ADD COLUMN decode_order integer[];  -- per token (raster order): the pass that decoded it
+ALTER TABLE results ADD COLUMN drafts integer;          -- adaptive: drafts made
+ALTER TABLE results ADD COLUMN accepted integer;        -- adaptive: drafts accepted
+ALTER TABLE workers ADD COLUMN version text;
+
+"""##),
     ]
 }

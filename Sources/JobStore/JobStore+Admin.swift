@@ -71,7 +71,9 @@ extension JobStore {
                     width: try c("width"), height: try c("height"), passes: try c("passes"), ntpPasses: try c("ntp_passes"),
                     tokens: try c("tokens"), queries: try c("queries"), decodeMs: try c("decode_ms"),
                     latencyMs: try c("latency_ms"), passMs: try c("pass_ms"), queueMs: try c("queue_ms"),
-                    gptMs: try c("gpt_ms"), vqMs: try c("vq_ms"), pngMs: try c("png_ms"), worker: try c("worker"),
+                    gptMs: try c("gpt_ms"), vqMs: try c("vq_ms"), pngMs: try c("png_ms"),
+                    decodeOrder: try c("decode_order"), drafts: try c("drafts"), accepted: try c("accepted"),
+                    worker: try c("worker"),
                     attempt: try c("attempt"), createdAt: try c("result_at"), exportedAt: try c("exported_at"))
             }
             return JobDetail(
@@ -98,7 +100,8 @@ extension JobStore {
             let c = Columns(row)
             out.append(JobListEntry(
                 id: try c("id", as: UUID.self).text, queue: try c("queue"), model: try c("model"), label: try c("label"),
-                className: try c("class_name"), state: try c("state"), policy: try c("policy"), seed: try c("seed"),
+                prompt: try c("prompt"), className: try c("class_name"), classLabel: try c("class_label"),
+                state: try c("state"), policy: try c("policy"), seed: try c("seed"),
                 attempts: try c("attempts"), createdAt: try c("created_at"), finishedAt: try c("finished_at"),
                 lastError: try c("last_error")))
         }
@@ -186,7 +189,7 @@ extension JobStore {
             let c = Columns(row)
             out.append(WorkerInfo(id: try c("id"), host: try c("host"), pid: try c("pid"), models: try c("models"),
                                   queues: try c("queues"), startedAt: try c("started_at"), heartbeatAt: try c("heartbeat_at"),
-                                  stoppedAt: try c("stopped_at"), jobsDone: try c("jobs_done"),
+                                  stoppedAt: try c("stopped_at"), jobsDone: try c("jobs_done"), version: try c("version"),
                                   heartbeatAge: try c("heartbeat_age"), leaseSeconds: try c("lease_seconds"),
                                   liveness: WorkerInfo.Liveness(rawValue: try c("liveness")) ?? .silent,
                                   running: try c("running")))
@@ -223,6 +226,16 @@ extension JobStore {
         report.stageMs = stages.isEmpty ? nil : stages
         report.liveWorkers = try await workers().filter { $0.liveness == .live }
         return report
+    }
+
+    /// Jobs by queue and state, and the oldest queued job's age per queue.
+    public func queueDepths() async throws -> [QueueDepth] {
+        var out: [QueueDepth] = []
+        for try await row in try await client.query(SQL.queueDepths, logger: logger) {
+            let c = Columns(row)
+            out.append(QueueDepth(queue: try c("queue"), state: try c("state"), count: try c("n"), oldestQueuedSeconds: try c("oldest")))
+        }
+        return out
     }
 
     // MARK: export

@@ -167,8 +167,9 @@ public final class JobStore: Sendable {
     /// Records (or revives) a worker row; `Runner`'s `registerWorker` checks the schema first. The lease
     /// length decides when the worker stops counting as live.
     public func recordWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
-                             leaseSeconds: Double = 30) async throws {
-        try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds))
+                             leaseSeconds: Double = 30, version: String? = nil) async throws {
+        try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues,
+                                          leaseSeconds: leaseSeconds, version: version))
     }
 
     public func workerStopped(id: String) async throws {

@@ -77,12 +77,18 @@ public struct JobOutput: Sendable, Equatable {
     public var passSeconds: [Double]
     /// The stages of `decodeSeconds` (nil where an executor does not measure them).
     public var stages: StageSeconds?
+    /// For each token in raster order, the pass (0-based) that decoded it: the decode-order heatmap.
+    public var decodeOrder: [Int]?
+    /// Adaptive policies: drafts made and accepted.
+    public var drafts: Int = 0
+    public var accepted: Int = 0
 
     public init(png: [UInt8], width: Int, height: Int, passes: Int, ntpPasses: Int, tokens: Int, queries: Int,
-                decodeSeconds: Double, passSeconds: [Double], stages: StageSeconds? = nil) {
+                decodeSeconds: Double, passSeconds: [Double], stages: StageSeconds? = nil, decodeOrder: [Int]? = nil,
+                drafts: Int = 0, accepted: Int = 0) {
         self.png = png; self.width = width; self.height = height; self.passes = passes; self.ntpPasses = ntpPasses
         self.tokens = tokens; self.queries = queries; self.decodeSeconds = decodeSeconds; self.passSeconds = passSeconds
-        self.stages = stages
+        self.stages = stages; self.decodeOrder = decodeOrder; self.drafts = drafts; self.accepted = accepted
     }
 }
 
@@ -144,6 +150,8 @@ public struct WorkerInfo: Sendable, Codable, Equatable {
     public var heartbeatAt: Date
     public var stoppedAt: Date?
     public var jobsDone: Int
+    /// The zipar release the worker runs (nil for workers older than the column).
+    public var version: String?
     /// Seconds since the last heartbeat.
     public var heartbeatAge: Double
     public var leaseSeconds: Double
@@ -228,6 +236,10 @@ public struct ResultStats: Sendable, Codable, Equatable {
     public var gptMs: Double?
     public var vqMs: Double?
     public var pngMs: Double?
+    /// Per token, the pass that decoded it (nil for results older than the column).
+    public var decodeOrder: [Int]?
+    public var drafts: Int?
+    public var accepted: Int?
     public var worker: String
     public var attempt: Int
     public var createdAt: Date
@@ -241,7 +253,9 @@ public struct JobListEntry: Sendable, Codable, Equatable {
     public var queue: String
     public var model: String
     public var label: String?
+    public var prompt: String?
     public var className: String?
+    public var classLabel: Int
     public var state: JobState
     public var policy: String
     public var seed: Int
@@ -260,11 +274,21 @@ public struct JobFilter: Sendable, Equatable {
     public var model: String?
     /// Created at most this many seconds ago.
     public var sinceSeconds: Double?
+    public var policy: String?
+    /// Jobs whose class name is this, or whose class id is this number.
+    public var className: String?
+    public var seed: Int?
+    /// Jobs whose prompt contains this text (any case).
+    public var text: String?
     public var limit: Int?
+    /// Skip this many (paging).
+    public var offset: Int?
     public init(queue: String? = nil, labelPrefix: String? = nil, states: [JobState]? = nil, model: String? = nil,
-                sinceSeconds: Double? = nil, limit: Int? = nil) {
+                sinceSeconds: Double? = nil, policy: String? = nil, className: String? = nil, seed: Int? = nil,
+                text: String? = nil, limit: Int? = nil, offset: Int? = nil) {
         self.queue = queue; self.labelPrefix = labelPrefix; self.states = states; self.model = model
-        self.sinceSeconds = sinceSeconds; self.limit = limit
+        self.sinceSeconds = sinceSeconds; self.policy = policy; self.className = className; self.seed = seed
+        self.text = text; self.limit = limit; self.offset = offset
     }
 }
 
@@ -286,4 +310,12 @@ public func retryBackoff(attempt: Int, base: Double = 1, cap: Double = 300,
 extension UUID {
     /// Lowercase text, as printed by zipar-submit and used in file names and logs.
     public var text: String { uuidString.lowercased() }
+}
+
+/// Jobs of one queue and state, and how long the oldest queued one has waited (`/metrics`).
+public struct QueueDepth: Sendable, Codable, Equatable {
+    public var queue: String
+    public var state: JobState
+    public var count: Int
+    public var oldestQueuedSeconds: Double?
 }

@@ -145,11 +145,12 @@ enum SQL {
         let png = ByteBuffer(bytes: o.png)
         return """
         INSERT INTO results (job_id, png, width, height, passes, ntp_passes, tokens, queries, decode_ms, latency_ms,
-                             pass_ms, worker, attempt, queue_ms, gpt_ms, vq_ms, png_ms)
+                             pass_ms, worker, attempt, queue_ms, gpt_ms, vq_ms, png_ms, decode_order, drafts, accepted)
         VALUES (\(id), \(png), \(o.width), \(o.height), \(o.passes), \(o.ntpPasses), \(o.tokens), \(o.queries),
                 \(o.decodeSeconds * 1000), \(latencyMs), \(o.passSeconds.map { $0 * 1000 }), \(worker), \(attempt),
                 (SELECT EXTRACT(EPOCH FROM (started_at - created_at)) * 1000 FROM jobs WHERE id = \(id))::float8,
-                \(o.stages.map { $0.gpt * 1000 }), \(o.stages.map { $0.vq * 1000 }), \(o.stages.map { $0.png * 1000 }))
+                \(o.stages.map { $0.gpt * 1000 }), \(o.stages.map { $0.vq * 1000 }), \(o.stages.map { $0.png * 1000 }),
+                \(o.decodeOrder), \(o.drafts), \(o.accepted))
         """
     }
     static func countDone(worker: String) -> PostgresQuery {
@@ -210,13 +211,20 @@ enum SQL {
     }
 
     static func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
-                               leaseSeconds: Double) -> PostgresQuery {
+                               leaseSeconds: Double, version: String?) -> PostgresQuery {
         """
-        INSERT INTO workers (id, host, pid, models, queues, lease_seconds)
-        VALUES (\(id), \(host), \(pid), \(models), \(queues), \(leaseSeconds))
-        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, lease_seconds = excluded.lease_seconds
+        INSERT INTO workers (id, host, pid, models, queues, lease_seconds, version)
+        VALUES (\(id), \(host), \(pid), \(models), \(queues), \(leaseSeconds), \(version))
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, lease_seconds = excluded.lease_seconds,
+                                       version = excluded.version
         """
     }
+    /// Jobs by queue and state, with the age of the oldest queued job per queue.
+    static let queueDepths: PostgresQuery = """
+        SELECT queue, state, count(*)::bigint AS n,
+               CASE WHEN state = 'queued' THEN EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 END AS oldest
+        FROM jobs GROUP BY queue, state ORDER BY queue, state
+        """
     static func workerHeartbeat(id: String) -> PostgresQuery {
         "UPDATE workers SET heartbeat_at = now() WHERE id = \(id) RETURNING id"
     }
@@ -360,7 +368,7 @@ enum SQL {
     /// (a worker that cannot renew within its lease loses its jobs, so it no longer counts as live).
     static let workers: PostgresQuery = """
         SELECT w.id, w.host, w.pid, w.models, w.queues, w.started_at, w.heartbeat_at, w.stopped_at, w.jobs_done,
-               w.lease_seconds,
+               w.lease_seconds, w.version,
                EXTRACT(EPOCH FROM (now() - w.heartbeat_at))::float8 AS heartbeat_age,
                CASE WHEN w.stopped_at IS NOT NULL THEN 'stopped'
                     WHEN now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds) THEN 'live'
@@ -371,25 +379,30 @@ enum SQL {
     /// The filter of `jobs`, `export` and `purge` as conditions over `jobs j`, every value a bind.
     static func filter(_ f: JobFilter, into q: inout QueryBuilder) {
         let queue = q.bind(f.queue), label = q.bind(f.labelPrefix), states = q.bind(f.states?.map(\.rawValue))
-        let model = q.bind(f.model), since = q.bind(f.sinceSeconds)
+        let model = q.bind(f.model), since = q.bind(f.sinceSeconds), policy = q.bind(f.policy)
+        let cls = q.bind(f.className), seed = q.bind(f.seed.map(Int64.init)), text = q.bind(f.text)
         q.text("""
             (\(queue)::text IS NULL OR j.queue = \(queue)::text)
             AND (\(label)::text IS NULL OR left(j.label, length(\(label)::text)) = \(label)::text)
             AND (\(states)::text[] IS NULL OR j.state = ANY(\(states)::text[]))
             AND (\(model)::text IS NULL OR j.model = \(model)::text)
             AND (\(since)::float8 IS NULL OR j.created_at > now() - make_interval(secs => \(since)::float8))
+            AND (\(policy)::text IS NULL OR j.policy = \(policy)::text)
+            AND (\(cls)::text IS NULL OR j.class_name = \(cls)::text OR j.class_label::text = \(cls)::text)
+            AND (\(seed)::bigint IS NULL OR j.seed = \(seed)::bigint)
+            AND (\(text)::text IS NULL OR strpos(lower(coalesce(j.prompt, '')), lower(\(text)::text)) > 0)
             """)
     }
 
     static func jobList(_ f: JobFilter) -> PostgresQuery {
         var q = QueryBuilder("""
-            SELECT j.id, j.queue, j.model, j.label, j.class_name, j.state, j.policy, j.seed, j.attempts, j.created_at,
-                   j.finished_at, j.errors -> -1 ->> 'error' AS last_error
+            SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.class_label, j.state, j.policy, j.seed,
+                   j.attempts, j.created_at, j.finished_at, j.errors -> -1 ->> 'error' AS last_error
             FROM jobs j WHERE
             """)
         filter(f, into: &q)
-        let limit = q.bind(Int64(f.limit ?? 50))
-        q.text(" ORDER BY j.seq DESC LIMIT \(limit)")
+        let limit = q.bind(Int64(f.limit ?? 50)), offset = q.bind(Int64(f.offset ?? 0))
+        q.text(" ORDER BY j.seq DESC LIMIT \(limit) OFFSET \(offset)")
         return q.query
     }
 
@@ -414,7 +427,7 @@ enum SQL {
                j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_owner, j.lease_expires_at,
                j.errors::text AS errors_json, \(unescaped: JobParameters.columnList(alias: "j")),
                r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
-               r.queue_ms, r.gpt_ms, r.vq_ms, r.png_ms,
+               r.queue_ms, r.gpt_ms, r.vq_ms, r.png_ms, r.decode_order, r.drafts, r.accepted,
                r.worker, r.attempt, r.created_at AS result_at, r.exported_at, (r.job_id IS NOT NULL) AS has_result
         FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = \(id)
         """

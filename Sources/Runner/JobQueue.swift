@@ -7,7 +7,8 @@ import JobStore
 public protocol JobQueue: Sendable {
     /// Checks the queue is usable (schema migrated) and records the worker; it counts as live while its
     /// heartbeats come within `leaseSeconds`.
-    func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double) async throws
+    func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
+                        version: String?) async throws
     func workerStopped(id: String) async throws
     /// Up to `limit` runnable jobs of unpaused `queues` for `models`, each under a fresh lease.
     func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob]
@@ -30,8 +31,10 @@ public protocol JobQueue: Sendable {
 }
 
 extension JobStore: JobQueue {
-    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double) async throws {
+    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
+                               version: String?) async throws {
         try await checkSchema()
-        try await recordWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds)
+        try await recordWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds,
+                               version: version)
     }
 }

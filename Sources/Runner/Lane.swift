@@ -49,6 +49,7 @@ final class Lane: @unchecked Sendable {
 
     func run(stop: StopSignal, doorbell: Doorbell) async {
         while true {
+            options.observer?.inFlight(model: box.model, count: leases.current.count)
             collectRendered()
             await writeFinished()
             await dropLostJobs()
@@ -81,6 +82,7 @@ final class Lane: @unchecked Sendable {
                 case .success(let output):
                     try await queue.complete(job, output: output, worker: options.id)
                     counters.withLock { $0.completed += 1 }
+                    options.observer?.jobCompleted(model: box.model, output: output)
                     logger.info("job done", metadata: ["job": "\(job.id.text)", "passes": "\(output.passes)",
                                                        "ntp_passes": "\(output.ntpPasses)",
                                                        "decode_ms": "\(Int(output.decodeSeconds * 1000))"])
@@ -88,6 +90,7 @@ final class Lane: @unchecked Sendable {
                     let outcome = try await queue.fail(job, error: error.message, permanent: error.permanent,
                                                        worker: options.id, backoff: nil)
                     counters.withLock { $0.failed += 1 }
+                    options.observer?.jobFailed(model: box.model, permanent: error.permanent)
                     logger.error("job failed", metadata: ["job": "\(job.id.text)", "error": "\(error.message)",
                                                           "outcome": "\(outcome)"])
                 }

@@ -51,7 +51,8 @@ public final class Worker: Sendable {
             do {
                 try await store.registerWorker(id: options.id, host: options.host,
                                                pid: Int(ProcessInfo.processInfo.processIdentifier),
-                                               models: models, queues: options.queues, leaseSeconds: options.leaseSeconds)
+                                               models: models, queues: options.queues, leaseSeconds: options.leaseSeconds,
+                                               version: options.version)
                 break
             } catch {
                 logger.warning("database not ready (retrying)", metadata: ["error": "\(describeError(error))"])
@@ -136,6 +137,7 @@ public final class Worker: Sendable {
                 heartbeatsOKSince.withLock { if $0 == nil { $0 = Date() } }
             } catch {
                 heartbeatsOKSince.withLock { $0 = nil }
+                options.observer?.heartbeatFailed()
                 logger.warning("heartbeat failed", metadata: ["error": "\(describeError(error))"])
             }
         }

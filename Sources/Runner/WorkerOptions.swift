@@ -1,4 +1,5 @@
 import Foundation
+import JobStore
 
 public struct WorkerOptions: Sendable {
     public var id: String
@@ -17,6 +18,10 @@ public struct WorkerOptions: Sendable {
     /// A decode pass, or one image's render, running longer than this is taken as hung: heartbeats stop
     /// extending the leases of the jobs it holds, so other workers rescue them once the leases expire.
     public var stepTimeoutSeconds: Double = 300
+    /// The release this worker runs, shown by `zipar-admin workers` and the dashboard.
+    public var version: String?
+    /// Told about finished and failed jobs, load and heartbeat trouble (metrics); nil = nobody.
+    public var observer: (any WorkerObserver)?
 
     public init(id: String, host: String, queues: [String]) {
         self.id = id; self.host = host; self.queues = queues
@@ -28,3 +33,12 @@ public struct WorkerOptions: Sendable {
     }
 }
 
+
+/// What a worker reports as it goes, for metrics. Called from the lanes' and the heartbeat's tasks.
+public protocol WorkerObserver: Sendable {
+    func jobCompleted(model: String, output: JobOutput)
+    func jobFailed(model: String, permanent: Bool)
+    /// Jobs a lane holds (decoding, rendering or waiting to be written), after each turn of its loop.
+    func inFlight(model: String, count: Int)
+    func heartbeatFailed()
+}

@@ -3,7 +3,7 @@ import CLISupport
 import Foundation
 import JobStore
 
-struct Export: AsyncParsableCommand {
+struct Export: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Writes each result as NAME.png plus NAME.json (everything `show --json` prints).",
         discussion: """

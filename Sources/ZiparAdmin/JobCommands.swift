@@ -18,7 +18,7 @@ struct FilterOptions: ParsableArguments {
     }
 }
 
-struct Jobs: AsyncParsableCommand {
+struct Jobs: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Lists jobs, newest first, with filters.")
     @OptionGroup var filter: FilterOptions
     @Option(help: "At most this many (1...10000).") var limit = 50
@@ -40,7 +40,7 @@ struct Jobs: AsyncParsableCommand {
     }
 }
 
-struct Show: AsyncParsableCommand {
+struct Show: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Everything about one job: state, prompt, parameters, attempts and their errors, result stats.",
         discussion: "Exit 1 when there is no such job.")
@@ -109,7 +109,7 @@ func report(_ outcomes: [IDOutcome], json: Bool, verb: String) throws {
     if !json { say("\(verb) \(changed) of \(outcomes.count) job(s)") }
 }
 
-struct Retry: AsyncParsableCommand {
+struct Retry: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Puts failed or cancelled jobs back in their queue with fresh attempts.",
         discussion: "Prints each id's outcome (requeued, not found, or its state); exit 1 when none was requeued.")
@@ -132,7 +132,7 @@ struct Retry: AsyncParsableCommand {
     }
 }
 
-struct Cancel: AsyncParsableCommand {
+struct Cancel: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cancels queued or running jobs (a running job's worker loses its lease and drops it).",
         discussion: "Prints each id's outcome (cancelled, not found, or its state); exit 1 when none was cancelled.")
@@ -144,7 +144,7 @@ struct Cancel: AsyncParsableCommand {
     }
 }
 
-struct Purge: AsyncParsableCommand {
+struct Purge: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deletes finished jobs (done, failed, cancelled) and their results, and workers stopped as long ago.",
         discussion: """

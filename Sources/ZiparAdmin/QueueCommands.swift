@@ -9,7 +9,7 @@ struct Queues: AsyncParsableCommand {
         subcommands: [ListQueues.self, CreateQueue.self, DeleteQueue.self], defaultSubcommand: ListQueues.self)
 }
 
-struct ListQueues: AsyncParsableCommand {
+struct ListQueues: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Queues with their job counts and paused flag.")
     @OptionGroup var common: Common
     func run() async throws {
@@ -22,7 +22,7 @@ struct ListQueues: AsyncParsableCommand {
     }
 }
 
-struct CreateQueue: AsyncParsableCommand {
+struct CreateQueue: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Creates a queue (exit 0 also when it exists).")
     @Argument(help: "Queue name (1-100 characters).") var name: String
     @OptionGroup var common: Common
@@ -37,7 +37,7 @@ struct CreateQueue: AsyncParsableCommand {
     }
 }
 
-struct DeleteQueue: AsyncParsableCommand {
+struct DeleteQueue: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Deletes an empty queue (or, with --with-jobs, the queue and all its jobs and results).")
     @Argument(help: "Queue name.") var name: String
     @Flag(name: .customLong("with-jobs"), help: "Also delete the queue's jobs and their results.") var withJobs = false
@@ -50,15 +50,17 @@ struct DeleteQueue: AsyncParsableCommand {
     }
 }
 
-struct Pause: AsyncParsableCommand {
+struct Pause: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Pauses a queue: workers stop claiming its jobs (running ones finish).")
     @Argument(help: "Queue name.") var queue: String
+    @OptionGroup var common: Common
     func run() async throws { try await setPaused(queue, true) }
 }
 
-struct Resume: AsyncParsableCommand {
+struct Resume: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Resumes a paused queue.")
     @Argument(help: "Queue name.") var queue: String
+    @OptionGroup var common: Common
     func run() async throws { try await setPaused(queue, false) }
 }
 

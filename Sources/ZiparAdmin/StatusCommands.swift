@@ -3,7 +3,7 @@ import CLISupport
 import Foundation
 import JobStore
 
-struct Stats: AsyncParsableCommand {
+struct Stats: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Jobs per queue and state, throughput, latency percentiles, passes saved against NTP, live workers.")
     @Option(help: "Throughput window in minutes (at least 1).")
     var window = 10
@@ -47,7 +47,7 @@ struct Stats: AsyncParsableCommand {
     }
 }
 
-struct Workers: AsyncParsableCommand {
+struct Workers: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lists workers: live (heartbeat younger than its lease), silent (crashed or hung) or stopped.")
     @OptionGroup var common: Common

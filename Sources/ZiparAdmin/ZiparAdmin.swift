@@ -8,14 +8,14 @@ import JobStore
 struct ZiparAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zipar-admin",
-        abstract: "Operates the ZipAR job store: migrate, stats, queues, jobs, show, retry, cancel, purge, export, workers.",
+        abstract: "Operates the ZipAR job store: migrate, stats, queues, jobs, show, retry, cancel, purge, export, workers, serve (dashboard).",
         discussion: """
             \(databaseHelp)
             \(ExitStatus.helpText())
             """,
         version: ziparVersion,
         subcommands: [Migrate.self, Stats.self, Queues.self, Pause.self, Resume.self, Jobs.self, Show.self, Retry.self,
-                      Cancel.self, Purge.self, Export.self, Workers.self])
+                      Cancel.self, Purge.self, Export.self, Workers.self, Serve.self])
 
     static func main() async { await mainAsTool() }
 }
@@ -23,7 +23,12 @@ struct ZiparAdmin: AsyncParsableCommand {
 struct Common: ParsableArguments {
     @Flag(help: "Machine-readable JSON output.")
     var json = false
+    @OptionGroup var log: LogOptions
 }
+
+/// Every subcommand takes the common flags, logging included.
+protocol AdminCommand: LogConfigurable { var common: Common { get } }
+extension AdminCommand { var logOptions: LogOptions { common.log } }
 
 /// A job id on the command line (a UUID, any case).
 struct JobID: ExpressibleByArgument, Sendable {
@@ -40,7 +45,7 @@ extension String {
     func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }
 
-struct Migrate: AsyncParsableCommand {
+struct Migrate: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Applies the migrations compiled into zipar that the database lacks (in a transaction, under an advisory lock; safe from many hosts at once).",
         discussion: """

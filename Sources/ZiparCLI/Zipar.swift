@@ -92,6 +92,7 @@ struct Generate: ParsableCommand {
             + "(one line per image: file, class, seed, policy, passes, queries, seconds, drafts, accepted).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var log: LogOptions
     @Option(name: .customLong("class"), help: "Class id or name; a comma list, or 'all'.")
     var classLabel: String
     @Option(help: "Images per class.")
@@ -183,6 +184,7 @@ struct Compare: ParsableCommand {
         discussion: "Policies: ntp, zipar:S, adaptive:SMIN, official:S (zipar:S on the official schedule).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var log: LogOptions
     @Option(name: .customLong("class"), help: "Class id or name.")
     var classLabel: String
     @Option(help: "Seed shared by all panels.")
@@ -213,6 +215,7 @@ struct Heatmap: ParsableCommand {
         discussion: "ZipAR's diagonal wavefront shows as diagonal colour bands; ntp as a raster gradient. Several policies give one panel each.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var log: LogOptions
     @Option(name: .customLong("class"), help: "Class id or name.")
     var classLabel: String = "0"
     @Option(help: "Seed.")
@@ -276,6 +279,7 @@ struct Logits: ParsableCommand {
         discussion: "Row t holds the logits that predict token t given the class and tokens 0..<t (one forward pass, all positions as queries).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var log: LogOptions
     @Option(name: .customLong("class"), help: "Class id or name (or 'null' for the null class).")
     var classLabel: String
     @Option(help: "File of whitespace-separated token ids (at most grid*grid).")
@@ -326,6 +330,7 @@ struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Decode a token grid (whitespace-separated ids, raster order) to a PNG with the model's VQ decoder.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var log: LogOptions
     @Option(help: "File of grid*grid whitespace-separated token ids.")
     var tokens: String
     @Option(help: "Upscale by this integer factor.")
@@ -344,3 +349,9 @@ struct Decode: ParsableCommand {
         print("wrote \(out) (\(img.width)x\(img.height))")
     }
 }
+
+extension Generate: LogConfigurable { var logOptions: LogOptions { log } }
+extension Compare: LogConfigurable { var logOptions: LogOptions { log } }
+extension Heatmap: LogConfigurable { var logOptions: LogOptions { log } }
+extension Logits: LogConfigurable { var logOptions: LogOptions { log } }
+extension Decode: LogConfigurable { var logOptions: LogOptions { log } }

@@ -75,6 +75,8 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Validate only; insert nothing.")
     var dryRun = false
 
+    @OptionGroup var log: LogOptions
+
     func run() async throws {
         let config = try ModelConfig.load(directory: model)
         let text: String
@@ -165,6 +167,8 @@ func printSummary(_ s: WaitSummary) {
 }
 
 extension PromptFormat: ExpressibleByArgument {}
+
+extension ZiparSubmit: LogConfigurable { var logOptions: LogOptions { log } }
 
 /// A progress bar on stderr until every job is done, failed or cancelled; then the summary.
 func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {

@@ -57,7 +57,8 @@ final class ModelExecutor: JobExecutor {
                     return .success(JobOutput(png: png, width: image.width, height: image.height, passes: r.stats.passes,
                                               ntpPasses: grid * grid, tokens: r.stats.tokens, queries: r.stats.queries,
                                               decodeSeconds: stages.gpt + stages.vq + stages.png,
-                                              passSeconds: r.stats.passSeconds, stages: stages))
+                                              passSeconds: r.stats.passSeconds, stages: stages, decodeOrder: r.decodeStep,
+                                              drafts: r.stats.drafts, accepted: r.stats.accepted))
                 } catch {
                     return .failure(JobError("image decode failed: \(error)", permanent: false))
                 }

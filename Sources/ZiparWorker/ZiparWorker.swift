@@ -7,6 +7,7 @@ import Logging
 import Model
 import Runner
 import ServiceLifecycle
+import Telemetry
 
 @main
 struct ZiparWorker: AsyncParsableCommand {
@@ -53,14 +54,20 @@ struct ZiparWorker: AsyncParsableCommand {
     @Option(name: .customLong("worker-id"), help: "Worker id shown by `zipar-admin workers` (default host:pid:random).")
     var workerID: String?
 
-    @Option(name: .customLong("log-level"), help: "Least severe level logged.")
-    var logLevel: Logger.Level = .info
+    @OptionGroup var log: LogOptions
+
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (e.g. 127.0.0.1:9090; off by default).")
+    var http: String?
 
     @Option(name: .customLong("simulate-pass-ms"), help: ArgumentHelp("Testing aid: skip the network and fake each pass with this many milliseconds (gray PNGs).", visibility: .hidden))
     var simulatePassMs: Double?
 
+    @Option(name: .customLong("load-delay-seconds"), help: ArgumentHelp("Testing aid: wait this long before loading the models (to see /readyz say 503).", visibility: .hidden))
+    var loadDelaySeconds: Double?
+
     func validate() throws {
         if models.isEmpty { throw ValidationError("give at least one --model DIR") }
+        if let http, ListenAddress(http) == nil { throw ValidationError("--http must be HOST:PORT, e.g. 127.0.0.1:9090 (got '\(http)')") }
         func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws {
             // `contains` is false for nan, so nan and inf are refused here too.
             if !range.contains(value) { throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound) (got \(value))") }
@@ -72,12 +79,6 @@ struct ZiparWorker: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
         var logger = Logger(label: "zipar.worker")
         let id = workerID ?? WorkerOptions.defaultID()
         logger[metadataKey: "worker"] = "\(id)"
@@ -93,6 +94,16 @@ struct ZiparWorker: AsyncParsableCommand {
             logger.warning("database not reachable yet (retrying)", metadata: ["error": "\(describeError(error))"])
         }
 
+        // The HTTP endpoints come up before the models load, so /readyz says 503 while they do.
+        let metrics = WorkerMetrics()
+        let readiness = Readiness()
+        var telemetry: Task<Void, Never>?
+        if let http, let address = ListenAddress(http) {
+            telemetry = try startTelemetry(address: address, metrics: metrics, readiness: readiness, logger: logger)
+        }
+        defer { telemetry?.cancel() }
+
+        if let delay = loadDelaySeconds { try await Task.sleep(nanoseconds: UInt64(max(delay, 0) * 1e9)) }
         let storageChoice = storage.choice
         var executors: [any JobExecutor] = []
         for dir in models {
@@ -112,8 +123,11 @@ struct ZiparWorker: AsyncParsableCommand {
         options.graceSeconds = graceSeconds
         options.drain = drain
         options.stepTimeoutSeconds = stepTimeoutSeconds
+        options.observer = MetricsObserver(metrics: metrics)
+        options.version = ziparVersion
 
         let store = try JobStore(config: db, logger: Logger(label: "zipar.db"))
+        readiness.ready(models: executors.filter { !($0 is BrokenExecutor) }.map(\.model), store: store)
         let worker = Worker(store: store, options: options, executors: executors, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
@@ -162,6 +176,10 @@ struct ZiparWorker: AsyncParsableCommand {
                                   capacity: batching.batch)
         }
     }
+}
+
+extension ZiparWorker: LogConfigurable {
+    var logOptions: LogOptions { log }
 }
 
 /// Runs the worker under the service group: a graceful shutdown asks it to stop claiming and wind down.

@@ -1,0 +1,231 @@
+import Decoding
+import Foundation
+import Hummingbird
+import JobStore
+import Logging
+import Telemetry
+
+/// How `zipar-admin serve` runs.
+public struct DashboardConfig: Sendable {
+    public var address: ListenAddress
+    /// Mutating requests (pause, resume, retry, cancel) need this token; nil = read-only.
+    public var adminToken: String?
+    /// Throughput window of the queues page, minutes.
+    public var windowMinutes: Int
+    /// Model grids by model name, for the decode-order heatmap (from the model directories given).
+    public var grids: [String: Int]
+
+    public init(address: ListenAddress, adminToken: String?, windowMinutes: Int = 60, grids: [String: Int] = [:]) {
+        self.address = address; self.adminToken = adminToken; self.windowMinutes = windowMinutes; self.grids = grids
+    }
+}
+
+/// The dashboard: server-rendered pages for people, the same data as JSON under /api (docs/openapi.yaml),
+/// and /metrics, /healthz, /readyz. Every mutating request is a POST carrying the admin token (a form
+/// field on pages, `Authorization: Bearer` on /api) and is refused without it; image routes take a job id
+/// (a UUID), never a path.
+public func dashboardApplication(store: JobStore, config: DashboardConfig, logger: Logger) -> some ApplicationProtocol {
+    let router = Router()
+    let pages = Pages(readOnly: config.adminToken == nil)
+    let pageSize = 60
+    router.middlewares.add(SecurityHeaders())
+
+    router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/queues"]) }
+    router.get("/queues") { _, _ in
+        html(pages.queues(try await store.stats(windowMinutes: config.windowMinutes)))
+    }
+    router.get("/jobs") { request, _ in
+        let q = query(request)
+        let (filter, page) = try jobFilter(q, pageSize: pageSize)
+        return html(pages.jobs(try await store.jobs(filter), filter: filter, page: page, pageSize: pageSize, query: q))
+    }
+    router.get("/jobs/{id}") { _, context in
+        let id = try context.parameters.require("id", as: UUID.self)
+        guard let d = try await store.job(id: id) else { return html(pages.message("Not found", "no job \(id.text)"), .notFound) }
+        return html(pages.job(d, grid: config.grids[d.model] ?? d.result?.decodeOrder.map { Int(Double($0.count).squareRoot()) }))
+    }
+    router.get("/jobs/{id}/image.png") { _, context in
+        let id = try context.parameters.require("id", as: UUID.self)
+        guard let png = try await store.png(id: id) else { return HealthRoutes.plain(.notFound, "no image for \(id.text)\n") }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "max-age=3600"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: png)))
+    }
+    router.get("/gallery") { request, _ in
+        var q = query(request)
+        q["state"] = "done"
+        let (filter, page) = try jobFilter(q, pageSize: pageSize)
+        q["state"] = nil
+        return html(pages.gallery(try await store.jobs(filter), query: q, page: page, pageSize: pageSize))
+    }
+    router.get("/compare") { request, _ in
+        let q = query(request)
+        guard let model = q["model"], let cls = q["class"], let seed = q["seed"].flatMap(Int.init) else {
+            throw HTTPError(.badRequest, message: "compare needs model, class and seed")
+        }
+        let jobs = try await store.jobs(JobFilter(states: [.done], model: model, className: cls, seed: seed, limit: 50))
+        return html(pages.compare(jobs, model: model, classLabel: cls, seed: seed))
+    }
+    router.get("/workers") { _, _ in html(pages.workers(try await store.workers())) }
+
+    // Mutations from pages: a form POST with the token, then back to the page.
+    for verb in ["pause", "resume"] {
+        router.post("/queues/{name}/\(verb)") { request, context in
+            let name = try context.parameters.require("name")
+            try await requireToken(request, config: config, form: true)
+            try await store.setPaused(queue: name, verb == "pause")
+            return Response(status: .seeOther, headers: [.location: "/queues"])
+        }
+    }
+    for verb in ["retry", "cancel"] {
+        router.post("/jobs/{id}/\(verb)") { request, context in
+            let id = try context.parameters.require("id", as: UUID.self)
+            try await requireToken(request, config: config, form: true)
+            _ = verb == "retry" ? try await store.retry(ids: [id]) : try await store.cancel(ids: [id])
+            return Response(status: .seeOther, headers: [.location: "/jobs/\(id.text)"])
+        }
+    }
+
+    addAPI(to: router, store: store, config: config, pageSize: pageSize)
+
+    HealthRoutes.add(to: router, metrics: {
+        let depths = (try? await store.queueDepths()) ?? []
+        return QueueMetrics.text(depths)
+    }, ready: {
+        do { _ = try await store.schemaVersion(); return nil } catch { return "database: \(describeError(error))" }
+    })
+
+    return Application(router: router, configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"),
+                       logger: logger)
+}
+
+/// The JSON API: the pages' data, and the same mutations with `Authorization: Bearer TOKEN`.
+func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: DashboardConfig, pageSize: Int) {
+    router.get("/api/queues") { _, _ in try json(try await store.queues()) }
+    router.get("/api/stats") { _, _ in try json(try await store.stats(windowMinutes: config.windowMinutes)) }
+    router.get("/api/workers") { _, _ in try json(try await store.workers()) }
+    router.get("/api/jobs") { request, _ in
+        let (filter, _) = try jobFilter(query(request), pageSize: pageSize)
+        return try json(try await store.jobs(filter))
+    }
+    router.get("/api/jobs/{id}") { _, context in
+        let id = try context.parameters.require("id", as: UUID.self)
+        guard let d = try await store.job(id: id) else { throw HTTPError(.notFound, message: "no job \(id.text)") }
+        return try json(d)
+    }
+    for verb in ["pause", "resume"] {
+        router.post("/api/queues/{name}/\(verb)") { request, context in
+            let name = try context.parameters.require("name")
+            try await requireToken(request, config: config, form: false)
+            try await store.setPaused(queue: name, verb == "pause")
+            return try json(["queue": name, "paused": verb == "pause" ? "yes" : "no"])
+        }
+    }
+    for verb in ["retry", "cancel"] {
+        router.post("/api/jobs/{id}/\(verb)") { request, context in
+            let id = try context.parameters.require("id", as: UUID.self)
+            try await requireToken(request, config: config, form: false)
+            return try json(verb == "retry" ? try await store.retry(ids: [id]) : try await store.cancel(ids: [id]))
+        }
+    }
+}
+
+/// Refuses the request unless it carries the admin token: 403 when the dashboard is read-only, 401 when
+/// the token is missing or wrong. Compared in constant time.
+func requireToken(_ request: Request, config: DashboardConfig, form: Bool) async throws {
+    guard let expected = config.adminToken else {
+        throw HTTPError(.forbidden, message: "read-only dashboard: start `zipar-admin serve` with an admin token to change anything")
+    }
+    var given: String?
+    if form {
+        let body = try await request.body.collect(upTo: 16 * 1024)
+        given = formFields(String(buffer: body))["token"]
+    } else if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
+        given = String(auth.dropFirst("Bearer ".count))
+    }
+    guard let given, constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
+        throw HTTPError(.unauthorized, message: "admin token missing or wrong")
+    }
+}
+
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var diff: UInt8 = 0
+    for i in a.indices { diff |= a[i] ^ b[i] }
+    return diff == 0
+}
+
+/// `application/x-www-form-urlencoded` fields.
+func formFields(_ body: String) -> [String: String] {
+    var out: [String: String] = [:]
+    for pair in body.split(separator: "&") {
+        let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+        if kv.count == 2 { out[kv[0]] = kv[1] }
+    }
+    return out
+}
+
+func query(_ request: Request) -> [String: String] {
+    var out: [String: String] = [:]
+    for (k, v) in request.uri.queryParameters where !v.isEmpty { out[String(k)] = String(v) }
+    return out
+}
+
+/// The filters of /jobs, /gallery and /api/jobs: queue, state, label (prefix), policy, class, q (prompt
+/// text), since (age), page.
+func jobFilter(_ q: [String: String], pageSize: Int) throws -> (JobFilter, Int) {
+    var states: [JobState]?
+    if let s = q["state"] {
+        guard let st = JobState(rawValue: s) else { throw HTTPError(.badRequest, message: "unknown state \(s)") }
+        states = [st]
+    }
+    var since: Double?
+    if let s = q["since"] {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = s.last.flatMap({ units[$0] }), let n = Double(s.dropLast()), n >= 0 else {
+            throw HTTPError(.badRequest, message: "since must look like 30m, 2h or 7d")
+        }
+        since = n * unit
+    }
+    let page = max(0, Int(q["page"] ?? "0") ?? 0)
+    let filter = JobFilter(queue: q["queue"], labelPrefix: q["label"], states: states, model: q["model"], sinceSeconds: since,
+                           policy: q["policy"], className: q["class"], text: q["q"], limit: pageSize, offset: page * pageSize)
+    return (filter, page)
+}
+
+func html(_ text: String, _ status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+func json<T: Encodable>(_ value: T) throws -> Response {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    enc.dateEncodingStrategy = .iso8601
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try enc.encode(value))))
+}
+
+/// No scripts at all, and nothing from elsewhere: a prompt's `<script>` could not run even unescaped.
+struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        return response
+    }
+}
+
+/// The admin server's own /metrics: queue depth by state and the age of each queue's oldest queued job.
+enum QueueMetrics {
+    static func text(_ depths: [QueueDepth]) -> String {
+        var out = "# HELP zipar_queue_jobs Jobs by queue and state.\n# TYPE zipar_queue_jobs gauge\n"
+        for d in depths { out += "zipar_queue_jobs{queue=\"\(label(d.queue))\",state=\"\(d.state.rawValue)\"} \(d.count)\n" }
+        out += "# HELP zipar_queue_oldest_queued_seconds Age of the oldest queued job of each queue.\n"
+        out += "# TYPE zipar_queue_oldest_queued_seconds gauge\n"
+        for d in depths { if let age = d.oldestQueuedSeconds { out += "zipar_queue_oldest_queued_seconds{queue=\"\(label(d.queue))\"} \(age)\n" } }
+        return out
+    }
+
+    /// A label value in the exposition format: backslash, quote and newline escaped.
+    static func label(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Server-rendered HTML: every piece of text from the database (queue names, prompts, labels, errors)
+/// goes through `esc`, so a prompt holding `<script>` shows as text. The pages carry no JavaScript and
+/// the server forbids inline scripts by Content-Security-Policy, so even a missed escape could not run one.
+enum HTML {
+    static func esc(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A query-string value.
+    static func query(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+
+    static func page(_ title: String, active: String, readOnly: Bool, _ body: String) -> String {
+        let nav = [("queues", "/queues"), ("jobs", "/jobs"), ("gallery", "/gallery"), ("workers", "/workers")].map { name, href in
+            "<a href=\"\(href)\"\(name == active ? " class=\"on\"" : "")>\(name)</a>"
+        }.joined(separator: " ")
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(esc(title)) · zipar</title>
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <style>\(css)</style></head>
+            <body><header><b>zipar</b> \(nav)\(readOnly ? " <span class=\"ro\">read-only</span>" : "")</header>
+            <main><h1>\(esc(title))</h1>
+            \(body)
+            </main></body></html>
+            """
+    }
+
+    static func table(_ head: [String], _ rows: [[String]], id: String = "") -> String {
+        let h = head.map { "<th>\(esc($0))</th>" }.joined()
+        let r = rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined(separator: "\n")
+        return "<table\(id.isEmpty ? "" : " id=\"\(id)\"")><thead><tr>\(h)</tr></thead><tbody>\n\(r)\n</tbody></table>"
+    }
+
+    /// A POST form with one button, carrying the admin token the operator types (never stored in the page).
+    static func action(_ path: String, _ label: String, enabled: Bool) -> String {
+        guard enabled else { return "" }
+        return """
+            <form method="post" action="\(esc(path))" class="act">\
+            <input type="password" name="token" placeholder="admin token" autocomplete="off" required>\
+            <button type="submit">\(esc(label))</button></form>
+            """
+    }
+
+    static func date(_ d: Date?) -> String {
+        guard let d else { return "-" }
+        return esc(d.formatted(Date.ISO8601FormatStyle()))
+    }
+
+    static func ms(_ x: Double?) -> String { x.map { String(format: "%.0f ms", $0) } ?? "-" }
+
+    static let css = """
+        body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#1d2b3a;color:#fff;padding:8px 16px}
+        header a{color:#cde;margin-left:14px;text-decoration:none}header a.on{color:#fff;font-weight:bold}
+        .ro{background:#a33;color:#fff;border-radius:3px;padding:1px 6px;margin-left:12px;font-size:12px}
+        main{padding:12px 16px}table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+        th{background:#f2f4f6}td.n{text-align:right}form.filters input,form.filters select{margin-right:6px}
+        form.act{display:inline-block;margin:2px 8px 2px 0}form.act input{width:9em}
+        .grid{display:flex;flex-wrap:wrap;gap:10px}.tile{width:112px;font-size:11px;text-align:center}
+        .tile img,.pix{image-rendering:pixelated;background:#000}.tile img{width:96px;height:96px}
+        .heat{display:grid;gap:0;margin:6px 0}.heat div{width:12px;height:12px}
+        .err{color:#a00}code{background:#f4f4f4;padding:0 3px}
+        """
+
+    /// A viridis-like ramp from dark blue (early) to yellow (late), as a CSS colour.
+    static func heatColor(_ t: Double) -> String {
+        let stops: [(Double, Double, Double)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+        let x = max(0, min(1, t)) * Double(stops.count - 1)
+        let i = min(Int(x), stops.count - 2), f = x - Double(i)
+        let (a, b) = (stops[i], stops[i + 1])
+        return String(format: "rgb(%d,%d,%d)", Int(a.0 + (b.0 - a.0) * f), Int(a.1 + (b.1 - a.1) * f), Int(a.2 + (b.2 - a.2) * f))
+    }
+}

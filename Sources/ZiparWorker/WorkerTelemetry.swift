@@ -1,0 +1,51 @@
+import Foundation
+import Hummingbird
+import JobStore
+import Logging
+import Runner
+import Telemetry
+
+/// Feeds the worker's events to its Prometheus metrics.
+struct MetricsObserver: WorkerObserver {
+    let metrics: WorkerMetrics
+    func jobCompleted(model: String, output: JobOutput) {
+        var stages: [(String, Double)] = [("decode", output.decodeSeconds)]
+        if let s = output.stages { stages += [("gpt", s.gpt), ("vq", s.vq), ("png", s.png)] }
+        metrics.jobCompleted(model: model, passes: output.passes, queries: output.queries, stages: stages)
+    }
+    func jobFailed(model: String, permanent: Bool) { metrics.jobFailed(model: model, permanent: permanent) }
+    func inFlight(model: String, count: Int) { metrics.setInFlight(model: model, count: count) }
+    func heartbeatFailed() { metrics.leaseRenewFailed() }
+}
+
+/// Ready once the models are loaded and the database answers.
+final class Readiness: @unchecked Sendable {
+    private let lock = NSLock()
+    private var models: [String] = []
+    private var store: JobStore?
+
+    func ready(models: [String], store: JobStore) {
+        lock.lock(); defer { lock.unlock() }
+        self.models = models; self.store = store
+    }
+
+    /// Nil when ready, else why not.
+    func check() async -> String? {
+        let (models, store) = lock.withLock { (self.models, self.store) }
+        guard let store, !models.isEmpty else { return "models loading" }
+        do { _ = try await store.schemaVersion() } catch { return "database: \(describeError(error))" }
+        return nil
+    }
+}
+
+/// Serves /metrics, /healthz and /readyz until cancelled.
+func startTelemetry(address: ListenAddress, metrics: WorkerMetrics, readiness: Readiness, logger: Logger) throws -> Task<Void, Never> {
+    let router = Router()
+    HealthRoutes.add(to: router, metrics: { metrics.text() }, ready: { await readiness.check() })
+    let app = Application(router: router, configuration: .init(address: address.bindAddress, serverName: "zipar-worker"),
+                          logger: logger)
+    logger.info("serving /metrics, /healthz, /readyz", metadata: ["address": "\(address)"])
+    return Task {
+        do { try await app.run() } catch { logger.error("HTTP server stopped", metadata: ["error": "\(error)"]) }
+    }
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Browser test of the dashboard and the metrics endpoints, against real processes.
+
+A real PostgreSQL (PG* in the environment, a scratch database made here), the built executables
+(ZIPAR_BIN, default .build/debug), the bundled model, a real worker with --http, `zipar-admin serve` with an
+admin token, and headless Chromium driven by selenium. Run by scripts/browser-test.sh (which installs
+chromium, chromium-driver, selenium and prometheus_client); `pytest tools/test_dashboard.py` by hand.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("ZIPAR_BIN", os.path.join(ROOT, ".build", "debug"))
+MODEL = os.path.join(ROOT, "models", "fashion-16")
+TOKEN = "test-admin-token-0123456789abcdef"
+SCRIPT_QUEUE = "q<script>window.pwnedQueue=1</script>"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_for(url: str, status: int, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if get(url)[0] == status:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer {status} within {seconds}s")
+
+
+def psql(db: str, sql: str) -> str:
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def run(*args: str, env: dict, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([os.path.join(BIN, args[0]), *args[1:]], env=env, check=True, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def service():
+    """A migrated scratch database with jobs done by a real worker, the worker's /metrics, and the dashboard."""
+    db = f"zipar_browser_{os.getpid()}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
+    env = dict(os.environ, PGDATABASE=db)
+    env.pop("DATABASE_URL", None)
+    work = tempfile.mkdtemp(prefix="zipar-browser-")
+    procs = []
+    try:
+        run("zipar-admin", "migrate", env=env)
+        prompts = os.path.join(work, "p.txt")
+        with open(prompts, "w") as f:
+            f.write("dress label=dress-a seed=1\ncoat label=coat-a seed=2 policy=zipar:4\n"
+                    "dress label=dress-b seed=1 policy=zipar:8\nbag label=bag-a seed=3\n")
+        run("zipar-submit", "--model", MODEL, "--queue", "demo", "--create-queue", prompts, env=env)
+
+        # The worker: /readyz says 503 while the model loads, 200 once it is loaded and the database answers.
+        wport = free_port()
+        worker = subprocess.Popen([os.path.join(BIN, "zipar-worker"), "--model", MODEL, "--queue", "demo", "--drain",
+                                   "--http", f"127.0.0.1:{wport}", "--load-delay-seconds", "3", "--log-format", "json"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "worker.log"), "w"))
+        procs.append(worker)
+        wait_for(f"http://127.0.0.1:{wport}/healthz", 200)
+        early = get(f"http://127.0.0.1:{wport}/readyz")[0]
+        wait_for(f"http://127.0.0.1:{wport}/readyz", 200)
+        # Scrape while jobs finish, then once more after the last (the worker exits once drained).
+        metrics = ""
+        while worker.poll() is None:
+            try:
+                metrics = get(f"http://127.0.0.1:{wport}/metrics")[1] or metrics
+            except OSError:
+                break
+            time.sleep(0.2)
+        assert worker.wait(timeout=300) == 0
+
+        # A prompt with a script in it: the column is free text (text-to-image prompts will be).
+        psql(db, "UPDATE jobs SET prompt = '<script>window.pwned=1</script> dress' WHERE label = 'dress-a'")
+        psql(db, f"INSERT INTO queues (name) VALUES ('{SCRIPT_QUEUE}')")
+
+        token_file = os.path.join(work, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        os.chmod(token_file, 0o600)
+        port = free_port()
+        serve = subprocess.Popen([os.path.join(BIN, "zipar-admin"), "serve", "--bind", f"127.0.0.1:{port}",
+                                  "--admin-token-file", token_file], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"))
+        procs.append(serve)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/healthz", 200)
+        ids = {j["label"]: j["id"] for j in json.loads(get(base + "/api/jobs?queue=demo")[1])}
+        yield {"base": base, "db": db, "env": env, "ids": ids, "early_ready": early, "worker_metrics": metrics,
+               "work": work}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
+    yield driver
+    driver.quit()
+
+
+def test_queues_page_shows_the_counts(service, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(service["base"] + "/queues")
+    rows = {r.find_elements(By.TAG_NAME, "td")[0].text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
+            for r in browser.find_elements(By.CSS_SELECTOR, "#queues tbody tr")}
+    assert rows["demo"][3] == "4"          # done
+    assert rows["demo"][1] == "0"          # queued
+    assert "saved" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_job_page_shows_its_image(service, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(service["base"] + "/jobs/" + service["ids"]["coat-a"])
+    img = browser.find_element(By.ID, "image")
+    loaded = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    assert loaded and loaded > 0, "the <img> did not load"
+    assert "zipar:4" in browser.find_element(By.ID, "detail").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#heatmap div")) == 256
+
+
+def test_gallery_filters(service, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(service["base"] + "/gallery?queue=demo")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 4
+    box = browser.find_element(By.NAME, "class")
+    box.send_keys("dress")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    WebDriverWait(browser, 10).until(lambda b: "class=dress" in b.current_url)
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")
+    assert len(tiles) == 2 and all("dress" in t.text for t in tiles)
+    images = browser.find_elements(By.CSS_SELECTOR, "#gallery img")
+    assert all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in images)
+
+
+def test_pause_needs_the_token(service, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def pause_form():
+        browser.get(service["base"] + "/queues")
+        for row in browser.find_elements(By.CSS_SELECTOR, "#queues tbody tr"):
+            if row.find_elements(By.TAG_NAME, "td")[0].text == "demo":
+                return row.find_element(By.TAG_NAME, "form")
+        raise AssertionError("no demo row")
+
+    form = pause_form()
+    form.find_element(By.NAME, "token").send_keys("wrong-token-wrong-token")
+    form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 10).until(lambda b: "/pause" in b.current_url)
+    assert "token" in browser.page_source and "paused" not in psql(service["db"], "SELECT CASE WHEN paused THEN 'paused' ELSE 'running' END FROM queues WHERE name = 'demo'")
+    # Without any token at all (a plain POST), refused too.
+    req = urllib.request.Request(service["base"] + "/queues/demo/pause", method="POST", data=b"")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 401
+    form = pause_form()
+    form.find_element(By.NAME, "token").send_keys(TOKEN)
+    form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/queues") and "resume" in b.page_source)
+    assert psql(service["db"], "SELECT paused FROM queues WHERE name = 'demo'") == "t"
+
+
+def test_script_in_a_prompt_is_inert(service, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(service["base"] + "/jobs/" + service["ids"]["dress-a"])
+    assert "<script>window.pwned=1</script> dress" in browser.find_element(By.ID, "detail").text
+    assert browser.execute_script("return typeof window.pwned") == "undefined"
+    browser.get(service["base"] + "/queues")
+    assert SCRIPT_QUEUE in browser.find_element(By.ID, "queues").text
+    assert browser.execute_script("return typeof window.pwnedQueue") == "undefined"
+
+
+def test_image_routes_take_a_job_id_only(service):
+    assert get(service["base"] + "/jobs/..%2F..%2Fetc%2Fpasswd/image.png")[0] in (400, 404)
+    assert get(service["base"] + "/jobs/not-a-uuid/image.png")[0] == 400
+
+
+def test_readyz_is_503_before_the_model_loads(service):
+    assert service["early_ready"] == 503
+
+
+def test_metrics_parse_as_prometheus_text(service):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    worker = {f.name: f for f in text_string_to_metric_families(service["worker_metrics"])}
+    for name in ("zipar_jobs_done", "zipar_passes", "zipar_query_tokens", "zipar_stage_seconds",
+                 "zipar_images_per_second", "zipar_jobs_in_flight"):
+        assert name in worker, f"{name} missing from the worker's /metrics: {sorted(worker)}"
+    done = sum(s.value for s in worker["zipar_jobs_done"].samples if s.name == "zipar_jobs_done_total")
+    assert done >= 3
+    stages = {s.labels.get("stage") for s in worker["zipar_stage_seconds"].samples}
+    assert {"gpt", "vq", "png"} <= stages
+    admin = {f.name: f for f in text_string_to_metric_families(get(service["base"] + "/metrics")[1])}
+    depth = {(s.labels["queue"], s.labels["state"]): s.value for s in admin["zipar_queue_jobs"].samples}
+    assert depth[("demo", "done")] == 4
+    assert "zipar_queue_oldest_queued_seconds" in admin
