@@ -79,9 +79,16 @@ struct Migrate: AsyncParsableCommand, AdminCommand {
             return (a, try await store.schemaVersion())
         }
         if json {
-            try printJSON(["applied": applied, "version": [version]])
+            try printJSON(MigrateReport(applied: applied, version: version))
         } else {
             print(applied.isEmpty ? "schema up to date (version \(version))" : "applied \(applied.map(String.init).joined(separator: ", ")); schema version \(version)")
         }
     }
+}
+
+struct MigrateReport: Encodable {
+    /// Versions this run applied (empty when the schema was up to date).
+    var applied: [Int]
+    /// The schema version now.
+    var version: Int
 }

@@ -59,6 +59,7 @@ enum Tool {
         #expect(try Tool.run("zipar-admin", ["stats", "--window", "0"]).status == 2)
         #expect(try Tool.run("zipar-submit", ["--bogus"]).status == 2)
         #expect(try Tool.run("zipar-worker", ["--model", "x", "--lease-seconds", "nan"]).status == 2)
+        #expect(try Tool.run("zipar-worker", ["--model", "x", "--max-queries", "0"]).status == 2)
         #expect(try Tool.run("zipar", ["generate", "--model", "x", "--class", "0", "--out", "/tmp/x", "--storage", "f8"]).status == 2)
         let help = try Tool.run("zipar-admin", ["--help"])
         #expect(help.status == 0 && help.out.contains("Exit codes: 0 ok, 1 failure"))
@@ -88,7 +89,8 @@ enum Tool {
     @Test func submitWorkShowExportPurge() async throws {
         try await PG.withDatabase(migrate: false) { config, _ in
             let db = config.database
-            #expect(try Tool.run("zipar-admin", ["migrate"], database: db).status == 0)
+            let migrated = try Tool.run("zipar-admin", ["migrate", "--json"], database: db)
+            #expect((try migrated.json() as? [String: Any])?["version"] as? Int == JobStore.expectedSchemaVersion)
             let work = try Tool.tempDir()
             let prompts = work + "/p.txt"
             try "dress label=hero seed=3\ncoat count=2 label=pair\n".write(toFile: prompts, atomically: true, encoding: .utf8)
