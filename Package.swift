@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparSubmit", dependencies: ["JobStore", "Submission", "Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
-            "JobStore", "Runner", "Model", "Decoding", "CLISupport", "Telemetry",
+            "JobStore", "Runner", "Model", "Decoding", "Kernels", "CLISupport", "Telemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -8,6 +8,7 @@
   fashion    Tests/Fixtures/fashion16-gpt.safetensors, Tests/Fixtures/fashion16-vq.safetensors
              (from the committed bundle models/fashion-16, weights upcast to f32)
   converted  Tests/Fixtures/converted-tiny/ (tools/write_official_pt.py -> tools/convert_llamagen.py)
+  vq16small  Tests/Fixtures/vq16-small-vq.safetensors (VQ-16 layout at ch 32, 64 px; weights from tools/vq_random.py)
 
 See tools/README.md for the tensor names, shapes and layouts.
 """
@@ -207,16 +208,43 @@ def gen_converted():
     save(os.path.join(FIX, "converted-tiny-ref.safetensors"), ref["tensors"], ref["meta"])
 
 
+# The official VQ-16 decoder layout (ch_mult [1, 1, 2, 2, 4], 2 res blocks, attention at the deepest level,
+# embed dim 8, codebook 16384) at ch 32 / z 64 so a test decodes it in well under a second: 64 px from 4x4.
+VQ16_SMALL = VQConfig(codebook_size=16384, codebook_embed_dim=8, codebook_l2_norm=True, z_channels=64, ch=32,
+                      ch_mult=[1, 1, 2, 2, 4], num_res_blocks=2, out_channels=3, image_size=64)
+VQ16_SMALL_SEED = 7
+
+
+def gen_vq16small():
+    import vq_random
+    vq = VQModel(VQ16_SMALL, with_encoder=False).eval()
+    vq_random.fill_vq(vq, VQ16_SMALL_SEED, VQ_DECODER_PREFIXES)
+    grid = VQ16_SMALL.image_size // VQ16_SMALL.downsample
+    toks = torch.from_numpy(vq_random.tokens(VQ16_SMALL.codebook_size, 2 * grid * grid, VQ16_SMALL_SEED)).view(2, grid * grid)
+    with torch.no_grad():
+        pix = vq.decode_code(toks)  # [2, 3, 64, 64]
+    u8 = to_uint8(pix)
+    print(f"vq16small pixels mean {pix.mean():.3f} std {pix.std():.3f}")
+    save(os.path.join(FIX, "vq16-small-vq.safetensors"), {
+        "tokens": toks.to(torch.int32).contiguous(), "pixels": pix.contiguous(), "u8": u8.contiguous()},
+        {"config": json.dumps(VQ16_SMALL.to_json()), "seed": VQ16_SMALL_SEED,
+         "weights": "tools/vq_random.py (Swift: VQDecoder(randomFor:seed:))",
+         "tokens": "vq_random.tokens(16384, 32, seed): two 4x4 grids",
+         "pixels": "raw decoder output, NCHW [2,3,64,64]", "u8": "NCHW [2,3,64,64]"})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["tiny", "fashion", "converted"], action="append")
+    ap.add_argument("--only", choices=["tiny", "fashion", "converted", "vq16small"], action="append")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    which = args.only or ["tiny", "converted", "fashion"]
+    which = args.only or ["tiny", "converted", "fashion", "vq16small"]
     if "tiny" in which:
         gen_tiny()
     if "converted" in which:
         gen_converted()
+    if "vq16small" in which:
+        gen_vq16small()
     if "fashion" in which:
         if os.path.exists(os.path.join(ROOT, "models", "fashion-16", "gpt.safetensors")):
             gen_fashion()

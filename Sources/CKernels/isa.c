@@ -41,3 +41,5 @@ const char *zk_isa(void) {
 }
 
 void zk_force_scalar(int on) { zk_detect_isa(); zk_scalar_forced = on; }
+
+int zk_isa_detected(void) { zk_detect_isa(); return zk_isa_level; }

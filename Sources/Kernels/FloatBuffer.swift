@@ -14,6 +14,14 @@ public final class FloatBuffer: @unchecked Sendable {
         base.initialize(repeating: value, count: max(count, 1))
     }
 
+    /// A buffer whose contents are undefined until written (the image ops fill theirs completely:
+    /// no page is touched twice).
+    public init(uninitialized count: Int) {
+        precondition(count >= 0, "negative buffer size")
+        self.count = count
+        base = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    }
+
     public convenience init(_ values: [Float]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { src in

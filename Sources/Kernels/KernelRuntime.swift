@@ -46,3 +46,35 @@ public enum KernelRuntime {
         return zk_read_bandwidth(p, bytes, Int32(repeats), Int32(threads ?? 0))
     }
 }
+
+extension KernelRuntime {
+    /// The instruction set the CPU supports ("avx512", "avx2", "scalar"), whatever `ZK_ISA` caps.
+    public static var supportedInstructionSet: String {
+        switch zk_isa_supported() { case 2: return "avx512"; case 1: return "avx2"; default: return "scalar" }
+    }
+
+    /// The instruction set the kernels dispatch to outside `forceScalar` (after the `ZK_ISA` cap).
+    public static var dispatchedInstructionSet: String {
+        switch zk_isa_detected() { case 2: return "avx512"; case 1: return "avx2"; default: return "scalar" }
+    }
+
+    /// The core OpenBLAS dispatches to (`openblas_get_corename`), e.g. "Haswell", "SkylakeX", "Zen".
+    public static var blasCore: String { String(cString: zk_blas_core()) }
+
+    /// False when OpenBLAS runs a pre-AVX2 fallback core (e.g. "Prescott") on a CPU with AVX2.
+    public static var blasCoreIsModern: Bool { zk_blas_core_ok() != 0 }
+
+    /// The core OpenBLAS had picked before the process re-ran itself with `OPENBLAS_CORETYPE`
+    /// (nil when no misdetection was fixed).
+    public static var blasCoreFixedFrom: String? { zk_blas_fixed_from().map { String(cString: $0) } }
+
+    /// One line for a worker's startup log: kernel ISA (and what the CPU supports), threads, the
+    /// OpenBLAS core and whether it was corrected, e.g.
+    /// `kernels avx512 (cpu avx512), 2 threads; OpenBLAS core SkylakeX (fixed from Prescott)`.
+    public static func describe() -> String {
+        var s = "kernels \(instructionSet) (cpu \(supportedInstructionSet)), \(threads) threads; OpenBLAS core \(blasCore)"
+        if let from = blasCoreFixedFrom { s += " (fixed from \(from) via OPENBLAS_CORETYPE)" }
+        if !blasCoreIsModern { s += " [WARNING: fallback core on an AVX2 CPU; set OPENBLAS_CORETYPE]" }
+        return s
+    }
+}

@@ -16,42 +16,45 @@ public struct VQDecoder: Sendable {
     private let normOut: Norm
     private let convOut: Conv
 
+    /// A convolution with its weights packed for the direct-convolution kernel (`Kernels.Conv2D`).
     struct Conv: Sendable {
-        let weight: [Float]     // [outC][inC][kernel][kernel]
-        let bias: [Float]?      // [outC]
-        let inC: Int, outC: Int, kernel: Int
-        func callAsFunction(_ x: [Float], h: Int, w: Int) -> [Float] {
-            ImageOps.conv2d(x, channels: inC, height: h, width: w, weight: weight, bias: bias, outChannels: outC, kernel: kernel)
+        let op: Conv2D
+        var inC: Int { op.inChannels }
+        var outC: Int { op.outChannels }
+        /// `conv(xPadded) (+ skip)` at `h x w`.
+        func callAsFunction(padded xp: FloatBuffer, h: Int, w: Int, skip: FloatBuffer? = nil) -> FloatBuffer {
+            op(padded: xp, height: h, width: w, skip: skip)
         }
     }
     struct Norm: Sendable {
         let gamma: [Float], beta: [Float]   // [channels] each
-        func callAsFunction(_ x: [Float], channels: Int, pixels: Int, swish: Bool) -> [Float] {
-            ImageOps.groupNorm(x, channels: channels, pixels: pixels, groups: 32, eps: 1e-6, gamma: gamma, beta: beta, swish: swish)
+        /// GroupNorm(32, eps 1e-6) (+ swish) of `x [channels][h][w]`, padded for a convolution or plain.
+        func callAsFunction(_ x: FloatBuffer, channels: Int, h: Int, w: Int, swish: Bool, padded: Bool) -> FloatBuffer {
+            ImageOps.groupNorm(x, channels: channels, height: h, width: w, groups: 32, eps: 1e-6, gamma: gamma, beta: beta,
+                               swish: swish, padded: padded)
         }
     }
     struct ResBlock: Sendable {
         let norm1: Norm, conv1: Conv, norm2: Norm, conv2: Conv, shortcut: Conv?
-        func callAsFunction(_ x: [Float], h: Int, w: Int) -> [Float] {
-            var y = norm1(x, channels: conv1.inC, pixels: h * w, swish: true)
-            y = conv1(y, h: h, w: w)
-            y = norm2(y, channels: conv1.outC, pixels: h * w, swish: true)
-            y = conv2(y, h: h, w: w)
-            let skip = shortcut.map { $0(x, h: h, w: w) } ?? x
-            for i in y.indices { y[i] += skip[i] }
-            return y
+        func callAsFunction(_ x: FloatBuffer, h: Int, w: Int) -> FloatBuffer {
+            // Each step frees what the next no longer needs: at 256 px an activation is 34 MB.
+            var y = conv1(padded: norm1(x, channels: conv1.inC, h: h, w: w, swish: true, padded: true), h: h, w: w)
+            let yp = norm2(y, channels: conv1.outC, h: h, w: w, swish: true, padded: true)
+            y = FloatBuffer(count: 0)
+            let skip = shortcut.map { $0(padded: ImageOps.pad(x, channels: $0.inC, height: h, width: w), h: h, w: w) } ?? x
+            return conv2(padded: yp, h: h, w: w, skip: skip)      // + residual, fused into the store
         }
     }
     struct AttnBlock: Sendable {
         let norm: Norm, q: Conv, k: Conv, v: Conv, proj: Conv
-        func callAsFunction(_ x: [Float], h: Int, w: Int) -> [Float] {
+        func callAsFunction(_ x: FloatBuffer, h: Int, w: Int) -> FloatBuffer {
             let c = q.inC, n = h * w
-            let hn = norm(x, channels: c, pixels: n, swish: false)
-            let a = ImageOps.pixelAttention(q: q(hn, h: h, w: w), k: k(hn, h: h, w: w), v: v(hn, h: h, w: w),
-                                            channels: c, pixels: n)
-            var y = proj(a, h: h, w: w)
-            for i in y.indices { y[i] += x[i] }
-            return y
+            let hn = norm(x, channels: c, h: h, w: w, swish: false, padded: true)
+            let a = ImageOps.pixelAttention(q: q(padded: hn, h: h, w: w).array(count: c * n),
+                                            k: k(padded: hn, h: h, w: w).array(count: c * n),
+                                            v: v(padded: hn, h: h, w: w).array(count: c * n), channels: c, pixels: n)
+            let ap = ImageOps.pad(FloatBuffer(a), channels: c, height: h, width: w)
+            return proj(padded: ap, h: h, w: w, skip: x)
         }
     }
     struct Level: Sendable {
@@ -59,13 +62,54 @@ public struct VQDecoder: Sendable {
     }
 
     public init(file f: SafeTensorsFile, config c: VQConfig) throws {
+        try self.init(config: c) { name, shape in try f.floats(name, shape: shape) }
+    }
+
+    /// A decoder with `VQRandom` weights (bit-identical to `tools/vq_random.py`): the benchmark's
+    /// official-size decoder and the VQ-16-layout parity test, no weight file needed.
+    public init(randomFor c: VQConfig, seed: UInt64) {
+        try! self.init(config: c) { name, shape in VQRandom.tensor(name, shape: shape, seed: seed) }
+    }
+
+    /// Multiply-add FLOPs (2 per weight per output pixel) of the convolutions of one decode of a
+    /// `grid x grid` token grid; the attention's two products at the deepest level included.
+    public func flops(grid: Int) -> Double {
+        var total = 0.0, side = grid
+        func conv(_ c: Conv) { total += 2.0 * Double(c.op.inChannels * c.op.outChannels * c.op.kernel * c.op.kernel * side * side) }
+        func res(_ r: ResBlock) { conv(r.conv1); conv(r.conv2); if let s = r.shortcut { conv(s) } }
+        func attn(_ a: AttnBlock) {
+            [a.q, a.k, a.v, a.proj].forEach(conv)
+            total += 4.0 * Double(a.q.inC * side * side * side * side)
+        }
+        conv(postQuant); conv(convIn); res(mid.0); attn(mid.1); res(mid.2)
+        for l in levels {
+            for (j, r) in l.res.enumerated() { res(r); if j < l.attn.count { attn(l.attn[j]) } }
+            if let u = l.upsample { side *= 2; conv(u) }
+        }
+        conv(convOut)
+        return total
+    }
+
+    /// Bytes of the decoder's weights in memory (packed convolutions, norms, codebook).
+    public var weightBytes: Int {
+        var convs: [Conv] = [postQuant, convIn, convOut]
+        var norms: [Norm] = [normOut]
+        func add(_ r: ResBlock) { convs += [r.conv1, r.conv2] + (r.shortcut.map { [$0] } ?? []); norms += [r.norm1, r.norm2] }
+        func add(_ a: AttnBlock) { convs += [a.q, a.k, a.v, a.proj]; norms.append(a.norm) }
+        add(mid.0); add(mid.1); add(mid.2)
+        for l in levels { l.res.forEach(add); l.attn.forEach(add); if let u = l.upsample { convs.append(u) } }
+        return convs.reduce(0) { $0 + $1.op.weightBytes + $1.outC * 4 } + norms.reduce(0) { $0 + $1.gamma.count * 8 }
+            + codebook.count * 4
+    }
+
+    init(config c: VQConfig, tensor: (String, [Int]) throws -> [Float]) throws {
         config = c
         func conv(_ name: String, _ inC: Int, _ outC: Int, _ k: Int) throws -> Conv {
-            Conv(weight: try f.floats(name + ".weight", shape: [outC, inC, k, k]),
-                 bias: try f.floats(name + ".bias", shape: [outC]), inC: inC, outC: outC, kernel: k)
+            Conv(op: Conv2D(weight: try tensor(name + ".weight", [outC, inC, k, k]), bias: try tensor(name + ".bias", [outC]),
+                            inChannels: inC, outChannels: outC, kernel: k))
         }
         func norm(_ name: String, _ ch: Int) throws -> Norm {
-            Norm(gamma: try f.floats(name + ".weight", shape: [ch]), beta: try f.floats(name + ".bias", shape: [ch]))
+            Norm(gamma: try tensor(name + ".weight", [ch]), beta: try tensor(name + ".bias", [ch]))
         }
         func res(_ name: String, _ inC: Int, _ outC: Int) throws -> ResBlock {
             ResBlock(norm1: try norm(name + ".norm1", inC), conv1: try conv(name + ".conv1", inC, outC, 3),
@@ -78,7 +122,7 @@ public struct VQDecoder: Sendable {
                       proj: try conv(name + ".proj_out", ch, ch, 1))
         }
 
-        var table = try f.floats("quantize.embedding.weight", shape: [c.codebookSize, c.codebookEmbedDim])
+        var table = try tensor("quantize.embedding.weight", [c.codebookSize, c.codebookEmbedDim])
         if c.codebookL2Norm {
             let e = c.codebookEmbedDim
             for r in 0..<c.codebookSize {
@@ -128,9 +172,9 @@ public struct VQDecoder: Sendable {
             for i in 0..<e { z[i * n + p] = codebook[t * e + i] }
         }
         var side = grid
-        var h = postQuant(z, h: side, w: side)          // [channels][side][side] from here on
-        h = convIn(h, h: side, w: side)
-        h = mid.0(h, h: side, w: side)
+        var h = postQuant(padded: ImageOps.pad(FloatBuffer(z), channels: e, height: side, width: side), h: side, w: side)
+        h = convIn(padded: ImageOps.pad(h, channels: convIn.inC, height: side, width: side), h: side, w: side)
+        h = mid.0(h, h: side, w: side)                  // [channels][side][side] from here on
         h = mid.1(h, h: side, w: side)
         h = mid.2(h, h: side, w: side)
         for level in levels {
@@ -139,12 +183,15 @@ public struct VQDecoder: Sendable {
                 if j < level.attn.count { h = level.attn[j](h, h: side, w: side) }
             }
             if let up = level.upsample {
-                h = ImageOps.upsample2x(h, channels: up.inC, height: side, width: side)
+                // nearest 2x upsampling written straight into the padded input of the conv
+                let hp = ImageOps.pad(h, channels: up.inC, height: side, width: side, upsample: true)
+                h = FloatBuffer(count: 0)
                 side *= 2
-                h = up(h, h: side, w: side)
+                h = up(padded: hp, h: side, w: side)
             }
         }
-        h = normOut(h, channels: convOut.inC, pixels: side * side, swish: true)
-        return convOut(h, h: side, w: side)
+        let hp = normOut(h, channels: convOut.inC, h: side, w: side, swish: true, padded: true)
+        h = FloatBuffer(count: 0)
+        return convOut(padded: hp, h: side, w: side).array(count: convOut.outC * side * side)
     }
 }

@@ -83,12 +83,27 @@ struct ZiparBench: ParsableCommand {
     @Option(help: .hidden)
     var rssProbe: WeightStorage?
 
+    @Flag(help: "Only the VQ decoder section (VQ-16, one conv layer per level against im2col + OpenBLAS, torch side-by-side, RSS).")
+    var vqOnly = false
+
+    @Option(help: "Token grids of the VQ section, comma separated (16 = 256 px, 24 = 384 px).")
+    var vqGrids = CommaList([16])
+
+    @Option(help: .hidden)
+    var vqRssProbe: Int?
+
+    @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --policies (default ntp,zipar:8,zipar:4) x CFG off/on x --batches, and the PyTorch equivalent.")
+    var e2e = false
+
+    @OptionGroup var log: LogOptions
+
     @Flag(help: .hidden)
     var torchOnly = false
 
     mutating func run() throws {
         if let t = threads { KernelRuntime.threads = t }
         if let probe = rssProbe { try runRSSProbe(storage: probe); return }
+        if let g = vqRssProbe { runVQRSSProbe(grid: g); return }
         if torchOnly {
             _ = torchSideBySide(BenchReport(machine: MachineInfo.current(), bandwidthOneThread: 0, bandwidthAllThreads: 0, bandwidth: 0, peakFlops: 0))
             return
@@ -102,6 +117,28 @@ struct ZiparBench: ParsableCommand {
 
         let machine = MachineInfo.current()
         emit("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
+        emit("runtime: \(KernelRuntime.describe()); CPU reports \(KernelRuntime.supportedInstructionSet)"
+             + (KernelRuntime.blasCoreIsModern ? "" : " -- MISMATCH: OpenBLAS runs a fallback core (hot paths: own kernels)"))
+        if e2e {
+            let peak = KernelRuntime.peakFlops() ?? 257e9
+            let pols = policies.values.filter { if case .adaptive = $0 { return false } else { return true } }
+            let rows = try e2eBench(storages: storage.values, policies: pols, batches: batches.values, large: large, peak: peak, torch: !noTorch)
+            if let json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(rows).write(to: URL(fileURLWithPath: json))
+            }
+            return
+        }
+        if vqOnly {
+            let vq = vqBench(grids: vqGrids.values, repeats: quick ? 2 : 3, torch: !noTorch)
+            if let json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(vq).write(to: URL(fileURLWithPath: json))
+            }
+            return
+        }
         let bw1 = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7, threads: 1)
         let bwAll = KernelRuntime.readBandwidth(megabytes: quick ? 256 : 512, repeats: quick ? 3 : 7)
         // The floor uses the best rate any thread count reached (under background load one thread
@@ -401,3 +438,5 @@ struct StorageList: ExpressibleByArgument {
 enum BenchModel: String, CaseIterable, ExpressibleByArgument {
     case gptB = "gpt-b", bundled, gptL = "gpt-l"
 }
+
+extension ZiparBench: LogConfigurable { var logOptions: LogOptions { log } }

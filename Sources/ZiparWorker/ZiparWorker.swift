@@ -3,6 +3,7 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import JobStore
+import Kernels
 import Logging
 import Model
 import Runner
@@ -86,6 +87,8 @@ struct ZiparWorker: AsyncParsableCommand {
         let db: DatabaseConfig
         do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("database configuration: \(error)") }
         logger.info("database \(db)")
+        // Which kernels run, and which OpenBLAS core (never a silent fallback; see Kernels/KernelRuntime).
+        logger.info("kernels: \(KernelRuntime.describe())")
         for w in db.warnings { logger.warning("\(w)") }
         // Retrying cannot fix a wrong password, a missing database or a bad certificate: exit 1 at once.
         do { try await db.checkConnection() } catch let e as DatabaseConnectionError where e.isPermanent {

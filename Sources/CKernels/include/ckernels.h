@@ -11,6 +11,28 @@
 extern "C" {
 #endif
 
+// ---- Image ops of the VQ decoder (channel-major [C][H][W]) -----------------------------------
+/// Floats per channel of a padded activation: a (H + 2) x (W + 2) plane with a zero border, then
+/// zeros (the 3x3 convolution reads a little past the plane). A padded activation of C channels
+/// holds C * zk_conv_plane(H, W) floats.
+size_t zk_conv_plane(int height, int width);
+/// Floats of a packed convolution weight, and the packing of OIHW weights (kernel 1 or 3) into
+/// blocks of 8 output channels, [out/8][in][kernel*kernel][8] (zero rows pad the last block).
+size_t zk_conv_packed_count(int out, int in, int kernel);
+void zk_conv_pack(const float *w, int out, int in, int kernel, float *packed);
+/// x [C][H][W] -> padded xp (see zk_conv_plane); up = 2 upsamples 2x (nearest) on the way, so xp
+/// is then the padded [C][2H][2W].
+void zk_conv_pad(const float *x, int channels, int height, int width, int up, float *xp);
+/// y [out][H][W] = conv(xp) + bias (+ skip [out][H][W]): stride 1, zero padding kernel/2, as
+/// nn.Conv2d; xp is padded (zk_conv_pad or zk_group_norm with padded = 1), weights from
+/// zk_conv_pack; bias and skip may be NULL. Direct convolution (no im2col), split over the pool.
+void zk_conv2d(const float *xp, int in, int height, int width, int kernel, const float *packed,
+               const float *bias, int out, const float *skip, float *y);
+/// GroupNorm (affine, statistics in double, two passes) and optional swish x * sigmoid(x), from
+/// x [C][H][W] into y, which is [C][H][W] or, with padded = 1, padded for zk_conv2d.
+void zk_group_norm(const float *x, int channels, int height, int width, int groups, float eps,
+                   const float *gamma, const float *beta, int swish, int padded, float *y);
+
 // ---- Runtime -------------------------------------------------------------------------------
 /// Threads used by the kernels, the caller included (1 ... 16). Default: online CPUs, or ZK_THREADS.
 void zk_set_threads(int n);
@@ -19,6 +41,16 @@ int zk_threads(void);
 const char *zk_isa(void);
 /// Forces a kernel path: 0 = best available, 1 = scalar C (tests compare the two).
 void zk_force_scalar(int on);
+/// The level the kernels dispatch to when not forced scalar (ZK_ISA caps it): 0 scalar, 1 avx2, 2 avx512.
+int zk_isa_detected(void);
+/// The level the CPU supports (0 scalar, 1 avx2, 2 avx512), whatever ZK_ISA says.
+int zk_isa_supported(void);
+/// The core OpenBLAS runs (openblas_get_corename), 1 if it is an AVX2-class core or the CPU has no
+/// AVX2 (0: a fallback core on a modern CPU), and, when a misdetection was fixed at load (blas_core.c
+/// re-executes the process with OPENBLAS_CORETYPE), the core it had picked first (else NULL).
+const char *zk_blas_core(void);
+int zk_blas_core_ok(void);
+const char *zk_blas_fixed_from(void);
 
 /// Runs fn(ctx, part, parts) for every part in 0 ..< parts and returns when all have finished.
 /// parts is clamped to 1 ... 65535, not to the thread count: the zk_threads() threads (the caller

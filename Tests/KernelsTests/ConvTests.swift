@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import Kernels
+
+/// The VQ decoder's direct convolution, GroupNorm and padding against naive loops (in Double).
+@Suite(.serialized) struct ConvTests {
+    /// nn.Conv2d (stride 1, zero padding k/2) + bias + skip, and sum |x w| per output (the error scale).
+    static func naiveConv(_ x: [Float], c: Int, h: Int, w: Int, weight: [Float], bias: [Float]?, o: Int, k: Int,
+                          skip: [Float]?) -> (y: [Double], scale: [Double]) {
+        var y = [Double](repeating: 0, count: o * h * w), s = y
+        let pad = k / 2
+        for oc in 0..<o {
+            for oy in 0..<h {
+                for ox in 0..<w {
+                    var acc = Double(bias?[oc] ?? 0), mag = abs(acc)
+                    for ic in 0..<c {
+                        for ky in 0..<k {
+                            let iy = oy + ky - pad
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<k {
+                                let ix = ox + kx - pad
+                                if ix < 0 || ix >= w { continue }
+                                let p = Double(weight[((oc * c + ic) * k + ky) * k + kx]) * Double(x[(ic * h + iy) * w + ix])
+                                acc += p; mag += abs(p)
+                            }
+                        }
+                    }
+                    let i = (oc * h + oy) * w + ox
+                    if let skip { acc += Double(skip[i]); mag += abs(Double(skip[i])) }
+                    y[i] = acc; s[i] = mag
+                }
+            }
+        }
+        return (y, s)
+    }
+
+    func check(c: Int, o: Int, h: Int, w: Int, k: Int, upsample: Bool = false, skip: Bool = false, bias: Bool = true) {
+        var rng = TestRandom(seed: UInt64(c * 1000 + o * 10 + h + k))
+        let ih = upsample ? h / 2 : h, iw = upsample ? w / 2 : w
+        let x = rng.floats(c * ih * iw)
+        let weight = rng.floats(o * c * k * k, scale: 0.3), b = bias ? rng.floats(o) : nil
+        let s = skip ? rng.floats(o * h * w) : nil
+        // The reference sees the upsampled input.
+        var xr = x
+        if upsample {
+            xr = [Float](repeating: 0, count: c * h * w)
+            for ch in 0..<c { for y in 0..<h { for xx in 0..<w { xr[(ch * h + y) * w + xx] = x[(ch * ih + y / 2) * iw + xx / 2] } } }
+        }
+        let ref = Self.naiveConv(xr, c: c, h: h, w: w, weight: weight, bias: b, o: o, k: k, skip: s)
+        let conv = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: k)
+        let xp = ImageOps.pad(FloatBuffer(x), channels: c, height: ih, width: iw, upsample: upsample)
+        let y = conv(padded: xp, height: h, width: w, skip: s.map { FloatBuffer($0) })
+        var worst = 0.0
+        for i in 0..<(o * h * w) { worst = max(worst, abs(Double(y[i]) - ref.y[i]) / max(ref.scale[i], 1e-3)) }
+        #expect(worst < 1e-5, "conv \(c)->\(o) \(k)x\(k) at \(h)x\(w)\(upsample ? " up" : "")\(skip ? " skip" : ""): relative error \(worst)")
+    }
+
+    @Test func threeByThreeMatchesNaive() {
+        for (c, o, h, w) in [(1, 1, 1, 1), (3, 5, 7, 7), (8, 8, 16, 16), (13, 17, 5, 9), (32, 24, 20, 20), (64, 3, 12, 12), (16, 40, 2, 31)] {
+            check(c: c, o: o, h: h, w: w, k: 3)
+        }
+    }
+
+    @Test func oneByOneSkipUpsampleAndNoBias() {
+        for (c, o, h, w) in [(3, 5, 7, 7), (32, 9, 16, 16), (8, 64, 4, 4)] { check(c: c, o: o, h: h, w: w, k: 1, skip: true) }
+        check(c: 16, o: 16, h: 16, w: 16, k: 3, upsample: true)
+        check(c: 5, o: 11, h: 10, w: 6, k: 3, upsample: true, skip: true, bias: false)
+    }
+
+    @Test func everyPathAndThreadCount() {
+        let saved = KernelRuntime.threads
+        defer { KernelRuntime.threads = saved; KernelRuntime.forceScalar(false) }
+        for threads in [1, 2, 3] {
+            KernelRuntime.threads = threads
+            check(c: 24, o: 20, h: 33, w: 18, k: 3, skip: true)
+        }
+        KernelRuntime.forceScalar(true)
+        check(c: 24, o: 20, h: 13, w: 18, k: 3, skip: true)
+        check(c: 7, o: 9, h: 5, w: 5, k: 1)
+    }
+
+    @Test func groupNormMatchesNaive() {
+        var rng = TestRandom(seed: 42)
+        let c = 64, h = 9, w = 13, groups = 32, hw = h * w
+        let x = rng.floats(c * hw, scale: 3).map { $0 + 0.7 }
+        let gamma = rng.floats(c), beta = rng.floats(c)
+        for swish in [false, true] {
+            for padded in [false, true] {
+                let y = ImageOps.groupNorm(FloatBuffer(x), channels: c, height: h, width: w, groups: groups, eps: 1e-6,
+                                           gamma: gamma, beta: beta, swish: swish, padded: padded)
+                let plane = padded ? ImageOps.paddedCount(channels: 1, height: h, width: w) : hw
+                var worst = 0.0
+                let per = c / groups
+                for g in 0..<groups {
+                    let vals = (g * per * hw..<(g + 1) * per * hw).map { Double(x[$0]) }
+                    let mean = vals.reduce(0, +) / Double(vals.count)
+                    let v = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(vals.count)
+                    for ch in (g * per)..<((g + 1) * per) {
+                        for p in 0..<hw {
+                            var r = (Double(x[ch * hw + p]) - mean) / (v + 1e-6).squareRoot() * Double(gamma[ch]) + Double(beta[ch])
+                            if swish { r = r / (1 + exp(-r)) }
+                            let at = padded ? ch * plane + (p / w + 1) * (w + 2) + p % w + 1 : ch * hw + p
+                            worst = max(worst, abs(Double(y[at]) - r))
+                        }
+                    }
+                }
+                #expect(worst < 2e-5, "groupNorm swish \(swish) padded \(padded): \(worst)")
+                if padded {   // the border is zero
+                    #expect(y[0] == 0 && y[w + 1] == 0 && y[(h + 1) * (w + 2)] == 0)
+                }
+            }
+        }
+    }
+}
+
+/// The hot paths must not run on a fallback: the kernels on less than the CPU supports (unless
+/// ZK_ISA asks for it), or OpenBLAS on a pre-AVX2 core ("Prescott") on an AVX2 CPU.
+@Suite struct RuntimeDetectionTests {
+    @Test func kernelsUseTheBestInstructionSet() {
+        guard ProcessInfo.processInfo.environment["ZK_ISA"] == nil else { return }
+        let order = ["scalar": 0, "avx2": 1, "avx512": 2]
+        #expect(order[KernelRuntime.dispatchedInstructionSet, default: 0] >= order[KernelRuntime.supportedInstructionSet, default: 0],
+                "kernels run \(KernelRuntime.dispatchedInstructionSet) on a CPU with \(KernelRuntime.supportedInstructionSet)")
+    }
+
+    @Test func blasRunsAModernCore() {
+        // An operator-pinned OPENBLAS_CORETYPE is respected by design (see blas_core.c): nothing to check then.
+        let pinned = KernelRuntime.blasCoreFixedFrom == nil ? ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] : nil
+        guard pinned == nil else { print("OPENBLAS_CORETYPE=\(pinned!) set by the environment: \(KernelRuntime.describe())"); return }
+        #expect(KernelRuntime.blasCoreIsModern, "\(KernelRuntime.describe())")
+        #expect(!KernelRuntime.blasCore.isEmpty)
+        print(KernelRuntime.describe())
+    }
+}
