@@ -13,6 +13,7 @@
 //   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
 //   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
+//   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
 //   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench
 // docs/architecture.md draws the targets and the path of a job through them.
 import PackageDescription
@@ -79,6 +80,7 @@ let package = Package(
         .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport", "Dashboard", "Telemetry",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport"]),
+        .target(name: "Tokenizer"),   // Hugging Face tokenizer.json (BPE) encode/decode, Foundation only
         .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -87,6 +89,7 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "TestSupport"]),
     ]
 )
