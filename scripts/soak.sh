@@ -72,7 +72,7 @@ trap cleanup EXIT
 start=$(date +%s)
 for ((n = 0; n < workers; n++)); do start_worker "$n"; done
 
-kills=0; restarts=0; zombies=0; zombie_log=""; last_kill=$start
+kills=0; restarts=0; zombies=0; zombie_log=""; last_kill=$((start - kill_every))   # the first kill comes at once
 # Jobs not finished yet (a failed job is finished: the run ends and reports it).
 remaining() { psql_ -c "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')" 2>/dev/null || echo "?"; }
 while true; do
