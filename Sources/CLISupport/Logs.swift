@@ -51,8 +51,8 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let (level, message, extra) = (event.level, event.message, event.metadata)
         var fields: [String: String] = [:]
         for (k, v) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) { fields[k] = "\(v)" }
         fields["ts"] = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))

@@ -17,6 +17,9 @@ struct Pages {
                              enabled: !readOnly)]
         }
         var body = HTML.table(["queue"] + states.map(\.rawValue) + ["paused", ""], rows, id: "queues")
+        for u in stats.unserved {
+            body += "<p class=\"err\">\(u.queued) queued job(s) of model <b>\(HTML.esc(u.model))</b> in queue \(HTML.esc(u.queue)): no live worker serves them.</p>"
+        }
         body += "<h2>Throughput and latency</h2><p>"
         body += String(format: "%.0f jobs finished in the last %d min (%.2f/min).", stats.jobsPerMinuteRecent * Double(stats.windowMinutes),
                        stats.windowMinutes, stats.jobsPerMinuteRecent)

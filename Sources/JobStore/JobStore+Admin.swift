@@ -225,7 +225,17 @@ extension JobStore {
             .decode((String, Double, Double, Double).self) { stages[stage] = .init(p50: p50, p95: p95, max: mx) }
         report.stageMs = stages.isEmpty ? nil : stages
         report.liveWorkers = try await workers().filter { $0.liveness == .live }
+        report.unserved = try await unservedJobs()
         return report
+    }
+
+    /// Queued jobs no live worker serves, by queue and model.
+    public func unservedJobs() async throws -> [UnservedJobs] {
+        var out: [UnservedJobs] = []
+        for try await (queue, model, n) in try await client.query(SQL.unserved, logger: logger).decode((String, String, Int).self) {
+            out.append(UnservedJobs(queue: queue, model: model, queued: n))
+        }
+        return out
     }
 
     /// Jobs by queue and state, and the oldest queued job's age per queue.

@@ -181,6 +181,16 @@ public struct StatsReport: Sendable, Codable, Equatable {
     /// 1 - passes / ntp_passes.
     public var passesSaved: Double
     public var liveWorkers: [WorkerInfo]
+    /// Queued jobs that no live worker serves (their model on their queue): they wait for nobody.
+    public var unserved: [UnservedJobs] = []
+}
+
+/// Queued jobs of one queue and model that no live worker can take.
+public struct UnservedJobs: Sendable, Codable, Equatable {
+    public var queue: String
+    public var model: String
+    public var queued: Int
+    public init(queue: String, model: String, queued: Int) { self.queue = queue; self.model = model; self.queued = queued }
 }
 
 /// Everything about one job (`zipar-admin show`, the JSON beside each exported PNG).

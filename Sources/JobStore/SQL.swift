@@ -219,6 +219,15 @@ enum SQL {
                                        version = excluded.version
         """
     }
+    /// Queued jobs no live worker can take (none serves their model on their queue), by queue and model.
+    static let unserved: PostgresQuery = """
+        SELECT j.queue, j.model, count(*)::bigint AS n FROM jobs j
+        WHERE j.state = 'queued' AND NOT EXISTS (
+            SELECT 1 FROM workers w
+            WHERE w.stopped_at IS NULL AND now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds)
+              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues))
+        GROUP BY j.queue, j.model ORDER BY j.queue, j.model
+        """
     /// Jobs by queue and state, with the age of the oldest queued job per queue.
     static let queueDepths: PostgresQuery = """
         SELECT queue, state, count(*)::bigint AS n,

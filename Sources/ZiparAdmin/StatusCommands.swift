@@ -40,6 +40,9 @@ struct Stats: AsyncParsableCommand, AdminCommand {
                          l.p50, l.p95, l.max))
         }
         print(String(format: "results %d: %d forward passes vs %d for NTP (%.1f%% saved)", r.results, r.passes, r.ntpPasses, 100 * r.passesSaved))
+        for u in r.unserved {
+            print("warning: \(u.queued) queued job(s) of model \(u.model) in queue \(u.queue): no live worker serves them")
+        }
         print("live workers: \(r.liveWorkers.count)")
         for w in r.liveWorkers {
             print("  \(w.id)  running \(w.running)  done \(w.jobsDone)  last heartbeat " + String(format: "%.1fs ago", w.heartbeatAge))

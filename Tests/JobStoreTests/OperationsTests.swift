@@ -143,4 +143,14 @@ import TestSupport
             #expect(stages["vq"]?.p50 == 250 && stages["queue"] != nil)
         }
     }
+
+    /// Jobs for a model no live worker serves do not wait silently: stats names them.
+    @Test func queuedJobsNobodyServesAreReported() async throws {
+        try await PG.withDatabase { _, store in
+            _ = try await store.submit([job(1, model: "m"), job(2, model: "orphan"), job(3, model: "orphan")])
+            try await store.recordWorker(id: "w", host: "h", pid: 1, models: ["m"], queues: ["default"], leaseSeconds: 60)
+            let s = try await store.stats()
+            #expect(s.unserved == [UnservedJobs(queue: "default", model: "orphan", queued: 2)])
+        }
+    }
 }
