@@ -2,6 +2,7 @@
 #include "ckernels.h"
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__)
@@ -51,6 +52,52 @@ static void range_f16_scalar(const float *x, int rows, const uint16_t *w, int ou
     }
 }
 
+// int8 weights: the dequantized weight is (float)q * scale, one f32 multiply, as in the vector tiles.
+static void range_i8_scalar(const float *x, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
+                            int o0, int o1) {
+    const int ng = (in + 31) / 32;
+    for (int o = o0; o < o1; o++) {
+        const int8_t *wr = w + (size_t)o * in;
+        const float *sr = sc + (size_t)o * ng;
+        for (int q = 0; q < rows; q++) {
+            const float *xr = x + (size_t)q * in;
+            float s = 0;
+            for (int k = 0; k < in; k++) {
+                float wk = (float)wr[k] * sr[k >> 5];
+                s += wk * xr[k];
+            }
+            y[(size_t)q * out + o] = s;
+        }
+    }
+}
+
+void zk_quantize_i8(const float *w, int out, int in, int8_t *q, float *scales) {
+    const int ng = (in + 31) / 32;
+    for (int o = 0; o < out; o++) {
+        const float *wr = w + (size_t)o * in;
+        for (int g = 0; g < ng; g++) {
+            int k0 = g * 32, k1 = k0 + 32 < in ? k0 + 32 : in;
+            float m = 0;
+            for (int k = k0; k < k1; k++) { float a = fabsf(wr[k]); if (a > m) m = a; }
+            float s = m / 127.0f;
+            scales[(size_t)o * ng + g] = s;
+            for (int k = k0; k < k1; k++) {
+                float r = s > 0 ? roundf(wr[k] / s) : 0.0f;   // nearest, ties away from zero
+                if (r > 127) r = 127;
+                if (r < -127) r = -127;
+                q[(size_t)o * in + k] = (int8_t)r;
+            }
+        }
+    }
+}
+
+void zk_dequantize_i8(const int8_t *q, const float *scales, int rows, int in, float *w) {
+    const int ng = (in + 31) / 32;
+    for (int o = 0; o < rows; o++)
+        for (int k = 0; k < in; k++)
+            w[(size_t)o * in + k] = (float)q[(size_t)o * in + k] * scales[(size_t)o * ng + (k >> 5)];
+}
+
 static void widen_any(const uint16_t *src, float *dst, size_t n) {
 #if defined(__x86_64__)
     if (zk_level() >= ZK_ISA_AVX2) { widen_avx2(src, dst, n); return; }
@@ -72,14 +119,16 @@ static void blas_product(const float *x, int rows, const float *w, int n, int in
     else cblas_sgemm(RowMajor, NoTrans, Trans, rows, n, in, 1, x, in, w, in, 0, y, ldy);
 }
 
-static int crossover_f32 = 1 << 30, crossover_f16 = 1 << 30;
+static int crossover_f32 = 1 << 30, crossover_f16 = 1 << 30, crossover_i8 = 1 << 30;
 
 void zk_set_blas_crossover(int f32_rows, int f16_rows) {
     crossover_f32 = f32_rows > 0 ? f32_rows : 1 << 30;
     crossover_f16 = f16_rows > 0 ? f16_rows : 1 << 30;
 }
+void zk_set_blas_crossover_i8(int rows) { crossover_i8 = rows > 0 ? rows : 1 << 30; }
 int zk_blas_crossover_f32(void) { return crossover_f32; }
 int zk_blas_crossover_f16(void) { return crossover_f16; }
+int zk_blas_crossover_i8(void) { return crossover_i8; }
 
 // Per-thread scratch for widened f16 blocks: grows to the largest block seen, never shrinks,
 // so steady-state passes allocate nothing.
@@ -112,10 +161,23 @@ static void blas_range_f16(const float *x, int rows, const uint16_t *w, int out,
     }
 }
 
+static void blas_range_i8(const float *x, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
+                          int o0, int o1) {
+    float *buf = thread_scratch((size_t)F16_BLOCK_ROWS * in);
+    if (!buf) { range_i8_scalar(x, rows, w, sc, out, in, y, o0, o1); return; }
+    const int ng = (in + 31) / 32;
+    for (int o = o0; o < o1; o += F16_BLOCK_ROWS) {
+        int n = o1 - o < F16_BLOCK_ROWS ? o1 - o : F16_BLOCK_ROWS;
+        zk_dequantize_i8(w + (size_t)o * in, sc + (size_t)o * ng, n, in, buf);
+        blas_product(x, rows, buf, n, in, y + o, out);
+    }
+}
+
 // ---- dispatch --------------------------------------------------------------------------------
 
 typedef struct {
     const float *x; int rows; const void *w; int out, in; float *y; int f16, blas;
+    const float *scales;     // int8 weights: per-group scales (then f16 = 2)
 } mm_ctx;
 
 static void mm_part(void *c, int part, int parts) {
@@ -125,6 +187,16 @@ static void mm_part(void *c, int part, int parts) {
     int o0 = (int)((long)tiles * part / parts) * 4, o1 = (int)((long)tiles * (part + 1) / parts) * 4;
     if (o1 > m->out) o1 = m->out;
     if (o0 >= o1) return;
+    if (m->f16 == 2) {
+        if (m->blas) { blas_range_i8(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return; }
+        switch (zk_level()) {
+#if defined(__x86_64__)
+        case ZK_ISA_AVX512: range_i8_avx512(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+        case ZK_ISA_AVX2: range_i8_avx2(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+#endif
+        default: range_i8_scalar(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+        }
+    }
     if (m->blas) {
         if (m->f16) blas_range_f16(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
         else blas_range_f32(m->x, m->rows, m->w, m->out, m->in, m->y, o0, o1);
@@ -161,7 +233,7 @@ void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, fl
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
-    mm_ctx c = { x, rows, w, out, in, y, 0, blas };
+    mm_ctx c = { x, rows, w, out, in, y, 0, blas, NULL };
     zk_parallel(chunks_for(out, in, rows), mm_part, &c);
 }
 
@@ -169,7 +241,15 @@ void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in,
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
-    mm_ctx c = { x, rows, w, out, in, y, 1, blas };
+    mm_ctx c = { x, rows, w, out, in, y, 1, blas, NULL };
+    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
+}
+
+void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode) {
+    zk_runtime_init();
+    if (rows <= 0 || out <= 0) return;
+    int blas = mode == 2 || (mode == 0 && rows >= crossover_i8);
+    mm_ctx c = { x, rows, w, out, in, y, 2, blas, scales };
     zk_parallel(chunks_for(out, in, rows), mm_part, &c);
 }
 

@@ -48,7 +48,7 @@ public enum Defaults {
 
 /// `--storage` (and its deprecated worker spelling `--weights`).
 public struct StorageOptions: ParsableArguments {
-    @Option(help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass; logits within ~1e-2).")
+    @Option(help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass; logits within ~1e-2), int8 (GPT matrices at 1.125 bytes a weight, one scale per 32; f16 KV cache; logits within ~0.1).")
     public var storage: StorageChoice = .auto
 
     @Option(name: .customLong("weights"), help: .hidden)

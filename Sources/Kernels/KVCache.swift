@@ -18,6 +18,7 @@ public final class KVCache: @unchecked Sendable {
 
     public init(layers: Int, kvHeads: Int, headDim: Int, positions: Int, storage: WeightStorage = .f32) {
         precondition(layers > 0 && kvHeads > 0 && headDim > 0 && positions > 0, "empty KV cache")
+        precondition(storage != .int8, "KV caches are f32 or f16 (int8 weights use f16 caches: WeightStorage.kvCacheStorage)")
         self.layers = layers
         self.kvHeads = kvHeads
         self.headDim = headDim
@@ -94,5 +95,12 @@ public final class KVCache: @unchecked Sendable {
 }
 
 extension WeightStorage {
-    public var bytesPerValue: Int { self == .f32 ? 4 : 2 }
+    /// Bytes of one stored value (int8: without its group's scale).
+    public var bytesPerValue: Int {
+        switch self {
+        case .f32: return 4
+        case .f16: return 2
+        case .int8: return 1
+        }
+    }
 }

@@ -25,6 +25,13 @@ public enum KernelRuntime {
         set { zk_set_blas_crossover(Int32(newValue.f32 ?? 0), Int32(newValue.f16 ?? 0)) }
     }
 
+    /// Row count from which `.automatic` switches to OpenBLAS for int8 weights (dequantized a block of
+    /// rows at a time; nil: never, the default).
+    public static var blasCrossoverInt8: Int? {
+        get { let a = Int(zk_blas_crossover_i8()); return a >= 1 << 30 ? nil : a }
+        set { zk_set_blas_crossover_i8(Int32(newValue ?? 0)) }
+    }
+
     /// Peak multiply-add rate of `threads` kernel threads (nil: all) in FLOP/s, measured with the
     /// 256-bit FMAs the kernels use (nil where only the scalar path runs). With the bandwidth it
     /// gives a pass's two floors: bytes / bandwidth and FLOPs / this rate.

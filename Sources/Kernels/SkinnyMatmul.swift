@@ -24,7 +24,8 @@ public enum MatmulPath: String, Sendable, CaseIterable {
 /// At batch sizes of a few tokens this product is bound by streaming `W` from memory, so what
 /// matters is reading every weight byte once per pass, whatever the number of rows: the C kernel
 /// keeps a tile of 4 weight rows in cache while every block of queries runs over it, splits the
-/// output rows between the pool threads, and widens f16 weights with F16C as they load.
+/// output rows between the pool threads, and widens f16 weights with F16C as they load (int8 weights:
+/// sign-extends, converts and scales them by their group's scale).
 enum SkinnyMatmul {
     static func f32(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, out: Int, inF: Int,
                     y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
@@ -34,5 +35,11 @@ enum SkinnyMatmul {
     static func f16(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<UInt16>, out: Int, inF: Int,
                     y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
         zk_matmul_f16(x, Int32(rows), w, Int32(out), Int32(inF), y, path.code)
+    }
+
+    /// int8 weights with one f32 scale per 32 along each row (`scales` is out x ceil(inF / 32)).
+    static func int8(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Int8>, scales: UnsafePointer<Float>, out: Int,
+                     inF: Int, y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
+        zk_matmul_i8(x, Int32(rows), w, scales, Int32(out), Int32(inF), y, path.code)
     }
 }

@@ -7,6 +7,16 @@ public enum WeightStorage: String, Sendable, CaseIterable {
     case f32
     /// 2 bytes a weight, widened to f32 as it streams through the kernel: half the bytes per pass.
     case f16
+    /// Weight-only int8, llama.cpp Q8_0-like: per output row, groups of 32 weights share one f32 scale
+    /// (max|w| / 127, weights rounded to nearest), dequantized in the kernel as they load: 1.125 bytes a
+    /// weight. Activations stay f32; a model's KV caches are then f16 (`kvCacheStorage`).
+    case int8
+}
+
+extension WeightStorage {
+    /// The storage a KV cache uses next to weights kept this way: f32 and f16 as the weights, f16 for
+    /// int8 (the cache holds computed keys and values, not weights; the kernels keep them as f32 or f16).
+    public var kvCacheStorage: WeightStorage { self == .int8 ? .f16 : self }
 }
 
 /// A linear layer's weight, `outFeatures x inFeatures`, row-major like PyTorch's `nn.Linear.weight`.
@@ -19,6 +29,13 @@ public final class WeightMatrix: @unchecked Sendable {
     public let storage: WeightStorage
     let f32: UnsafeMutablePointer<Float>?      // [outFeatures][inFeatures] when storage is .f32
     let f16: UnsafeMutablePointer<UInt16>?     // [outFeatures][inFeatures], IEEE half bits, when .f16
+    let i8: UnsafeMutablePointer<Int8>?        // [outFeatures][inFeatures] when .int8
+    let scales: UnsafeMutablePointer<Float>?   // [outFeatures][groups] when .int8: one scale per 32 weights of a row
+
+    /// Weights per int8 scale (along a row).
+    public static let int8GroupSize = 32
+    /// int8 scale groups per row.
+    public var groupsPerRow: Int { (inFeatures + Self.int8GroupSize - 1) / Self.int8GroupSize }
 
     /// `values` holds `outFeatures * inFeatures` floats, row-major.
     public init(outFeatures: Int, inFeatures: Int, values: [Float], storage: WeightStorage = .f32) {
@@ -36,25 +53,43 @@ public final class WeightMatrix: @unchecked Sendable {
         case .f32:
             let p = raw.bindMemory(to: Float.self, capacity: max(n, 1))
             values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
-            f32 = p; f16 = nil
+            f32 = p; f16 = nil; i8 = nil; scales = nil
         case .f16:
             let p = raw.bindMemory(to: UInt16.self, capacity: max(n, 1))
             for i in 0..<n { p[i] = HalfConversion.halfBits(from: values[i]) }
-            f16 = p; f32 = nil
+            f16 = p; f32 = nil; i8 = nil; scales = nil
+        case .int8:
+            let p = raw.bindMemory(to: Int8.self, capacity: max(n, 1))
+            let groups = (inFeatures + Self.int8GroupSize - 1) / Self.int8GroupSize
+            guard let rawScales = zk_alloc(max(outFeatures * groups, 1) * 4) else {
+                fatalError("out of memory for a \(outFeatures)x\(inFeatures) weight's scales")
+            }
+            let s = rawScales.bindMemory(to: Float.self, capacity: max(outFeatures * groups, 1))
+            values.withUnsafeBufferPointer { zk_quantize_i8($0.baseAddress!, Int32(outFeatures), Int32(inFeatures), p, s) }
+            i8 = p; scales = s; f32 = nil; f16 = nil
         }
     }
 
     deinit {
-        let p = f32.map { UnsafeMutableRawPointer($0) } ?? f16.map { UnsafeMutableRawPointer($0) }
+        let p = f32.map { UnsafeMutableRawPointer($0) } ?? f16.map { UnsafeMutableRawPointer($0) } ?? i8.map { UnsafeMutableRawPointer($0) }
         zk_free(p, max(outFeatures * inFeatures, 1) * storage.bytesPerValue)
+        if let scales { zk_free(scales, max(outFeatures * groupsPerRow, 1) * 4) }
     }
 
-    public var byteCount: Int { outFeatures * inFeatures * (storage == .f32 ? 4 : 2) }
+    /// Bytes a pass streams through this matrix (int8: the values and their scales).
+    public var byteCount: Int {
+        switch storage {
+        case .f32: return outFeatures * inFeatures * 4
+        case .f16: return outFeatures * inFeatures * 2
+        case .int8: return outFeatures * inFeatures + outFeatures * groupsPerRow * 4
+        }
+    }
 
     /// One weight as a Float (tests and debugging; not for hot loops).
     public func value(row: Int, column: Int) -> Float {
         let i = row * inFeatures + column
         if let f32 { return f32[i] }
+        if let i8, let scales { return Float(i8[i]) * scales[row * groupsPerRow + column / Self.int8GroupSize] }
         return HalfConversion.float(fromHalfBits: f16![i])
     }
 
@@ -75,6 +110,8 @@ public final class WeightMatrix: @unchecked Sendable {
         let xp = x.base + xOffset, yp = y.base + yOffset
         if let f32 {
             SkinnyMatmul.f32(x: xp, rows: rows, w: f32, out: outFeatures, inF: inFeatures, y: yp, path: path)
+        } else if let i8, let scales {
+            SkinnyMatmul.int8(x: xp, rows: rows, w: i8, scales: scales, out: outFeatures, inF: inFeatures, y: yp, path: path)
         } else {
             SkinnyMatmul.f16(x: xp, rows: rows, w: f16!, out: outFeatures, inF: inFeatures, y: yp, path: path)
         }

@@ -32,7 +32,7 @@ public final class GPTEngine {
     private let gate, up: FloatBuffer       // [query][ffnHidden]
     private let logitsBuffer: FloatBuffer   // [logits row][vocabSize]: rows that want logits, packed
     private let attention: BatchedAttention
-    /// How the KV caches keep keys and values (default: like the model's weights).
+    /// How the KV caches keep keys and values (default: like the model's weights; f16 for int8 weights).
     public let cacheStorage: WeightStorage
     /// When set, every pass adds its time per stage here (benchmarks).
     public var profile: PassProfile?
@@ -44,7 +44,7 @@ public final class GPTEngine {
         self.attentionMode = attentionMode
         self.maxQueries = maxQueries
         self.maxSequences = maxSequences
-        self.cacheStorage = cacheStorage ?? model.weights.storage
+        self.cacheStorage = (cacheStorage ?? model.weights.storage).kvCacheStorage
         x = FloatBuffer(count: maxQueries * c.dim)
         xNorm = FloatBuffer(count: maxQueries * c.dim)
         qkv = FloatBuffer(count: maxQueries * (c.nHead + 2 * c.kvHeads) * c.headDim)

@@ -8,6 +8,8 @@ public enum StorageChoice: String, CaseIterable, Sendable {
     case auto
     case f32
     case f16
+    /// Weight-only int8 (Q8_0-like, one scale per 32 weights of a row; f16 KV caches).
+    case int8
 
     /// What `ModelBundle(storage:)` takes: nil lets the bundle choose from its file.
     public var storage: WeightStorage? {
@@ -15,6 +17,7 @@ public enum StorageChoice: String, CaseIterable, Sendable {
         case .auto: return nil
         case .f32: return .f32
         case .f16: return .f16
+        case .int8: return .int8
         }
     }
 }
@@ -25,7 +28,7 @@ public final class ModelBundle: Sendable {
     public let config: ModelConfig
     public let gpt: GPTModel
     public let vq: VQDecoder?
-    /// How the weights and KV caches are kept in memory.
+    /// How the weights and KV caches are kept in memory (int8 weights: f16 KV caches).
     public let storage: WeightStorage
 
     /// - storage: nil = automatic: f16 when the file keeps every weight matrix as F16 (then the

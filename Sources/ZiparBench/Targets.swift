@@ -3,7 +3,7 @@ import Foundation
 /// The targets of issue 6, checked against this run's figures.
 func evaluateTargets(_ r: BenchReport) -> [TargetCheck] {
     var out: [TargetCheck] = []
-    for s in ["f32", "f16"] {
+    for s in ["f32", "f16", "int8"] {
         guard let m = r.models.first(where: { $0.name.hasPrefix("GPT-B") && $0.storage == s }) else { continue }
         if let one = m.sweep.first(where: { $0.queries == 1 }) {
             out.append(TargetCheck(target: "GPT-B \(s), 1 query: ms/pass <= 1.5 x floor (\(f(m.floorMs, 2)) ms)",

@@ -50,7 +50,7 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Write every result as JSON to this file.")
     var json: String?
 
-    @Option(help: "Weight storages to measure, comma separated (f32, f16; 'both' is the deprecated spelling of f32,f16).")
+    @Option(help: "Weight storages to measure, comma separated (f32, f16, int8; 'both' is the deprecated spelling of f32,f16).")
     var storage = StorageList.all
 
     @Option(help: "Kernel threads (default: all online cores).")
@@ -194,7 +194,11 @@ struct ZiparBench: ParsableCommand {
                                        repeats: repeats, bandwidth: bw)
                 r.crossoverRows = crossover(r.matmul)
                 var cross = KernelRuntime.blasCrossover
-                if s == .f32 { cross.f32 = r.crossoverRows } else { cross.f16 = r.crossoverRows }
+                switch s {
+                case .f32: cross.f32 = r.crossoverRows
+                case .f16: cross.f16 = r.crossoverRows
+                case .int8: KernelRuntime.blasCrossoverInt8 = r.crossoverRows
+                }
                 KernelRuntime.blasCrossover = cross
                 var t = Table("rows", "kernel ms", "OpenBLAS ms", "kernel/floor", "faster")
                 for p in r.matmul {

@@ -15,6 +15,7 @@ import Testing
 
     @Test func enumsAndLists() {
         #expect(StorageChoice(argument: "f16") == .f16)
+        #expect(StorageChoice(argument: "int8") == .int8)
         #expect(StorageChoice(argument: "f8") == nil)
         #expect(PolicySpec(argument: "official:8") == PolicySpec(policy: .zipar(window: 8), officialSchedule: true))
         #expect(PolicySpec(argument: "adaptive:4+official") == nil)

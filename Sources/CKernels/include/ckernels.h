@@ -66,10 +66,21 @@ void zk_parallel(int parts, zk_part_fn fn, void *ctx);
 ///       1 = own kernel, 2 = OpenBLAS (split across the pool, one BLAS thread each).
 void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode);
 void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);
+/// int8 weights, llama.cpp Q8_0-like: w is out x in int8 values, scales out x ceil(in / 32) floats
+/// (one per group of 32 along a row); the weight is (float)q * scale, dequantized in the kernel as it
+/// loads. Mode 2 dequantizes blocks of 64 rows into a per-thread scratch for OpenBLAS.
+void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode);
+/// scale = max|w| / 127 per group of 32, q = round(w / scale) (nearest, ties away from zero); an
+/// all-zero group gets scale 0 and q = 0.
+void zk_quantize_i8(const float *w, int out, int in, int8_t *q, float *scales);
+/// w = (float)q * scale, `rows` rows of `in` (the reference the kernel is tested against).
+void zk_dequantize_i8(const int8_t *q, const float *scales, int rows, int in, float *w);
 /// Row counts from which mode 0 uses OpenBLAS (a very large value = never).
 void zk_set_blas_crossover(int f32_rows, int f16_rows);
+void zk_set_blas_crossover_i8(int rows);
 int zk_blas_crossover_f32(void);
 int zk_blas_crossover_f16(void);
+int zk_blas_crossover_i8(void);
 
 /// Plain row-major sgemm C = alpha op(A) op(B) + beta C, split across the pool by columns of C.
 void zk_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
