@@ -116,15 +116,6 @@ extension JobStore {
         return out
     }
 
-    /// State, attempts and the error history (JSON text) of one job.
-    public func errors(of id: UUID) async throws -> (JobState, Int, String)? {
-        for try await (state, attempts, errors) in try await client.query(SQL.jobErrors(id: id), logger: logger)
-            .decode((JobState, Int, String).self) {
-            return (state, attempts, errors)
-        }
-        return nil
-    }
-
     /// Failed or cancelled jobs among `ids`, with their last error, in submission order.
     public func lastErrors(ids: [UUID]) async throws -> [(UUID, JobState, String)] {
         var out: [(UUID, JobState, String)] = []

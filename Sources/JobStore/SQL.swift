@@ -341,10 +341,6 @@ enum SQL {
     static func jobStates(ids: [UUID]) -> PostgresQuery {
         "SELECT id, state FROM jobs WHERE id = ANY(\(ids))"
     }
-    static func jobErrors(id: UUID) -> PostgresQuery {
-        "SELECT state, attempts, errors::text FROM jobs WHERE id = \(id)"
-    }
-
 
     // MARK: stats and export
 

@@ -135,8 +135,8 @@ import TestSupport
             #expect(try await store.count("results") == 1)
             #expect(try await store.states(of: [id])[id] == .done)
             #expect(try await store.png(id: id) == tinyOutput.png)
-            let errors = try #require(try await store.errors(of: id))
-            #expect(errors.2.contains("lease expired"))
+            let history = try #require(try await store.job(id: id))
+            #expect(history.errors.contains { $0.error == "lease expired" })
         }
     }
 
@@ -172,9 +172,9 @@ import TestSupport
                 try await Task.sleep(nanoseconds: 300_000_000)
             }
             #expect(try await store.states(of: [id2])[id2] == .failed)
-            let (state, attempts, history) = try #require(try await store.errors(of: id2))
-            #expect(state == .failed && attempts == 3)
-            #expect(history.contains("boom 1") && history.contains("boom 3"))
+            let d = try #require(try await store.job(id: id2))
+            #expect(d.state == .failed && d.attempts == 3)
+            #expect(d.errors.map(\.error) == ["boom 1", "boom 2", "boom 3"])
             // A permanent error fails at once; retry --failed brings both back.
             _ = id
             let id3 = try await store.submit([job(5, maxAttempts: 9)]).ids[0]

@@ -33,8 +33,8 @@ import TestSupport
             #expect(states[ids[40]] == .failed)          // class 12: permanent error, recorded
             #expect(try await store.count("results") == 40)
             #expect(workers.map { $0.counters.current.completed }.reduce(0, +) == 40)
-            let history = try #require(try await store.errors(of: ids[40]))
-            #expect(history.2.contains("unknown class 12"))
+            let failed = try #require(try await store.job(id: ids[40]))
+            #expect(failed.errors.contains { $0.error.contains("unknown class 12") })
             #expect(try await store.workers().allSatisfy { $0.stoppedAt != nil })
         }
     }
@@ -49,8 +49,8 @@ import TestSupport
             await w.run(stop: StopSignal())
             let states = try await store.states(of: ids)
             #expect(states[ids[0]] == .failed && states[ids[1]] == .done && states[ids[2]] == .done)
-            let history = try #require(try await store.errors(of: ids[0]))
-            #expect(history.1 == 2 && history.2.contains("failed to load"))
+            let failed = try #require(try await store.job(id: ids[0]))
+            #expect(failed.attempts == 2 && failed.errors.allSatisfy { $0.error.contains("failed to load") })
         }
     }
 
