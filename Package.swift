@@ -14,6 +14,8 @@
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
 //   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
+//   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their decoder-only transformer,
+//                 Hugging Face checkpoints (config.json, sharded safetensors) and their VQ image decoders
 //   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench
 // docs/architecture.md draws the targets and the path of a job through them.
 import PackageDescription
@@ -81,6 +83,7 @@ let package = Package(
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport"]),
         .target(name: "Tokenizer"),   // Hugging Face tokenizer.json (BPE) encode/decode, Foundation only
+        .target(name: "TextModel", dependencies: ["Model", "Kernels"]),
         .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
         .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "TestSupport"]),
     ]
 )
