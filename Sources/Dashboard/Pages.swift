@@ -40,7 +40,7 @@ struct Pages {
         var body = filterForm(action: "/jobs", query: query, fields: ["queue", "state", "label", "policy", "class", "q", "since"])
         let rows = jobs.map { j -> [String] in
             ["<a href=\"/jobs/\(j.id)\">\(j.id.prefix(8))</a>", HTML.esc(j.label ?? ""), HTML.esc(j.queue), j.state.rawValue,
-             HTML.esc(j.className ?? "\(j.classLabel)"), HTML.esc(j.policy), "\(j.seed)", "\(j.attempts)", HTML.date(j.createdAt),
+             subject(j), HTML.esc(j.policy), "\(j.seed)", "\(j.attempts)", HTML.date(j.createdAt),
              j.lastError.map { "<span class=\"err\">\(HTML.esc(String($0.prefix(100))))</span>" } ?? ""]
         }
         body += HTML.table(["job", "label", "queue", "state", "class", "policy", "seed", "attempts", "created", "last error"], rows, id: "jobs")
@@ -52,12 +52,17 @@ struct Pages {
         var info: [[String]] = [
             ["id", HTML.esc(d.id)], ["label", HTML.esc(d.label ?? "-")], ["queue", HTML.esc(d.queue)], ["model", HTML.esc(d.model)],
             ["state", "<b>\(d.state.rawValue)</b>"], ["prompt", "<code>\(HTML.esc(d.prompt ?? "-"))</code>"],
+        ]
+        // A text job's prompts are what it draws: shown whole, up front, escaped like every database text.
+        if let text = d.parameters?.prompt { info.append(["text prompt", "<b id=\"text-prompt\">\(HTML.esc(text))</b>"]) }
+        if let text = d.parameters?.negativePrompt { info.append(["negative prompt", HTML.esc(text)]) }
+        info += [
             ["class name", HTML.esc(d.className ?? "-")],
             ["attempts", "\(d.attempts) of \(d.maxAttempts)"], ["worker", HTML.esc(d.result?.worker ?? d.leaseOwner ?? "-")],
             ["created", HTML.date(d.createdAt)], ["run after", HTML.date(d.runAfter)], ["started", HTML.date(d.startedAt)],
             ["finished", HTML.date(d.finishedAt)],
         ]
-        for (key, value) in d.parameters?.values ?? [] {
+        for (key, value) in d.parameters?.values ?? [] where !Self.shownAbove.contains(key) && !(key == "size" && value == .null) {
             let text: String
             switch value {
             case .int(let i): text = "\(i)"
@@ -86,10 +91,21 @@ struct Pages {
         }
         if d.state == .failed || d.state == .cancelled { body += HTML.action("/jobs/\(d.id)/retry", "retry", enabled: !readOnly) }
         if d.state == .queued || d.state == .running { body += HTML.action("/jobs/\(d.id)/cancel", "cancel", enabled: !readOnly) }
-        if let p = d.parameters {
+        // Text jobs all store class 0: "same class and seed" would set unrelated prompts side by side.
+        if let p = d.parameters, p.prompt == nil {
             body += "<p><a href=\"/compare?model=\(HTML.query(d.model))&class=\(p.classLabel)&seed=\(p.seed)\">same seed under other policies</a></p>"
         }
         return HTML.page("Job \(d.label ?? String(d.id.prefix(8)))", active: "jobs", readOnly: readOnly, body)
+    }
+
+    /// Parameters the job page shows in rows of their own.
+    static let shownAbove: Set<String> = ["prompt", "negative_prompt"]
+
+    /// What a list shows for what a job draws: its class name, else its text prompt (cut), else the class id.
+    func subject(_ j: JobListEntry) -> String {
+        if let name = j.className { return HTML.esc(name) }
+        if let text = j.textPrompt { return "“" + HTML.esc(text.count > 60 ? String(text.prefix(59)) + "…" : text) + "”" }
+        return "\(j.classLabel)"
     }
 
     /// Each token cell coloured by the pass that decoded it: ZipAR's diagonal wavefront, NTP's raster.
@@ -103,8 +119,8 @@ struct Pages {
         var body = filterForm(action: "/gallery", query: query, fields: ["queue", "label", "class", "q"])
         body += "<div class=\"grid\" id=\"gallery\">" + jobs.map { j in
             """
-            <div class="tile"><a href="/jobs/\(j.id)"><img src="/jobs/\(j.id)/image.png" alt="\(HTML.esc(j.className ?? ""))" loading="lazy"></a>\
-            <br>\(HTML.esc(j.label ?? String(j.id.prefix(8))))<br>\(HTML.esc(j.className ?? "\(j.classLabel)")) · \(HTML.esc(j.policy))</div>
+            <div class="tile"><a href="/jobs/\(j.id)"><img src="/jobs/\(j.id)/image.png" alt="\(HTML.esc(j.className ?? j.textPrompt ?? ""))" loading="lazy"></a>\
+            <br>\(HTML.esc(j.label ?? String(j.id.prefix(8))))<br>\(subject(j)) · \(HTML.esc(j.policy))</div>
             """
         }.joined(separator: "\n") + "</div>"
         body += pager("/gallery", query: query, page: page, more: jobs.count == pageSize)

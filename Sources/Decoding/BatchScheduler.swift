@@ -97,14 +97,16 @@ public final class BatchScheduler {
             var ci: [Int] = [], ui: [Int?] = []
             for pq in plan {
                 ci.append(queries.count)
-                queries.append(GPTQuery(sequence: a.cond, position: pq.position, input: pq.input, wantsLogits: pq.wantsLogits))
+                queries.append(GPTQuery(sequence: a.cond, position: pq.position, input: pq.input, wantsLogits: pq.wantsLogits,
+                                        hidden: pq.hidden))
             }
             for pq in plan {
                 if pq.guided, let u = a.uncond {
                     ui.append(queries.count)
                     var input = pq.input
                     if case .classLabel = input { input = .classLabel(a.decoder.nullClass) }
-                    queries.append(GPTQuery(sequence: u, position: pq.position, input: input, wantsLogits: pq.wantsLogits))
+                    queries.append(GPTQuery(sequence: u, position: pq.position, input: input, wantsLogits: pq.wantsLogits,
+                                            hidden: pq.hidden))
                 } else {
                     ui.append(nil)
                 }

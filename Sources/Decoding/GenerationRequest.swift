@@ -10,8 +10,15 @@ public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
     /// ZipAR's adaptive window: draft a row's first token at `minWindow`, verify it by rejection
     /// sampling as the row above grows.
     case adaptive(minWindow: Int)
+    /// Speculative Jacobi decoding in raster order: a window of `jacobiWindow` tokens per pass, the first
+    /// exact, the rest drafts verified by speculative sampling. `sjd:1` is `ntp`.
+    case sjd(jacobiWindow: Int)
+    /// ZipAR's fixed window across rows, and inside each running row a Jacobi window of up to `jacobiWindow`
+    /// tokens. `zipar-sjd:S,1` is `zipar:S`.
+    case ziparSJD(window: Int, jacobiWindow: Int)
 
-    /// Parses `ntp`, `zipar:S`, `adaptive:SMIN`.
+    /// Parses `ntp`, `zipar:S`, `adaptive:SMIN`, `sjd:K`, `zipar-sjd:S,K` (also written `zipar-sjd:S/K`,
+    /// for the comma-separated policy lists of the tools).
     public init(parsing text: String) throws {
         let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         func window() throws -> Int {
@@ -20,11 +27,22 @@ public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
             }
             return s
         }
+        func pair() throws -> (Int, Int) {
+            let numbers = parts.count == 2 ? parts[1].split(whereSeparator: { $0 == "," || $0 == "/" }).compactMap { Int($0) } : []
+            guard numbers.count == 2, numbers[0] >= 1, numbers[1] >= 1 else {
+                throw PolicyError.malformed(text, "expected \(parts[0]):S,K with S >= 1 and K >= 1")
+            }
+            return (numbers[0], numbers[1])
+        }
         switch parts[0] {
         case "ntp" where parts.count == 1: self = .ntp
         case "zipar": self = .zipar(window: try window())
         case "adaptive": self = .adaptive(minWindow: try window())
-        default: throw PolicyError.malformed(text, "expected ntp, zipar:S, adaptive:SMIN or official:S")
+        case "sjd": self = .sjd(jacobiWindow: try window())
+        case "zipar-sjd":
+            let (s, k) = try pair()
+            self = .ziparSJD(window: s, jacobiWindow: k)
+        default: throw PolicyError.malformed(text, "expected ntp, zipar:S, adaptive:SMIN, sjd:K, zipar-sjd:S,K or official:S")
         }
     }
 
@@ -33,6 +51,16 @@ public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
         case .ntp: return "ntp"
         case .zipar(let s): return "zipar:\(s)"
         case .adaptive(let s): return "adaptive:\(s)"
+        case .sjd(let k): return "sjd:\(k)"
+        case .ziparSJD(let s, let k): return "zipar-sjd:\(s),\(k)"
+        }
+    }
+
+    /// The Jacobi window K of the speculative Jacobi policies (nil for the others).
+    public var jacobiWindow: Int? {
+        switch self {
+        case .sjd(let k), .ziparSJD(_, let k): return k
+        default: return nil
         }
     }
 }
@@ -81,7 +109,8 @@ public struct GenerationStats: Sendable, Equatable, Codable {
     public var wallSeconds: Double = 0
     /// Wall time of each pass this request took part in.
     public var passSeconds: [Double] = []
-    /// Adaptive policy: drafts made and accepted, and the window each row finally started at.
+    /// Adaptive and speculative Jacobi policies: drafts made and accepted; the window each row finally
+    /// started at (the tokens of the row above that were final when the row's first token became final).
     public var drafts: Int = 0
     public var accepted: Int = 0
     public var rowWindows: [Int] = []

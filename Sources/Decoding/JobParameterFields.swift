@@ -12,7 +12,7 @@ public enum ParameterValue: Sendable, Equatable {
 /// The table `JobParameters.fields` is what the prompt parser, the JSON coding and the job store iterate,
 /// so none of them names a parameter itself.
 public struct ParameterField: Sendable {
-    public enum Kind: Sendable { case int, double, text, optionalInt }
+    public enum Kind: Sendable { case int, double, text, optionalInt, optionalText }
 
     /// Key in prompt files (`top_p=0.9`), JSONL and exported JSON.
     public let key: String
@@ -29,6 +29,8 @@ public struct ParameterField: Sendable {
     public func parse(_ text: String) throws(ParameterError) -> ParameterValue {
         switch kind {
         case .text: return .text(text)
+        // Never "none" -> null as for optionalInt: "none" is a prompt too. Leaving the key out means none.
+        case .optionalText: return .text(text)
         case .int, .optionalInt:
             if kind == .optionalInt && (text.isEmpty || text.lowercased() == "none") { return .null }
             guard let v = Int(text) else { throw ParameterError(field: key, message: "'\(text)' is not an integer") }
@@ -51,8 +53,21 @@ extension JobParameters {
                        help: "class name or id (the first word of a text prompt line)",
                        read: { .int($0.classLabel) },
                        write: { p, v throws(ParameterError) in p.classLabel = try int(v, "class") }),
+        // The `prompt` column already holds the submitted prompt-file line (migration 0004), hence `text_prompt`.
+        ParameterField(key: "prompt", column: "text_prompt", kind: .optionalText,
+                       help: "text-to-image models: what to draw, one line of at most 2000 characters (in a prompt file: the quoted start of the line)",
+                       read: { $0.prompt.map { .text($0) } ?? .null },
+                       write: { p, v throws(ParameterError) in p.prompt = try optionalText(v, "prompt") }),
+        ParameterField(key: "negative_prompt", column: "negative_prompt", kind: .optionalText,
+                       help: "text-to-image models: what guidance (cfg) steers away from; only with a prompt",
+                       read: { $0.negativePrompt.map { .text($0) } ?? .null },
+                       write: { p, v throws(ParameterError) in p.negativePrompt = try optionalText(v, "negative_prompt") }),
+        ParameterField(key: "size", column: "image_size", kind: .optionalInt,
+                       help: "image side in tokens, for models that draw several resolutions (none = the model's grid)",
+                       read: { $0.size.map { .int($0) } ?? .null },
+                       write: { p, v throws(ParameterError) in p.size = v == .null ? nil : try int(v, "size") }),
         ParameterField(key: "policy", column: "policy", kind: .text,
-                       help: "ntp, zipar:S, adaptive:SMIN or official:S (zipar:S on the official schedule)",
+                       help: "ntp, zipar:S, adaptive:SMIN, official:S (zipar:S on the official schedule), sjd:K (speculative Jacobi, K in 1...16) or zipar-sjd:S,K (zipar:S with a Jacobi window in each row; also zipar-sjd:S/K)",
                        read: { .text($0.policyText) },
                        write: { p, v throws(ParameterError) in
                            guard case .text(let t) = v else { throw ParameterError(field: "policy", message: "\(v) is not text") }
@@ -118,6 +133,14 @@ private func int(_ v: ParameterValue, _ key: String) throws(ParameterError) -> I
     }
 }
 
+private func optionalText(_ v: ParameterValue, _ key: String) throws(ParameterError) -> String? {
+    switch v {
+    case .text(let t): return t
+    case .null: return nil
+    default: throw ParameterError(field: key, message: "\(v) is not text")
+    }
+}
+
 private func double(_ v: ParameterValue, _ key: String) throws(ParameterError) -> Double {
     switch v {
     case .double(let d): return d
@@ -138,6 +161,9 @@ extension JobParameters: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         for (key, value) in values {
+            // A text job stores class 0 only because the column is NOT NULL: its JSON names no class, so it
+            // reads back as a prompt for the text model (which refuses a class).
+            if key == "class" && prompt != nil { continue }
             let k = Key(stringValue: key)
             switch value {
             case .int(let i): try c.encode(i, forKey: k)
@@ -158,7 +184,7 @@ extension JobParameters: Codable {
             switch f.kind {
             case .int, .optionalInt: values[f.key] = .int(try c.decode(Int.self, forKey: k))
             case .double: values[f.key] = .double(try c.decode(Double.self, forKey: k))
-            case .text: values[f.key] = .text(try c.decode(String.self, forKey: k))
+            case .text, .optionalText: values[f.key] = .text(try c.decode(String.self, forKey: k))
             }
         }
         try self.init(values: values)

@@ -16,6 +16,13 @@ public struct JobParameters: Sendable, Equatable {
     public var sampling: SamplingParams
     /// Keys every random draw of the job (with the token index), so the image does not depend on the batch.
     public var seed: UInt64
+    /// Text-to-image models: the text the image is drawn from (nil for class-conditional jobs, whose class
+    /// is `classLabel`). Rules in `validateText()`.
+    public var prompt: String? = nil
+    /// Text-to-image models: what guidance steers away from (the unconditional side of CFG). Only with a prompt.
+    public var negativePrompt: String? = nil
+    /// Image side in tokens, for models that draw several resolutions; nil = the model's native grid.
+    public var size: Int? = nil
 
     public init(classLabel: Int = 0, policy: WindowPolicy = .ntp, officialSchedule: Bool = false,
                 sampling: SamplingParams = SamplingParams(), seed: UInt64 = 0) {
@@ -23,7 +30,8 @@ public struct JobParameters: Sendable, Equatable {
         self.sampling = sampling; self.seed = seed
     }
 
-    /// The policy as jobs store and flags take it: `ntp`, `zipar:S`, `adaptive:SMIN`, `official:S`.
+    /// The policy as jobs store and flags take it: `ntp`, `zipar:S`, `adaptive:SMIN`, `sjd:K`, `zipar-sjd:S,K`,
+    /// `official:S`.
     public var policyText: String { PolicySpec(policy: policy, officialSchedule: officialSchedule).description }
 
     /// Largest seed a job takes: seeds are stored as PostgreSQL bigint and a prompt's `count` images take
@@ -41,6 +49,10 @@ public struct JobParameters: Sendable, Equatable {
         try check(classLabel >= 0, "class", "\(classLabel) must be >= 0")
         if case .zipar(let w) = policy { try check(w >= 1, "policy", "window must be >= 1") }
         if case .adaptive(let w) = policy { try check(w >= 1, "policy", "window must be >= 1") }
+        if case .ziparSJD(let w, _) = policy { try check(w >= 1, "policy", "window must be >= 1") }
+        if let k = policy.jacobiWindow {
+            try check(k >= 1 && k <= Self.maxJacobiWindow, "policy", "Jacobi window \(k) must be in 1...\(Self.maxJacobiWindow)")
+        }
         if officialSchedule, case .zipar = policy {} else if officialSchedule {
             throw ParameterError(field: "policy", message: "the official schedule applies to zipar:S only")
         }
@@ -53,18 +65,21 @@ public struct JobParameters: Sendable, Equatable {
         try check(s.minP >= 0 && s.minP < 1, "min_p", "\(s.minP) must be in [0, 1) (0 = off)")
         try check(s.cfgScale.isFinite && s.cfgScale >= 0 && s.cfgScale <= 100, "cfg", "\(s.cfgScale) must be in 0...100 (1 = off)")
         if let k = s.cfgInterval { try check(k >= 0 && k <= Self.maxTopK, "cfg_interval", "\(k) must be in 0...\(Self.maxTopK)") }
+        try validateText()
     }
 
     /// All rules, including those that depend on the model: the class range, the window against the grid
     /// width, and guidance needing the model's null-class row.
     public func validate(for model: ModelLimits) throws(ParameterError) {
         try validate()
+        try validateConditioning(for: model)
         if classLabel >= model.numClasses {
             throw ParameterError(field: "class", message: "\(classLabel) is out of range 0..<\(model.numClasses)")
         }
         switch policy {
         case .ntp: break
-        case .zipar(let w), .adaptive(let w):
+        case .sjd: break
+        case .zipar(let w), .adaptive(let w), .ziparSJD(let w, _):
             if w > model.grid {
                 throw ParameterError(field: "policy", message: "window \(w) is larger than the grid width \(model.grid)")
             }
@@ -76,6 +91,13 @@ public struct JobParameters: Sendable, Equatable {
 
     /// Bounds that keep every integer inside a PostgreSQL integer column.
     public static let maxTopK = 1 << 24
+
+    /// Largest Jacobi window K. Every window token is a query in every pass (two with CFG), and each draft
+    /// keeps its proposal distribution (a vocabulary row), so K multiplies a pass's width and a request's
+    /// memory, while a draft is only accepted when every draft before it was: the tokens a pass gains
+    /// shrink geometrically with K. 16 keeps a guided window inside the engine's default 64 queries per pass
+    /// with room for other requests. (Under zipar-sjd a row's window is also cut at the row's end.)
+    public static let maxJacobiWindow = 16
 }
 
 /// Sampling settings of one request.
@@ -104,6 +126,10 @@ public struct ModelLimits: Sendable, Equatable {
     public var grid: Int
     public var numClasses: Int
     public var supportsGuidance: Bool
+    /// What defines the image: a class (LlamaGen) or a text prompt (Emu3, Chameleon / Lumina-mGPT).
+    public var conditioning: Conditioning = .classLabel
+    /// Image sides in tokens the model draws besides its native `grid` (nil = only the native grid).
+    public var sizes: [Int]? = nil
     public init(grid: Int, numClasses: Int, supportsGuidance: Bool) {
         self.grid = grid; self.numClasses = numClasses; self.supportsGuidance = supportsGuidance
     }
@@ -118,8 +144,8 @@ public struct ParameterError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// A window policy plus the schedule it runs on, in the text form jobs, prompt files and flags share:
-/// `ntp`, `zipar:S`, `adaptive:SMIN`, `official:S` (zipar:S on the official schedule; `zipar:S+official`
-/// reads the same).
+/// `ntp`, `zipar:S`, `adaptive:SMIN`, `sjd:K`, `zipar-sjd:S,K`, `official:S` (zipar:S on the official
+/// schedule; `zipar:S+official` reads the same).
 public struct PolicySpec: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var policy: WindowPolicy
     public var officialSchedule: Bool
@@ -156,5 +182,87 @@ extension GPTModel {
     /// The limits jobs for this model are validated against.
     public var limits: ModelLimits {
         ModelLimits(grid: config.grid, numClasses: config.numClasses, supportsGuidance: supportsGuidance)
+    }
+}
+
+// MARK: text prompts
+
+/// What defines a model's images.
+public enum Conditioning: String, Sendable, Equatable, Codable {
+    /// A class id (class-conditional LlamaGen models): jobs carry `class`, never a prompt.
+    case classLabel = "class"
+    /// A free-text prompt (Emu3, Chameleon / Lumina-mGPT): jobs carry `prompt`, and `class` stays 0.
+    case text
+}
+
+extension JobParameters {
+    /// Longest prompt or negative prompt, in Unicode scalars (what PostgreSQL's `char_length` counts, so the
+    /// columns' CHECKs agree). The text models are trained on captions of a sentence or two: 2000 is far
+    /// above any of them, yet bounds the tokens a prompt adds to every prefill (a BPE token covers at least
+    /// one byte) and keeps a pasted file out of the queue. The engine still checks the tokenized prompt
+    /// against its context.
+    public static let maxPromptLength = 2000
+
+    /// Largest `size` in tokens a side. The families draw at most about a hundred tokens a side; a job's
+    /// image is size x size tokens, so the bound keeps that and every per-token array small.
+    public static let maxSize = 256
+
+    /// The model-free rules of the text fields: a prompt is one line of real text, a negative prompt needs
+    /// a prompt, a size is a plausible side.
+    func validateText() throws(ParameterError) {
+        if let prompt { try Self.checkText(prompt, field: "prompt") }
+        if let negativePrompt {
+            guard prompt != nil else {
+                throw ParameterError(field: "negative_prompt", message: "only with a prompt: it is what a text prompt's guidance steers away from")
+            }
+            try Self.checkText(negativePrompt, field: "negative_prompt")
+        }
+        if let size, !(1...Self.maxSize).contains(size) {
+            throw ParameterError(field: "size", message: "\(size) must be in 1...\(Self.maxSize) (tokens a side; leave it out for the model's own grid)")
+        }
+    }
+
+    /// One line of text: not blank, not too long, no control characters but tab. Newlines are refused
+    /// because prompt files, `show` and logs print a prompt on one line; the others are never meant.
+    static func checkText(_ text: String, field: String) throws(ParameterError) {
+        if text.allSatisfy(\.isWhitespace) {
+            throw ParameterError(field: field, message: "is empty or only spaces (leave the key out for none)")
+        }
+        let length = text.unicodeScalars.count
+        if length > maxPromptLength {
+            throw ParameterError(field: field, message: "is \(length) characters long; at most \(maxPromptLength)")
+        }
+        for (i, c) in text.unicodeScalars.enumerated() where c != "\t" && c.properties.generalCategory == .control {
+            let code = String(c.value, radix: 16, uppercase: true)
+            throw ParameterError(field: field, message: "control character U+\(String(repeating: "0", count: max(0, 4 - code.count)))\(code) "
+                                 + "at character \(i + 1): only tab is allowed (a prompt is one line of text)")
+        }
+    }
+
+    /// Exactly one of class and prompt defines the image, as the model says; a size must be one the model draws.
+    func validateConditioning(for model: ModelLimits) throws(ParameterError) {
+        switch model.conditioning {
+        case .classLabel:
+            if prompt != nil {
+                throw ParameterError(field: "prompt", message: "the model is class-conditional: it draws a class, not a text prompt")
+            }
+        case .text:
+            guard prompt != nil else {
+                throw ParameterError(field: "prompt", message: "required: the model draws from a text prompt")
+            }
+            if classLabel != 0 {
+                throw ParameterError(field: "class", message: "the model draws from a text prompt and takes no class: describe it in the prompt")
+            }
+        }
+        guard let size else { return }
+        let sides = Set((model.sizes ?? []) + [model.grid]).sorted()
+        guard sides.contains(size) else {
+            throw ParameterError(field: "size", message: "the model draws \(sides.map { "\($0)" }.joined(separator: ", ")) tokens a side, not \(size)")
+        }
+        switch policy {
+        case .zipar(let w), .adaptive(let w), .ziparSJD(let w, _):
+            if w > size { throw ParameterError(field: "policy", message: "window \(w) is larger than the image side \(size)") }
+        default: break
+        }
     }
 }

@@ -14,6 +14,10 @@ public struct PlannedQuery: Sendable, Equatable {
         case verify(row: Int, window: Int)
         /// Overwrite the K/V of a placeholder in the last slot of row `row` with the real token; no logits.
         case rewrite(row: Int)
+        /// Speculative Jacobi: predict token `token` inside a window; verify its draft or sample it when every
+        /// token before it is final, re-draft it otherwise. `freshDraft`: the input is a new draft of
+        /// `token - 1`, drawn by `plan()` from its window's latest distribution (JacobiWindow.swift).
+        case jacobi(token: Int, freshDraft: Bool)
     }
 
     /// Sequence position: `clsTokenNum + t` holds image token `t` and predicts token `t + 1`.
@@ -25,6 +29,9 @@ public struct PlannedQuery: Sendable, Equatable {
     public var isPlaceholder: Bool
     /// True when the query also runs in the null-class sequence (classifier-free guidance).
     public var guided: Bool
+    /// Positions the query must not attend to: under zipar-sjd, the slots of rows above past their final
+    /// tokens, where drafts may sit (JacobiWindow.swift).
+    public var hidden: [Range<Int>] = []
 
     public var wantsLogits: Bool {
         switch action {
@@ -46,7 +53,9 @@ public struct PlannedQuery: Sendable, Equatable {
 ///   of row i-2 (x(i-2,W-1) once that row is complete, as in the official code), or for i = 1 the last decoded
 ///   token of row 0. When the real x(i-1,W-1) arrives, the next pass rewrites that slot (no logits);
 /// - adaptive:SMIN drafts x(i,0) at window SMIN and re-predicts it in every later pass with one more token of
-///   row i-1 in context, accepting by speculative sampling; row i continues only once its first token is final.
+///   row i-1 in context, accepting by speculative sampling; row i continues only once its first token is final;
+/// - sjd:K and zipar-sjd:S,K run a Jacobi window of up to K tokens per lane (the whole raster for sjd, each row
+///   for zipar-sjd, cut where the row above allows): JacobiWindow.swift.
 public final class RequestDecoder {
     public struct Draft: Sendable, Equatable {
         public var token: Int
@@ -64,12 +73,14 @@ public final class RequestDecoder {
     public private(set) var tokens: [Int]
     public private(set) var decodeStep: [Int]
     public private(set) var rowCount: [Int]
-    public private(set) var stats = GenerationStats()
+    public internal(set) var stats = GenerationStats()
     public private(set) var drafts: [Int: Draft] = [:]
     /// Rows whose last slot currently holds a placeholder's K/V.
     public private(set) var placeholderRows: Set<Int> = []
     public private(set) var decoded = 0
     var prefilled = false
+    /// Drafts and proposals of the speculative Jacobi policies (nil for the others).
+    var jacobi: JacobiState?
 
     /// Throws `ParameterError` when the parameters break a rule (`JobParameters.validate(for:)`).
     public init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
@@ -86,6 +97,9 @@ public final class RequestDecoder {
         decodeStep = [Int](repeating: -1, count: n)
         rowCount = [Int](repeating: 0, count: config.grid)
         stats.rowWindows = [Int](repeating: 0, count: max(config.grid - 1, 0))
+        if let k = request.policy.jacobiWindow {
+            jacobi = JacobiState(window: k, rowLanes: request.policy != .sjd(jacobiWindow: k))
+        }
     }
 
     public var isFinished: Bool { decoded == grid * grid }
@@ -94,8 +108,8 @@ public final class RequestDecoder {
     public func startWindow(row i: Int) -> Int {
         if request.officialSchedule && i == 1 { return grid }
         switch request.policy {
-        case .ntp: return grid
-        case .zipar(let s), .adaptive(let s): return min(s, grid)
+        case .ntp, .sjd: return grid
+        case .zipar(let s), .adaptive(let s), .ziparSJD(let s, _): return min(s, grid)
         }
     }
 
@@ -120,6 +134,17 @@ public final class RequestDecoder {
     /// Engine queries the plan costs (guided queries count twice).
     public static func cost(_ plan: [PlannedQuery]) -> Int { plan.reduce(0) { $0 + ($1.guided ? 2 : 1) } }
 
+    func query(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
+        PlannedQuery(position: position, input: input, action: action, isPlaceholder: placeholder,
+                     guided: guided(position: position))
+    }
+
+    /// The input for slot (r, W-1): the real token once row r is complete, else its placeholder.
+    func lastSlotInput(ofRow r: Int) -> (input: GPTQuery.Input, isPlaceholder: Bool) {
+        if rowCount[r] == grid { return (.token(tokens[r * grid + grid - 1]), false) }
+        return (.token(placeholder(forRow: r)), true)
+    }
+
     /// The queries of this request for the next pass. Pure: the state changes only in `apply`.
     /// - maxQueries: when the whole plan would not fit, keep rewrites and the top rows that fit
     ///   (the schedule then stretches; tokens stay valid but are no longer schedule-exact).
@@ -127,8 +152,7 @@ public final class RequestDecoder {
         guard !isFinished else { return [] }
         var out: [PlannedQuery] = []
         func q(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
-            PlannedQuery(position: position, input: input, action: action, isPlaceholder: placeholder,
-                         guided: guided(position: position))
+            query(position, input, action, placeholder: placeholder)
         }
         if !prefilled {
             for p in 0..<clsTokenNum {
@@ -138,7 +162,8 @@ public final class RequestDecoder {
         }
         let W = grid
         var rows: [PlannedQuery] = []
-        for i in 0..<grid {
+        if jacobi != nil { rows = jacobiQueries() }
+        for i in 0..<grid where jacobi == nil {
             let c = rowCount[i]
             if c == W { continue }
             if i == 0 {
@@ -191,14 +216,13 @@ public final class RequestDecoder {
         guard !plan.isEmpty else { return }
         let pass = stats.passes
         let above = rowCount   // the state the plan was made from
+        var windowed: [(query: PlannedQuery, probs: [Float])] = []
         let seed = request.seed, W = grid, sp = request.sampling
         stats.passes += 1
         stats.queries += Self.cost(plan)
         stats.passSeconds.append(seconds)
 
-        func finalize(_ t: Int, _ x: Int) {
-            tokens[t] = x; decodeStep[t] = pass; rowCount[t / W] += 1; decoded += 1; stats.tokens += 1
-        }
+        func finalize(_ t: Int, _ x: Int) { self.finalize(t, x, pass: pass) }
         for (k, pq) in plan.enumerated() {
             if pq.position >= clsTokenNum, (pq.position - clsTokenNum) % W == W - 1 {
                 let r = (pq.position - clsTokenNum) / W
@@ -213,11 +237,15 @@ public final class RequestDecoder {
             switch pq.action {
             case .prefix, .rewrite:
                 break
+            case .jacobi:
+                windowed.append((pq, probs))
             case .decode(let t):
                 prefilled = true
                 let x = Sampler.draw(probs, uniform: CounterRNG.uniform(seed: seed, token: t, purpose: .sample))
                 if t % W == 0 && t > 0 { stats.rowWindows[t / W - 1] = above[t / W - 1] }
                 finalize(t, x)
+                let lane = jacobiLane(of: t)
+                jacobi?.latest[lane] = probs   // the prefill's distribution proposes the first drafts
             case .draft(let i, let window):
                 let x = Sampler.draw(probs, uniform: CounterRNG.uniform(seed: seed, token: i * W, purpose: .draft, round: window))
                 drafts[i] = Draft(token: x, proposal: probs, window: window, placeholder: pq.input.tokenValue ?? 0)
@@ -239,8 +267,14 @@ public final class RequestDecoder {
                 }
             }
         }
+        if !windowed.isEmpty { applyJacobi(windowed, rowCountAtPlan: above, pass: pass) }
         if plan.contains(where: { $0.position == clsTokenNum - 1 }) { prefilled = true }
         stats.tokens = decoded
+    }
+
+    /// Makes image token `t` final with value `x`, decoded in pass `pass`.
+    func finalize(_ t: Int, _ x: Int, pass: Int) {
+        tokens[t] = x; decodeStep[t] = pass; rowCount[t / grid] += 1; decoded += 1; stats.tokens += 1
     }
 
     func setLastPassSeconds(_ s: Double) {

@@ -101,7 +101,7 @@ extension JobStore {
             out.append(JobListEntry(
                 id: try c("id", as: UUID.self).text, queue: try c("queue"), model: try c("model"), label: try c("label"),
                 prompt: try c("prompt"), className: try c("class_name"), classLabel: try c("class_label"),
-                state: try c("state"), policy: try c("policy"), seed: try c("seed"),
+                textPrompt: try c("text_prompt"), state: try c("state"), policy: try c("policy"), seed: try c("seed"),
                 attempts: try c("attempts"), createdAt: try c("created_at"), finishedAt: try c("finished_at"),
                 lastError: try c("last_error")))
         }

@@ -266,6 +266,8 @@ public struct JobListEntry: Sendable, Codable, Equatable {
     public var prompt: String?
     public var className: String?
     public var classLabel: Int
+    /// Text-to-image jobs: the text the image is drawn from (nil for class-conditional jobs).
+    public var textPrompt: String?
     public var state: JobState
     public var policy: String
     public var seed: Int

@@ -48,6 +48,7 @@ struct Columns {
                 case .double: values[f.key] = .double(try self(f.column, as: Double.self))
                 case .text: values[f.key] = .text(try self(f.column, as: String.self))
                 case .optionalInt: values[f.key] = try self(f.column, as: Int?.self).map { .int($0) } ?? .null
+                case .optionalText: values[f.key] = try self(f.column, as: String?.self).map { .text($0) } ?? .null
                 }
             } catch {
                 return .failure(ParameterError(field: f.key, message: "column \(f.column) unreadable: \(error)"))

@@ -401,7 +401,7 @@ enum SQL {
 
     static func jobList(_ f: JobFilter) -> PostgresQuery {
         var q = QueryBuilder("""
-            SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.class_label, j.state, j.policy, j.seed,
+            SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.class_label, j.text_prompt, j.state, j.policy, j.seed,
                    j.attempts, j.created_at, j.finished_at, j.errors -> -1 ->> 'error' AS last_error
             FROM jobs j WHERE
             """)

@@ -20,6 +20,7 @@ public final class BatchedAttention: @unchecked Sendable {
     private var caches: [KVCache?]                                  // [query]: keeps each descriptor's cache alive
     private let scores: FloatBuffer                                 // [scoreRows][positions]: a row per chunk of a run
     private let scoreRows = 64        // >= 4 chunks per thread at the pool's 16-thread maximum
+    private let hiddenMasks: UnsafeMutablePointer<UInt8>           // [query][positions]: filled flags minus hidden slots
 
     public init(heads: Int, kvHeads: Int, headDim: Int, positions: Int, maxQueries: Int) {
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "n_head must be a multiple of n_kv_head")
@@ -33,9 +34,14 @@ public final class BatchedAttention: @unchecked Sendable {
         descriptors.initialize(repeating: zk_attn_query(), count: maxQueries)
         caches = [KVCache?](repeating: nil, count: maxQueries)
         scores = FloatBuffer(count: scoreRows * positions)
+        hiddenMasks = .allocate(capacity: maxQueries * positions)
+        hiddenMasks.initialize(repeating: 0, count: maxQueries * positions)
     }
 
-    deinit { descriptors.deallocate() }
+    deinit {
+        descriptors.deallocate()
+        hiddenMasks.deallocate()
+    }
 
     /// Query `index` of the next `run`s: it reads `cache` at positions `0...last`.
     public func setQuery(_ index: Int, cache: KVCache, last: Int) {
@@ -46,6 +52,18 @@ public final class BatchedAttention: @unchecked Sendable {
         caches[index] = cache
         descriptors[index].last = Int32(last)
         descriptors[index].filled = UnsafePointer(cache.filledFlags)
+    }
+
+    /// Masks `ranges` of positions out for query `index` (set by `setQuery` for this pass) although its cache
+    /// has them filled: the query reads a private copy of the filled flags. Call it once every slot of the
+    /// pass is marked filled. Masked mode only (reference mode reads every slot).
+    public func hide(_ index: Int, _ ranges: [Range<Int>]) {
+        precondition(index >= 0 && index < maxQueries, "query \(index) beyond \(maxQueries)")
+        guard !ranges.isEmpty, let cache = caches[index] else { return }
+        let row = hiddenMasks + index * positions
+        row.update(from: cache.filledFlags, count: positions)
+        for r in ranges { for p in r.clamped(to: 0..<positions) { row[p] = 0 } }
+        descriptors[index].filled = UnsafePointer(row)
     }
 
     /// Runs queries `0..<count` on `layer`: query `i` reads `heads * headDim` values of `q` at

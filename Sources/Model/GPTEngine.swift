@@ -109,6 +109,8 @@ public final class GPTEngine {
             seq.cache.setFilled(q.position)
             attention.setQuery(r, cache: seq.cache, last: q.position)
         }
+        // Only now is every slot of the pass marked filled.
+        for (r, q) in queries.enumerated() where !q.hidden.isEmpty { attention.hide(r, q.hidden) }
         clock.lap(.other)
 
         for (l, layer) in w.layers.enumerated() {

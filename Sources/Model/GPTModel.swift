@@ -47,9 +47,13 @@ public struct GPTQuery: Sendable, Equatable {
     public var input: Input
     /// False for queries whose only job is to write K/V (a placeholder's real token): no output head.
     public var wantsLogits: Bool
+    /// Positions this query must not attend to even when filled (masked attention only): the in-flight
+    /// drafts of rows above, under speculative Jacobi decoding across rows.
+    public var hidden: [Range<Int>]
 
-    public init(sequence: SequenceID, position: Int, input: Input, wantsLogits: Bool = true) {
+    public init(sequence: SequenceID, position: Int, input: Input, wantsLogits: Bool = true, hidden: [Range<Int>] = []) {
         self.sequence = sequence; self.position = position; self.input = input; self.wantsLogits = wantsLogits
+        self.hidden = hidden
     }
 }
 

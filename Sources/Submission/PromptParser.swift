@@ -3,19 +3,6 @@ import Foundation
 import JobStore
 import Model
 
-/// What a submission needs to know about a model to validate prompts: its name (jobs carry it), class
-/// names, and the limits `JobParameters.validate(for:)` checks. From the model's config.json.
-public struct ModelSpec: Sendable, Equatable {
-    public var config: ModelConfig
-    /// The config alone cannot tell whether the weights have a null-class row; LlamaGen class-conditional
-    /// models are trained with class dropout and have one, so submit assumes it and the worker, which
-    /// loads the weights, checks again.
-    public var limits: ModelLimits {
-        ModelLimits(grid: config.gpt.grid, numClasses: config.gpt.numClasses, supportsGuidance: true)
-    }
-    public init(_ config: ModelConfig) { self.config = config }
-}
-
 /// Per-submission defaults, overridden per line by `key=value`.
 public struct SubmitDefaults: Sendable, Equatable {
     public var queue = "default"
@@ -32,13 +19,23 @@ public struct SubmitDefaults: Sendable, Equatable {
 
 public enum PromptFormat: String, Sendable, CaseIterable { case text, jsonl }
 
-/// One problem in a prompt file: line (1-based) and field.
+/// One problem in a prompt file: line (1-based), column (1-based, where the text format knows it) and field.
 public struct PromptError: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int
+    public var column: Int?
     public var field: String
     public var message: String
-    public init(line: Int, field: String, message: String) { self.line = line; self.field = field; self.message = message }
-    public var description: String { "line \(line), \(field): \(message)" }
+    public init(line: Int, column: Int? = nil, field: String, message: String) {
+        self.line = line; self.column = column; self.field = field; self.message = message
+    }
+    public var description: String { "line \(line)\(column.map { ", column \($0)" } ?? ""), \(field): \(message)" }
+}
+
+/// One `key=value` of a prompt line, with the column of its word (nil in JSONL).
+struct PromptField: Sendable {
+    var key: String
+    var value: String
+    var column: Int?
 }
 
 /// Every problem found (validation does not stop at the first).
@@ -49,9 +46,11 @@ public struct PromptErrors: Error, Sendable, CustomStringConvertible {
 
 /// Parses and validates a whole prompt file before anything is inserted.
 ///
-/// Text format, one prompt per line: `CLASS [key=value ...]` with CLASS a class name or id; the keys are
-/// `JobParameters.fields` (policy, seed, cfg, ...) plus the submission's own `submissionKeys`; `#` starts
-/// a comment. JSONL: one object per line with the same keys, `{"class": "dress", "policy": "zipar:4"}`.
+/// Text format, one prompt per line: `CLASS [key=value ...]` with CLASS a class name or id, or for a text
+/// model `"TEXT" [key=value ...]` (quoting rules in `PromptLine`); the keys are `JobParameters.fields`
+/// (policy, seed, cfg, prompt, ...) plus the submission's own `submissionKeys`; `#` outside quotes starts a
+/// comment. JSONL: one object per line with the same keys, `{"class": "dress", "policy": "zipar:4"}` or
+/// `{"prompt": "a dark ankle boot"}`.
 public struct PromptParser: Sendable {
     /// Keys that shape the submission rather than the image. `id` is another name for `label`.
     public static let submissionKeys = ["count", "priority", "max_attempts", "label", "id", "run_at"]
@@ -75,15 +74,22 @@ public struct PromptParser: Sendable {
         for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let lineNo = index + 1
             var line = String(raw)
-            if format == .text, let hash = line.firstIndex(of: "#") { line = String(line[..<hash]) }
-            line = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let fields: [(String, String)]
+            let fields: [PromptField]?   // nil: the line is broken beyond its fields (already reported)
             switch format {
-            case .text: fields = textFields(line, lineNo, &errors)
-            case .jsonl: fields = jsonFields(line, lineNo, &errors)
+            case .text:
+                let words: [PromptWord]
+                do { (words, line) = try PromptLine.split(line) } catch {
+                    errors.append(PromptError(line: lineNo, column: error.column, field: error.field, message: error.message))
+                    continue
+                }
+                if words.isEmpty { continue }
+                fields = textFields(words, lineNo, &errors)
+            case .jsonl:
+                line = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                fields = jsonFields(line, lineNo, &errors)
             }
-            guard !fields.isEmpty else { continue }
+            guard let fields else { continue }
             let before = errors.count
             var made = makeJobs(fields, lineNo, firstIndex: jobs.count, &errors)
             for k in made.indices { made[k].prompt = line }
@@ -111,7 +117,10 @@ public struct PromptParser: Sendable {
     private func validateDefaults() -> PromptError? {
         let d = defaults
         var problem: (String, String)?
-        do { try d.parameters.validate(for: model.limits) } catch { problem = (error.field, error.message) }
+        // A text model's prompt comes from each line, never from a flag: stand one in for the defaults' check.
+        var parameters = d.parameters
+        if model.conditioning == .text && parameters.prompt == nil { parameters.prompt = "(each line's prompt)" }
+        do { try parameters.validate(for: model.limits) } catch { problem = (error.field, error.message) }
         if problem == nil, !(1...Self.maxJobs).contains(d.count) { problem = ("count", "\(d.count) must be in 1...\(Self.maxJobs)") }
         if problem == nil, !(1...1000).contains(d.maxAttempts) { problem = ("max_attempts", "\(d.maxAttempts) must be in 1...1000") }
         if problem == nil, abs(d.priority) > 1_000_000 { problem = ("priority", "\(d.priority) must be within +-1000000") }
@@ -121,37 +130,46 @@ public struct PromptParser: Sendable {
         return PromptError(line: 0, field: flag, message: message + " (command-line default)")
     }
 
-    private func textFields(_ line: String, _ lineNo: Int, _ errors: inout [PromptError]) -> [(String, String)] {
-        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        guard let cls = words.first else { return [] }
-        if cls.contains("=") {
-            errors.append(PromptError(line: lineNo, field: "class", message: "line must start with a class name or id, got '\(cls.prefix(80))'"))
-            return []
+    /// The words of a text line as fields: a bare first word is the class, quoted first text the prompt.
+    private func textFields(_ words: [PromptWord], _ lineNo: Int, _ errors: inout [PromptError]) -> [PromptField]? {
+        var out: [PromptField] = []
+        func bad(_ w: PromptWord, _ field: String, _ message: String) {
+            errors.append(PromptError(line: lineNo, column: w.column, field: String(field.prefix(80)), message: message))
         }
-        var out = [("class", cls)]
-        for w in words.dropFirst() {
-            guard let eq = w.firstIndex(of: "="), eq != w.startIndex else {
-                errors.append(PromptError(line: lineNo, field: String(w.prefix(80)), message: "expected key=value"))
-                continue
+        for (n, w) in words.enumerated() {
+            if let key = w.key {
+                if key.isEmpty { bad(w, "=" + w.value, "expected key=value"); continue }
+                out.append(PromptField(key: key.lowercased(), value: w.value, column: w.column))
+            } else if n == 0 && w.quoted {
+                out.append(PromptField(key: "prompt", value: w.value, column: w.column))
+            } else if n == 0 && model.conditioning == .text {
+                // Taking the rest of the line as the prompt would swallow any key=value in it silently.
+                bad(w, "prompt", "model \(model.name) draws from text: quote the prompt, as in \"a dark ankle boot\" seed=3 "
+                    + "(an unquoted first word names a class)")
+                return nil   // the line has no prompt now: "prompt: required" would only repeat this
+            } else if n == 0 {
+                out.append(PromptField(key: "class", value: w.value, column: w.column))
+            } else if w.quoted {
+                bad(w, "prompt", "quoted text only starts a line; elsewhere name its key, as in negative_prompt=\"blurry\"")
+            } else {
+                bad(w, w.value, "expected key=value")
             }
-            out.append((String(w[..<eq]).lowercased(), String(w[w.index(after: eq)...])))
         }
         return out
     }
 
-    private func jsonFields(_ line: String, _ lineNo: Int, _ errors: inout [PromptError]) -> [(String, String)] {
+    private func jsonFields(_ line: String, _ lineNo: Int, _ errors: inout [PromptError]) -> [PromptField]? {
         guard let data = line.data(using: .utf8),
               let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
             errors.append(PromptError(line: lineNo, field: "json", message: "not a JSON object"))
-            return []
+            return nil
         }
-        guard let cls = dict["class"] else {
-            errors.append(PromptError(line: lineNo, field: "class", message: "missing"))
-            return []
+        // The class first, as on a text line; a null text field is no text ("none" would be a prompt).
+        return dict.keys.sorted { ($0 == "class" ? 0 : 1, $0) < ($1 == "class" ? 0 : 1, $1) }.compactMap { key in
+            let value = dict[key]!
+            if value is NSNull, JobParameters.field(key: key)?.kind == .optionalText { return nil }
+            return PromptField(key: key, value: jsonText(value), column: nil)
         }
-        var out = [("class", jsonText(cls))]
-        for key in dict.keys.sorted() where key != "class" { out.append((key, jsonText(dict[key]!))) }
-        return out
     }
 
     private func jsonText(_ v: Any) -> String {
@@ -161,7 +179,7 @@ public struct PromptParser: Sendable {
         return "\(v)"
     }
 
-    private func makeJobs(_ fields: [(String, String)], _ lineNo: Int, firstIndex: Int, _ errors: inout [PromptError]) -> [JobSpec] {
+    private func makeJobs(_ fields: [PromptField], _ lineNo: Int, firstIndex: Int, _ errors: inout [PromptError]) -> [JobSpec] {
         let d = defaults
         var params = d.parameters
         var count = d.count, priority = d.priority, maxAttempts = d.maxAttempts
@@ -170,14 +188,19 @@ public struct PromptParser: Sendable {
         var ownSeed = false
         var seen = Set<String>()
         let before = errors.count
-        func bad(_ field: String, _ message: String) { errors.append(PromptError(line: lineNo, field: field, message: message)) }
+        // An error points at the word of its key when the line has one.
+        var columns: [String: Int] = [:]
+        for f in fields { if let c = f.column { columns[f.key == "id" ? "label" : f.key] = columns[f.key] ?? c } }
+        func bad(_ field: String, _ message: String) {
+            errors.append(PromptError(line: lineNo, column: columns[field], field: field, message: message))
+        }
         func integer(_ key: String, _ value: String, _ range: ClosedRange<Int>, _ rule: String) -> Int? {
             guard let v = Int(value) else { bad(key, "'\(value.prefix(80))' is not an integer"); return nil }
             guard range.contains(v) else { bad(key, "\(v) \(rule)"); return nil }
             return v
         }
-        for (key, value) in fields {
-            let key = key == "id" ? "label" : key
+        for f in fields {
+            let (key, value) = (f.key == "id" ? "label" : f.key, f.value)
             if seen.contains(key) { bad(key, "given twice"); continue }
             seen.insert(key)
             switch key {
@@ -193,10 +216,14 @@ public struct PromptParser: Sendable {
             case "priority": priority = integer(key, value, -1_000_000...1_000_000, "must be within +-1000000") ?? priority
             case "max_attempts": maxAttempts = integer(key, value, 1...1000, "must be in 1...1000") ?? maxAttempts
             case "class":
-                guard let id = model.config.classID(for: value) else {
-                    let names = model.config.classNames.map { " (\($0.joined(separator: ", ")))" } ?? ""
-                    bad("class", "unknown class '\(value.prefix(80))': model \(model.config.name) has classes "
-                        + "0..\(model.config.gpt.numClasses - 1)\(names)")
+                if model.conditioning == .text {
+                    bad("class", "model \(model.name) draws from a text prompt and takes no class: describe it in the prompt")
+                    continue
+                }
+                guard let id = model.classID(for: value) else {
+                    let names = model.classNames.map { " (\($0.joined(separator: ", ")))" } ?? ""
+                    bad("class", "unknown class '\(value.prefix(80))': model \(model.name) has classes "
+                        + "0..\(model.numClasses - 1)\(names)")
                     continue
                 }
                 params.classLabel = id
@@ -214,6 +241,11 @@ public struct PromptParser: Sendable {
             }
         }
         guard errors.count == before else { return [] }
+        // A prompt given to a class model is the error to report (by validate below), not the missing class.
+        if model.conditioning == .classLabel && !seen.contains("class") && params.prompt == nil {
+            bad("class", "missing: model \(model.name) draws a class: start the line with a class name or id")
+            return []
+        }
         do { try params.validate(for: model.limits) } catch { bad(error.field, error.message); return [] }
         // Image n of the line uses seed + n: the last must not pass the largest seed (no wrap, no repeats).
         let first = ownSeed ? params.seed : d.parameters.seed &+ UInt64(firstIndex)
@@ -226,8 +258,8 @@ public struct PromptParser: Sendable {
             p.seed = first + UInt64(n)
             // A line's count images share its label with a -1, -2, ... suffix, so each stays unique.
             let name = count == 1 ? label : label.map { "\($0.prefix(96))-\(n + 1)" }
-            return JobSpec(queue: d.queue, model: model.config.name, parameters: p, priority: priority,
-                           maxAttempts: maxAttempts, label: name, className: model.config.className(p.classLabel),
+            return JobSpec(queue: d.queue, model: model.name, parameters: p, priority: priority,
+                           maxAttempts: maxAttempts, label: name, className: model.className(p.classLabel),
                            runAfter: runAfter, line: lineNo)
         }
     }

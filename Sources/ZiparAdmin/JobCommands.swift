@@ -32,7 +32,7 @@ struct Jobs: AsyncParsableCommand, AdminCommand {
         if common.json { try printJSON(jobs); return }
         for j in jobs {
             let name = j.label.map { " \($0)" } ?? ""
-            let cls = j.className.map { " \($0)" } ?? ""
+            let cls = j.className.map { " \($0)" } ?? j.textPrompt.map { " \"\($0.prefix(60))\"" } ?? ""
             let err = j.lastError.map { "  error: \($0.prefix(120))" } ?? ""
             print("\(j.id)\(name)  \(j.queue)  \(j.state.rawValue)\(cls)  \(j.policy) seed \(j.seed)  attempts \(j.attempts)\(err)")
         }
@@ -68,8 +68,13 @@ struct Show: AsyncParsableCommand, AdminCommand {
                      "queue    \(d.queue)  model \(d.model)  priority \(d.priority)",
                      "state    \(d.state.rawValue)  attempts \(d.attempts)/\(d.maxAttempts)" + (d.leaseOwner.map { "  worker \($0)" } ?? "")]
         if let p = d.prompt { lines.append("prompt   \(p)") }
+        // A text job's prompts get lines of their own (free text would blur the key=value line); a class
+        // job has none, so its params line reads as it always did.
+        if let text = d.parameters?.prompt { lines.append("text     \(quoted(text))") }
+        if let text = d.parameters?.negativePrompt { lines.append("negative \(quoted(text))") }
         if let p = d.parameters {
-            let text = p.values.map { "\($0.key)=\(showValue($0.value))" }.joined(separator: " ")
+            let shown = p.values.filter { !Self.ownLines.contains($0.key) && !($0.key == "size" && $0.value == .null) }
+            let text = shown.map { "\($0.key)=\(showValue($0.value))" }.joined(separator: " ")
             lines.append("params   \(text)" + (d.className.map { "  (\($0))" } ?? ""))
         } else {
             lines.append("params   (unreadable: see show --json)")
@@ -87,6 +92,14 @@ struct Show: AsyncParsableCommand, AdminCommand {
             lines.append("error    attempt \(e.attempt) at \(e.at)\(e.worker.map { " on \($0)" } ?? "")\(e.permanent == true ? " (permanent)" : ""): \(e.error)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Parameters `describe` prints on their own lines.
+    static let ownLines: Set<String> = ["prompt", "negative_prompt"]
+
+    /// Text in quotes as a prompt file writes it, so a prompt with spaces, quotes or `#` reads unambiguously.
+    func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     func showValue(_ v: ParameterValue) -> String {

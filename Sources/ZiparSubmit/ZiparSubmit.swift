@@ -14,12 +14,17 @@ struct ZiparSubmit: AsyncParsableCommand {
         abstract: "Submits image-generation jobs: one per prompt line (times its count).",
         discussion: """
             Text format, one prompt per line: CLASS [key=value ...]
+              or, for a text-to-image model: "TEXT" [key=value ...]
               CLASS: a class name (dress, ankle-boot, ...) or id.
+              TEXT: in double quotes, \\" for a quote and \\\\ for a backslash inside;
+              any value may be quoted too: negative_prompt="blurry, dark".
               keys: \(PromptParser.keys.filter { $0 != "class" }.joined(separator: ", ")).
-              '#' starts a comment; blank lines are skipped; CRLF reads like LF.
+              '#' outside quotes starts a comment; blank lines are skipped; CRLF reads like LF.
             JSON lines (--format jsonl): {"class": "dress", "policy": "zipar:4"}
-            Everything is validated against the model's config.json first; errors
-            name the line and the field, and nothing is inserted. All jobs go in
+              or {"prompt": "a dark ankle boot", "seed": 3}
+            Everything is validated against the model directory first (config.json;
+            a text model's layout.json); errors name the line, the column where
+            known, and the field, and nothing is inserted. All jobs go in
             in one transaction. The flags below set the defaults a line overrides.
             \(ExitStatus.helpText(", 3 --wait saw failed or cancelled jobs"))
             \(databaseHelp)
@@ -31,7 +36,7 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Argument(help: "Prompt file, or - for standard input.")
     var file: String
 
-    @Option(help: "Model directory whose config.json defines the classes and the grid (jobs carry its name).")
+    @Option(help: "Model directory: a class model's config.json (classes, grid), or a text model's Hugging Face config.json with its layout.json (name, grid). Jobs carry its name.")
     var model: String
 
     @Option(help: "Input format.")
@@ -78,7 +83,8 @@ struct ZiparSubmit: AsyncParsableCommand {
     @OptionGroup var log: LogOptions
 
     func run() async throws {
-        let config = try ModelConfig.load(directory: model)
+        let spec: ModelSpec
+        do { spec = try ModelSpec.load(directory: model) } catch { throw CLIError("--model \(model): \(error)") }
         let text: String
         if file == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -97,7 +103,7 @@ struct ZiparSubmit: AsyncParsableCommand {
             defaults.runAfter = at
         }
         let jobs: [JobSpec]
-        do { jobs = try PromptParser(model: ModelSpec(config), defaults: defaults).parse(text, format: format) } catch {
+        do { jobs = try PromptParser(model: spec, defaults: defaults).parse(text, format: format) } catch {
             let source = file == "-" ? "stdin" : file
             for err in error.errors { sayError("\(source): \(err)") }
             throw CLIError("\(error.errors.count) error(s); nothing submitted")

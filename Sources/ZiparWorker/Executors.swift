@@ -106,8 +106,8 @@ final class SimulatedExecutor: JobExecutor {
         }
         let passes: Int
         switch policy {
-        case .ntp: passes = grid * grid
-        case .zipar(let s), .adaptive(let s): passes = (grid - 1) * s + grid
+        case .ntp, .sjd: passes = grid * grid
+        case .zipar(let s), .adaptive(let s), .ziparSJD(let s, _): passes = (grid - 1) * s + grid
         }
         jobs[job.id] = (passes, passes, Date(), [])
     }

@@ -1,0 +1,94 @@
+import Decoding
+import Foundation
+import Model
+
+/// What a submission needs to know about a model to validate prompts: the name jobs carry (workers claim
+/// by it), whether a class or a text prompt defines its images, its classes, and the limits
+/// `JobParameters.validate(for:)` checks. Read from the model directory by `load(directory:)`.
+public struct ModelSpec: Sendable, Equatable {
+    public var name: String
+    public var conditioning: Conditioning
+    /// The native image side in tokens.
+    public var grid: Int
+    /// Class-conditional models: the class ids are 0..<numClasses, optionally named.
+    public var numClasses: Int
+    public var classNames: [String]?
+    /// Other image sides the model draws (nil = only `grid`).
+    public var sizes: [Int]?
+
+    /// A class-conditional LlamaGen model, from its zipar config.json.
+    public init(_ config: ModelConfig) {
+        name = config.name; conditioning = .classLabel; grid = config.gpt.grid
+        numClasses = config.gpt.numClasses; classNames = config.classNames; sizes = nil
+    }
+
+    /// A text-to-image model: no classes; a text job stores class 0, the one id its limits allow.
+    public init(textModel name: String, grid: Int, sizes: [Int]? = nil) {
+        self.name = name; conditioning = .text; self.grid = grid; numClasses = 1; classNames = nil; self.sizes = sizes
+    }
+
+    /// The config alone cannot tell whether the weights can guide (a LlamaGen null-class row, a text model
+    /// trained with caption dropout); the models zipar serves are trained for it, so submit assumes it and
+    /// the worker, which loads the weights, checks again.
+    public var limits: ModelLimits {
+        var l = ModelLimits(grid: grid, numClasses: numClasses, supportsGuidance: true)
+        l.conditioning = conditioning
+        l.sizes = sizes
+        return l
+    }
+
+    /// Class id for a name (any case) or a decimal id; nil for an unknown class or a text model.
+    public func classID(for text: String) -> Int? {
+        guard conditioning == .classLabel else { return nil }
+        if let n = Int(text) { return (0..<numClasses).contains(n) ? n : nil }
+        let t = text.lowercased()
+        return classNames?.firstIndex { $0.lowercased() == t }
+    }
+
+    /// The class name jobs store and show (nil for a text model: its jobs have no class).
+    public func className(_ id: Int) -> String? {
+        guard conditioning == .classLabel else { return nil }
+        if let names = classNames, id >= 0, id < names.count { return names[id] }
+        return "class-\(id)"
+    }
+}
+
+extension ModelSpec {
+    /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
+    public static let textModelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model"]
+
+    /// Reads a model directory. A zipar config.json (`name`, `gpt`, ...) is a class-conditional model; a
+    /// Hugging Face config.json (`model_type` emu3 / chameleon) is a text model, whose name and grid come
+    /// from the layout.json beside it (the Hugging Face config says neither): `name` (else the folder's
+    /// name) and `grid: {"rows": R, "cols": C}`.
+    public static func load(directory: String) throws -> ModelSpec {
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL
+        let configPath = dir.appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: configPath) else { throw ModelError.missingFile(configPath) }
+        let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        guard let type = top?["model_type"] else { return ModelSpec(try ModelConfig.load(path: configPath)) }
+        guard let family = type as? String, textModelTypes.contains(family) else {
+            throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
+                                       + "(\(textModelTypes.sorted().joined(separator: ", ")))")
+        }
+        let layoutPath = dir.appendingPathComponent("layout.json").path
+        guard let layoutData = FileManager.default.contents(atPath: layoutPath) else {
+            throw ModelError.badConfig(field: "layout.json", reason: "missing beside \(configPath): a text model's directory states its "
+                                       + "name and image grid there ({\"name\": ..., \"grid\": {\"rows\": 16, \"cols\": 16}})")
+        }
+        guard let layout = (try? JSONSerialization.jsonObject(with: layoutData)) as? [String: Any] else {
+            throw ModelError.badConfig(field: "(file)", reason: "\(layoutPath) is not a JSON object")
+        }
+        let grid = layout["grid"] as? [String: Any]
+        guard let rows = (grid?["rows"] as? NSNumber)?.intValue, let cols = (grid?["cols"] as? NSNumber)?.intValue,
+              rows >= 1, rows <= JobParameters.maxSize else {
+            throw ModelError.badConfig(field: "grid", reason: "\(layoutPath) needs \"grid\": {\"rows\": R, \"cols\": C} with R in 1...\(JobParameters.maxSize)")
+        }
+        // Jobs, the window policies and `size` speak of one side: a rectangular grid needs them extended first.
+        guard rows == cols else {
+            throw ModelError.badConfig(field: "grid", reason: "\(rows)x\(cols) in \(layoutPath): only square grids are served")
+        }
+        let name = (layout["name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? dir.lastPathComponent
+        return ModelSpec(textModel: name, grid: rows)
+    }
+}
