@@ -5,7 +5,7 @@
 //   CBLAS, CPNG   system libraries (OpenBLAS, libpng)
 //   Kernels       every line of unsafe pointer code: matmul, attention, conv, norms, mmap, PNG codec
 //   Model         safetensors, configs, the LlamaGen GPT forward pass and KV cache, the VQ decoder
-//   Decoding      JobParameters (one home, one validate), window policies (ntp, zipar, adaptive), seeded
+//   Decoding      JobParameters (one home, one validate), window policies (ntp, zipar, adaptive, sjd), seeded
 //                 sampling, the continuous-batching scheduler
 //   JobStore      PostgreSQL only: schema, SQL, submit, claims with leases, results (all SQL in one place)
 //   Runner        the worker loop over any JobQueue (JobStore, or InMemoryJobQueue in tests), executors
@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CPNG", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Model", dependencies: ["Kernels"]),
-        .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
+        .target(name: "Decoding", dependencies: ["Model", "Kernels", "TextModel"]),
         .target(name: "JobStore", dependencies: [
             "Decoding",
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport"]),
+        .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport", "TextModel"]),
         .executableTarget(name: "ZiparSubmit", dependencies: ["JobStore", "Submission", "Model", "Decoding", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
             "JobStore", "Runner", "Model", "Decoding", "Kernels", "CLISupport", "Telemetry",
@@ -81,14 +81,14 @@ let package = Package(
         ]),
         .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport", "Dashboard", "Telemetry",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-        .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport"]),
+        .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport", "TextModel"]),
         .target(name: "Tokenizer"),   // Hugging Face tokenizer.json (BPE) encode/decode, Foundation only
-        .target(name: "TextModel", dependencies: ["Model", "Kernels"]),
+        .target(name: "TextModel", dependencies: ["Model", "Kernels", "Tokenizer"]),
         .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "TextModel"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),

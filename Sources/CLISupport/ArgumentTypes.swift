@@ -14,7 +14,7 @@ extension WeightStorage: ExpressibleByArgument {}
 
 extension PolicySpec: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
-    public static var defaultCompletionKind: CompletionKind { .list(["ntp", "zipar:8", "zipar:4", "adaptive:4", "official:8"]) }
+    public static var defaultCompletionKind: CompletionKind { .list(["ntp", "zipar:8", "zipar:4", "adaptive:4", "official:8", "sjd:4", "zipar-sjd:8,4"]) }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TextModel
 
 /// Limits of one scheduler.
 public struct SchedulerLimits: Sendable, Equatable {
@@ -15,21 +16,24 @@ public struct SchedulerLimits: Sendable, Equatable {
 }
 
 /// Continuous batching: decides which (sequence, position) queries go into the next pass, runs the
-/// pass on the engine, samples, and retires finished requests so new ones can join.
+/// pass on the engine, samples, and retires finished requests so new ones can join. The engine may be
+/// LlamaGen's or a text model's (`ImageTokenEngine`); each request brings its layout (`DecodingSetup`).
 ///
 /// Each request's queries go into a pass all together or not at all (unless a single request alone exceeds
 /// the cap), so a request's schedule, and with counter-based sampling its tokens, do not depend on what else
 /// shares the batch. Requests are served in arrival order; one whose queries do not fit waits a pass.
+/// A prompt prefill is the exception: its K/V do not depend on how the prompt is split, so a request still
+/// prefilling takes whatever room the pass has left.
 public final class BatchScheduler {
-    public let engine: GPTEngine
+    public let engine: any ImageTokenEngine
     public let limits: SchedulerLimits
 
     final class Active {
         let decoder: RequestDecoder
-        let cond: SequenceID
-        let uncond: SequenceID?
+        let cond: EngineSequence
+        let uncond: EngineSequence?
         let started: Date
-        init(decoder: RequestDecoder, cond: SequenceID, uncond: SequenceID?) {
+        init(decoder: RequestDecoder, cond: EngineSequence, uncond: EngineSequence?) {
             self.decoder = decoder; self.cond = cond; self.uncond = uncond; started = Date()
         }
     }
@@ -38,15 +42,28 @@ public final class BatchScheduler {
     /// Passes run so far.
     public private(set) var passCount = 0
 
-    public init(engine: GPTEngine, limits: SchedulerLimits = SchedulerLimits()) {
+    public init(engine: any ImageTokenEngine, limits: SchedulerLimits = SchedulerLimits()) {
         self.engine = engine
         self.limits = limits
     }
+
+    public convenience init(engine: GPTEngine, limits: SchedulerLimits = SchedulerLimits()) {
+        self.init(engine: GPTTokenEngine(engine), limits: limits)
+    }
+
+    /// The LlamaGen engine underneath, when that is what runs (benchmarks profile it).
+    public var gptEngine: GPTEngine? { (engine as? GPTTokenEngine)?.engine }
 
     /// A scheduler with its own engine sized for `batch` requests: each may need two sequences (CFG's
     /// null-class twin) and the engine's buffers hold `maxQueries` queries a pass.
     public convenience init(model: GPTModel, batch: Int, maxQueries: Int, attentionMode: AttentionMode = .masked) {
         let engine = GPTEngine(model: model, maxQueries: maxQueries, maxSequences: 2 * batch, attentionMode: attentionMode)
+        self.init(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
+    }
+
+    /// A scheduler for a text-to-image bundle, its engine sized like the one above.
+    public convenience init(textBundle: TextModelBundle, batch: Int, maxQueries: Int, attentionMode: AttentionMode = .masked) {
+        let engine = TextTokenEngine(bundle: textBundle, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode)
         self.init(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
@@ -62,8 +79,7 @@ public final class BatchScheduler {
 
     /// Adds a request; throws `ParameterError` for parameters the model cannot serve, `DecodingError` when full.
     public func add(_ request: GenerationRequest) throws {
-        let model = engine.model
-        let decoder = try RequestDecoder(request: request, config: model.config, nullClass: model.nullClass)
+        let decoder = try RequestDecoder(request: request, setup: try engine.setup(for: request))
         guard !active.contains(where: { $0.decoder.request.id == request.id }) else {
             throw DecodingError.duplicateID(request.id)
         }
@@ -74,8 +90,8 @@ public final class BatchScheduler {
         guard engine.openSequences + need <= engine.maxSequences else {
             throw DecodingError.full("engine has no free sequence slot (\(engine.maxSequences) in use)")
         }
-        let cond = try engine.openSequence()
-        let uncond = decoder.usesGuidance ? try engine.openSequence() : nil
+        let cond = try engine.openSequence(for: request)
+        let uncond = decoder.usesGuidance ? try engine.openSequence(for: request) : nil
         active.append(Active(decoder: decoder, cond: cond, uncond: uncond))
     }
 
@@ -83,30 +99,31 @@ public final class BatchScheduler {
     public func step() -> [GenerationResult] {
         guard !active.isEmpty else { return [] }
         let cap = queryCap
-        var queries: [GPTQuery] = []
-        var members: [(Active, [PlannedQuery], condIndex: [Int], uncondIndex: [Int?])] = []
+        var queries: [EngineQuery] = []
+        var members: [(Active, [PlannedQuery], condIndex: [Int?], uncondIndex: [Int?])] = []
         for a in active {
-            var plan = a.decoder.plan()
-            var cost = RequestDecoder.cost(plan)
+            let room = cap - queries.count
+            var plan = a.decoder.isPrefilling ? a.decoder.plan(maxQueries: room) : a.decoder.plan()
+            let cost = RequestDecoder.cost(plan)
             if cost == 0 { continue }
-            if queries.count + cost > cap {
+            if cost > room {
                 if !queries.isEmpty { continue }           // wait for a pass with room
                 plan = a.decoder.plan(maxQueries: cap)     // alone and too big: run what fits
-                cost = RequestDecoder.cost(plan)
             }
-            var ci: [Int] = [], ui: [Int?] = []
+            var ci: [Int?] = [], ui: [Int?] = []
             for pq in plan {
+                guard pq.side != .unconditional else { ci.append(nil); continue }
                 ci.append(queries.count)
-                queries.append(GPTQuery(sequence: a.cond, position: pq.position, input: pq.input, wantsLogits: pq.wantsLogits,
-                                        hidden: pq.hidden))
+                queries.append(EngineQuery(sequence: a.cond, position: pq.position, input: pq.input,
+                                           wantsLogits: pq.wantsLogits, hidden: pq.hidden))
             }
             for pq in plan {
-                if pq.guided, let u = a.uncond {
+                let twin = pq.side == .unconditional || (pq.side == .both && pq.guided)
+                if twin, let u = a.uncond {
                     ui.append(queries.count)
-                    var input = pq.input
-                    if case .classLabel = input { input = .classLabel(a.decoder.nullClass) }
-                    queries.append(GPTQuery(sequence: u, position: pq.position, input: input, wantsLogits: pq.wantsLogits,
-                                            hidden: pq.hidden))
+                    let input = pq.side == .unconditional ? pq.input : pq.twinInput ?? pq.input
+                    queries.append(EngineQuery(sequence: u, position: pq.position, input: input,
+                                               wantsLogits: pq.wantsLogits, hidden: pq.hidden))
                 } else {
                     ui.append(nil)
                 }
@@ -118,12 +135,7 @@ public final class BatchScheduler {
 
         let t0 = Date()
         let logits = engine.forward(queries)
-        var rowOf = [Int](repeating: -1, count: queries.count)
-        for (i, r) in logits.queryRows.enumerated() { rowOf[r] = i }
-        func row(_ q: Int?) -> [Float]? {
-            guard let q, rowOf[q] >= 0 else { return nil }
-            return logits.row(rowOf[q])
-        }
+        func row(_ q: Int?) -> [Float]? { q.flatMap { logits[$0] } }
         var gathered: [(Active, [PlannedQuery], [[Float]?], [[Float]?])] = []
         for (a, plan, ci, ui) in members {
             gathered.append((a, plan, ci.map { row($0) }, ui.map { row($0) }))

@@ -14,15 +14,23 @@ public struct PlannedQuery: Sendable, Equatable {
         case verify(row: Int, window: Int)
         /// Overwrite the K/V of a placeholder in the last slot of row `row` with the real token; no logits.
         case rewrite(row: Int)
+        /// End-of-row layout: write the K/V of final token `token`, the last of its row, which no query takes
+        /// as input (the end-of-row token after it was fed when the next row started); no logits.
+        case feed(token: Int)
         /// Speculative Jacobi: predict token `token` inside a window; verify its draft or sample it when every
         /// token before it is final, re-draft it otherwise. `freshDraft`: the input is a new draft of
         /// `token - 1`, drawn by `plan()` from its window's latest distribution (JacobiWindow.swift).
         case jacobi(token: Int, freshDraft: Bool)
     }
 
-    /// Sequence position: `clsTokenNum + t` holds image token `t` and predicts token `t + 1`.
+    /// Which sequences run the query: `.both` is the conditional one plus, when `guided`, its
+    /// unconditional twin; a text request's prompt prefill has positions only one side's prompt covers.
+    public enum Side: Sendable, Equatable { case both, conditional, unconditional }
+
+    /// Sequence position (`ImageLayout`): on LlamaGen's layout `clsTokenNum + t` holds image token `t` and
+    /// predicts token `t + 1`.
     public var position: Int
-    /// The conditional input (the unconditional twin uses the null class for a class label).
+    /// The input (for an `.unconditional` query, the unconditional sequence's).
     public var input: GPTQuery.Input
     public var action: Action
     /// True when the input is a stand-in for a token not decoded yet.
@@ -32,10 +40,13 @@ public struct PlannedQuery: Sendable, Equatable {
     /// Positions the query must not attend to: under zipar-sjd, the slots of rows above past their final
     /// tokens, where drafts may sit (JacobiWindow.swift).
     public var hidden: [Range<Int>] = []
+    public var side: Side = .both
+    /// The unconditional twin's input where it differs: the null class, the unconditional prompt's token.
+    public var twinInput: GPTQuery.Input? = nil
 
     public var wantsLogits: Bool {
         switch action {
-        case .prefix, .rewrite: return false
+        case .prefix, .rewrite, .feed: return false
         default: return true
         }
     }
@@ -46,12 +57,18 @@ public struct PlannedQuery: Sendable, Equatable {
 /// queries the next pass should carry, `apply` consumes their logits. The window rules
 /// (see docs/decoding.md):
 ///
-/// - row 0 runs token by token from the class-token prefill (pass 1 yields x(0,0));
+/// Positions come from the request's `ImageLayout`: LlamaGen's plain raster after the class tokens, or a text
+/// model's end-of-row layout after the prompt (docs/decoding.md, "Decoding the end-of-row layout").
+///
+/// - row 0 runs token by token from the prefix prefill (its last pass yields x(0,0));
 /// - row i >= 1 starts once row i-1 has `w` tokens (w = S for zipar:S, W for ntp, W for row 1 under the
-///   official schedule); x(i,j) for j >= 1 needs min(j + w, W) tokens of row i-1;
+///   official schedule; on the end-of-row layout official:S is w = S - 1 for every row, the authors' Lumina
+///   loop); x(i,j) for j >= 1 needs min(j + w, W) tokens of row i-1;
 /// - to predict x(i,0) before x(i-1,W-1) exists, the slot (i-1,W-1) gets a placeholder: the last decoded token
 ///   of row i-2 (x(i-2,W-1) once that row is complete, as in the official code), or for i = 1 the last decoded
-///   token of row 0. When the real x(i-1,W-1) arrives, the next pass rewrites that slot (no logits);
+///   token of row 0. When the real x(i-1,W-1) arrives, the next pass rewrites that slot (no logits).
+///   On the end-of-row layout the input before x(i,0) is EOL(i-1), known in advance: no placeholder, and
+///   x(i-1,W-1), which no query takes as input, gets a K/V write of its own in the pass after it is sampled;
 /// - adaptive:SMIN drafts x(i,0) at window SMIN and re-predicts it in every later pass with one more token of
 ///   row i-1 in context, accepting by speculative sampling; row i continues only once its first token is final;
 /// - sjd:K and zipar-sjd:S,K run a Jacobi window of up to K tokens per lane (the whole raster for sjd, each row
@@ -66,9 +83,13 @@ public final class RequestDecoder {
 
     public let request: GenerationRequest
     public let grid: Int
+    /// Where every token of this request sits in its sequences.
+    public let layout: ImageLayout
+    /// Positions before x(0,0) (`layout.prefixLength`): LlamaGen's class tokens, or a text model's prompt.
     public let clsTokenNum: Int
     public let usesGuidance: Bool
-    let nullClass: Int
+    /// The prefixes of both sequences (`DecodingSetup`).
+    let setup: DecodingSetup
 
     public private(set) var tokens: [Int]
     public private(set) var decodeStep: [Int]
@@ -79,33 +100,54 @@ public final class RequestDecoder {
     public private(set) var placeholderRows: Set<Int> = []
     public private(set) var decoded = 0
     var prefilled = false
+    /// The next prefix position to feed (the prompt prefill may take several passes).
+    var prefixNext = 0
+    /// End-of-row layout: rows whose last token is final but not fed yet (no query takes it as input).
+    var unfedRowEnds: Set<Int> = []
     /// Drafts and proposals of the speculative Jacobi policies (nil for the others).
     var jacobi: JacobiState?
 
-    /// Throws `ParameterError` when the parameters break a rule (`JobParameters.validate(for:)`).
-    public init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
-        try request.parameters.validate(for: ModelLimits(grid: config.grid, numClasses: config.numClasses,
-                                                         supportsGuidance: nullClass >= config.numClasses))
+    /// A LlamaGen request. Throws `ParameterError` when the parameters break a rule
+    /// (`JobParameters.validate(for:)`).
+    public convenience init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
+        let limits = ModelLimits(grid: config.grid, numClasses: config.numClasses, supportsGuidance: nullClass >= config.numClasses)
+        try self.init(request: request, setup: .classConditional(request, config: config, nullClass: nullClass, limits: limits))
+    }
+
+    /// A request on any layout (`ImageTokenEngine.setup(for:)`). Throws `ParameterError` when the parameters
+    /// break a rule (`JobParameters.validate(for:)`, plus the end-of-row layout's own rules).
+    public init(request: GenerationRequest, setup: DecodingSetup) throws {
+        let layout = setup.layout
+        try Self.validate(request.parameters, layout: layout, limits: setup.limits)
         let s = request.sampling
         self.request = request
-        grid = config.grid
-        clsTokenNum = config.clsTokenNum
-        self.nullClass = nullClass
+        self.layout = layout
+        self.setup = setup
+        grid = layout.columns
+        clsTokenNum = layout.prefixLength
+        prefixNext = layout.prefixLength - max(setup.cond.count, s.cfgScale != 1 ? setup.uncond.count : 0)
         usesGuidance = s.cfgScale != 1
-        let n = config.grid * config.grid
+        let n = grid * grid
         tokens = [Int](repeating: -1, count: n)
         decodeStep = [Int](repeating: -1, count: n)
-        rowCount = [Int](repeating: 0, count: config.grid)
-        stats.rowWindows = [Int](repeating: 0, count: max(config.grid - 1, 0))
+        rowCount = [Int](repeating: 0, count: grid)
+        stats.rowWindows = [Int](repeating: 0, count: max(grid - 1, 0))
         if let k = request.policy.jacobiWindow {
             jacobi = JacobiState(window: k, rowLanes: request.policy != .sjd(jacobiWindow: k))
         }
     }
 
     public var isFinished: Bool { decoded == grid * grid }
+    /// True while the prefix (class tokens or prompt) is still being fed.
+    public var isPrefilling: Bool { !prefilled }
 
-    /// The window row `i >= 1` starts at (its minimum for adaptive).
+    /// The window row `i >= 1` starts at (its minimum for adaptive): the tokens of row i-1 it needs.
     public func startWindow(row i: Int) -> Int {
+        if request.officialSchedule, layout.hasEndOfRow, case .zipar(let s) = request.policy {
+            // The authors' Lumina-mGPT loop: their window S counts the token before the row (the EOL above)
+            // as one of S, so S - 1 image tokens above, and row 0 is not finished first.
+            return min(s - 1, grid)
+        }
         if request.officialSchedule && i == 1 { return grid }
         switch request.policy {
         case .ntp, .sjd: return grid
@@ -128,11 +170,14 @@ public final class RequestDecoder {
     func guided(position p: Int) -> Bool {
         guard usesGuidance else { return false }
         guard let k = request.sampling.cfgInterval else { return true }
-        return p - clsTokenNum + 1 < k
+        return layout.predictedToken(afterPosition: p) < k
     }
 
     /// Engine queries the plan costs (guided queries count twice).
-    public static func cost(_ plan: [PlannedQuery]) -> Int { plan.reduce(0) { $0 + ($1.guided ? 2 : 1) } }
+    public static func cost(_ plan: [PlannedQuery]) -> Int { plan.reduce(0) { $0 + $1.cost } }
+
+    /// The input that feeds final image token `t`: its code, as the vocabulary id of the layout.
+    func imageInput(_ t: Int) -> GPTQuery.Input { .token(layout.vocabularyID(code: tokens[t])) }
 
     func query(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
         PlannedQuery(position: position, input: input, action: action, isPlaceholder: placeholder,
@@ -154,12 +199,7 @@ public final class RequestDecoder {
         func q(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
             query(position, input, action, placeholder: placeholder)
         }
-        if !prefilled {
-            for p in 0..<clsTokenNum {
-                out.append(q(p, .classLabel(request.classLabel), p == clsTokenNum - 1 ? .decode(token: 0) : .prefix))
-            }
-            return out
-        }
+        if !prefilled { return prefixQueries(maxQueries: maxQueries) }
         let W = grid
         var rows: [PlannedQuery] = []
         if jacobi != nil { rows = jacobiQueries() }
@@ -167,13 +207,21 @@ public final class RequestDecoder {
             let c = rowCount[i]
             if c == W { continue }
             if i == 0 {
-                rows.append(q(clsTokenNum + c - 1, .token(tokens[c - 1]), .decode(token: c)))
+                rows.append(q(layout.position(ofToken: c - 1), imageInput(c - 1), .decode(token: c)))
                 continue
             }
             let above = rowCount[i - 1]
             let w = startWindow(row: i)
-            let s = slot(lastOfRow: i - 1)
-            if c == 0 {
+            if c == 0, let eol = layout.endOfRow?.token, let s = layout.endOfRowPosition(row: i - 1) {
+                // The end-of-row token before x(i,0) is known: fed as it is, never a stand-in.
+                let input = GPTQuery.Input.token(eol)
+                if let d = drafts[i] {
+                    if above > d.window || above == W { rows.append(q(s, input, .verify(row: i, window: above))) }
+                } else if above >= w || above == W {
+                    rows.append(q(s, input, isAdaptive && above < W ? .draft(row: i, window: above) : .decode(token: i * W)))
+                }
+            } else if c == 0 {
+                let s = slot(lastOfRow: i - 1)
                 if above == W {
                     let real = GPTQuery.Input.token(tokens[i * W - 1])
                     if drafts[i] != nil { rows.append(q(s, real, .verify(row: i, window: W))) }
@@ -189,8 +237,12 @@ public final class RequestDecoder {
                 }
             } else if above >= min(c + w, W) {
                 let t = i * W + c
-                rows.append(q(clsTokenNum + t - 1, .token(tokens[t - 1]), .decode(token: t)))
+                rows.append(q(layout.position(ofToken: t - 1), imageInput(t - 1), .decode(token: t)))
             }
+        }
+        for r in unfedRowEnds.sorted() {
+            let t = r * W + W - 1
+            out.append(q(layout.position(ofToken: t), imageInput(t), .feed(token: t)))
         }
         let touched = Set(rows.map(\.position))
         for r in placeholderRows.sorted() where rowCount[r] == W {
@@ -202,7 +254,7 @@ public final class RequestDecoder {
         var budget = maxQueries - Self.cost(out)
         if budget <= 0 { out.removeAll(); budget = maxQueries }
         for r in rows {
-            let c = r.guided ? 2 : 1
+            let c = r.cost
             if c > budget { break }
             out.append(r); budget -= c
         }
@@ -224,18 +276,24 @@ public final class RequestDecoder {
 
         func finalize(_ t: Int, _ x: Int) { self.finalize(t, x, pass: pass) }
         for (k, pq) in plan.enumerated() {
-            if pq.position >= clsTokenNum, (pq.position - clsTokenNum) % W == W - 1 {
+            if !layout.hasEndOfRow, pq.position >= clsTokenNum, (pq.position - clsTokenNum) % W == W - 1 {
                 let r = (pq.position - clsTokenNum) / W
                 if pq.isPlaceholder { placeholderRows.insert(r) } else { placeholderRows.remove(r) }
             }
-            if case .prefix = pq.action { prefilled = true }
-            guard pq.wantsLogits, let c = cond[k] else { continue }
+            if pq.position < clsTokenNum {
+                prefixNext = max(prefixNext, pq.position + 1)
+                if prefixNext == clsTokenNum { prefilled = true }
+            }
+            if case .feed(let t) = pq.action { unfedRowEnds.remove(t / W) }
+            guard pq.wantsLogits, let full = cond[k] else { continue }
+            // Inside the grid only image ids may be drawn: the sampler sees their logits alone, indexed by code.
+            let c = layout.imageLogits(full)
             let logits: [Float]
-            if pq.guided, let u = uncond[k] { logits = Sampler.guided(cond: c, uncond: u, scale: sp.cfgScale) }
+            if pq.guided, let u = uncond[k] { logits = Sampler.guided(cond: c, uncond: layout.imageLogits(u), scale: sp.cfgScale) }
             else { logits = c }
             let probs = Sampler.probabilities(logits: logits, params: sp)
             switch pq.action {
-            case .prefix, .rewrite:
+            case .prefix, .rewrite, .feed:
                 break
             case .jacobi:
                 windowed.append((pq, probs))
@@ -268,13 +326,14 @@ public final class RequestDecoder {
             }
         }
         if !windowed.isEmpty { applyJacobi(windowed, rowCountAtPlan: above, pass: pass) }
-        if plan.contains(where: { $0.position == clsTokenNum - 1 }) { prefilled = true }
         stats.tokens = decoded
     }
 
     /// Makes image token `t` final with value `x`, decoded in pass `pass`.
     func finalize(_ t: Int, _ x: Int, pass: Int) {
         tokens[t] = x; decodeStep[t] = pass; rowCount[t / grid] += 1; decoded += 1; stats.tokens += 1
+        // A row's last token precedes the end-of-row token, which was fed long ago: it needs a write.
+        if layout.hasEndOfRow && t % grid == grid - 1 && t / grid < grid - 1 { unfedRowEnds.insert(t / grid) }
     }
 
     func setLastPassSeconds(_ s: Double) {
@@ -286,6 +345,11 @@ public final class RequestDecoder {
         s.wallSeconds = wallSeconds
         return GenerationResult(id: request.id, request: request, tokens: tokens, decodeStep: decodeStep, stats: s)
     }
+}
+
+extension PlannedQuery {
+    /// Engine queries it takes: two when it also runs in the unconditional sequence.
+    public var cost: Int { side == .both && guided ? 2 : 1 }
 }
 
 extension GPTQuery.Input {

@@ -196,7 +196,7 @@ func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Fl
     }
     var results: [GenerationResult] = []
     let profile = PassProfile()
-    scheduler.engine.profile = profile
+    scheduler.gptEngine?.profile = profile
     let wall = try seconds { results = try scheduler.run(requests) }
     let latency = results.map(\.stats.wallSeconds).reduce(0, +) / Double(results.count)
     let perImage = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)

@@ -3,6 +3,7 @@ import CLISupport
 import Decoding
 import Foundation
 import Model
+import TextModel
 
 @main
 struct Zipar: ParsableCommand {
@@ -93,9 +94,13 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var log: LogOptions
-    @Option(name: .customLong("class"), help: "Class id or name; a comma list, or 'all'.")
-    var classLabel: String
-    @Option(help: "Images per class.")
+    @Option(name: .customLong("class"), help: "Class id or name; a comma list, or 'all' (class-conditional models).")
+    var classLabel: String?
+    @Option(help: "Text-to-image bundles (a folder with layout.json and tokenizer.json): the prompt.")
+    var prompt: String?
+    @Option(help: "Text-to-image bundles: what guidance steers away from (replaces the empty prompt; needs --cfg).")
+    var negativePrompt: String?
+    @Option(help: "Images per class (per prompt).")
     var count: Int = 8
     @Option(help: "Seed of the first image of each class; image k uses seed + k.")
     var seed: UInt64 = Defaults.seed
@@ -121,6 +126,11 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        if TextModelBundle.isBundle(directory: modelOptions.model) { return try generateFromPrompt(self) }
+        if prompt != nil || negativePrompt != nil {
+            throw CLIError("model \(modelOptions.model) is class-conditional: use --class, not --prompt")
+        }
+        guard let classLabel else { throw CLIError("--class is required for a class-conditional model") }
         let bundle = try modelOptions.load()
         let classes = try parseClasses(classLabel, bundle.config)
         if !tokensOnly && bundle.vq == nil { throw CLIError("model \(modelOptions.model) has no vq.safetensors: use --tokens-only") }
