@@ -10,6 +10,7 @@
 #include "ckernels.h"
 #include "internal.h"
 #include "simd_math.h"
+#include "winograd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,6 +79,21 @@ static void conv_block_scalar(const float *x, size_t plane, int channels, const 
         memcpy(tmp + j * ZK_CONV_TP, acc, sizeof acc);
     }
 }
+
+// The 1x1 register tile over `channels` rows of `stride` floats, for Winograd's per-position
+// products (winograd.c): tmp [8][tp] = w [channels][8]^T x [channels][tp], tp = zk_conv_tile_width.
+void zk_conv_gemm_block(int level, const float *x, size_t stride, int channels, const float *w, float *tmp) {
+    static const int zero[1] = { 0 };
+    switch (level) {
+#if defined(__x86_64__)
+    case ZK_ISA_AVX512: conv_tile1_avx512(x, stride, channels, zero, w, tmp); break;
+    case ZK_ISA_AVX2: conv_block_avx2(x, stride, channels, zero, 1, w, tmp); break;
+#endif
+    default: conv_block_scalar(x, stride, channels, zero, 1, w, tmp);
+    }
+}
+
+int zk_conv_tile_width(int level) { return level == ZK_ISA_AVX512 ? ZK_CONV_TP512 : ZK_CONV_TP; }
 
 size_t zk_conv_plane(int height, int width) {
     size_t p = (size_t)(height + 2) * (width + 2) + ZK_CONV_SLACK;

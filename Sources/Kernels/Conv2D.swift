@@ -1,35 +1,62 @@
 import CKernels
 
 /// A 2-D convolution (kernel 1 or 3, stride 1, zero padding kernel / 2, as `nn.Conv2d`) with its
-/// weights packed once for the direct-convolution kernel (`zk_conv2d`: AVX-512VL / AVX2 / scalar,
-/// chosen at run time; no im2col copy, no BLAS).
+/// weights packed once, either for the direct-convolution kernel (`zk_conv2d`: AVX-512VL / AVX2 /
+/// scalar, chosen at run time; no im2col copy, no BLAS) or, for 3x3 layers with many channels, for
+/// Winograd F(2x2, 3x3) or F(4x4, 3x3) (`zk_conv2d_winograd`: 2.25x or 4x fewer multiplies on the
+/// same register tile).
 ///
 /// Activations are channel-major `[channels][height][width]` `FloatBuffer`s; the input of `apply` is
 /// *padded* (`ImageOps.paddedCount`): written by `ImageOps.pad` or `ImageOps.groupNorm(padded:)`.
 public final class Conv2D: @unchecked Sendable {
+    /// How the convolution is computed. `.automatic` takes Winograd where `zk_winograd_choice` says
+    /// it was measured to win (3x3, AVX-512, 32 ... 256 x 256 channels: F(2x2) unless `ZK_WINOGRAD`
+    /// says 4, or 0 for off) and the direct kernel elsewhere. `.winograd2x2` / `.winograd4x4` name the
+    /// output tile: F(2x2, 3x3) rounds like the direct kernel; F(4x4, 3x3) needs 44% fewer products
+    /// than F(2x2) but rounds ~10x worse, so it is opt-in.
+    public enum Algorithm: Sendable { case automatic, direct, winograd2x2, winograd4x4 }
+
     public let inChannels: Int, outChannels: Int, kernel: Int
+    /// The algorithm chosen at init (never `.automatic`).
+    public let algorithm: Algorithm
     let packed: UnsafeMutablePointer<Float>
     let packedBytes: Int
+    let winogradTile: Int32     // 0: direct
     let bias: [Float]?
 
     /// `weight` is OIHW `[outChannels][inChannels][kernel][kernel]`; `bias` has `outChannels` values.
-    public init(weight: [Float], bias: [Float]?, inChannels: Int, outChannels: Int, kernel: Int) {
+    /// Winograd needs a 3x3 kernel.
+    public init(weight: [Float], bias: [Float]?, inChannels: Int, outChannels: Int, kernel: Int,
+                algorithm: Algorithm = .automatic) {
         precondition(kernel == 1 || kernel == 3, "Conv2D supports 1x1 and 3x3 kernels, not \(kernel)")
         precondition(weight.count == outChannels * inChannels * kernel * kernel, "conv weight shape mismatch")
         precondition(bias == nil || bias!.count == outChannels, "conv bias shape mismatch")
+        precondition(kernel == 3 || algorithm == .automatic || algorithm == .direct, "Winograd needs a 3x3 kernel")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel; self.bias = bias
-        let n = zk_conv_packed_count(Int32(outChannels), Int32(inChannels), Int32(kernel))
+        var tile: Int32 = 0
+        switch algorithm {
+        case .automatic: tile = kernel == 3 ? zk_winograd_choice(Int32(outChannels), Int32(inChannels)) : 0
+        case .direct: tile = 0
+        case .winograd2x2: tile = 2
+        case .winograd4x4: tile = 4
+        }
+        winogradTile = tile
+        self.algorithm = tile == 2 ? .winograd2x2 : tile == 4 ? .winograd4x4 : .direct
+        let n = tile != 0 ? zk_winograd_packed_count(tile, Int32(outChannels), Int32(inChannels))
+                          : zk_conv_packed_count(Int32(outChannels), Int32(inChannels), Int32(kernel))
         packedBytes = max(n, 1) * MemoryLayout<Float>.size
         guard let raw = zk_alloc(packedBytes) else { fatalError("out of memory packing a \(outChannels)x\(inChannels) conv") }
         packed = raw.bindMemory(to: Float.self, capacity: max(n, 1))
         weight.withUnsafeBufferPointer {
-            zk_conv_pack($0.baseAddress, Int32(outChannels), Int32(inChannels), Int32(kernel), packed)
+            if tile != 0 { zk_winograd_pack(tile, $0.baseAddress, Int32(outChannels), Int32(inChannels), packed) }
+            else { zk_conv_pack($0.baseAddress, Int32(outChannels), Int32(inChannels), Int32(kernel), packed) }
         }
     }
 
     deinit { zk_free(packed, packedBytes) }
 
-    /// Bytes of the packed weights (the last block of 8 output channels is zero-padded).
+    /// Bytes of the packed weights (the last block of 8 output channels is zero-padded; Winograd's
+    /// transformed weights are 16/9 (2x2) or 4 (4x4) times the direct packing).
     public var weightBytes: Int { packedBytes }
 
     /// `y [outChannels][height][width] = conv(xPadded) + bias (+ skip)`; `skip` is `[outChannels][height][width]`.
@@ -38,8 +65,14 @@ public final class Conv2D: @unchecked Sendable {
         precondition(y.count >= outChannels * height * width, "conv output too small")
         precondition(skip == nil || skip!.count >= outChannels * height * width, "conv skip too small")
         let run = { (b: UnsafePointer<Float>?) in
-            zk_conv2d(xp.base, Int32(self.inChannels), Int32(height), Int32(width), Int32(self.kernel), self.packed, b,
-                      Int32(self.outChannels), skip.map { UnsafePointer($0.base) }, y.base)
+            let s = skip.map { UnsafePointer($0.base) }
+            if self.winogradTile != 0 {
+                zk_conv2d_winograd(self.winogradTile, xp.base, Int32(self.inChannels), Int32(height), Int32(width), self.packed, b,
+                                   Int32(self.outChannels), s, y.base)
+            } else {
+                zk_conv2d(xp.base, Int32(self.inChannels), Int32(height), Int32(width), Int32(self.kernel), self.packed, b,
+                          Int32(self.outChannels), s, y.base)
+            }
         }
         if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
     }

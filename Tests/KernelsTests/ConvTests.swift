@@ -34,7 +34,10 @@ import Testing
         return (y, s)
     }
 
-    func check(c: Int, o: Int, h: Int, w: Int, k: Int, upsample: Bool = false, skip: Bool = false, bias: Bool = true) {
+    /// The worst error of `Conv2D` (with `algorithm`) against `naiveConv`, relative to sum |x w| per output.
+    @discardableResult
+    func check(c: Int, o: Int, h: Int, w: Int, k: Int, upsample: Bool = false, skip: Bool = false, bias: Bool = true,
+               algorithm: Conv2D.Algorithm = .automatic, bound: Double = 1e-5) -> Double {
         var rng = TestRandom(seed: UInt64(c * 1000 + o * 10 + h + k))
         let ih = upsample ? h / 2 : h, iw = upsample ? w / 2 : w
         let x = rng.floats(c * ih * iw)
@@ -47,12 +50,14 @@ import Testing
             for ch in 0..<c { for y in 0..<h { for xx in 0..<w { xr[(ch * h + y) * w + xx] = x[(ch * ih + y / 2) * iw + xx / 2] } } }
         }
         let ref = Self.naiveConv(xr, c: c, h: h, w: w, weight: weight, bias: b, o: o, k: k, skip: s)
-        let conv = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: k)
+        let conv = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: k, algorithm: algorithm)
+        if algorithm != .automatic { #expect(conv.algorithm == algorithm) }
         let xp = ImageOps.pad(FloatBuffer(x), channels: c, height: ih, width: iw, upsample: upsample)
         let y = conv(padded: xp, height: h, width: w, skip: s.map { FloatBuffer($0) })
         var worst = 0.0
         for i in 0..<(o * h * w) { worst = max(worst, abs(Double(y[i]) - ref.y[i]) / max(ref.scale[i], 1e-3)) }
-        #expect(worst < 1e-5, "conv \(c)->\(o) \(k)x\(k) at \(h)x\(w)\(upsample ? " up" : "")\(skip ? " skip" : ""): relative error \(worst)")
+        #expect(worst < bound, "conv \(c)->\(o) \(k)x\(k) \(conv.algorithm) at \(h)x\(w)\(upsample ? " up" : "")\(skip ? " skip" : ""): relative error \(worst)")
+        return worst
     }
 
     @Test func threeByThreeMatchesNaive() {
@@ -77,6 +82,62 @@ import Testing
         KernelRuntime.forceScalar(true)
         check(c: 24, o: 20, h: 13, w: 18, k: 3, skip: true)
         check(c: 7, o: 9, h: 5, w: 5, k: 1)
+    }
+
+    /// Winograd F(2x2, 3x3) and F(4x4, 3x3) against the naive loops and against the direct kernel on
+    /// the same data: heights and widths that are not multiples of the tile (partial last tile rows
+    /// and columns), tile rows that are not multiples of the 16-tile vectors (runs of tiles split
+    /// across rows inside a chunk), channel counts that are not multiples of 8 or 16, a partial last
+    /// chunk, with and without bias, skip and upsampling. Bound: 1e-5 of sum |x w| per output, the
+    /// direct kernel's, for both tiles (measured: direct and 2x2 ~2e-7, 4x4 ~1e-6).
+    @Test(arguments: [Conv2D.Algorithm.winograd2x2, .winograd4x4])
+    func winogradMatchesNaiveAndDirect(_ algorithm: Conv2D.Algorithm) {
+        let shapes = [(32, 32, 1, 1), (33, 40, 7, 9), (40, 35, 13, 5), (48, 17, 16, 16), (37, 64, 31, 30),
+                      (64, 64, 3, 70), (35, 33, 45, 37), (32, 32, 6, 66)]
+        var worst = (direct: 0.0, winograd: 0.0)
+        for (i, (c, o, h, w)) in shapes.enumerated() {
+            let skip = i % 2 == 1, bias = i != 2
+            worst.direct = max(worst.direct, check(c: c, o: o, h: h, w: w, k: 3, skip: skip, bias: bias, algorithm: .direct))
+            worst.winograd = max(worst.winograd, check(c: c, o: o, h: h, w: w, k: 3, skip: skip, bias: bias, algorithm: algorithm))
+        }
+        worst.winograd = max(worst.winograd, check(c: 32, o: 40, h: 18, w: 26, k: 3, upsample: true, skip: true, algorithm: algorithm))
+        print("3x3 conv, worst relative error against the naive loops: direct \(worst.direct), \(algorithm) \(worst.winograd)")
+        // Same data through both kernels: outputs agree to float rounding (4x4: ten times looser).
+        var rng = TestRandom(seed: 7)
+        let (c, o, h, w) = (45, 38, 19, 23)
+        let x = FloatBuffer(rng.floats(c * h * w)), weight = rng.floats(o * c * 9, scale: 0.3), b = rng.floats(o)
+        let skip = FloatBuffer(rng.floats(o * h * w))
+        let xp = ImageOps.pad(x, channels: c, height: h, width: w)
+        let direct = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: 3, algorithm: .direct)
+        let winograd = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: 3, algorithm: algorithm)
+        let yd = direct(padded: xp, height: h, width: w, skip: skip), yw = winograd(padded: xp, height: h, width: w, skip: skip)
+        var diff: Float = 0, mag: Float = 0
+        for i in 0..<(o * h * w) { diff = max(diff, abs(yd[i] - yw[i])); mag = max(mag, abs(yd[i])) }
+        let bound: Float = algorithm == .winograd2x2 ? 2e-6 : 2e-5
+        #expect(diff <= bound * mag, "\(algorithm) vs direct: max |diff| \(diff), max |y| \(mag)")
+        print("\(algorithm) vs direct on \(c)->\(o) at \(h)x\(w): max |diff| \(diff) of max |y| \(mag)")
+    }
+
+    @Test(arguments: [Conv2D.Algorithm.winograd2x2, .winograd4x4])
+    func winogradEveryPathAndThreadCount(_ algorithm: Conv2D.Algorithm) {
+        let saved = KernelRuntime.threads
+        defer { KernelRuntime.threads = saved; KernelRuntime.forceScalar(false) }
+        for threads in [1, 2, 3] {
+            KernelRuntime.threads = threads
+            check(c: 40, o: 72, h: 33, w: 37, k: 3, skip: true, algorithm: algorithm)
+        }
+        KernelRuntime.forceScalar(true)    // portable transforms and the scalar register tile
+        check(c: 40, o: 36, h: 13, w: 19, k: 3, skip: true, algorithm: algorithm)
+        check(c: 33, o: 41, h: 8, w: 40, k: 3, algorithm: algorithm)
+    }
+
+    @Test func automaticChoice() {
+        let w3 = [Float](repeating: 0.1, count: 64 * 64 * 9)
+        let conv = Conv2D(weight: w3, bias: nil, inChannels: 64, outChannels: 64, kernel: 3)
+        if KernelRuntime.dispatchedInstructionSet == "avx512" { #expect(conv.algorithm != .direct) }
+        else { #expect(conv.algorithm == .direct) }
+        #expect(Conv2D(weight: [Float](repeating: 0.1, count: 64 * 64), bias: nil, inChannels: 64, outChannels: 64, kernel: 1).algorithm == .direct)
+        #expect(Conv2D(weight: [Float](repeating: 0.1, count: 8 * 64 * 9), bias: nil, inChannels: 64, outChannels: 8, kernel: 3).algorithm == .direct)
     }
 
     @Test func groupNormMatchesNaive() {

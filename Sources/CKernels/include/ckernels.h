@@ -28,6 +28,15 @@ void zk_conv_pad(const float *x, int channels, int height, int width, int up, fl
 /// zk_conv_pack; bias and skip may be NULL. Direct convolution (no im2col), split over the pool.
 void zk_conv2d(const float *xp, int in, int height, int width, int kernel, const float *packed,
                const float *bias, int out, const float *skip, float *y);
+/// Winograd F(m x m, 3x3), m = 2 or 4, for stride-1 3x3 convolutions (winograd.c): the weights
+/// transformed once (U = G g G^T, [(m+2)^2][out/8][in][8]), then the same contract as zk_conv2d
+/// with kernel 3.
+size_t zk_winograd_packed_count(int m, int out, int in);
+void zk_winograd_pack(int m, const float *w, int out, int in, float *packed);
+void zk_conv2d_winograd(int m, const float *xp, int in, int height, int width, const float *packed,
+                        const float *bias, int out, const float *skip, float *y);
+/// The automatic choice for an out x in 3x3 convolution on this CPU: 0 = direct, else the tile m.
+int zk_winograd_choice(int out, int in);
 /// GroupNorm (affine, statistics in double, two passes) and optional swish x * sigmoid(x), from
 /// x [C][H][W] into y, which is [C][H][W] or, with padded = 1, padded for zk_conv2d.
 void zk_group_norm(const float *x, int channels, int height, int width, int groups, float eps,
