@@ -59,6 +59,10 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Policies for the table, comma separated (ntp, zipar:S, adaptive:SMIN).")
     var policies = CommaList<WindowPolicy>([.ntp, .zipar(window: 8), .zipar(window: 4), .adaptive(minWindow: 4)])
 
+    @Option(help: "Policies of the --e2e table, comma separated; official:S is ZipAR on the official code's schedule, the one the official scripts run, so it is the like-for-like row.")
+    var e2ePolicies = CommaList<PolicySpec>([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 8), officialSchedule: true),
+                                             PolicySpec(policy: .zipar(window: 4), officialSchedule: true), PolicySpec(policy: .zipar(window: 4))])
+
     @Option(help: "Batch sizes (jobs in flight) for the table, comma separated.")
     var batches = CommaList([1, 8])
 
@@ -92,8 +96,21 @@ struct ZiparBench: ParsableCommand {
     @Option(help: .hidden)
     var vqRssProbe: Int?
 
-    @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --policies (default ntp,zipar:8,zipar:4) x CFG off/on x --batches, and the PyTorch equivalent.")
+    @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --e2e-policies x CFG off/on x --batches, beside the official LlamaGen/ZipAR scripts (tools/bench_official.py, when a mirror of the ZipAR repository is present; else our PyTorch code).")
     var e2e = false
+
+    @Flag(help: "Only the text-to-image families at their real sizes (Lumina-mGPT-7B 768 px, Emu3-Gen-8B 720 px): passes of --text-layers random f16 layers and the full head, extrapolated to per-image seconds for --text-policies with and without CFG.")
+    var text = false
+
+    @Option(help: "Families of --text, comma separated (lumina, emu3).")
+    var textModels = CommaList<TextFamily>([.lumina, .emu3])
+
+    @Option(help: "Layers --text builds and times (the per-image figures extrapolate them to 32).")
+    var textLayers = 2
+
+    @Option(help: "Policies of the --text table, comma separated: ntp, zipar:S, official:S (the authors' Lumina loop; official:16 is Lumina-mGPT's default).")
+    var textPolicies = CommaList<PolicySpec>([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 16)), PolicySpec(policy: .zipar(window: 8)),
+                                              PolicySpec(policy: .zipar(window: 4)), PolicySpec(policy: .zipar(window: 16), officialSchedule: true)])
 
     @OptionGroup var log: LogOptions
 
@@ -119,10 +136,14 @@ struct ZiparBench: ParsableCommand {
         emit("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
         emit("runtime: \(KernelRuntime.describe()); CPU reports \(KernelRuntime.supportedInstructionSet)"
              + (KernelRuntime.blasCoreIsModern ? "" : " -- MISMATCH: OpenBLAS runs a fallback core (hot paths: own kernels)"))
+        if text {
+            try runTextBench(families: textModels.values, measuredLayers: max(textLayers, 1), policies: textPolicies.values,
+                             queryCounts: quick ? [1, 4, 16, 48] : [1, 2, 4, 8, 16, 32, 48], rounds: max(1, rounds ?? (quick ? 2 : 5)))
+            return
+        }
         if e2e {
             let peak = KernelRuntime.peakFlops() ?? 257e9
-            let pols = policies.values.filter { if case .adaptive = $0 { return false } else { return true } }
-            let rows = try e2eBench(storages: storage.values, policies: pols, batches: batches.values, large: large, peak: peak, torch: !noTorch)
+            let rows = try e2eBench(storages: storage.values, policies: e2ePolicies.values, batches: batches.values, large: large, peak: peak, torch: !noTorch)
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]

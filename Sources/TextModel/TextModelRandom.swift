@@ -1,0 +1,68 @@
+import Kernels
+import Model
+
+extension TextModelWeights {
+    /// Random weights of a config's shape, for benchmarks: no checkpoint of a 7-8B model is needed to time
+    /// its passes, only its matrices' shapes and storage. Matrices are uniform noise with std ~0.02 (the
+    /// init scale of llama-style models, so activations stay in f16's normal range); RMSNorm weights are
+    /// 1, Chameleon's query/key LayerNorms weight 1 and bias 0. Deterministic for a seed.
+    ///
+    /// With `tieWordEmbeddings` the head *is* the embedding matrix (one allocation, not two): a benchmark
+    /// at Emu3's 184622 x 4096 vocabulary saves 1.5 GB of f16 this way and the head streams the same bytes.
+    public init(randomFor c: TextModelConfig, seed: UInt64, storage: WeightStorage = .f16) {
+        var noise = UniformNoise(seed: seed)
+        let d = c.hiddenSize, hd = c.headDim
+        func matrix(_ out: Int, _ inF: Int, storage s: WeightStorage = storage) -> WeightMatrix {
+            WeightMatrix(outFeatures: out, inFeatures: inF, values: noise.values(out * inF, std: 0.02), storage: s)
+        }
+        func headNorm(heads: Int) -> HeadNorm {
+            HeadNorm(weight: FloatBuffer(count: heads * hd, value: 1), bias: FloatBuffer(count: heads * hd, value: 0))
+        }
+        names = TextWeightNames(decoderPrefix: "model.", head: "lm_head.weight")
+        // Gathered row by row only, so int8 models keep it f16 (as the checkpoint loader does).
+        tokenEmbedding = matrix(c.vocabSize, d, storage: storage == .int8 ? .f16 : storage)
+        layers = (0..<c.layers).map { _ in
+            Layer(attentionNorm: FloatBuffer(count: d, value: 1),
+                  wqkv: matrix((c.heads + 2 * c.kvHeads) * hd, d),
+                  queryNorm: c.queryKeyNorm ? headNorm(heads: c.heads) : nil,
+                  keyNorm: c.queryKeyNorm ? headNorm(heads: c.kvHeads) : nil,
+                  wo: matrix(d, c.heads * hd),
+                  ffnNorm: FloatBuffer(count: d, value: 1),
+                  gate: matrix(c.intermediateSize, d),
+                  up: matrix(c.intermediateSize, d),
+                  down: matrix(d, c.intermediateSize))
+        }
+        norm = FloatBuffer(count: d, value: 1)
+        output = c.tieWordEmbeddings && tokenEmbedding.storage == storage ? tokenEmbedding : matrix(c.vocabSize, d)
+    }
+
+    /// Bytes the decoder layers' matrices stream in one pass (without the head, which runs only for
+    /// queries that want logits, and the embedding, which is gathered row by row).
+    public var layerBytes: Int {
+        layers.reduce(0) { $0 + $1.wqkv.byteCount + $1.wo.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
+    }
+}
+
+/// A fast deterministic stream of uniform values (xorshift64): the head of a 7-8B model alone is up to
+/// 756 M values, so the generator must cost a few nanoseconds a value.
+struct UniformNoise {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed | 1 }
+
+    /// `n` values uniform in [-std * sqrt(3), std * sqrt(3)) (standard deviation `std`).
+    mutating func values(_ n: Int, std: Float) -> [Float] {
+        let scale = std * 2 * Float(3).squareRoot() / Float(1 << 24)
+        let shift = std * Float(3).squareRoot()
+        var s = state
+        let out = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+            for i in 0..<n {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17
+                buffer[i] = Float(s >> 40) * scale - shift
+            }
+            initialized = n
+        }
+        state = s
+        return out
+    }
+}
