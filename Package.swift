@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Runner", dependencies: [
-            "JobStore", "Decoding",
+            "JobStore", "Decoding", "Model", "TextModel", "Kernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Submission", dependencies: ["JobStore", "Decoding", "Model"]),
@@ -94,6 +94,6 @@ let package = Package(
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
-        .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "Kernels", "TestSupport"]),
     ]
 )

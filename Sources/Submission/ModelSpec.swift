@@ -55,40 +55,14 @@ public struct ModelSpec: Sendable, Equatable {
 
 extension ModelSpec {
     /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
-    public static let textModelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model"]
+    public static var textModelTypes: Set<String> { TextModelIdentity.modelTypes }
 
     /// Reads a model directory. A zipar config.json (`name`, `gpt`, ...) is a class-conditional model; a
-    /// Hugging Face config.json (`model_type` emu3 / chameleon) is a text model, whose name and grid come
-    /// from the layout.json beside it (the Hugging Face config says neither): `name` (else the folder's
-    /// name) and `grid: {"rows": R, "cols": C}`.
+    /// Hugging Face config.json (`model_type` emu3 / chameleon) is a text model, named and sized by
+    /// `TextModelIdentity.load`, the function the worker names it with too.
     public static func load(directory: String) throws -> ModelSpec {
-        let dir = URL(fileURLWithPath: directory).standardizedFileURL
-        let configPath = dir.appendingPathComponent("config.json").path
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw ModelError.missingFile(configPath) }
-        let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        guard let type = top?["model_type"] else { return ModelSpec(try ModelConfig.load(path: configPath)) }
-        guard let family = type as? String, textModelTypes.contains(family) else {
-            throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
-                                       + "(\(textModelTypes.sorted().joined(separator: ", ")))")
-        }
-        let layoutPath = dir.appendingPathComponent("layout.json").path
-        guard let layoutData = FileManager.default.contents(atPath: layoutPath) else {
-            throw ModelError.badConfig(field: "layout.json", reason: "missing beside \(configPath): a text model's directory states its "
-                                       + "name and image grid there ({\"name\": ..., \"grid\": {\"rows\": 16, \"cols\": 16}})")
-        }
-        guard let layout = (try? JSONSerialization.jsonObject(with: layoutData)) as? [String: Any] else {
-            throw ModelError.badConfig(field: "(file)", reason: "\(layoutPath) is not a JSON object")
-        }
-        let grid = layout["grid"] as? [String: Any]
-        guard let rows = (grid?["rows"] as? NSNumber)?.intValue, let cols = (grid?["cols"] as? NSNumber)?.intValue,
-              rows >= 1, rows <= JobParameters.maxSize else {
-            throw ModelError.badConfig(field: "grid", reason: "\(layoutPath) needs \"grid\": {\"rows\": R, \"cols\": C} with R in 1...\(JobParameters.maxSize)")
-        }
-        // Jobs, the window policies and `size` speak of one side: a rectangular grid needs them extended first.
-        guard rows == cols else {
-            throw ModelError.badConfig(field: "grid", reason: "\(rows)x\(cols) in \(layoutPath): only square grids are served")
-        }
-        let name = (layout["name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? dir.lastPathComponent
-        return ModelSpec(textModel: name, grid: rows)
+        if let text = try TextModelIdentity.load(directory: directory) { return ModelSpec(textModel: text.name, grid: text.grid) }
+        let configPath = URL(fileURLWithPath: directory).standardizedFileURL.appendingPathComponent("config.json").path
+        return ModelSpec(try ModelConfig.load(path: configPath))
     }
 }

@@ -1,6 +1,7 @@
 // zipar-worker: a daemon that claims jobs from PostgreSQL and decodes them with continuous batching.
 import ArgumentParser
 import CLISupport
+import Decoding
 import Foundation
 import JobStore
 import Kernels
@@ -27,7 +28,11 @@ struct ZiparWorker: AsyncParsableCommand {
 
     static func main() async { await mainAsTool() }
 
-    @Option(name: .customLong("model"), help: "A model directory (config.json, gpt.safetensors, vq.safetensors). Repeat for several models.")
+    @Option(name: .customLong("model"), help: """
+        A model directory: a LlamaGen bundle (config.json, gpt.safetensors, vq.safetensors; class jobs) or a \
+        text-to-image bundle (config.json, model.safetensors, tokenizer.json, layout.json, vq.safetensors; prompt \
+        jobs). Repeat for several models, of either kind.
+        """)
     var models: [String] = []
 
     @Option(name: .customLong("queue"), help: "A queue to take jobs from. Repeat for several queues.")
@@ -151,28 +156,27 @@ struct ZiparWorker: AsyncParsableCommand {
     }
 
     private func loadExecutor(directory: String, storageChoice: StorageChoice, logger: Logger) -> any JobExecutor {
-        let configPath = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
-        let fallbackName = URL(fileURLWithPath: directory).lastPathComponent
+        let kind = ModelKind(directory: directory)
+        let name = (try? modelIdentity(directory: directory, kind: kind))?.name ?? URL(fileURLWithPath: directory).lastPathComponent
         if let ms = simulatePassMs {
             do {
-                let config = try ModelConfig.load(path: configPath)
-                logger.warning("SIMULATED decoding for \(config.name): \(ms) ms a pass, gray images")
-                return SimulatedExecutor(config: config, capacity: batching.batch, passMs: ms)
+                let ex = try SimulatedExecutor(directory: directory, kind: kind, capacity: batching.batch, passMs: ms)
+                logger.warning("SIMULATED decoding for \(ex.model): \(ms) ms a pass, gray images")
+                return ex
             } catch {
-                return BrokenExecutor(model: fallbackName, reason: "\(error)", capacity: batching.batch)
+                return BrokenExecutor(model: name, reason: "\(error)", capacity: batching.batch)
             }
         }
         do {
             let started = Date()
-            let bundle = try ModelBundle(directory: directory, storage: storageChoice.storage)
-            try ModelExecutor.probe(bundle)
-            let ex = ModelExecutor(bundle: bundle, batch: batching.batch, maxQueries: batching.maxQueries)
-            logger.info("model loaded", metadata: ["model": "\(bundle.config.name)", "dir": "\(directory)",
-                                                   "grid": "\(bundle.config.gpt.grid)", "storage": "\(bundle.storage)",
-                                                   "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+            let (ex, details) = try loadModelExecutor(directory: directory, storage: storageChoice.storage,
+                                                      batch: batching.batch, maxQueries: batching.maxQueries)
+            var metadata: Logger.Metadata = ["model": "\(ex.model)", "dir": "\(directory)",
+                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"]
+            for (key, value) in details { metadata[key] = "\(value)" }
+            logger.info("model loaded", metadata: metadata)
             return ex
         } catch {
-            let name = (try? ModelConfig.load(path: configPath))?.name ?? fallbackName
             logger.error("model failed to load; its jobs will fail with this error",
                          metadata: ["model": "\(name)", "dir": "\(directory)", "error": "\(error)"])
             return BrokenExecutor(model: name, reason: "model \(name) failed to load on \(ProcessInfo.processInfo.hostName): \(error)",

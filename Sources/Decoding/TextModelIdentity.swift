@@ -1,0 +1,48 @@
+import Foundation
+import Model
+
+/// What a text-to-image model folder says about itself, read one way for every tool: `zipar-submit` names
+/// jobs with it (`ModelSpec.load`) and `zipar-worker` claims jobs with it, so the two can never disagree
+/// on a model's name. The Hugging Face config.json states neither name nor grid; the layout.json beside it does.
+public struct TextModelIdentity: Sendable, Equatable {
+    /// Layout.json `name`, else the folder's name.
+    public var name: String
+    /// The image side in tokens (square grids only).
+    public var grid: Int
+
+    /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
+    public static let modelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model"]
+
+    /// Nil when config.json has no `model_type` (a zipar LlamaGen config); throws when it names a family
+    /// zipar does not serve, or when the layout.json is missing or states no square grid.
+    public static func load(directory: String) throws -> TextModelIdentity? {
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL
+        let configPath = dir.appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: configPath) else { throw ModelError.missingFile(configPath) }
+        let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        guard let type = top?["model_type"] else { return nil }
+        guard let family = type as? String, modelTypes.contains(family) else {
+            throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
+                                       + "(\(modelTypes.sorted().joined(separator: ", ")))")
+        }
+        let layoutPath = dir.appendingPathComponent("layout.json").path
+        guard let layoutData = FileManager.default.contents(atPath: layoutPath) else {
+            throw ModelError.badConfig(field: "layout.json", reason: "missing beside \(configPath): a text model's directory states its "
+                                       + "name and image grid there ({\"name\": ..., \"grid\": {\"rows\": 16, \"cols\": 16}})")
+        }
+        guard let layout = (try? JSONSerialization.jsonObject(with: layoutData)) as? [String: Any] else {
+            throw ModelError.badConfig(field: "(file)", reason: "\(layoutPath) is not a JSON object")
+        }
+        let grid = layout["grid"] as? [String: Any]
+        guard let rows = (grid?["rows"] as? NSNumber)?.intValue, let cols = (grid?["cols"] as? NSNumber)?.intValue,
+              rows >= 1, rows <= JobParameters.maxSize else {
+            throw ModelError.badConfig(field: "grid", reason: "\(layoutPath) needs \"grid\": {\"rows\": R, \"cols\": C} with R in 1...\(JobParameters.maxSize)")
+        }
+        // Jobs, the window policies and `size` speak of one side: a rectangular grid needs them extended first.
+        guard rows == cols else {
+            throw ModelError.badConfig(field: "grid", reason: "\(rows)x\(cols) in \(layoutPath): only square grids are served")
+        }
+        let name = (layout["name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? dir.lastPathComponent
+        return TextModelIdentity(name: name, grid: rows)
+    }
+}

@@ -1,0 +1,61 @@
+import Decoding
+import Foundation
+import JobStore
+import Runner
+import Testing
+import TestSupport
+
+/// The real executors (`loadModelExecutor`) of both kinds in one worker over `InMemoryJobQueue`: a
+/// text-to-image bundle beside a LlamaGen model, no database. The PostgreSQL version, through the built
+/// `zipar-worker`, is CLITests' TextWorkerTests.
+@Suite struct ModelExecutorTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let textBundle = root.appendingPathComponent("Tests/Fixtures/text-bundle-tiny").path
+    static let classModel = root.appendingPathComponent("models/fashion-16").path
+
+    static func zipar4(seed: UInt64, classLabel: Int = 0, prompt: String? = nil, negative: String? = nil) -> JobParameters {
+        var p = JobParameters(classLabel: classLabel, seed: seed)
+        p.policy = .zipar(window: 4)
+        p.sampling.cfgScale = 2
+        p.prompt = prompt; p.negativePrompt = negative
+        return p
+    }
+
+    @Test func kindAndNameComeFromTheFolder() throws {
+        #expect(ModelKind(directory: Self.textBundle) == .text)
+        #expect(ModelKind(directory: Self.classModel) == .llamaGen)
+        // The name submit stores (layout.json "name" via TextModelIdentity), the grid from the layout.
+        #expect(try modelIdentity(directory: Self.textBundle, kind: .text) == ("text-bundle-tiny", 6))
+        #expect(try modelIdentity(directory: Self.classModel, kind: .llamaGen) == ("fashion-16", 16))
+    }
+
+    @Test func oneWorkerDecodesTextAndClassJobs() async throws {
+        let text = try loadModelExecutor(directory: Self.textBundle, batch: 2, maxQueries: 64).executor
+        let llamaGen = try loadModelExecutor(directory: Self.classModel, batch: 2, maxQueries: 64).executor
+        #expect(text.model == "text-bundle-tiny" && text.ntpPasses == 36)
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit([
+            JobSpec(model: text.model, parameters: Self.zipar4(seed: 7, prompt: "a dark ankle boot", negative: "a light dress")),
+            JobSpec(model: llamaGen.model, parameters: Self.zipar4(seed: 1, classLabel: 3)),
+            JobSpec(model: text.model, parameters: Self.zipar4(seed: 2, classLabel: 3)),             // a class job, no prompt
+            JobSpec(model: llamaGen.model, parameters: Self.zipar4(seed: 3, prompt: "a dress")),      // a prompt, class model
+        ])
+        var options = WorkerOptions(id: "w", host: "test", queues: ["default"])
+        options.drain = true; options.pollSeconds = 0.05; options.leaseSeconds = 120
+        await Worker(store: queue, options: options, executors: [llamaGen, text], logger: PG.quiet).run(stop: StopSignal())
+
+        let image = try #require(queue.output(of: ids[0]), "\(queue.errors(of: ids[0]))")
+        #expect(image.passes == (6 - 1) * 4 + 6)          // zipar:S on H x H: (H-1)S + H
+        #expect(image.ntpPasses == 36 && image.tokens == 36 && image.decodeOrder?.count == 36)
+        #expect(image.passSeconds.count == image.passes && image.stages != nil)
+        #expect(image.png.starts(with: [0x89, 0x50, 0x4e, 0x47]) && image.width == 6 && image.height == 6)
+        #expect(queue.output(of: ids[1])?.passes == (16 - 1) * 4 + 16)
+
+        // Each wrong kind fails at once, for good, naming the field.
+        #expect(queue.state(of: ids[2]) == .failed && queue.attempts(of: ids[2]) == 1)
+        #expect(queue.errors(of: ids[2]).first?.contains("model text-bundle-tiny: prompt: required") == true, "\(queue.errors(of: ids[2]))")
+        #expect(queue.state(of: ids[3]) == .failed && queue.attempts(of: ids[3]) == 1)
+        #expect(queue.errors(of: ids[3]).first?.contains("prompt: the model is class-conditional") == true, "\(queue.errors(of: ids[3]))")
+    }
+}
