@@ -26,9 +26,10 @@ import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import time
+
+from official_ref import extract_from_mirror
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "official-zipar")
@@ -41,26 +42,20 @@ SHAPES = {"GPT-B": "GPT-B", "GPT-L": "GPT-L", "GPT-XL": "GPT-XL"}
 
 def extract() -> bool:
     """Copies the official files out of the mirror once; False when the mirror is missing."""
-    if all(os.path.exists(os.path.join(CACHE, f)) for f in FILES):
-        return True
     repo = os.environ.get("ZIPAR_REPO", "/work/.mirror/ThisisBillhe+ZipAR/repo")
-    if not os.path.isdir(repo):
-        return False
-    for f in FILES:
-        try:
-            src = subprocess.check_output(["git", "-C", repo, "show", f"HEAD:{PREFIX}{f}"], stderr=subprocess.DEVNULL)
-        except (subprocess.CalledProcessError, FileNotFoundError):
-            p = os.path.join(repo, PREFIX, f)  # a plain checkout
-            if not os.path.exists(p):
-                return False
-            src = open(p, "rb").read()
-        dst = os.path.join(CACHE, f)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        with open(dst, "wb") as fh:
-            fh.write(src)
-    for d in ["autoregressive", "autoregressive/models", "tokenizer", "tokenizer/tokenizer_image", "utils"]:
-        open(os.path.join(CACHE, d, "__init__.py"), "a").close()
-    return True
+    return extract_from_mirror(repo, FILES, CACHE,
+                               ["autoregressive", "autoregressive/models", "tokenizer", "tokenizer/tokenizer_image", "utils"],
+                               prefix=PREFIX)
+
+
+def write_json(payload: dict, target: str | None) -> None:
+    """--json: '-' prints the line, a path writes it, None does nothing."""
+    line = json.dumps(payload)
+    if target == "-":
+        print(line)
+    elif target:
+        with open(target, "w") as fh:
+            fh.write(line + "\n")
 
 
 def main() -> int:
@@ -124,13 +119,8 @@ def main() -> int:
             vq_seconds = time.perf_counter() - t0
         print(f"official VQ-16 decode_code grid {args.grid}: {vq_seconds:.2f} s", file=sys.stderr)
 
-    out = json.dumps({"source": "official", "torch": torch.__version__, "threads": args.threads, "rows": rows,
-                      "vq_seconds": vq_seconds})
-    if args.json == "-":
-        print(out)
-    elif args.json:
-        with open(args.json, "w") as fh:
-            fh.write(out + "\n")
+    write_json({"source": "official", "torch": torch.__version__, "threads": args.threads, "rows": rows,
+                "vq_seconds": vq_seconds}, args.json)
     return 0
 
 

@@ -17,27 +17,34 @@ CACHE = os.path.join(HERE, ".cache", "official")
 FILES = ["autoregressive/models/gpt.py", "tokenizer/tokenizer_image/vq_model.py", "utils/drop_path.py"]
 
 
-def _extract() -> bool:
-    repo = os.environ.get("LLAMAGEN_REPO", "/work/.mirror/FoundationVision+LlamaGen/repo")
-    if all(os.path.exists(os.path.join(CACHE, f)) for f in FILES):
+def extract_from_mirror(repo: str, files: list[str], cache: str, packages: list[str], prefix: str = "") -> bool:
+    """Copies `files` (paths under `prefix` in the repository) out of a git mirror or a plain checkout into
+    `cache` once, and makes `packages` importable there. False when the mirror or a file is missing."""
+    if all(os.path.exists(os.path.join(cache, f)) for f in files):
         return True
     if not os.path.isdir(repo):
         return False
-    for f in FILES:
+    for f in files:
         try:
-            src = subprocess.check_output(["git", "-C", repo, "show", f"HEAD:{f}"], stderr=subprocess.DEVNULL)
+            src = subprocess.check_output(["git", "-C", repo, "show", f"HEAD:{prefix}{f}"], stderr=subprocess.DEVNULL)
         except (subprocess.CalledProcessError, FileNotFoundError):
-            p = os.path.join(repo, f)  # maybe a plain checkout
+            p = os.path.join(repo, prefix, f)  # maybe a plain checkout
             if not os.path.exists(p):
                 return False
             src = open(p, "rb").read()
-        dst = os.path.join(CACHE, f)
+        dst = os.path.join(cache, f)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(dst, "wb") as fh:
             fh.write(src)
-    for d in ["autoregressive", "autoregressive/models", "tokenizer", "tokenizer/tokenizer_image", "utils"]:
-        open(os.path.join(CACHE, d, "__init__.py"), "a").close()
+    for d in packages:
+        open(os.path.join(cache, d, "__init__.py"), "a").close()
     return True
+
+
+def _extract() -> bool:
+    repo = os.environ.get("LLAMAGEN_REPO", "/work/.mirror/FoundationVision+LlamaGen/repo")
+    return extract_from_mirror(repo, FILES, CACHE,
+                               ["autoregressive", "autoregressive/models", "tokenizer", "tokenizer/tokenizer_image", "utils"])
 
 
 def load():
