@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:6,zipar:4,zipar:2,official:8,"
                     "official:8#attention=reference,adaptive:8,adaptive:4,adaptive:2",
                     help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N, "
-                         "#attention=reference or #storage=f16")
+                         "#attention=reference or #storage=f16|int8 (sjd:K and zipar-sjd:S/K too)")
     ap.add_argument("--per-class", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=16)
@@ -79,7 +79,7 @@ def main():
     ap.add_argument("--cfg", type=float, default=1.0)
     ap.add_argument("--top-k", type=int, default=0)
     ap.add_argument("--attention", default="masked")
-    ap.add_argument("--storage", default="f32", help="weights and KV cache in memory: f32 (exact), f16 or auto")
+    ap.add_argument("--storage", default="f32", help="weights and KV cache in memory: f32 (exact), f16, int8 or auto")
     ap.add_argument("--workdir", default="/tmp/zipar-eval")
     ap.add_argument("--out", default="docs/quality.md")
     args = ap.parse_args()
