@@ -117,10 +117,14 @@ import TestSupport
 
     @Test func expiredLeaseIsRescuedAndStaleTokenRefused() async throws {
         try await PG.withDatabase { _, store in
-            let id = try await store.submit([job(4)]).ids[0]
-            let a = try #require(try await store.claim(limit: 1, queues: ["default"], models: ["m"], owner: "A", leaseSeconds: 0.5).first)
-            #expect(a.attempt == 1)
+            _ = try await store.submit([job(4), job(5)])
+            // A live lease is never rescued. Checked on a long lease: a short one may really run out before
+            // the check when the whole suite starves this task.
+            let live = try #require(try await store.claim(limit: 1, queues: ["default"], models: ["m"], owner: "C", leaseSeconds: 600).first)
             #expect(try await store.rescueExpired(graceSeconds: 0).isEmpty)
+            let a = try #require(try await store.claim(limit: 1, queues: ["default"], models: ["m"], owner: "A", leaseSeconds: 0.5).first)
+            let id = a.id
+            #expect(a.attempt == 1 && id != live.id)
             try await Task.sleep(nanoseconds: 800_000_000)
             let rescued = try await store.rescueExpired(graceSeconds: 0)
             #expect(rescued.map(\.0) == [id] && rescued.first?.1 == .queued)
