@@ -59,6 +59,9 @@ import TestSupport
             let ids = try await store.submit((0..<3).map { job($0) }).ids
             var o = options("slow", drain: false)
             o.graceSeconds = 0.3
+            // A lease that cannot run out here: a starved suite run may delay heartbeats past 5 s, and a rescued
+            // job would spend an attempt, which is not what this test is about.
+            o.leaseSeconds = 600
             let w = Worker(store: store, options: o, executors: [FakeExecutor(model: "m", capacity: 2, passes: 1_000_000)], logger: PG.quiet)
             let stop = StopSignal()
             let run = Task { await w.run(stop: stop) }
