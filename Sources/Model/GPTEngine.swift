@@ -170,6 +170,11 @@ public struct PassLogits {
     /// For each logits row, the index of its query in the pass.
     public let queryRows: [Int]
 
+    /// For engines in other targets (the text-to-image transformer) that hand back their logits the same way.
+    public init(buffer: FloatBuffer, vocab: Int, queryRows: [Int]) {
+        self.buffer = buffer; self.vocab = vocab; self.queryRows = queryRows
+    }
+
     public var count: Int { queryRows.count }
 
     /// Logits row `i` (the i-th query that asked for logits).

@@ -92,7 +92,7 @@ public final class TextEngine {
     }
 
     /// Runs one forward pass. Returns the logits of the queries that asked for them, in query order.
-    public func forward(_ queries: [TextQuery]) -> TextPassLogits {
+    public func forward(_ queries: [TextQuery]) -> PassLogits {   // raw lm_head logits: no token class masked
         let c = model.config, w = model.weights
         let n = queries.count
         precondition(n <= maxQueries, "\(n) queries exceed the engine's maximum of \(maxQueries)")
@@ -154,21 +154,6 @@ public final class TextEngine {
         }
         VectorOps.rmsNorm(xNorm, rows: rows.count, width: d, weight: w.norm, eps: c.rmsNormEps, into: projected)
         w.output.apply(projected, rows: rows.count, into: logitsBuffer)
-        return TextPassLogits(buffer: logitsBuffer, vocab: c.vocabSize, queryRows: rows)
-    }
-}
-
-/// The raw lm_head logits of one pass (no token class is masked). Valid until the engine's next `forward`.
-public struct TextPassLogits {
-    let buffer: FloatBuffer             // [logits row][vocab]: the engine's, not a copy
-    public let vocab: Int
-    /// For each logits row, the index of its query in the pass.
-    public let queryRows: [Int]
-
-    public var count: Int { queryRows.count }
-
-    /// Logits row `i` (the i-th query that asked for logits).
-    public func row(_ i: Int) -> [Float] {
-        buffer.array(offset: i * vocab, count: vocab)
+        return PassLogits(buffer: logitsBuffer, vocab: c.vocabSize, queryRows: rows)
     }
 }
