@@ -117,7 +117,9 @@ import TestSupport
         let queue = InMemoryJobQueue()
         let ids = queue.submit((0..<4).map { job($0) })
         var o = options("w")
-        o.stepTimeoutSeconds = 0.6
+        // 4 x 0.4 s = 1.6 s of renders in one pass exceed the 1.2 s timeout; each render alone keeps 0.8 s of
+        // slack for a starved suite run (0.6 s left only 0.2 s, and a loaded run crossed it).
+        o.stepTimeoutSeconds = 1.2
         o.leaseSeconds = 120
         o.heartbeatSeconds = 0.05
         let w = Worker(store: queue, options: o,
