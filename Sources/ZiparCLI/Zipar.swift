@@ -98,6 +98,8 @@ struct Generate: ParsableCommand {
     var classLabel: String?
     @Option(help: "Text-to-image bundles (a folder with layout.json and tokenizer.json): the prompt.")
     var prompt: String?
+    @Option(help: "Text-to-image bundles: a file of prompts, one per line as plain text (blank lines and lines starting with # are skipped); --count images each, all decoded in one continuous batch.")
+    var prompts: String?
     @Option(help: "Text-to-image bundles: what guidance steers away from (replaces the empty prompt; needs --cfg).")
     var negativePrompt: String?
     @Option(help: "Images per class (per prompt).")
@@ -113,9 +115,9 @@ struct Generate: ParsableCommand {
     var scale: Int = 1
     @Flag(help: "Write only the token files and the manifest, no PNGs.")
     var tokensOnly = false
-    @Option(help: "Also write all images as one uint8 .npy [images, height, width(, channels)] in request order (class-major).")
+    @Option(help: "Also write all images as one uint8 .npy [images, height, width(, channels)] in request order (class-major, or prompt-major).")
     var npy: String?
-    @Option(help: "Also write one PNG sheet of all images: one row per class, labelled (the README's sample grid).")
+    @Option(help: "Also write one PNG sheet of all images: one row per class (or prompt), labelled (the README's sample grid).")
     var sheet: String?
     @Option(help: "Output directory.")
     var out: String
@@ -127,7 +129,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         if TextModelBundle.isBundle(directory: modelOptions.model) { return try generateFromPrompt(self) }
-        if prompt != nil || negativePrompt != nil {
+        if prompt != nil || prompts != nil || negativePrompt != nil {
             throw CLIError("model \(modelOptions.model) is class-conditional: use --class, not --prompt")
         }
         guard let classLabel else { throw CLIError("--class is required for a class-conditional model") }
@@ -195,8 +197,10 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var log: LogOptions
-    @Option(name: .customLong("class"), help: "Class id or name.")
-    var classLabel: String
+    @Option(name: .customLong("class"), help: "Class id or name (class-conditional models).")
+    var classLabel: String?
+    @Option(help: "Text-to-image bundles: the prompt shared by all panels.")
+    var prompt: String?
     @Option(help: "Seed shared by all panels.")
     var seed: UInt64 = Defaults.seed
     @Option(help: "Comma-separated policies.")
@@ -211,6 +215,9 @@ struct Compare: ParsableCommand {
     var out: String
 
     func run() throws {
+        if TextModelBundle.isBundle(directory: modelOptions.model) { return try compareFromPrompt(self) }
+        if prompt != nil { throw CLIError("model \(modelOptions.model) is class-conditional: use --class, not --prompt") }
+        guard let classLabel else { throw CLIError("--class is required for a class-conditional model") }
         let bundle = try modelOptions.load()
         let cls = try parseClasses(classLabel, bundle.config)
         guard cls.count == 1 else { throw CLIError("--class takes one class here") }
@@ -260,7 +267,16 @@ func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [PolicyS
     }
     let results = try decodeAll(bundle, requests, batch: requests.count, maxQueries: 1024, mode: attention)
     let grid = bundle.config.gpt.grid
-    let side = (bundle.vq.map { grid * $0.config.upsampling } ?? grid) * scale
+    let title = "\(bundle.config.className(classID)) seed \(seed)"
+    try writeSheet(results: results, grid: grid, side: (bundle.vq.map { grid * $0.config.upsampling } ?? grid) * scale,
+                   image: images ? { try bundle.image(tokens: $0).scaled(by: scale) } : nil, heatmaps: heatmaps,
+                   title: title, out: out)
+}
+
+/// The contact sheet of finished requests, one column per policy: picture (when `image` is given), decode-order
+/// heatmap, policy and pass count. Shared by class-conditional and text-to-image models (square grids).
+func writeSheet(results: [GenerationResult], grid: Int, side: Int, image: (([Int]) throws -> PixelImage)?,
+                heatmaps: Bool, title: String, out: String) throws {
     let cell = max(side / grid, 1)
     // One band width for all panels (from the slowest), so stripes are comparable; colours per panel.
     let band = max(1, (results.map(\.stats.passes).max()! + 15) / 32)
@@ -268,7 +284,7 @@ func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [PolicyS
     for r in results {
         let spec = r.request.parameters.policyText
         var imgs: [PixelImage] = []
-        if images { imgs.append(try bundle.image(tokens: r.tokens).scaled(by: scale)) }
+        if let image { imgs.append(try image(r.tokens)) }
         if heatmaps { imgs.append(heatmap(decodeStep: r.decodeStep, grid: grid, cell: cell, maxPass: r.stats.passes - 1, band: band)) }
         var labels = [spec, "\(r.stats.passes) passes"]
         if r.stats.drafts > 0 { labels.append("\(r.stats.accepted)/\(r.stats.drafts) acc") }
@@ -276,7 +292,6 @@ func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [PolicyS
         print("\(spec): \(r.stats.passes) passes, \(String(format: "%.2f", r.stats.wallSeconds)) s"
               + (r.stats.drafts > 0 ? ", drafts \(r.stats.drafts), accepted \(r.stats.accepted), row windows \(r.stats.rowWindows)" : ""))
     }
-    let title = "\(bundle.config.className(classID)) seed \(seed)"
     try writeFile(try contactSheet(columns: columns, title: title).pngData(), to: out)
     print("wrote \(out)")
 }

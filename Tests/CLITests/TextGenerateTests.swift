@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// `zipar generate --prompts` and `zipar compare --prompt` on the tiny text-to-image bundle: many prompts in one
+/// continuous batch (what the text quality tool and the README's prompt grid rely on), and the contact sheet.
+@Suite struct TextGenerateTests {
+    static let bundle = Tool.root.appendingPathComponent("Tests/Fixtures/text-bundle-tiny").path
+
+    static func scratch() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("text-generate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func promptsFileWritesOneManifestLinePerImageInPromptOrder() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "# two prompts\na dark boot\n\na light bag\n".write(toFile: dir + "/p.txt", atomically: true, encoding: .utf8)
+        let run = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompts", dir + "/p.txt", "--count", "2",
+                                         "--policy", "zipar:2", "--tokens-only", "--npy", dir + "/all.npy",
+                                         "--sheet", dir + "/sheet.png", "--out", dir + "/out"])
+        #expect(run.status == 0, "\(run.err)")
+        let manifest = try String(contentsOfFile: dir + "/out/manifest.tsv", encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(manifest.count == 5)
+        #expect(Set(manifest.dropFirst().map { "\($0[1]) \($0[2]) \($0[3])" })
+                == ["0 a dark boot 1", "0 a dark boot 2", "1 a light bag 1", "1 a light bag 2"])
+        for name in ["p0-1", "p0-2", "p1-1", "p1-2"] {
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/out/\(name).tokens"))
+        }
+        // --npy: 4 images in prompt-major order; --sheet: a PNG
+        let npy = try Data(contentsOf: URL(fileURLWithPath: dir + "/all.npy"))
+        #expect(String(decoding: npy.prefix(120), as: UTF8.self).contains("'shape': (4, "))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/sheet.png")).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+
+    @Test func promptAndPromptsTogetherAreRefused() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "x\n".write(toFile: dir + "/p.txt", atomically: true, encoding: .utf8)
+        let both = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompt", "a boot", "--prompts", dir + "/p.txt",
+                                          "--out", dir + "/o"])
+        #expect(both.status != 0)
+        #expect(both.err.contains("not both"))
+        try "# only a comment\n\n".write(toFile: dir + "/empty.txt", atomically: true, encoding: .utf8)
+        let empty = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompts", dir + "/empty.txt", "--out", dir + "/o"])
+        #expect(empty.status != 0)
+        #expect(empty.err.contains("has no prompts"))
+    }
+
+    @Test func compareDrawsOnePanelPerPolicyForAPrompt() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Tool.run("zipar", ["compare", "--model", Self.bundle, "--prompt", "a dark boot",
+                                         "--policies", "ntp,zipar:2,official:2", "--out", dir + "/sheet.png"])
+        #expect(run.status == 0, "\(run.err)")
+        let lines = run.out.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("ntp: ") } && lines.contains { $0.hasPrefix("zipar:2: ") })
+        #expect(FileManager.default.fileExists(atPath: dir + "/sheet.png"))
+        let classOnly = try Tool.run("zipar", ["compare", "--model", Self.bundle, "--class", "0", "--out", dir + "/x.png"])
+        #expect(classOnly.status != 0)
+        #expect(classOnly.err.contains("use --prompt"))
+    }
+}
