@@ -2,7 +2,7 @@
 classifier: accuracy against the requested class, and the Frechet distance between classifier features of
 generated and test images (an FID with a Fashion-MNIST feature extractor). Writes a Markdown table.
 
-    swift build -c release --scratch-path .build-decoding --product zipar
+    swift build -c release --product zipar
     python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt
     python3 tools/eval/evaluate.py --per-class 100 --out docs/quality.md
 """
@@ -29,6 +29,55 @@ def frechet(f1, f2):
     r1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     e = np.linalg.eigvalsh(r1 @ s2 @ r1)
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(e, 0, None)).sum())
+
+
+def judge(classifier, n):
+    """The classifier, its features of the 10,000 test images, its test accuracy, and the FD noise floor:
+    n real training images against the test set (what a perfect generator would score at this sample size)."""
+    net = fc.load(classifier)
+    xt, yt = fc.load_idx("t10k")
+    test_logits, test_feats = fc.predict(net, fc.pad32(xt))
+    test_acc = (test_logits.argmax(1) == yt).mean()
+    xs, _ = fc.load_idx("train")
+    pick = np.random.default_rng(0).choice(len(xs), n, replace=False)
+    _, real_feats = fc.predict(net, fc.pad32(xs[pick]))
+    return net, test_feats, test_acc, frechet(real_feats, test_feats)
+
+
+def snapshot(model, workdir, files=None):
+    """Copies the model folder (or `files` of it) to workdir/model-snapshot and returns that path: a model still
+    being trained may be re-exported into its folder mid-run, and a table must come from one set of weights."""
+    import shutil
+    snap = os.path.join(workdir, "model-snapshot")
+    if os.path.abspath(model) == os.path.abspath(snap):
+        return snap
+    shutil.rmtree(snap, ignore_errors=True)
+    os.makedirs(snap)
+    for name in files or os.listdir(model):
+        shutil.copy2(os.path.join(model, name), snap)
+    return snap
+
+
+def add_sampling_args(ap):
+    """The generate settings every quality table states (a row's `#seed=` / `#cfg=` overrides them)."""
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--cfg", type=float, default=1.0)
+    ap.add_argument("--top-k", type=int, default=0)
+
+
+def footer(build, tool, command):
+    """The Markdown tail of a quality table: how to regenerate it, and one generate command."""
+    return ["", "Regenerate:", "", "```", build, " ".join(["python3", tool] + sys.argv[1:]), "```", "",
+            "One generate command, for reference:", "", "```", command, "```", ""]
+
+
+def write_markdown(path, lines):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {path}")
 
 
 def generate(args, spec, workdir):
@@ -68,7 +117,7 @@ def generate(args, spec, workdir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/fashion-16")
-    ap.add_argument("--zipar", default=".build-decoding/release/zipar")
+    ap.add_argument("--zipar", default=".build/release/zipar")
     ap.add_argument("--classifier", default="tools/eval/classifier.pt")
     ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:4,official:8,official:4,adaptive:4,sjd:4,"
                     "zipar-sjd:8/4,zipar-sjd:4/4,"
@@ -77,11 +126,7 @@ def main():
                     help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N, "
                          "#attention=reference or #storage=f16|int8 (sjd:K and zipar-sjd:S/K too)")
     ap.add_argument("--per-class", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--cfg", type=float, default=1.0)
-    ap.add_argument("--top-k", type=int, default=0)
+    add_sampling_args(ap)
     ap.add_argument("--attention", default="masked")
     ap.add_argument("--storage", default="f32", help="weights and KV cache in memory: f32 (exact), f16, int8 or auto")
     ap.add_argument("--workdir", default="/tmp/zipar-eval")
@@ -89,28 +134,11 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(args.workdir, exist_ok=True)
-    # Evaluate a snapshot: a model still being trained may be re-exported into args.model mid-run.
-    import shutil
     model_name = args.model
-    snap = os.path.join(args.workdir, "model-snapshot")
-    if os.path.abspath(args.model) != os.path.abspath(snap):
-        shutil.rmtree(snap, ignore_errors=True)
-        os.makedirs(snap)
-        for name in ("config.json", "gpt.safetensors", "vq.safetensors"):
-            shutil.copy2(os.path.join(args.model, name), snap)
-        args.model = snap
+    args.model = snapshot(args.model, args.workdir, ("config.json", "gpt.safetensors", "vq.safetensors"))
 
-    net = fc.load(args.classifier)
-    xt, yt = fc.load_idx("t10k")
-    test_logits, test_feats = fc.predict(net, fc.pad32(xt))
-    test_acc = (test_logits.argmax(1) == yt).mean()
-    # Noise floor: the same number of real training images against the test set.
-    xs, ys = fc.load_idx("train")
     n = 10 * args.per_class
-    rng = np.random.default_rng(0)
-    pick = rng.choice(len(xs), n, replace=False)
-    _, real_feats = fc.predict(net, fc.pad32(xs[pick]))
-    real_fd = frechet(real_feats, test_feats)
+    net, test_feats, test_acc, real_fd = judge(args.classifier, n)
 
     labels = np.repeat(np.arange(10), args.per_class)
     rows, commands = [], []
@@ -176,26 +204,11 @@ def main():
         "official code, instead of masking them. "
         "Wall time is for the whole run (continuous batching, batch "
         f"{args.batch}, release build) divided by the number of images, including VQ decoding.",
-        "",
-        "Regenerate:",
-        "",
-        "```",
-        "swift build -c release --scratch-path .build-decoding --product zipar",
-        "python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt",
-        " ".join(["python3", "tools/eval/evaluate.py"] + sys.argv[1:]),
-        "```",
-        "",
-        "One generate command, for reference:",
-        "",
-        "```",
-        commands[0],
-        "```",
-        "",
     ]
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    lines += footer("swift build -c release --product zipar && "
+                    "python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt",
+                    "tools/eval/evaluate.py", commands[0])
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import argparse
 import csv
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "text2img"))
 import captions as C  # noqa: E402
 import fashion_classifier as fc  # noqa: E402
-from evaluate import frechet  # noqa: E402
+from evaluate import add_sampling_args, footer, frechet, judge, snapshot, write_markdown  # noqa: E402
 
 # (brightness, size, texture) requests per class, in prompt order; None = not mentioned
 REQUESTS = [(None, None, None), ("dark", None, None), ("light", None, None), (None, "small", None),
@@ -84,11 +83,7 @@ def main():
     ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:4,official:8,official:4,adaptive:4,"
                                           "ntp#cfg=3,zipar:4#cfg=3")
     ap.add_argument("--per-prompt", type=int, default=10, help="images per prompt (100 prompts)")
-    ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--cfg", type=float, default=1.0)
-    ap.add_argument("--top-k", type=int, default=0)
+    add_sampling_args(ap)
     ap.add_argument("--storage", default="auto")
     ap.add_argument("--workdir", default="/tmp/zipar-eval-text")
     ap.add_argument("--out", default="docs/quality-text.md")
@@ -96,12 +91,8 @@ def main():
     torch.set_num_threads(2)
     os.makedirs(args.workdir, exist_ok=True)
 
-    # A snapshot, so a re-export into args.model mid-run cannot mix weights.
     model_name = args.model
-    snap = os.path.join(args.workdir, "model-snapshot")
-    shutil.rmtree(snap, ignore_errors=True)
-    shutil.copytree(args.model, snap)
-    args.model = snap
+    snap = args.model = snapshot(args.model, args.workdir)
 
     prompts = prompt_set()
     prompts_file = os.path.join(args.workdir, "prompts.txt")
@@ -116,15 +107,8 @@ def main():
     with open(stats_json) as f:
         attr_stats = json.load(f)
 
-    net = fc.load(args.classifier)
-    xt, yt = fc.load_idx("t10k")
-    test_logits, test_feats = fc.predict(net, fc.pad32(xt))
-    test_acc = (test_logits.argmax(1) == yt).mean()
     n = len(labels)
-    xs, _ = fc.load_idx("train")
-    pick = np.random.default_rng(0).choice(len(xs), n, replace=False)
-    _, real_feats = fc.predict(net, fc.pad32(xs[pick]))
-    real_fd = frechet(real_feats, test_feats)
+    net, test_feats, test_acc, real_fd = judge(args.classifier, n)
 
     rows, commands = [], []
     base = {}
@@ -183,25 +167,9 @@ def main():
         "Passes and FD are compared with `ntp` at the same cfg. `official:S` is the official Lumina-mGPT ZipAR loop's "
         "schedule on the end-of-row layout. Wall time is the whole run (continuous batching, batch "
         f"{args.batch}, release build) divided by the number of images, VQ decoding included.",
-        "",
-        "Regenerate:",
-        "",
-        "```",
-        "swift build -c release --product zipar",
-        " ".join(["python3", "tools/eval/evaluate_text.py"] + sys.argv[1:]),
-        "```",
-        "",
-        "One generate command, for reference (the prompts file is written by the tool):",
-        "",
-        "```",
-        commands[0],
-        "```",
-        "",
     ]
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    lines += footer("swift build -c release --product zipar", "tools/eval/evaluate_text.py", commands[0])
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":
