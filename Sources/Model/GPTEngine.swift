@@ -13,16 +13,7 @@ public final class GPTEngine {
     public let maxQueries: Int
     public let maxSequences: Int
 
-    private final class Sequence {
-        let cache: KVCache      // [layer][kvHead][position][headDim], keys and values
-        var inUse = false
-        init(config c: GPTConfig, storage: WeightStorage) {
-            cache = KVCache(layers: c.nLayer, kvHeads: c.kvHeads, headDim: c.headDim,
-                            positions: c.sequenceLength, storage: storage)
-        }
-    }
-
-    private var sequences: [Sequence] = []          // [slot]: grows to maxSequences, slots reused
+    private let caches: KVCachePool   // [layer][kvHead][position][headDim] keys and values, per sequence
     // Activations, one row per query of the pass (row r = queries[r]), allocated for maxQueries rows.
     private let x: FloatBuffer              // [query][dim]: the residual stream
     private let xNorm: FloatBuffer          // [query][dim]; at the head: the rows that want logits, packed
@@ -44,7 +35,11 @@ public final class GPTEngine {
         self.attentionMode = attentionMode
         self.maxQueries = maxQueries
         self.maxSequences = maxSequences
-        self.cacheStorage = (cacheStorage ?? model.weights.storage).kvCacheStorage
+        let storage = (cacheStorage ?? model.weights.storage).kvCacheStorage
+        self.cacheStorage = storage
+        caches = KVCachePool(capacity: maxSequences) {
+            KVCache(layers: c.nLayer, kvHeads: c.kvHeads, headDim: c.headDim, positions: c.sequenceLength, storage: storage)
+        }
         x = FloatBuffer(count: maxQueries * c.dim)
         xNorm = FloatBuffer(count: maxQueries * c.dim)
         qkv = FloatBuffer(count: maxQueries * (c.nHead + 2 * c.kvHeads) * c.headDim)
@@ -57,30 +52,15 @@ public final class GPTEngine {
                                      positions: c.sequenceLength, maxQueries: maxQueries)
     }
 
-    public var openSequences: Int { sequences.filter(\.inUse).count }
+    public var openSequences: Int { caches.openCount }
 
     /// Reserves an empty KV cache (all slots unfilled, K = V = 0).
-    public func openSequence() throws -> SequenceID {
-        if let i = sequences.firstIndex(where: { !$0.inUse }) {
-            sequences[i].cache.reset()
-            sequences[i].inUse = true
-            return SequenceID(slot: i)
-        }
-        guard sequences.count < maxSequences else {
-            throw ModelError.badInput("all \(maxSequences) sequence slots are in use")
-        }
-        let s = Sequence(config: model.config, storage: cacheStorage)
-        s.inUse = true
-        sequences.append(s)
-        return SequenceID(slot: sequences.count - 1)
-    }
+    public func openSequence() throws -> SequenceID { try caches.open() }
 
-    public func closeSequence(_ id: SequenceID) {
-        sequences[id.slot].inUse = false
-    }
+    public func closeSequence(_ id: SequenceID) { caches.close(id) }
 
     /// Bytes held by KV caches (for memory reports).
-    public var cacheBytes: Int { sequences.reduce(0) { $0 + $1.cache.byteCount } }
+    public var cacheBytes: Int { caches.byteCount }
 
     /// Runs one forward pass. Returns the logits of the queries that asked for them, in query order.
     public func forward(_ queries: [GPTQuery]) -> PassLogits {
@@ -95,8 +75,7 @@ public final class GPTEngine {
         // Embeddings, and mark every written slot as filled before any layer runs: queries of
         // one pass see each other's K/V, like a prefill over those positions.
         for (r, q) in queries.enumerated() {
-            let seq = sequences[q.sequence.slot]
-            precondition(seq.inUse, "\(q.sequence) is not open")
+            let cache = caches.cache(q.sequence)
             precondition(q.position >= 0 && q.position < c.sequenceLength, "position \(q.position) out of range")
             switch q.input {
             case .classLabel(let k):
@@ -106,8 +85,8 @@ public final class GPTEngine {
                 precondition(t >= 0 && t < c.vocabSize, "token \(t) out of range")
                 VectorOps.gatherRow(w.tokenEmbedding, row: t, width: d, into: x, offset: r * d)
             }
-            seq.cache.setFilled(q.position)
-            attention.setQuery(r, cache: seq.cache, last: q.position)
+            cache.setFilled(q.position)
+            attention.setQuery(r, cache: cache, last: q.position)
         }
         // Only now is every slot of the pass marked filled.
         for (r, q) in queries.enumerated() where !q.hidden.isEmpty { attention.hide(r, q.hidden) }
@@ -124,8 +103,8 @@ public final class GPTEngine {
                 let rope = model.rotary.offset(position: q.position)
                 VectorOps.rotate(qkv, offset: base, heads: c.nHead, headDim: hd, table: model.rotary.table, tableOffset: rope)
                 VectorOps.rotate(qkv, offset: base + d, heads: c.kvHeads, headDim: hd, table: model.rotary.table, tableOffset: rope)
-                sequences[q.sequence.slot].cache.store(layer: l, position: q.position, keys: qkv, keyOffset: base + d,
-                                                       values: qkv, valueOffset: base + d + kvWidth)
+                caches.cache(q.sequence).store(layer: l, position: q.position, keys: qkv, keyOffset: base + d,
+                                               values: qkv, valueOffset: base + d + kvWidth)
             }
             clock.lap(.other)
             attention.run(count: n, layer: l, q: qkv, qStride: qkvWidth, into: attended, outStride: d,

@@ -20,15 +20,7 @@ public final class TextEngine {
     /// How the KV caches keep keys and values (default: like the weights; f16 for int8 weights).
     public let cacheStorage: WeightStorage
 
-    private final class Sequence {
-        let cache: KVCache      // [layer][kvHead][position][headDim]
-        var inUse = false
-        init(config c: TextModelConfig, positions: Int, storage: WeightStorage) {
-            cache = KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, positions: positions, storage: storage)
-        }
-    }
-
-    private var sequences: [Sequence] = []   // [slot]: grows to maxSequences, slots reused
+    private let caches: KVCachePool   // [layer][kvHead][position][headDim] keys and values, per sequence
     // Activations, one row per query of the pass (row r = queries[r]), allocated for maxQueries rows.
     private let x: FloatBuffer              // [query][hidden]: the residual stream
     private let xNorm: FloatBuffer          // [query][hidden]; at the head: the rows that want logits, packed
@@ -47,7 +39,11 @@ public final class TextEngine {
         self.maxSequences = maxSequences
         self.maxPositions = min(maxPositions ?? c.maxPositions, c.maxPositions)
         self.attentionMode = attentionMode
-        self.cacheStorage = (cacheStorage ?? model.weights.storage).kvCacheStorage
+        let storage = (cacheStorage ?? model.weights.storage).kvCacheStorage, positions = self.maxPositions
+        self.cacheStorage = storage
+        caches = KVCachePool(capacity: maxSequences) {
+            KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, positions: positions, storage: storage)
+        }
         let d = c.hiddenSize
         x = FloatBuffer(count: maxQueries * d)
         xNorm = FloatBuffer(count: maxQueries * d)
@@ -61,34 +57,19 @@ public final class TextEngine {
                                      positions: self.maxPositions, maxQueries: maxQueries)
     }
 
-    public var openSequences: Int { sequences.filter(\.inUse).count }
+    public var openSequences: Int { caches.openCount }
 
     /// Bytes held by KV caches (for memory reports).
-    public var cacheBytes: Int { sequences.reduce(0) { $0 + $1.cache.byteCount } }
+    public var cacheBytes: Int { caches.byteCount }
 
     /// Reserves an empty KV cache (all slots unfilled).
-    public func openSequence() throws -> TextSequenceID {
-        if let i = sequences.firstIndex(where: { !$0.inUse }) {
-            sequences[i].cache.reset()
-            sequences[i].inUse = true
-            return TextSequenceID(slot: i)
-        }
-        guard sequences.count < maxSequences else {
-            throw ModelError.badInput("all \(maxSequences) sequence slots are in use")
-        }
-        let s = Sequence(config: model.config, positions: maxPositions, storage: cacheStorage)
-        s.inUse = true
-        sequences.append(s)
-        return TextSequenceID(slot: sequences.count - 1)
-    }
+    public func openSequence() throws -> TextSequenceID { try caches.open() }
 
-    public func closeSequence(_ id: TextSequenceID) {
-        sequences[id.slot].inUse = false
-    }
+    public func closeSequence(_ id: TextSequenceID) { caches.close(id) }
 
     /// Whether a sequence's slot at `position` holds K/V (tests, schedulers).
     public func isFilled(_ id: TextSequenceID, position: Int) -> Bool {
-        sequences[id.slot].cache.isFilled(position)
+        caches.cache(id).isFilled(position)
     }
 
     /// Runs one forward pass. Returns the logits of the queries that asked for them, in query order.
@@ -103,13 +84,12 @@ public final class TextEngine {
         // Embeddings, and mark every written slot as filled before any layer runs: queries of one
         // pass see each other's K/V (causally by position), like a prefill over those positions.
         for (r, q) in queries.enumerated() {
-            let seq = sequences[q.sequence.slot]
-            precondition(seq.inUse, "\(q.sequence) is not open")
+            let cache = caches.cache(q.sequence)
             precondition(q.position >= 0 && q.position < maxPositions, "position \(q.position) outside 0..<\(maxPositions)")
             precondition(q.token >= 0 && q.token < c.vocabSize, "token \(q.token) outside the vocabulary of \(c.vocabSize)")
             w.tokenEmbedding.copyRow(q.token, into: x, offset: r * d)
-            seq.cache.setFilled(q.position)
-            attention.setQuery(r, cache: seq.cache, last: q.position)
+            cache.setFilled(q.position)
+            attention.setQuery(r, cache: cache, last: q.position)
         }
 
         for (l, layer) in w.layers.enumerated() {
@@ -129,8 +109,8 @@ public final class TextEngine {
                 VectorOps.rotate(qkv, offset: base, heads: c.heads, headDim: hd, table: model.rotary.table, tableOffset: rope)
                 VectorOps.rotate(qkv, offset: base + qWidth, heads: c.kvHeads, headDim: hd,
                                  table: model.rotary.table, tableOffset: rope)
-                sequences[q.sequence.slot].cache.store(layer: l, position: q.position, keys: qkv, keyOffset: base + qWidth,
-                                                       values: qkv, valueOffset: base + qWidth + kvWidth)
+                caches.cache(q.sequence).store(layer: l, position: q.position, keys: qkv, keyOffset: base + qWidth,
+                                               values: qkv, valueOffset: base + qWidth + kvWidth)
             }
             attention.run(count: n, layer: l, q: qkv, qStride: qkvWidth, into: attended, outStride: qWidth,
                           maskUnfilled: attentionMode == .masked)

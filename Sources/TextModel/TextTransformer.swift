@@ -41,8 +41,5 @@ public struct TextQuery: Sendable, Equatable {
     }
 }
 
-/// A handle to one sequence's KV cache inside a `TextEngine`.
-public struct TextSequenceID: Hashable, Sendable, CustomStringConvertible {
-    public let slot: Int
-    public var description: String { "text-seq\(slot)" }
-}
+/// A handle to one sequence's KV cache inside a `TextEngine`: the same kind of handle as `GPTEngine`'s.
+public typealias TextSequenceID = SequenceID
