@@ -152,8 +152,9 @@ def gen_tiny():
 
 
 def fashion_tokens(n_images: int = 2):
-    """Real test-split token grids: from the training cache if present, else from the existing fixture."""
-    cache = os.path.join(HERE, "checkpoints", "tokens.pt")
+    """Real test-split token grids of the bundle's VQ: from its training cache (tools/checkpoints/v2, the shipped
+    model's recipe) if present, else from the existing fixture."""
+    cache = os.path.join(HERE, "checkpoints", "v2", "tokens.pt")
     if os.path.exists(cache):
         data = torch.load(cache, weights_only=False)
         t = data["test"]["tokens"][:n_images].to(torch.int32)
