@@ -34,6 +34,19 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/sheet.png")).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
 
+    /// The README's command on the bundled text model: one prompt, one PNG.
+    @Test func bundledTextModelDrawsAPromptToAPNG() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = Tool.root.appendingPathComponent("models/fashion-text-16").path
+        let run = try Tool.run("zipar", ["generate", "--model", model, "--prompt", "a dark ankle boot", "--policy", "zipar:4",
+                                         "--count", "1", "--out", dir + "/boot.png"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("passes 76"))   // (16-1)*4 + 16 on the 16x16 end-of-row layout
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/boot.png"))
+        #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+
     @Test func promptAndPromptsTogetherAreRefused() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
