@@ -120,11 +120,11 @@ def main():
     ap.add_argument("--zipar", default=".build/release/zipar")
     ap.add_argument("--classifier", default="tools/eval/classifier.pt")
     ap.add_argument("--policies", default="ntp,ntp#seed=5000,zipar:8,zipar:4,official:8,official:4,adaptive:4,sjd:4,"
-                    "zipar-sjd:8/4,zipar-sjd:4/4,"
-                    "ntp#cfg=2,ntp#seed=5000#cfg=2,official:8#cfg=2,official:4#cfg=2,sjd:4#cfg=2,zipar-sjd:8/4#cfg=2,"
-                    "ntp#cfg=4,ntp#seed=5000#cfg=4,official:8#cfg=4,official:4#cfg=4,sjd:4#cfg=4,zipar-sjd:8/4#cfg=4",
-                    help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, each optionally with #seed=N, "
-                         "#attention=reference or #storage=f16|int8 (sjd:K and zipar-sjd:S/K too)")
+                    "sjd:8,sjd:16,zipar-sjd:8/4,zipar-sjd:8/16,"
+                    "ntp#cfg=2,ntp#seed=5000#cfg=2,official:8#cfg=2,official:4#cfg=2,zipar-sjd:8/4#cfg=2,"
+                    "ntp#cfg=4,official:8#cfg=4,zipar-sjd:8/4#cfg=4",
+                    help="comma list of ntp, zipar:S, official:S, adaptive:SMIN, sjd:K, zipar-sjd:S/K, each optionally "
+                         "with #seed=N, #cfg=X, #attention=reference or #storage=f16|int8 (default: docs/quality.md's rows)")
     ap.add_argument("--per-class", type=int, default=100)
     add_sampling_args(ap)
     ap.add_argument("--attention", default="masked")
