@@ -12,9 +12,7 @@ func generateFromPrompt(_ g: Generate) throws {
     let dir = g.modelOptions.model
     let prompts = try promptList(g)
     if g.classLabel != nil { throw CLIError("model \(dir) draws from a text prompt: use --prompt, not --class") }
-    let bundle: TextModelBundle
-    do { bundle = try TextModelBundle(directory: dir, storage: g.modelOptions.storage.choice.storage) }
-    catch { throw CLIError("cannot load text bundle \(dir): \(error)") }
+    let bundle = try loadTextBundle(g.modelOptions)
     if (!g.tokensOnly || g.npy != nil || g.sheet != nil) && bundle.vq == nil {
         throw CLIError("bundle \(dir) has no vq.safetensors: use --tokens-only without --npy/--sheet")
     }
@@ -46,7 +44,7 @@ func generateFromPrompt(_ g: Generate) throws {
     do {
         results = try scheduler.run(requests) { r in
             let base = singleFile ? String(g.out.dropLast(4)) : "\(g.out)/\(r.id)"
-            try writeFile(Array((r.tokens.map(String.init).joined(separator: " ") + "\n").utf8), to: base + ".tokens")
+            try writeTokens(r.tokens, to: base + ".tokens")
             if !g.tokensOnly || g.npy != nil || g.sheet != nil {
                 let img = try bundle.image(codes: r.tokens)
                 if g.npy != nil || g.sheet != nil { images[r.id] = img }
@@ -55,7 +53,7 @@ func generateFromPrompt(_ g: Generate) throws {
             let st = r.stats
             let i = promptOf[r.id] ?? 0
             manifest += "\(r.id)\t\(i)\t\(prompts[i].replacingOccurrences(of: "\t", with: " "))\t\(r.request.seed)\t\(spec)\t"
-                + "\(st.passes)\t\(st.queries)\t" + String(format: "%.3f", st.wallSeconds) + "\t\(st.drafts)\t\(st.accepted)\n"
+                + "\(manifestStats(st))\n"
             print("\(base)\(g.tokensOnly ? ".tokens" : ".png")  seed \(r.request.seed)  policy \(spec)  passes \(st.passes)"
                   + "  queries \(st.queries)  " + String(format: "%.2f s", st.wallSeconds))
         }
@@ -64,11 +62,7 @@ func generateFromPrompt(_ g: Generate) throws {
     }
     if !singleFile { try writeFile(Array(manifest.utf8), to: "\(g.out)/manifest.tsv") }
     // Request order is prompt-major, seed-minor: the order the evaluation tools read the .npy in.
-    if let npy = g.npy, let first = images[requests[0].id] {
-        var shape = [requests.count, first.height, first.width]
-        if first.channels > 1 { shape.append(first.channels) }
-        try writeFile(npyUInt8(requests.flatMap { images[$0.id]!.pixels }, shape: shape), to: npy)
-    }
+    if let npy = g.npy { try writeNpy(requests.compactMap { images[$0.id] }, to: npy) }
     if let sheet = g.sheet {
         let rows = prompts.enumerated().map { i, text in
             (label: text, images: requests.filter { promptOf[$0.id] == i }.compactMap { images[$0.id]?.scaled(by: g.scale) })
@@ -76,10 +70,13 @@ func generateFromPrompt(_ g: Generate) throws {
         try writeFile(try classSheet(rows: rows).pngData(), to: sheet)
         print("wrote \(sheet)")
     }
-    let wall = Date().timeIntervalSince(t0)
-    let mean = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)
-    print("\(results.count) images, policy \(spec), mean passes \(String(format: "%.1f", mean)) (ntp \(l.rows * l.columns)), "
-          + "wall \(String(format: "%.2f", wall)) s, " + String(format: "%.3f s/image", wall / Double(results.count)))
+    printRunSummary(results, spec: spec, ntpPasses: l.rows * l.columns, since: t0)
+}
+
+/// The text-to-image bundle of `--model`, load errors as CLI errors naming the folder.
+private func loadTextBundle(_ options: ModelOptions) throws -> TextModelBundle {
+    do { return try TextModelBundle(directory: options.model, storage: options.storage.choice.storage) }
+    catch { throw CLIError("cannot load text bundle \(options.model): \(error)") }
 }
 
 /// The prompts of a run: `--prompt`, or the lines of `--prompts` (plain text; blank and `#` lines skipped).
@@ -103,9 +100,7 @@ func compareFromPrompt(_ c: Compare) throws {
     let dir = c.modelOptions.model
     if c.classLabel != nil { throw CLIError("model \(dir) draws from a text prompt: use --prompt, not --class") }
     guard let prompt = c.prompt else { throw CLIError("model \(dir) is a text-to-image bundle: give --prompt") }
-    let bundle: TextModelBundle
-    do { bundle = try TextModelBundle(directory: dir, storage: c.modelOptions.storage.choice.storage) }
-    catch { throw CLIError("cannot load text bundle \(dir): \(error)") }
+    let bundle = try loadTextBundle(c.modelOptions)
     let requests = c.policies.values.enumerated().map { k, spec in
         var p = c.sampling.parameters(policy: spec, seed: c.seed)
         p.prompt = prompt
@@ -118,7 +113,7 @@ func compareFromPrompt(_ c: Compare) throws {
     let l = bundle.layout
     guard l.rows == l.columns else { throw CLIError("compare draws square grids only (this bundle is \(l.rows)x\(l.columns))") }
     let side = (bundle.vq.map { l.columns * $0.config.upsampling } ?? l.columns) * c.scale
-    try writeSheet(results: results.sorted { Int($0.id)! < Int($1.id)! }, grid: l.columns, side: side,
+    try writeSheet(results: results, grid: l.columns, side: side,
                    image: bundle.vq == nil ? nil : { try bundle.image(codes: $0).scaled(by: c.scale) },
                    heatmaps: c.heatmaps, title: "\(prompt) seed \(c.seed)", out: c.out)
 }

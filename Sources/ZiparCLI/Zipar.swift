@@ -152,25 +152,20 @@ struct Generate: ParsableCommand {
         let results = try decodeAll(bundle, requests, batch: batching.batch, maxQueries: batching.maxQueries,
                                     mode: attention.attention) { r in
             let name = r.id
-            try writeFile(Array((r.tokens.map(String.init).joined(separator: " ") + "\n").utf8), to: "\(out)/\(name).tokens")
+            try writeTokens(r.tokens, to: "\(out)/\(name).tokens")
             if !tokensOnly || npy != nil {
                 let img = try bundle.image(tokens: r.tokens)
                 if npy != nil || sheet != nil { images[name] = img }
                 if !tokensOnly { try writeFile(try img.scaled(by: scale).pngData(), to: "\(out)/\(name).png") }
             }
             let st = r.stats
-            manifest += "\(name)\t\(r.request.classLabel)\t\(r.request.seed)\t\(spec)\t\(st.passes)\t\(st.queries)\t"
-                + String(format: "%.3f", st.wallSeconds) + "\t\(st.drafts)\t\(st.accepted)\n"
+            manifest += "\(name)\t\(r.request.classLabel)\t\(r.request.seed)\t\(spec)\t\(manifestStats(st))\n"
             print("\(name)\(tokensOnly ? "" : ".png")  class \(bundle.config.className(r.request.classLabel))  passes \(st.passes)  "
                   + String(format: "%.2f s", st.wallSeconds)
                   + (st.drafts > 0 ? "  drafts \(st.drafts) accepted \(st.accepted)" : ""))
         }
         try writeFile(Array(manifest.utf8), to: "\(out)/manifest.tsv")
-        if let npy, let first = images[results[0].id] {
-            var shape = [results.count, first.height, first.width]
-            if first.channels > 1 { shape.append(first.channels) }
-            try writeFile(npyUInt8(results.flatMap { images[$0.id]!.pixels }, shape: shape), to: npy)
-        }
+        if let npy { try writeNpy(results.compactMap { images[$0.id] }, to: npy) }
         if let sheet {
             let rows = classes.map { c in
                 (label: bundle.config.className(c),
@@ -180,11 +175,7 @@ struct Generate: ParsableCommand {
             try writeFile(try classSheet(rows: rows).pngData(), to: sheet)
             print("wrote \(sheet)")
         }
-        let wall = Date().timeIntervalSince(t0)
-        let passes = results.map(\.stats.passes)
-        print("\(results.count) images, policy \(spec), mean passes \(String(format: "%.1f", Double(passes.reduce(0, +)) / Double(passes.count)))"
-              + " (ntp \(bundle.config.gpt.imageTokens)), wall \(String(format: "%.2f", wall)) s, "
-              + String(format: "%.3f s/image", wall / Double(results.count)))
+        printRunSummary(results, spec: spec, ntpPasses: bundle.config.gpt.imageTokens, since: t0)
     }
 }
 
@@ -337,6 +328,34 @@ func npyFloat32(_ values: [Float], shape: [Int]) -> [UInt8] {
 
 func npyUInt8(_ values: [UInt8], shape: [Int]) -> [UInt8] {
     npyHeader(descr: "|u1", shape: shape) + values
+}
+
+// MARK: - generate outputs, shared by the class-conditional and the prompt paths
+
+/// A `.tokens` file: the token grid in raster order, space-separated.
+func writeTokens(_ tokens: [Int], to path: String) throws {
+    try writeFile(Array((tokens.map(String.init).joined(separator: " ") + "\n").utf8), to: path)
+}
+
+/// The manifest columns every generate run ends its lines with (the header's `passes ... accepted`).
+func manifestStats(_ st: GenerationStats) -> String {
+    "\(st.passes)\t\(st.queries)\t" + String(format: "%.3f", st.wallSeconds) + "\t\(st.drafts)\t\(st.accepted)"
+}
+
+/// `images` (all the same size) as one uint8 .npy [images, height, width(, channels)], in the given order.
+func writeNpy(_ images: [PixelImage], to path: String) throws {
+    guard let first = images.first else { return }
+    var shape = [images.count, first.height, first.width]
+    if first.channels > 1 { shape.append(first.channels) }
+    try writeFile(npyUInt8(images.flatMap(\.pixels), shape: shape), to: path)
+}
+
+/// The last line of a generate run.
+func printRunSummary(_ results: [GenerationResult], spec: String, ntpPasses: Int, since t0: Date) {
+    let wall = Date().timeIntervalSince(t0)
+    let mean = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)
+    print("\(results.count) images, policy \(spec), mean passes \(String(format: "%.1f", mean)) (ntp \(ntpPasses)), "
+          + "wall \(String(format: "%.2f", wall)) s, " + String(format: "%.3f s/image", wall / Double(results.count)))
 }
 
 func npyHeader(descr: String, shape: [Int]) -> [UInt8] {
