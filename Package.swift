@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),   // NIOEmbedded, for routing tests
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -90,10 +91,15 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "TextModel"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "Model", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
+        .testTarget(name: "DashboardTests", dependencies: [
+            "Dashboard", "JobStore", "Telemetry", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "Kernels", "TestSupport"]),
     ]
 )

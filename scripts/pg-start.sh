@@ -43,7 +43,7 @@ fi
 # The server user must reach the data directory: a repository under a private home (/root) is not
 # reachable by `postgres`, so fall back to a directory under /tmp named after the repository.
 if [[ "$(id -u)" == "0" && -z "${ZIPAR_PGDATA:-}" ]] && ! runuser -u "$owner" -- test -x "$here"; then
-    data="/tmp/zipar-pgdata-$(printf '%s' "$here" | cksum | cut -d' ' -f1)"
+    data="/tmp/zipar-pgdata-$(printf '%s' "$here" | cksum | cut -d' ' -f1)"   # fixed-temp-path: pg-stop.sh finds it; postgres reaches it
     pgdata="$data/cluster"; sock="$data/run"; log="$data/server.log"
     echo "pg-start: $here is not reachable by $owner; using $data" >&2
 fi

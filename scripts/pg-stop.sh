@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${ZIPAR_PGDATA:-$here/.pgdata}"
 if [[ "$(id -u)" == "0" && -z "${ZIPAR_PGDATA:-}" ]] && ! runuser -u postgres -- test -x "$here"; then
-    data="/tmp/zipar-pgdata-$(printf '%s' "$here" | cksum | cut -d' ' -f1)"   # as pg-start.sh
+    data="/tmp/zipar-pgdata-$(printf '%s' "$here" | cksum | cut -d' ' -f1)"   # fixed-temp-path: as pg-start.sh
 fi
 pgdata="$data/cluster"
 bindir="${ZIPAR_PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)}"

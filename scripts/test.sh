@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs missing packages, starts a private PostgreSQL (unless DATABASE_URL/PGHOST
+# Runs every test: installs missing packages, checks that no file names a path of one machine
+# (tools/test_no_machine_paths.py, no torch needed), starts a private PostgreSQL (unless DATABASE_URL/PGHOST
 # is set), runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
 # the browser test of the dashboard (headless Chromium), then the bounded soak test (real worker
 # processes, SIGKILLs, a zombie, a PostgreSQL outage).
@@ -7,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+
+echo "==> no machine paths in the repository"
+python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check pytest
+python3 -m pytest -q tools/test_no_machine_paths.py
 
 # The cluster runs as the `postgres` user when we are root, so keep its data where that user can
 # reach it even when the checkout lives in a private home directory.

@@ -12,10 +12,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 from safetensors.torch import load_file  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import llamagen  # noqa: E402
+from tools import llamagen, official_ref  # noqa: E402
+from tools.paths import CHECKPOINTS, FIXTURES as FIX, MODELS, ROOT  # noqa: E402
+
+
+def run_module(module, *args, **kw):
+    """`python3 -m module args` from the repository root (how the tools are run)."""
+    subprocess.check_call([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, **kw)
 
 
 def official_rope(grid_size, n_elem, base=10000, cls_token_num=1):
@@ -84,10 +87,11 @@ def test_kv_cache_step_matches_teacher_forcing():
 def test_converter_round_trip(tmp_path):
     work = tmp_path / "pt"
     out = tmp_path / "bundle"
-    subprocess.check_call([sys.executable, os.path.join(HERE, "write_official_pt.py"), "--out", str(work)])
-    subprocess.check_call([sys.executable, os.path.join(HERE, "convert_llamagen.py"), "--gpt", str(work / "c2i_tiny.pt"),
-                           "--vq", str(work / "vq_tiny.pt"), "--gpt-model", "tiny", "--image-size", "16",
-                           "--out", str(out)])
+    # the official classes are the oracle when $LLAMAGEN_REPO names a LlamaGen checkout, else tools/llamagen.py
+    oracle = [] if official_ref.repo_path(official_ref.LLAMAGEN) else ["--no-official"]
+    run_module("tools.fixtures.write_official_pt", "--out", work, *oracle)
+    run_module("tools.convert.convert_llamagen", "--gpt", work / "c2i_tiny.pt", "--vq", work / "vq_tiny.pt",
+               "--gpt-model", "tiny", "--image-size", "16", "--out", out)
     names = set(load_file(str(out / "gpt.safetensors")).keys())
     assert not any("freqs_cis" in n or "cache" in n for n in names)
     vnames = set(load_file(str(out / "vq.safetensors")).keys())
@@ -104,10 +108,9 @@ def test_converter_round_trip(tmp_path):
 
 
 def test_matches_official_gpt_when_available():
-    import official_ref
     off = official_ref.load()
     if off is None:
-        pytest.skip("official LlamaGen code not found")
+        pytest.skip("official LlamaGen code not available: " + official_ref.missing_repo_message(official_ref.LLAMAGEN))
     og, _ = off
     torch.manual_seed(1)
     ref = og.Transformer(og.ModelArgs(dim=256, n_layer=2, n_head=4, n_kv_head=2, multiple_of=64,
@@ -127,9 +130,6 @@ def test_matches_official_gpt_when_available():
     assert torch.allclose(a, b, atol=1e-5)
 
 
-FIX = os.path.join(ROOT, "Tests", "Fixtures")
-
-
 @pytest.mark.skipif(not os.path.exists(os.path.join(FIX, "tiny-gqa24-gpt.safetensors")), reason="no fixtures")
 def test_tiny_fixture_consistent():
     conf, gpt, vq = llamagen.load_bundle(os.path.join(FIX, "tiny-gqa24"))
@@ -146,22 +146,22 @@ def test_tiny_fixture_consistent():
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(FIX, "fashion16-gpt.safetensors")), reason="no fixtures")
 def test_fashion_fixture_matches_bundle():
-    conf, gpt, vq = llamagen.load_bundle(os.path.join(ROOT, "models", "fashion-16"))
+    conf, gpt, vq = llamagen.load_bundle(os.path.join(MODELS, "fashion-16"))
     f = load_file(os.path.join(FIX, "fashion16-gpt.safetensors"))
     with torch.no_grad():
         lg = gpt(f["tokens"][None].long(), f["class"].long())[0]
-    assert torch.allclose(lg, f["logits"], atol=1e-4), "fixture is stale: rerun tools/make_fixtures.py"
+    assert torch.allclose(lg, f["logits"], atol=1e-4), "fixture is stale: rerun python3 -m tools.fixtures.make_fixtures"
 
 
 def test_train_presets():
     """v1 must stay the shipped fashion-16 recipe; v2 must keep the bundle at a few MB of F16."""
-    import train_fashion as tf
+    from tools.train import train_fashion as tf
     v1 = tf.PRESETS["v1"]
     assert v1["gpt"].to_json() == {"dim": 192, "n_layer": 4, "n_head": 6, "n_kv_head": 6, "vocab_size": 512,
                                    "num_classes": 10, "grid": 16, "cls_token_num": 1, "multiple_of": 64,
                                    "ffn_dim_multiplier": None, "norm_eps": 1e-5, "rope_base": 10000}
     assert v1["vq"].to_json()["codebook_size"] == 512 and v1["vq"].ch == 32
-    assert v1["ckpt"] == os.path.join(HERE, "checkpoints") and v1["gpt_args"]["ema"] == 0.0
+    assert v1["ckpt"] == CHECKPOINTS and v1["gpt_args"]["ema"] == 0.0
     v2 = tf.PRESETS["v2"]
     assert v2["ckpt"] != v1["ckpt"]
     g = sum(p.numel() for p in llamagen.Transformer(v2["gpt"]).parameters())
@@ -171,7 +171,7 @@ def test_train_presets():
 
 def test_gpt_stage_ema_stop_resume_export(tmp_path):
     """Tiny end-to-end run of the gpt stage with EMA: STOP checkpoints, --resume continues, export picks EMA."""
-    import train_fashion as tf
+    from tools.train import train_fashion as tf
     ck = tmp_path / "ck"
     ck.mkdir()
     g = torch.Generator().manual_seed(0)
@@ -181,32 +181,28 @@ def test_gpt_stage_ema_stop_resume_export(tmp_path):
                str(ck / "tokens.pt"))
     vq = llamagen.VQModel(tf.PRESETS["v1"]["vq"])
     torch.save({"model": vq.state_dict(), "step": 0, "config": vq.cfg.to_json()}, str(ck / "vq_last.pt"))
-    script = os.path.join(HERE, "train_fashion.py")
-    base = [sys.executable, script, "gpt", "--ckpt-dir", str(ck), "--batch", "2", "--steps", "4", "--warmup", "1",
+    base = [sys.executable, "-m", "tools.train.train_fashion", "gpt", "--ckpt-dir", str(ck), "--batch", "2", "--steps", "4", "--warmup", "1",
             "--log-every", "1", "--ema", "0.5", "--threads", "1"]
     (ck / "STOP").touch()
-    subprocess.check_call(base, stdout=subprocess.DEVNULL)
+    subprocess.check_call(base, stdout=subprocess.DEVNULL, cwd=ROOT)
     first = torch.load(str(ck / "gpt_last.pt"), weights_only=False)
     assert first["step"] == 1 and "ema" in first
     (ck / "STOP").unlink()
-    subprocess.check_call(base + ["--resume"], stdout=subprocess.DEVNULL)
+    subprocess.check_call(base + ["--resume"], stdout=subprocess.DEVNULL, cwd=ROOT)
     last = torch.load(str(ck / "gpt_last.pt"), weights_only=False)
     assert last["step"] == 4
     assert not torch.equal(last["ema"]["output.weight"], last["model"]["output.weight"])
     header = open(str(ck / "gpt_log.csv")).readline().strip().split(",")
     assert header[-1] == "ema_test_loss"
-    export = os.path.join(HERE, "export_bundle.py")
     for weights, key in (("auto", "ema"), ("raw", "model")):
         out = tmp_path / f"bundle-{weights}"
-        subprocess.check_call([sys.executable, export, "--gpt-ckpt", str(ck / "gpt_last.pt"), "--vq-ckpt",
-                               str(ck / "vq_last.pt"), "--out", str(out), "--name", "t", "--weights", weights],
-                              stdout=subprocess.DEVNULL)
+        run_module("tools.convert.export_bundle", "--gpt-ckpt", ck / "gpt_last.pt", "--vq-ckpt", ck / "vq_last.pt",
+                   "--out", out, "--name", "t", "--weights", weights, stdout=subprocess.DEVNULL)
         w = load_file(str(out / "gpt.safetensors"))["output.weight"]
         assert torch.equal(w, last[key]["output.weight"].to(torch.float16))
     # guidance distillation starts from the teacher's EMA weights and writes its own checkpoint + log
-    subprocess.check_call([sys.executable, script, "distill", "--ckpt-dir", str(ck), "--batch", "2",
-                           "--steps", "2", "--log-every", "1", "--guidance", "3", "--threads", "1"],
-                          stdout=subprocess.DEVNULL)
+    run_module("tools.train.train_fashion", "distill", "--ckpt-dir", ck, "--batch", "2", "--steps", "2",
+               "--log-every", "1", "--guidance", "3", "--threads", "1", stdout=subprocess.DEVNULL)
     d = torch.load(str(ck / "gpt_distill.pt"), weights_only=False)
     assert d["step"] == 2 and d["distill"]["guidance"] == 3.0 and "ema" in d
     assert os.path.exists(str(ck / "gpt_distill_log.csv"))

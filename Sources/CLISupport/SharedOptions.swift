@@ -44,6 +44,10 @@ public enum Defaults {
     /// waits a pass for lack of room.
     public static let maxQueries = 256
     public static let batch = 8
+    /// Upper bounds of `--batch` and `--max-queries`: far beyond what a pass can use (a 24x24 grid with CFG
+    /// twins is 1152 queries an image), and small enough that buffers sized by them cannot exhaust memory.
+    public static let maxBatch = 1024
+    public static let maxQueriesLimit = 8192
 }
 
 /// `--storage` (and its deprecated worker spelling `--weights`).
@@ -68,16 +72,18 @@ public struct StorageOptions: ParsableArguments {
 
 /// Continuous batching: `--batch` and `--max-queries`.
 public struct BatchOptions: ParsableArguments {
-    @Option(help: "Images decoded at the same time (continuous batching; per model in the worker).")
+    @Option(help: "Images decoded at the same time (continuous batching; per model in the worker; 1...1024).")
     public var batch: Int = Defaults.batch
-    @Option(help: "Cap on queries per forward pass across the batch (at least 2).")
+    @Option(help: "Cap on queries per forward pass across the batch (2...8192).")
     public var maxQueries: Int = Defaults.maxQueries
 
     public init() {}
 
     public func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if maxQueries < 2 { throw ValidationError("--max-queries must be at least 2") }
+        if !(1...Defaults.maxBatch).contains(batch) { throw ValidationError("--batch must be from 1 to \(Defaults.maxBatch)") }
+        if !(2...Defaults.maxQueriesLimit).contains(maxQueries) {
+            throw ValidationError("--max-queries must be from 2 to \(Defaults.maxQueriesLimit)")
+        }
     }
 }
 

@@ -25,17 +25,24 @@ public struct DashboardConfig: Sendable {
 /// field on pages, `Authorization: Bearer` on /api) and is refused without it; image routes take a job id
 /// (a UUID), never a path.
 public func dashboardApplication(store: JobStore, config: DashboardConfig, logger: Logger) -> some ApplicationProtocol {
+    Application(router: dashboardRouter(store: store, config: config), configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"),
+                logger: logger)
+}
+
+/// Every route of the dashboard, the API and the health endpoints (tests drive it without a socket).
+public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<BasicRequestContext> {
     let router = Router()
     let pages = Pages(readOnly: config.adminToken == nil)
     let pageSize = 60
     router.middlewares.add(SecurityHeaders())
+    router.middlewares.add(ErrorBodies())
 
     router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/queues"]) }
     router.get("/queues") { _, _ in
         html(pages.queues(try await store.stats(windowMinutes: config.windowMinutes)))
     }
     router.get("/jobs") { request, _ in
-        let q = query(request)
+        let q = try query(request)
         let (filter, page) = try jobFilter(q, pageSize: pageSize)
         return html(pages.jobs(try await store.jobs(filter), filter: filter, page: page, pageSize: pageSize, query: q))
     }
@@ -51,17 +58,18 @@ public func dashboardApplication(store: JobStore, config: DashboardConfig, logge
                         body: .init(byteBuffer: ByteBuffer(bytes: png)))
     }
     router.get("/gallery") { request, _ in
-        var q = query(request)
+        var q = try query(request)
         q["state"] = "done"
         let (filter, page) = try jobFilter(q, pageSize: pageSize)
         q["state"] = nil
         return html(pages.gallery(try await store.jobs(filter), query: q, page: page, pageSize: pageSize))
     }
     router.get("/compare") { request, _ in
-        let q = query(request)
-        guard let model = q["model"], let cls = q["class"], let seed = q["seed"].flatMap(Int.init) else {
+        let q = try query(request)
+        guard let model = q["model"], let cls = q["class"], q["seed"] != nil else {
             throw HTTPError(.badRequest, message: "compare needs model, class and seed")
         }
+        let seed = try QueryValues.int(q, "seed", default: 0, range: 0...Int(Int64.max))
         let jobs = try await store.jobs(JobFilter(states: [.done], model: model, className: cls, seed: seed, limit: 50))
         return html(pages.compare(jobs, model: model, classLabel: cls, seed: seed))
     }
@@ -94,8 +102,7 @@ public func dashboardApplication(store: JobStore, config: DashboardConfig, logge
         do { _ = try await store.schemaVersion(); return nil } catch { return "database: \(describeError(error))" }
     })
 
-    return Application(router: router, configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"),
-                       logger: logger)
+    return router
 }
 
 /// The JSON API: the pages' data, and the same mutations with `Authorization: Bearer TOKEN`.
@@ -104,7 +111,7 @@ func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: Das
     router.get("/api/stats") { _, _ in try json(try await store.stats(windowMinutes: config.windowMinutes)) }
     router.get("/api/workers") { _, _ in try json(try await store.workers()) }
     router.get("/api/jobs") { request, _ in
-        let (filter, _) = try jobFilter(query(request), pageSize: pageSize)
+        let (filter, _) = try jobFilter(try query(request), pageSize: pageSize)
         return try json(try await store.jobs(filter))
     }
     router.get("/api/jobs/{id}") { _, context in
@@ -117,7 +124,7 @@ func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: Das
             let name = try context.parameters.require("name")
             try await requireToken(request, config: config, form: false)
             try await store.setPaused(queue: name, verb == "pause")
-            return try json(["queue": name, "paused": verb == "pause" ? "yes" : "no"])
+            return try json(PauseAnswer(queue: name, paused: verb == "pause"))
         }
     }
     for verb in ["retry", "cancel"] {
@@ -164,29 +171,18 @@ func formFields(_ body: String) -> [String: String] {
     return out
 }
 
-func query(_ request: Request) -> [String: String] {
-    var out: [String: String] = [:]
-    for (k, v) in request.uri.queryParameters where !v.isEmpty { out[String(k)] = String(v) }
-    return out
-}
+func query(_ request: Request) throws -> [String: String] { try QueryValues.parse(request) }
 
 /// The filters of /jobs, /gallery and /api/jobs: queue, state, label (prefix), policy, class, q (prompt
-/// text), since (age), page.
+/// text), since (age), page. Every value bounded (`QueryValues`).
 func jobFilter(_ q: [String: String], pageSize: Int) throws -> (JobFilter, Int) {
     var states: [JobState]?
     if let s = q["state"] {
-        guard let st = JobState(rawValue: s) else { throw HTTPError(.badRequest, message: "unknown state \(s)") }
+        guard let st = JobState(rawValue: s) else { throw HTTPError(.badRequest, message: "unknown state \(s.prefix(40))") }
         states = [st]
     }
-    var since: Double?
-    if let s = q["since"] {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = s.last.flatMap({ units[$0] }), let n = Double(s.dropLast()), n >= 0 else {
-            throw HTTPError(.badRequest, message: "since must look like 30m, 2h or 7d")
-        }
-        since = n * unit
-    }
-    let page = max(0, Int(q["page"] ?? "0") ?? 0)
+    let since = try QueryValues.age(q, "since")
+    let page = try QueryValues.int(q, "page", default: 0, range: 0...QueryValues.maxPage)
     let filter = JobFilter(queue: q["queue"], labelPrefix: q["label"], states: states, model: q["model"], sinceSeconds: since,
                            policy: q["policy"], className: q["class"], text: q["q"], limit: pageSize, offset: page * pageSize)
     return (filter, page)
@@ -229,3 +225,6 @@ enum QueueMetrics {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }
+
+/// The answer of `POST /api/queues/{name}/pause|resume`: `paused` is a boolean, as in `QueueInfo`.
+struct PauseAnswer: Encodable { var queue: String; var paused: Bool }

@@ -7,7 +7,7 @@ import Foundation
 /// Two layouts:
 /// - plain (LlamaGen): `prefixLength` class-token positions, then the grid in raster order with nothing
 ///   between rows: x(i,j) at `prefix + i*W + j`. Image token ids are the VQ codes themselves.
-/// - end of row (Emu3, Chameleon / Lumina-mGPT, tools/text2img): the prompt (ending in the image's start,
+/// - end of row (Emu3, Chameleon / Lumina-mGPT, tools/train/text2img): the prompt (ending in the image's start,
 ///   meta text and [IMG] tokens), then every row followed by an end-of-row token: x(i,j) at
 ///   `prefix + i*(W+1) + j`, EOL(i) at `prefix + i*(W+1) + W`; after the last EOL a fixed suffix
 ///   (EOF, EOI, EOS). Image token ids are `imageTokenOffset + code`; the EOL and suffix tokens are known in
@@ -17,7 +17,7 @@ public struct ImageLayout: Sendable, Equatable {
     public struct EndOfRow: Sendable, Equatable {
         /// Follows every row, the last one included.
         public var token: Int
-        /// After the last row's end-of-row token (EOF, EOI, EOS for tools/text2img).
+        /// After the last row's end-of-row token (EOF, EOI, EOS for tools/train/text2img).
         public var suffix: [Int]
         public init(token: Int, suffix: [Int]) { self.token = token; self.suffix = suffix }
     }
@@ -135,7 +135,7 @@ public struct ImageLayout: Sendable, Equatable {
     }
 
     /// The tokens after the prefix for a finished grid of codes (raster order): the image ids with the
-    /// end-of-row tokens and the suffix. What teacher forcing and tools/text2img's training sequences hold.
+    /// end-of-row tokens and the suffix. What teacher forcing and tools/train/text2img's training sequences hold.
     public func imageSequence(codes: [Int]) -> [Int] {
         precondition(codes.count == imageTokens, "\(codes.count) codes for a \(rows)x\(columns) grid")
         var out: [Int] = []

@@ -76,6 +76,22 @@ public struct JobParameters: Sendable, Equatable {
         if classLabel >= model.numClasses {
             throw ParameterError(field: "class", message: "\(classLabel) is out of range 0..<\(model.numClasses)")
         }
+        var policy = self.policy
+        if model.endOfRowLayout {
+            if policy.jacobiWindow != nil {
+                throw ParameterError(field: "policy", message: "\(policyText) is not available for text models "
+                                     + "(end-of-row layout); use ntp, zipar:S, adaptive:SMIN or official:S")
+            }
+            // The authors' Lumina-mGPT loop: its window S counts the end-of-row token before a row, so S - 1
+            // image tokens above; checked as the equivalent zipar:(S-1) wavefront.
+            if officialSchedule, case .zipar(let s) = policy {
+                guard s >= 2 else {
+                    throw ParameterError(field: "policy", message: "official:\(s): on the end-of-row layout the window counts the "
+                                         + "end-of-row token, so it must be at least 2 (official:2 = one image token above)")
+                }
+                policy = .zipar(window: s - 1)
+            }
+        }
         switch policy {
         case .ntp: break
         case .sjd: break
@@ -130,8 +146,27 @@ public struct ModelLimits: Sendable, Equatable {
     public var conditioning: Conditioning = .classLabel
     /// Image sides in tokens the model draws besides its native `grid` (nil = only the native grid).
     public var sizes: [Int]? = nil
+    /// The sequence carries an end-of-row token after each image row (Emu3, Chameleon / Lumina-mGPT): the
+    /// official schedule's window counts that token, and the Jacobi policies are not offered.
+    public var endOfRowLayout = false
     public init(grid: Int, numClasses: Int, supportsGuidance: Bool) {
         self.grid = grid; self.numClasses = numClasses; self.supportsGuidance = supportsGuidance
+    }
+
+    /// A class-conditional LlamaGen model (raster layout, no end-of-row tokens).
+    public static func classModel(grid: Int, numClasses: Int, supportsGuidance: Bool = true) -> ModelLimits {
+        ModelLimits(grid: grid, numClasses: numClasses, supportsGuidance: supportsGuidance)
+    }
+
+    /// A text-to-image bundle (Emu3, Chameleon / Lumina-mGPT): prompts, no classes (a text job stores class 0,
+    /// the one id its limits allow), an end-of-row token after each row. Submit, the worker and the decoder
+    /// all build text limits here, so the rules they check are the same.
+    public static func textModel(grid: Int, sizes: [Int]? = nil) -> ModelLimits {
+        var l = ModelLimits(grid: grid, numClasses: 1, supportsGuidance: true)
+        l.conditioning = .text
+        l.sizes = sizes
+        l.endOfRowLayout = true
+        return l
     }
 }
 
@@ -181,7 +216,7 @@ public struct PolicySpec: Sendable, Equatable, Hashable, CustomStringConvertible
 extension GPTModel {
     /// The limits jobs for this model are validated against.
     public var limits: ModelLimits {
-        ModelLimits(grid: config.grid, numClasses: config.numClasses, supportsGuidance: supportsGuidance)
+        .classModel(grid: config.grid, numClasses: config.numClasses, supportsGuidance: supportsGuidance)
     }
 }
 

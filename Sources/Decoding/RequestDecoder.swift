@@ -110,7 +110,7 @@ public final class RequestDecoder {
     /// A LlamaGen request. Throws `ParameterError` when the parameters break a rule
     /// (`JobParameters.validate(for:)`).
     public convenience init(request: GenerationRequest, config: GPTConfig, nullClass: Int) throws {
-        let limits = ModelLimits(grid: config.grid, numClasses: config.numClasses, supportsGuidance: nullClass >= config.numClasses)
+        let limits = ModelLimits.classModel(grid: config.grid, numClasses: config.numClasses, supportsGuidance: nullClass >= config.numClasses)
         try self.init(request: request, setup: .classConditional(request, config: config, nullClass: nullClass, limits: limits))
     }
 

@@ -31,9 +31,7 @@ public final class TextTokenEngine: ImageTokenEngine {
 
     /// The limits text jobs for this bundle are validated against.
     public var limits: ModelLimits {
-        var m = ModelLimits(grid: bundle.layout.columns, numClasses: 1, supportsGuidance: true)
-        m.conditioning = .text
-        return m
+        ModelLimits.textModel(grid: bundle.layout.columns)
     }
 
     public func setup(for request: GenerationRequest) throws -> DecodingSetup {

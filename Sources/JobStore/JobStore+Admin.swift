@@ -36,7 +36,8 @@ extension JobStore {
     /// Creates a queue; false when it already existed.
     @discardableResult
     public func createQueue(_ name: String) async throws -> Bool {
-        try await first(SQL.createQueue(name), String.self) != nil
+        if let problem = QueueName.problem(name) { throw SubmitError(problem) }
+        return try await first(SQL.createQueue(name), String.self) != nil
     }
 
     /// Deletes a queue. One that still has jobs is refused unless `withJobs`, which deletes them (and their

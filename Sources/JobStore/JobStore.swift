@@ -94,7 +94,10 @@ public final class JobStore: Sendable {
         return try await transaction { conn -> SubmitOutcome in
             let queues = Set(jobs.map(\.queue)).sorted()
             if createQueues {
-                for q in queues { try await conn.query(SQL.ensureQueue(q), logger: logger) }
+                for q in queues {
+                    if let problem = QueueName.problem(q) { throw SubmitError(problem) }
+                    try await conn.query(SQL.ensureQueue(q), logger: logger)
+                }
             } else {
                 var known = Set<String>()
                 for try await name in try await conn.query(SQL.existingQueues(queues), logger: logger).decode(String.self) { known.insert(name) }

@@ -81,12 +81,14 @@ enum SQL {
         FROM jobs WHERE queue = \(queue) AND idempotency_key = \(key)
         """
     }
-    /// Jobs of one submission key (`KEY#n`): a re-run must have exactly as many.
+    /// Jobs of one submission key (`KEY#n`, n a number): a re-run must have exactly as many. The part after
+    /// `KEY#` must be all digits, so key `K` does not count the jobs of key `K#1` (`K#1#0`, ...).
     static func keyedJobCount(queue: String, key: String) -> PostgresQuery {
         let prefix = key + "#"
         return """
         SELECT count(*)::bigint FROM jobs
         WHERE queue = \(queue) AND left(idempotency_key, length(\(prefix)::text)) = \(prefix)::text
+          AND substr(idempotency_key, length(\(prefix)::text) + 1) ~ '^[0-9]+$'
         """
     }
     static func labelsTaken(queue: String, labels: [String]) -> PostgresQuery {
@@ -201,12 +203,14 @@ enum SQL {
         """
     }
 
-    /// Jobs a draining worker still waits for: queued or running, in unpaused queues, for its models.
+    /// Jobs a draining worker still waits for: running, or queued and due (or waiting out a retry's
+    /// backoff: attempts > 0), in unpaused queues, for its models. A job scheduled for later (`run_at`) that
+    /// never ran is not waited for: a drain would otherwise sleep until its time.
     static func pending(queues: [String], models: [String]) -> PostgresQuery {
         """
         SELECT count(*)::bigint FROM jobs j JOIN queues q ON q.name = j.queue
-        WHERE j.state IN ('queued', 'running') AND NOT q.paused
-          AND j.queue = ANY(\(queues)) AND j.model = ANY(\(models))
+        WHERE (j.state = 'running' OR (j.state = 'queued' AND (j.run_after <= now() OR j.attempts > 0)))
+          AND NOT q.paused AND j.queue = ANY(\(queues)) AND j.model = ANY(\(models))
         """
     }
 

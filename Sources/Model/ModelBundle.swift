@@ -61,6 +61,6 @@ public final class ModelBundle: Sendable {
     public func image(tokens: [Int]) throws -> PixelImage {
         guard let vq else { throw ModelError.missingFile(directory + "/vq.safetensors") }
         let pixels = try vq.decode(tokens: tokens, grid: config.gpt.grid)
-        return PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, size: config.gpt.grid * vq.config.upsampling)
+        return try PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, size: config.gpt.grid * vq.config.upsampling)
     }
 }

@@ -12,11 +12,19 @@ public struct PixelImage: Sendable, Equatable {
         self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
     }
 
+    /// A decoder produced a NaN or an infinity: broken weights (or a kernel bug), never a picture.
+    public struct NonFinitePixels: Error, CustomStringConvertible {
+        public let index: Int
+        public var description: String { "the VQ decoder produced NaN or infinity (value \(index)): the model is broken" }
+    }
+
     /// From decoder output `[channels][height][width]` in [-1, 1], with LlamaGen's conversion
-    /// `clamp(127.5 x + 128, 0, 255)` truncated to an integer.
-    public init(decoderOutput x: [Float], channels: Int, size: Int) {
+    /// `clamp(127.5 x + 128, 0, 255)` truncated to an integer. A non-finite value throws instead of
+    /// trapping in the conversion.
+    public init(decoderOutput x: [Float], channels: Int, size: Int) throws {
         let n = size * size
         precondition(x.count == channels * n)
+        if let bad = x.firstIndex(where: { !$0.isFinite }) { throw NonFinitePixels(index: bad) }
         var px = [UInt8](repeating: 0, count: channels * n)
         for c in 0..<channels {
             for p in 0..<n {

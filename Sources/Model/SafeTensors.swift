@@ -25,6 +25,7 @@ public struct SafeTensorsFile: Sendable {
         case unsupportedType(path: String, tensor: String, dtype: String)
         case missingTensor(path: String, tensor: String)
         case wrongShape(path: String, tensor: String, expected: [Int], found: [Int])
+        case nonFinite(path: String, tensor: String, index: Int)
 
         public var description: String {
             switch self {
@@ -33,6 +34,7 @@ public struct SafeTensorsFile: Sendable {
             case .unsupportedType(let p, let t, let d): return "\(p): tensor '\(t)' has unsupported dtype \(d)"
             case .missingTensor(let p, let t): return "\(p): missing tensor '\(t)'"
             case .wrongShape(let p, let t, let e, let f): return "\(p): tensor '\(t)' has shape \(f), expected \(e)"
+            case .nonFinite(let p, let t, let i): return "\(p): tensor '\(t)' holds NaN or infinity (element \(i)): a broken checkpoint"
             }
         }
     }
@@ -95,6 +97,25 @@ public struct SafeTensorsFile: Sendable {
             throw Failure.wrongShape(path: path, tensor: name, expected: shape, found: t.shape)
         }
         return file.floats(offset: t.begin, count: t.count, type: t.type)
+    }
+
+    /// Throws `nonFinite` naming the first tensor (in name order) that holds a NaN or an infinity: such
+    /// weights turn every image into noise, so a worker refuses the model at start (`ModelExecutor.probe`).
+    public func requireFinite() throws {
+        for name in tensors.keys.sorted() {
+            let t = tensors[name]!
+            if let i = file.firstNonFinite(offset: t.begin, count: t.count, type: t.type) {
+                throw Failure.nonFinite(path: path, tensor: name, index: i)
+            }
+        }
+    }
+
+    /// `requireFinite` on every `*.safetensors` file of a model folder (shards included).
+    public static func requireFinite(inDirectory directory: String) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.sorted() where name.hasSuffix(".safetensors") {
+            try SafeTensorsFile(path: directory + "/" + name).requireFinite()
+        }
     }
 
     /// An integer tensor's values (token ids, class ids).

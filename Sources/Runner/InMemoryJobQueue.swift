@@ -33,7 +33,9 @@ public final class InMemoryJobQueue: JobQueue {
         let ids = specs.map { _ in UUID() }
         jobs.withLock { all in
             let base = all.count
-            for (n, (id, spec)) in zip(ids, specs).enumerated() { all[id] = Entry(id: id, spec: spec, seq: base + n) }
+            for (n, (id, spec)) in zip(ids, specs).enumerated() {
+                all[id] = Entry(id: id, spec: spec, runAfter: spec.runAfter ?? .distantPast, seq: base + n)
+            }
         }
         notify.withLock { $0 += 1 }
         return ids
@@ -169,8 +171,10 @@ public final class InMemoryJobQueue: JobQueue {
 
     public func pendingCount(queues: [String], models: [String]) async throws -> Int {
         let paused = pausedQueues.current
+        let now = Date()
+        // As SQL.pending: a job scheduled for later that never ran is not waited for.
         return jobs.current.values.filter {
-            ($0.state == .queued || $0.state == .running) && queues.contains($0.spec.queue)
+            ($0.state == .running || ($0.state == .queued && ($0.runAfter <= now || $0.attempts > 0))) && queues.contains($0.spec.queue)
                 && !paused.contains($0.spec.queue) && models.contains($0.spec.model)
         }.count
     }

@@ -53,7 +53,7 @@ final class Lane: @unchecked Sendable {
             collectRendered()
             await writeFinished()
             await dropLostJobs()
-            if stop.isSet, await windDown() { return }
+            if let stoppedAt = stop.setAt, await windDown(stoppedAt: stoppedAt) { return }
             if failedRenders >= Self.brokenAfter && decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty {
                 counters.withLock { $0.brokenModels += 1 }
                 return
@@ -129,29 +129,29 @@ final class Lane: @unchecked Sendable {
 
     /// After a stop request: finish what is in flight within the grace period, then hand the rest back.
     /// Returns true when the lane is done.
-    private func windDown() async -> Bool {
+    private func windDown(stoppedAt: Date) async -> Bool {
         if deadline == nil {
-            deadline = Date().addingTimeInterval(options.graceSeconds)
+            deadline = stoppedAt.addingTimeInterval(options.graceSeconds)
             logger.info("stopping: finishing jobs in flight", metadata: ["in_flight": "\(decoding.count)",
                                                                         "grace_s": "\(options.graceSeconds)"])
         }
         if decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty { return true }
         guard let deadline, Date() >= deadline else { return false }
-        for id in decoding { await box.run { $0.cancel(id) } }
+        // The leases stay for the worker's hand-back (`Worker.handBack`), which is bounded in time; the
+        // cancels are not awaited, since the executor may still be inside a long pass.
+        let ids = decoding
         decoding.removeAll()
-        await releaseAll(reason: "grace period over")
+        let box = self.box
+        Task { for id in ids { await box.run { $0.cancel(id) } } }
+        logger.warning("grace period over: leaving jobs in flight to the hand-back", metadata: ["in_flight": "\(ids.count)",
+                                                                                            "unwritten": "\(toWrite.count)"])
         return true
     }
 
-    /// Hands back every job this lane still holds, without spending an attempt. A render still running
-    /// finds its lease gone when it tries to write.
-    func releaseAll(reason: String) async {
-        let held = Array(leases.current.values)
-        leases.withLock { $0.removeAll() }
-        guard !held.isEmpty else { return }
-        let n = (try? await queue.release(held)) ?? 0
-        counters.withLock { $0.released += n }
-        logger.warning("\(reason): released jobs", metadata: ["released": "\(n)", "unwritten": "\(toWrite.count)"])
+    /// Takes every lease this lane still holds, for the worker to hand back. A render or write still running
+    /// finds its lease gone (the token no longer matches once released).
+    func takeLeases() -> [ClaimedJob] {
+        leases.withLock { l in let held = Array(l.values); l.removeAll(); return held }
     }
 
     // MARK: 4. claim

@@ -29,9 +29,11 @@ public final class ModelExecutor: JobExecutor {
     }
 
     /// Checks at load what jobs will need, so a broken model fails at start and not after every job has
-    /// been decoded: the VQ decoder must be there, one pass must run and one token grid must decode.
+    /// been decoded: the VQ decoder must be there, no weight may be NaN or infinite (such a model marks
+    /// every job done with noise), one pass must run and one token grid must decode to finite pixels.
     public static func probe(_ bundle: ModelBundle) throws {
         guard bundle.vq != nil else { throw ModelError.missingFile(bundle.directory + "/vq.safetensors") }
+        try SafeTensorsFile.requireFinite(inDirectory: bundle.directory)
         let scheduler = BatchScheduler(model: bundle.gpt, batch: 1, maxQueries: 2)
         try scheduler.add(GenerationRequest(id: "probe", classLabel: 0))
         _ = scheduler.step()

@@ -19,6 +19,7 @@ extension ModelExecutor {
     /// one grid of codes decodes.
     public static func probe(_ bundle: TextModelBundle) throws {
         guard bundle.vq != nil else { throw ModelError.missingFile(bundle.directory + "/vq.safetensors") }
+        try SafeTensorsFile.requireFinite(inDirectory: bundle.directory)
         let scheduler = BatchScheduler(textBundle: bundle, batch: 1, maxQueries: 8)
         var p = JobParameters(classLabel: 0, seed: 0)
         p.prompt = "probe"

@@ -44,20 +44,15 @@ public final class Worker: Sendable {
 
     /// Runs until `stop` (then finishes or releases jobs in flight within the grace period) or, with
     /// `drain`, until no work is left. Never throws for database trouble: it logs and retries.
+    ///
+    /// Shutdown is bounded in every database state: `run` returns at most `graceSeconds + 2` seconds after
+    /// `stop` is set. Jobs still held then are handed back when the database answers in time; otherwise a
+    /// log line says so and their leases are left to expire (other workers take them within a lease).
     public func run(stop: StopSignal) async {
         let models = lanes.map(\.box.model)
-        var delay = 0.5
-        while !stop.isSet {
-            do {
-                try await store.registerWorker(id: options.id, host: options.host,
-                                               pid: Int(ProcessInfo.processInfo.processIdentifier),
-                                               models: models, queues: options.queues, leaseSeconds: options.leaseSeconds,
-                                               version: options.version)
-                break
-            } catch {
-                logger.warning("database not ready (retrying)", metadata: ["error": "\(describeError(error))"])
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)); delay = min(delay * 2, 5)
-            }
+        guard await register(models: models, stop: stop) else {
+            logger.info("stopped before the database answered: no job was held", metadata: ["worker": "\(options.id)"])
+            return
         }
         logger.info("worker started", metadata: ["worker": "\(options.id)", "models": "\(models)",
                                                  "queues": "\(options.queues)", "drain": "\(options.drain)"])
@@ -69,30 +64,72 @@ public final class Worker: Sendable {
         let laneTasks = lanes.map { lane in Task { await lane.run(stop: stop, doorbell: self.doorbell) } }
         await waitForLanes(laneTasks, stop: stop)
         for t in background { t.cancel() }
-        try? await store.workerStopped(id: options.id)
+        let bound = stop.setAt.map { $0.addingTimeInterval(options.graceSeconds + 2) } ?? Date().addingTimeInterval(5)
+        await handBack(until: bound.addingTimeInterval(-0.5))
+        let id = options.id
+        if await bounded(until: bound, { try await self.store.workerStopped(id: id) }) == nil {
+            logger.warning("database did not answer: the worker is not marked stopped (it shows as silent until its heartbeat ages out)")
+        }
         let c = counters.current
         logger.info("worker stopped", metadata: ["worker": "\(options.id)", "completed": "\(c.completed)",
                                                  "failed": "\(c.failed)", "lease_lost": "\(c.leaseLost)",
                                                  "released": "\(c.released)"])
     }
 
-    /// Waits for every lane to end. After a stop request the wait is bounded: a lane stuck in a pass past
-    /// the grace period (plus a little for the release itself) has its jobs handed back and is left
-    /// behind, so the process exits within the grace period whatever the model is doing.
-    private func waitForLanes(_ tasks: [Task<Void, Never>], stop: StopSignal) async {
-        let finished = Locked(0)
-        let watchers = tasks.map { t in Task { await t.value; finished.withLock { $0 += 1 } } }
-        var deadline: Date?
-        while finished.current < tasks.count {
-            if stop.isSet && deadline == nil { deadline = Date().addingTimeInterval(options.graceSeconds + 2) }
-            if let deadline, Date() >= deadline {
-                for lane in lanes { await lane.releaseAll(reason: "lane still busy after the grace period") }
-                logger.warning("stopping without waiting for a busy lane (a pass or decode outlived the grace period)")
-                break
+    /// Registers the worker, retrying while the database is unreachable; false when `stop` came first
+    /// (a connect in progress is abandoned, not waited for).
+    private func register(models: [String], stop: StopSignal) async -> Bool {
+        var delay = 0.5
+        let (store, options) = (self.store, self.options)
+        while !stop.isSet {
+            let outcome = await bounded(until: nil, orStop: stop) {
+                try await store.registerWorker(id: options.id, host: options.host,
+                                               pid: Int(ProcessInfo.processInfo.processIdentifier),
+                                               models: models, queues: options.queues, leaseSeconds: options.leaseSeconds,
+                                               version: options.version)
             }
-            try? await Task.sleep(nanoseconds: 50_000_000)
+            switch outcome {
+            case .success?: return true
+            case nil: return false
+            case .failure(let error)?:
+                logger.warning("database not ready (retrying)", metadata: ["error": "\(describeError(error))"])
+                _ = await bounded(until: Date().addingTimeInterval(delay), orStop: stop) { await stop.wait() }
+                delay = min(delay * 2, 5)
+            }
         }
-        _ = watchers
+        return false
+    }
+
+    /// Waits for every lane to end. After a stop request the wait is bounded by the grace period (plus a
+    /// little for a lane to leave its loop): a lane stuck in a pass, or in a write to a database that does
+    /// not answer, is left behind and its jobs are handed back by `handBack`.
+    private func waitForLanes(_ tasks: [Task<Void, Never>], stop: StopSignal) async {
+        @Sendable func all() async { for t in tasks { await t.value } }
+        // Until the lanes end on their own (drain, broken model) or a stop is asked for...
+        guard await bounded(until: nil, orStop: stop, all) == nil, let stoppedAt = stop.setAt else { return }
+        // ...then at most the grace period from the stop.
+        if await bounded(until: stoppedAt.addingTimeInterval(options.graceSeconds + 0.5), all) == nil {
+            logger.warning("stopping without waiting for a busy lane (a pass, decode or database write outlived the grace period)")
+        }
+    }
+
+    /// Releases every lease the lanes still hold (without spending an attempt), bounded by `deadline`.
+    private func handBack(until deadline: Date) async {
+        let held = lanes.flatMap { $0.takeLeases() }
+        guard !held.isEmpty else { return }
+        let store = self.store
+        switch await bounded(until: deadline, { try await store.release(held) }) {
+        case .success(let n)?:
+            counters.withLock { $0.released += n }
+            logger.warning("grace period over: handed jobs back to the queue", metadata: ["released": "\(n)", "held": "\(held.count)"])
+        case .failure(let error)?:
+            logger.error("cannot hand jobs back: their leases will expire and other workers take them over",
+                         metadata: ["held": "\(held.count)", "lease_s": "\(options.leaseSeconds)", "error": "\(describeError(error))"])
+        case nil:
+            logger.error("database did not answer within the shutdown bound: leases left to expire (other workers take the jobs over)",
+                         metadata: ["held": "\(held.count)", "lease_s": "\(options.leaseSeconds)",
+                                    "jobs": "\(held.map(\.id.text).joined(separator: ","))"])
+        }
     }
 
     private func heartbeatLoop() async {

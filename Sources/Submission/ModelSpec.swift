@@ -31,10 +31,7 @@ public struct ModelSpec: Sendable, Equatable {
     /// trained with caption dropout); the models zipar serves are trained for it, so submit assumes it and
     /// the worker, which loads the weights, checks again.
     public var limits: ModelLimits {
-        var l = ModelLimits(grid: grid, numClasses: numClasses, supportsGuidance: true)
-        l.conditioning = conditioning
-        l.sizes = sizes
-        return l
+        conditioning == .text ? .textModel(grid: grid, sizes: sizes) : .classModel(grid: grid, numClasses: numClasses)
     }
 
     /// Class id for a name (any case) or a decimal id; nil for an unknown class or a text model.

@@ -28,7 +28,8 @@ public struct PromptError: Error, Sendable, Equatable, CustomStringConvertible {
     public init(line: Int, column: Int? = nil, field: String, message: String) {
         self.line = line; self.column = column; self.field = field; self.message = message
     }
-    public var description: String { "line \(line)\(column.map { ", column \($0)" } ?? ""), \(field): \(message)" }
+    /// Values the user typed are echoed in `field` and `message`: escaped, never raw control characters.
+    public var description: String { "line \(line)\(column.map { ", column \($0)" } ?? ""), \(field.terminalSafe): \(message.terminalSafe)" }
 }
 
 /// One `key=value` of a prompt line, with the column of its word (nil in JSONL).
@@ -124,7 +125,7 @@ public struct PromptParser: Sendable {
         if problem == nil, !(1...Self.maxJobs).contains(d.count) { problem = ("count", "\(d.count) must be in 1...\(Self.maxJobs)") }
         if problem == nil, !(1...1000).contains(d.maxAttempts) { problem = ("max_attempts", "\(d.maxAttempts) must be in 1...1000") }
         if problem == nil, abs(d.priority) > 1_000_000 { problem = ("priority", "\(d.priority) must be within +-1000000") }
-        if problem == nil, d.queue.isEmpty || d.queue.count > 100 { problem = ("queue", "queue name must be 1-100 characters") }
+        if problem == nil, let p = QueueName.problem(d.queue) { problem = ("queue", p) }
         guard let (field, message) = problem else { return nil }
         let flag = field == "class" ? "class" : "--" + field.replacingOccurrences(of: "_", with: "-")
         return PromptError(line: 0, field: flag, message: message + " (command-line default)")
@@ -159,6 +160,11 @@ public struct PromptParser: Sendable {
     }
 
     private func jsonFields(_ line: String, _ lineNo: Int, _ errors: inout [PromptError]) -> [PromptField]? {
+        // JSONSerialization keeps the last of two equal keys silently: which one did the writer mean?
+        if let (key, column) = JSONLine.firstDuplicateKey(line) {
+            errors.append(PromptError(line: lineNo, column: column, field: String(key.prefix(80)), message: "the key appears twice in one object"))
+            return nil
+        }
         guard let data = line.data(using: .utf8),
               let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
             errors.append(PromptError(line: lineNo, field: "json", message: "not a JSON object"))

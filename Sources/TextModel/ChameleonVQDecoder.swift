@@ -10,7 +10,7 @@ import Model
 /// GroupNorm + swish -> conv_out. Attention is single-head over all pixels with 1x1-conv projections.
 ///
 /// Tensor names are those of the VQGAN checkpoint's state dict (`quantize.embedding.weight`,
-/// `post_quant_conv.*`, `decoder.*`; `tools/chameleon_vqgan_reference.py` lists them), under an optional prefix.
+/// `post_quant_conv.*`, `decoder.*`; `tools/fixtures/chameleon_vqgan_reference.py` lists them), under an optional prefix.
 public struct ChameleonVQDecoder: Sendable {
     public let config: ChameleonVQConfig
     private let codebook: [Float]                 // [numEmbeddings][embedDim]

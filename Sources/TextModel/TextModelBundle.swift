@@ -3,7 +3,7 @@ import Kernels
 import Model
 import Tokenizer
 
-/// `layout.json` of a text-to-image bundle (tools/text2img/layout.py writes it): the ids of the layout's
+/// `layout.json` of a text-to-image bundle (tools/train/text2img/layout.py writes it): the ids of the layout's
 /// special tokens, where the image ids start, the grid, the meta text, and the VQ decoder's config.
 ///
 /// The sequence: `[BOS] caption [SOI] meta [IMG] (row of W image ids, [EOL]) x H [EOF] [EOI] [EOS]`.
@@ -16,7 +16,7 @@ public struct TextImageLayoutFile: Sendable, Equatable {
     public var codebookSize: Int
     public var rows: Int
     public var columns: Int
-    /// The caption of the unconditional sequence (classifier-free guidance): empty in tools/text2img.
+    /// The caption of the unconditional sequence (classifier-free guidance): empty in tools/train/text2img.
     public var uncondCaption: String
     /// The VQ decoder's config (`vq` block), when the bundle has one.
     public var vq: VQConfig?
@@ -65,7 +65,7 @@ public struct TextImageLayoutFile: Sendable, Equatable {
     public var suffix: [Int] { [endOfFrame, endOfImage, eos] }
 }
 
-/// A text-to-image bundle folder (tools/text2img/export.py; `Tests/Fixtures/text-bundle-tiny` is a tiny
+/// A text-to-image bundle folder (tools/train/text2img/export.py; `Tests/Fixtures/text-bundle-tiny` is a tiny
 /// random one): `config.json` + `model.safetensors` (the Emu3-architecture transformer), `tokenizer.json`,
 /// `layout.json`, and `vq.safetensors` (a LlamaGen-architecture VQ decoder, as in models/fashion-16).
 public final class TextModelBundle: Sendable {
@@ -100,7 +100,7 @@ public final class TextModelBundle: Sendable {
     }
 
     /// The prompt a caption conditions on: `[BOS] caption [SOI] meta [IMG]` (x(0,0) follows [IMG]), as
-    /// tools/text2img/layout.py's `prefix` builds it. An empty caption is the unconditional prompt.
+    /// tools/train/text2img/layout.py's `prefix` builds it. An empty caption is the unconditional prompt.
     public func promptTokens(caption: String) -> [Int] {
         let l = layout
         return [l.bos] + (caption.isEmpty ? [] : tokenizer.encode(caption)) + [l.startOfImage] + l.metaIDs + [l.imageMarker]
@@ -111,6 +111,6 @@ public final class TextModelBundle: Sendable {
         guard let vq else { throw ModelError.missingFile(directory + "/vq.safetensors") }
         guard layout.rows == layout.columns else { throw ModelError.badInput("the VQ decoder takes square grids only") }
         let pixels = try vq.decode(tokens: codes, grid: layout.columns)
-        return PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, size: layout.columns * vq.config.upsampling)
+        return try PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, size: layout.columns * vq.config.upsampling)
     }
 }

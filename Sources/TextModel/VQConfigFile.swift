@@ -35,7 +35,7 @@ enum VQConfigFile {
 
 /// Where a VQ decoder's tensors sit in a checkpoint directory (`HFCheckpoint`: one file or shards).
 enum VQCheckpoint {
-    /// Prefixes tried in order: a VQ model saved on its own (or exported by tools/chameleon_vqgan_reference.py),
+    /// Prefixes tried in order: a VQ model saved on its own (or exported by tools/fixtures/chameleon_vqgan_reference.py),
     /// the published Emu3 "-hf" checkpoints (`vqmodel.`), transformers' in-memory names (`model.vqmodel.`).
     static let knownPrefixes = ["", "vqmodel.", "model.vqmodel."]
 

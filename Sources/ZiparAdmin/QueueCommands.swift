@@ -17,7 +17,7 @@ struct ListQueues: AsyncParsableCommand, AdminCommand {
         if common.json { try printJSON(qs); return }
         for q in qs {
             let counts = JobState.allCases.compactMap { s in q.counts[s].map { "\(s.rawValue) \($0)" } }
-            print("\(q.name)\(q.paused ? " (paused)" : "")  " + (counts.isEmpty ? "empty" : counts.joined(separator: "  ")))
+            print("\(q.name.terminalSafe)\(q.paused ? " (paused)" : "")  " + (counts.isEmpty ? "empty" : counts.joined(separator: "  ")))
         }
     }
 }
@@ -27,7 +27,7 @@ struct CreateQueue: AsyncParsableCommand, AdminCommand {
     @Argument(help: "Queue name (1-100 characters).") var name: String
     @OptionGroup var common: Common
     func validate() throws {
-        if name.isEmpty || name.count > 100 { throw ValidationError("queue name must be 1-100 characters") }
+        if let problem = QueueName.problem(name) { throw ValidationError(problem) }
     }
     func run() async throws {
         let name = self.name

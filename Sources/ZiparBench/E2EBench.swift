@@ -35,7 +35,7 @@ extension ZiparBench {
             for r in scheduler.step() {
                 let tokens = r.tokens
                 queue.async(group: group) {
-                    let image = PixelImage(decoderOutput: try! vq.decode(tokens: tokens, grid: grid), channels: channels, size: size)
+                    let image = try! PixelImage(decoderOutput: try! vq.decode(tokens: tokens, grid: grid), channels: channels, size: size)
                     _ = try! image.pngData()
                     let t = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                     latencies.lock.lock(); latencies.values.append(t); latencies.lock.unlock()
@@ -47,9 +47,9 @@ extension ZiparBench {
         return (latencies.values.reduce(0, +) / Double(latencies.values.count), Double(batch) / wall)
     }
 
-    /// The PyTorch side of one shape: the official LlamaGen + ZipAR scripts (tools/bench_official.py) when a
-    /// mirror of them is on this machine, else our own PyTorch GPT and VQ (tools/bench_torch.py +
-    /// tools/bench_vq_torch.py). Keys are "policy|cfg" with the official code's policy names (ntp, zipar:S:
+    /// The PyTorch side of one shape: the official LlamaGen + ZipAR scripts (tools/bench/bench_official.py) when a
+    /// checkout of them is named by ZIPAR_REPO, else our own PyTorch GPT and VQ (tools/bench/bench_torch.py +
+    /// tools/bench/bench_vq_torch.py). Keys are "policy|cfg" with the official code's policy names (ntp, zipar:S:
     /// the official code has one ZipAR schedule, which is our official:S).
     func torchE2E(shape: String, grid: Int, policies: [PolicySpec]) -> (source: String, gpt: [String: Double], vq: Double?)? {
         guard shell([python, "-c", "import torch"]).status == 0 else { emit("torch e2e: skipped (torch not installed)"); return nil }
@@ -57,7 +57,7 @@ extension ZiparBench {
         let common = ["--shape", shape, "--grid", "\(grid)", "--threads", "\(KernelRuntime.threads)",
                       "--policies", names.joined(separator: ","), "--cfg", "1,\(cfgScale)", "--json", "-"]
         var gpt: [String: Double] = [:]
-        if let script = findTool("bench_official.py") {
+        if let script = findTool("bench/bench_official.py") {
             emit("torch e2e: official LlamaGen/ZipAR scripts, \(shape) grid \(grid) ...")
             let res = shell([python, script] + common)
             if res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
@@ -67,14 +67,14 @@ extension ZiparBench {
             }
             emit("torch e2e: bench_official.py unavailable (status \(res.status)): \(res.err.suffix(200)); using our PyTorch code")
         }
-        guard let script = findTool("bench_torch.py") else { emit("torch e2e: skipped (tools/bench_torch.py missing)"); return nil }
+        guard let script = findTool("bench/bench_torch.py") else { emit("torch e2e: skipped (tools/bench/bench_torch.py missing)"); return nil }
         let res = shell([python, script] + common)
         guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let parsed = try? JSONDecoder().decode(TorchOut.self, from: Data(line.utf8)) else {
             emit("torch e2e: bench_torch.py failed: \(res.err.suffix(300))"); return nil
         }
         for r in parsed.rows { gpt["\(r.policy)|\(r.cfg != 1)"] = r.seconds }
-        return ("our PyTorch GPT + VQ (tools/bench_torch.py, bench_vq_torch.py)", gpt, torchVQ(grid: grid, repeats: 1)?.seconds)
+        return ("our PyTorch GPT + VQ (tools/bench/bench_torch.py, bench_vq_torch.py)", gpt, torchVQ(grid: grid, repeats: 1)?.seconds)
     }
 
     struct OfficialOut: Codable {

@@ -109,7 +109,7 @@ extension ZiparBench {
     struct TorchVQOut: Codable { var seconds: Double; var peak_rss: Int; var pixels_sum: Double }
 
     func torchVQ(grid: Int, repeats: Int) -> TorchVQOut? {
-        guard let script = findTool("bench_vq_torch.py") else { emit("torch VQ: skipped: tools/bench_vq_torch.py not found"); return nil }
+        guard let script = findTool("bench/bench_vq_torch.py") else { emit("torch VQ: skipped: tools/bench/bench_vq_torch.py not found"); return nil }
         let check = shell([python, "-c", "import torch"])
         guard check.status == 0 else { emit("torch VQ: skipped: torch not installed"); return nil }
         let res = shell([python, script, "--threads", "\(KernelRuntime.threads)", "--grid", "\(grid)", "--repeats", "\(repeats)", "--json", "-"])

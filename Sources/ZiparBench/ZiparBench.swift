@@ -28,7 +28,7 @@ struct ZiparBench: ParsableCommand {
         bandwidth). Then, per model: the matrix products alone against OpenBLAS (crossover), a sweep of
         pass time against the number of query tokens straight on the engine, and a table of policies
         (ntp, zipar:S, adaptive:SMIN) x batch (1, 8) x CFG (off, on) through the batch scheduler. Also the
-        peak RSS of a worker with 8 jobs in flight, and, when torch is installed, tools/bench_torch.py
+        peak RSS of a worker with 8 jobs in flight, and, when torch is installed, tools/bench/bench_torch.py
         on the same threads. Build with -c release.
         """,
         version: ziparVersion)
@@ -78,7 +78,7 @@ struct ZiparBench: ParsableCommand {
     @Flag(help: "Skip the PyTorch side-by-side.")
     var noTorch = false
 
-    @Option(help: "The PyTorch reference script (default: tools/bench_torch.py, found from the working directory up).")
+    @Option(help: "The PyTorch reference script (default: tools/bench/bench_torch.py, found from the working directory up).")
     var torchScript: String?
 
     @Option(help: "Python interpreter for the side-by-side.")
@@ -96,7 +96,7 @@ struct ZiparBench: ParsableCommand {
     @Option(help: .hidden)
     var vqRssProbe: Int?
 
-    @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --e2e-policies x CFG off/on x --batches, beside the official LlamaGen/ZipAR scripts (tools/bench_official.py, when a mirror of the ZipAR repository is present; else our PyTorch code).")
+    @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --e2e-policies x CFG off/on x --batches, beside the official LlamaGen/ZipAR scripts (tools/bench/bench_official.py, when ZIPAR_REPO names a checkout of the ZipAR repository; else our PyTorch code).")
     var e2e = false
 
     @Flag(help: "Only the text-to-image families at their real sizes (Lumina-mGPT-7B 768 px, Emu3-Gen-8B 720 px): passes of --text-layers random f16 layers and the full head, extrapolated to per-image seconds for --text-policies with and without CFG.")
@@ -341,7 +341,7 @@ struct ZiparBench: ParsableCommand {
         if let torchScript { return FileManager.default.fileExists(atPath: torchScript) ? torchScript : nil }
         var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         for _ in 0..<6 {
-            let p = dir.appendingPathComponent("tools/bench_torch.py").path
+            let p = dir.appendingPathComponent("tools/bench/bench_torch.py").path
             if FileManager.default.fileExists(atPath: p) { return p }
             dir.deleteLastPathComponent()
         }
@@ -350,8 +350,8 @@ struct ZiparBench: ParsableCommand {
 
     func torchSideBySide(_ report: BenchReport) -> TorchReport {
         guard let script = findTorchScript() else {
-            emit("torch side-by-side: skipped: tools/bench_torch.py not found\n")
-            return TorchReport(status: "skipped: tools/bench_torch.py not found")
+            emit("torch side-by-side: skipped: tools/bench/bench_torch.py not found\n")
+            return TorchReport(status: "skipped: tools/bench/bench_torch.py not found")
         }
         let check = shell([python, "-c", "import torch; print(torch.__version__)"])
         guard check.status == 0 else {
@@ -379,7 +379,7 @@ struct ZiparBench: ParsableCommand {
                    row.speedup.map { f($0, 1) + "x" } ?? "-", mine16.map { f($0.secondsPerImage, 2) } ?? "-",
                    mine16.map { f(r.seconds / $0.secondsPerImage, 1) + "x" } ?? "-"])
         }
-        emit("GPT-B 16x16 random weights, batch 1, fp32 torch (tools/bench_torch.py) vs ours:")
+        emit("GPT-B 16x16 random weights, batch 1, fp32 torch (tools/bench/bench_torch.py) vs ours:")
         emit(t.render())
         emit("(for reference, the official LlamaGen/ZipAR scripts as measured on a 2-core machine of this kind, 2 threads:")
         emit(" ntp 9.4 s (cfg off) / 15.0 s (cfg 2); zipar window 8, 144 passes, 7.6 s / 8.3 s; see docs/speed.md)\n")

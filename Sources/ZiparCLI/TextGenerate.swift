@@ -4,7 +4,7 @@ import Foundation
 import Model
 import TextModel
 
-/// `zipar generate --prompt/--prompts` on a text-to-image bundle (tools/text2img's format): the same scheduler and
+/// `zipar generate --prompt/--prompts` on a text-to-image bundle (tools/train/text2img's format): the same scheduler and
 /// policies as the class-conditional path, on the end-of-row layout. `--out x.png` with one prompt and `--count 1`
 /// writes that file; otherwise `--out` is a folder of `<prompt#>-<seed>.png` (`<seed>.png` for a single `--prompt`)
 /// + `.tokens` (VQ codes, raster order) and `manifest.tsv`, like the class-conditional path.

@@ -85,12 +85,17 @@ struct ZiparSubmit: AsyncParsableCommand {
     func run() async throws {
         let spec: ModelSpec
         do { spec = try ModelSpec.load(directory: model) } catch { throw CLIError("--model \(model): \(error)") }
-        let text: String
+        let data: Data
         if file == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
-            text = String(decoding: data, as: UTF8.self)
+            guard let read = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
+            data = read
+        }
+        let text: String
+        do { text = try InputText.decode([UInt8](data)) } catch {
+            for err in error.errors { sayError("\(file == "-" ? "stdin" : file): \(err)") }
+            throw CLIError("nothing submitted")
         }
         var defaults = SubmitDefaults()
         defaults.queue = queue

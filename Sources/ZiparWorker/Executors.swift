@@ -36,13 +36,11 @@ final class SimulatedExecutor: JobExecutor {
         case .llamaGen:
             let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
             self.init(model: config.name,
-                      limits: ModelLimits(grid: config.gpt.grid, numClasses: config.gpt.numClasses, supportsGuidance: true),
+                      limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses),
                       side: config.gpt.grid * (config.vq?.upsampling ?? 1), capacity: capacity, passMs: passMs)
         case .text:
             let (name, grid) = try modelIdentity(directory: directory, kind: kind)
-            var limits = ModelLimits(grid: grid, numClasses: 1, supportsGuidance: true)
-            limits.conditioning = .text
-            self.init(model: name, limits: limits, side: grid, capacity: capacity, passMs: passMs)
+            self.init(model: name, limits: .textModel(grid: grid), side: grid, capacity: capacity, passMs: passMs)
         }
     }
 

@@ -190,14 +190,23 @@ extension ZiparWorker: LogConfigurable {
 }
 
 /// Runs the worker under the service group: a graceful shutdown asks it to stop claiming and wind down.
+/// The worker bounds its own shutdown (`Worker.run`: grace + 2 s in every database state); the watchdog
+/// bounds what comes after it (closing the database client), so the process always exits within
+/// grace + 4 s of the signal.
 struct WorkerService: Service {
     let worker: Worker
     func run() async throws {
         let stop = StopSignal()
+        let grace = worker.options.graceSeconds
         await withGracefulShutdownHandler {
             await worker.run(stop: stop)
         } onGracefulShutdown: {
             stop.trigger()
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: grace + 4)
+                FileHandle.standardError.write(Data("zipar-worker: shutdown bound (grace + 4 s) reached while closing the database client; exiting\n".utf8))
+                exit(0)
+            }
         }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ImageLayoutTests {
     static let plain = ImageLayout.plain(classTokens: 2, grid: 4, codebookSize: 64)
-    /// tools/text2img's shape at 3x4: a 5-token prompt, EOL 5, suffix EOF EOI EOS, image ids from 460.
+    /// tools/train/text2img's shape at 3x4: a 5-token prompt, EOL 5, suffix EOF EOI EOS, image ids from 460.
     static let endOfRow = ImageLayout(rows: 3, columns: 4, prefixLength: 5, imageTokenOffset: 460, codebookSize: 512,
                                       endOfRow: .init(token: 5, suffix: [6, 7, 2]))
 

@@ -4,8 +4,8 @@ import Model
 import TextModel
 @testable import Decoding
 
-/// Tests/Fixtures/text-bundle-tiny (tools/make_text_bundle_fixture.py): a random 2-layer Emu3-architecture
-/// model with tools/text2img's tokenizer and layout at 6x6, and a random VQ decoder.
+/// Tests/Fixtures/text-bundle-tiny (tools/fixtures/make_text_bundle_fixture.py): a random 2-layer Emu3-architecture
+/// model with tools/train/text2img's tokenizer and layout at 6x6, and a random VQ decoder.
 enum TextBundleFixture {
     static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/text-bundle-tiny").path

@@ -1,7 +1,7 @@
 import Foundation
 @testable import Model
 
-/// Paths of the committed fixtures (made by `python3 tools/make_fixtures.py`).
+/// Paths of the committed fixtures (made by `python3 -m tools.fixtures.make_fixtures`).
 enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")

@@ -89,7 +89,7 @@ import Testing
 
     @Test func int8StorageStaysCloseOnTheBundledModel() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.path("fashion16-gpt.safetensors")) else {
-            Issue.record("fashion16-gpt.safetensors fixture missing: run python3 tools/make_fixtures.py"); return
+            Issue.record("fashion16-gpt.safetensors fixture missing: run python3 -m tools.fixtures.make_fixtures"); return
         }
         // The bundled model's file is F16: int8 quantizes the f16 values widened to f32.
         let err = try check(model: Fixtures.bundledModel, storage: .int8, fixture: "fashion16-gpt.safetensors",
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func convertedOfficialCheckpointMatches() throws {
-        // converted-tiny was written by tools/convert_llamagen.py from a .pt in the official layout;
+        // converted-tiny was written by tools/convert/convert_llamagen.py from a .pt in the official layout;
         // the reference logits come from the original PyTorch model before conversion.
         let err = try check(model: "converted-tiny", fixture: "converted-tiny-ref.safetensors", logitsKey: "logits",
                             positionsKey: "positions", tolerance: Self.f32Tolerance)
@@ -133,7 +133,7 @@ import Testing
 
     @Test func bundledModelMatches() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.path("fashion16-gpt.safetensors")) else {
-            Issue.record("fashion16-gpt.safetensors fixture missing: run python3 tools/make_fixtures.py"); return
+            Issue.record("fashion16-gpt.safetensors fixture missing: run python3 -m tools.fixtures.make_fixtures"); return
         }
         let err = try check(model: Fixtures.bundledModel, fixture: "fashion16-gpt.safetensors", logitsKey: "logits",
                             positionsKey: "positions", tolerance: Self.f32Tolerance)

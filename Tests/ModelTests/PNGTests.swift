@@ -11,9 +11,9 @@ import Testing
         #expect(try PixelImage.fromPNG(png, channels: channels) == image)
     }
 
-    @Test func pixelConventionMatchesLlamaGen() {
+    @Test func pixelConventionMatchesLlamaGen() throws {
         // clamp(127.5 x + 128, 0, 255), truncated: -1 -> 0 (0.5 truncates), 0 -> 128, 1 -> 255, beyond clamps.
-        let img = PixelImage(decoderOutput: [-1, 0, 1, 2, -3, 0.5, -0.5, 0.999], channels: 2, size: 2)
+        let img = try PixelImage(decoderOutput: [-1, 0, 1, 2, -3, 0.5, -0.5, 0.999], channels: 2, size: 2)
         #expect(img.pixels == [0, 0, 128, 191, 255, 64, 255, 255])
     }
 

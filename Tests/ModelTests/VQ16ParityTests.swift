@@ -6,7 +6,7 @@ import Testing
 /// The official VQ-16 decoder layout (ch_mult [1,1,2,2,4], 2 res blocks, attention at the deepest
 /// level, codebook 16384 x 8) at ch 32 / 64 px, against the PyTorch reference (tools/llamagen.py) with
 /// the same generated weights (tools/vq_random.py = VQRandom): fixture by
-/// `python3 tools/make_fixtures.py --only vq16small`.
+/// `python3 -m tools.fixtures.make_fixtures --only vq16small`.
 @Suite(.serialized) struct VQ16ParityTests {
     static let config = VQConfig(codebookSize: 16384, codebookEmbedDim: 8, codebookL2Norm: true, zChannels: 64, ch: 32,
                                  chMult: [1, 1, 2, 2, 4], numResBlocks: 2, outChannels: 3, imageSize: 64)
@@ -24,7 +24,7 @@ import Testing
             let out = try vq.decode(tokens: Array(grids[(i * n)..<((i + 1) * n)]), grid: grid)
             #expect(out.count == per)
             for (a, b) in zip(out, pixels[(i * per)..<((i + 1) * per)]) { err = max(err, abs(a - b)) }
-            let img = PixelImage(decoderOutput: out, channels: 3, size: size)
+            let img = try PixelImage(decoderOutput: out, channels: 3, size: size)
             for c in 0..<3 {
                 for p in 0..<(size * size) where Int(img.pixels[p * 3 + c]) != u8[i * per + c * size * size + p] { mismatched += 1 }
             }

@@ -24,7 +24,7 @@ import Testing
             let out = try vq.decode(tokens: Array(grids[(i * perGrid)..<((i + 1) * perGrid)]), grid: bundle.config.gpt.grid)
             for (a, b) in zip(out, pixels[(i * perImage)..<((i + 1) * perImage)]) { err = max(err, abs(a - b)) }
             // u8 fixture is NCHW (or HW for gray); ours is interleaved HWC.
-            let img = PixelImage(decoderOutput: out, channels: ch, size: size)
+            let img = try PixelImage(decoderOutput: out, channels: ch, size: size)
             for c in 0..<ch {
                 for p in 0..<(size * size) where Int(img.pixels[p * ch + c]) != u8[i * perImage + c * size * size + p] {
                     mismatched += 1
@@ -61,7 +61,7 @@ import Testing
 
     @Test func bundledDecoderMatches() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.path("fashion16-vq.safetensors")) else {
-            Issue.record("fashion16-vq.safetensors fixture missing: run python3 tools/make_fixtures.py"); return
+            Issue.record("fashion16-vq.safetensors fixture missing: run python3 -m tools.fixtures.make_fixtures"); return
         }
         let r = try check(model: Fixtures.bundledModel, fixture: "fashion16-vq.safetensors")
         print("fashion-16 VQ max |pixel error| = \(r.err), uint8 mismatches = \(r.u8Mismatch)")

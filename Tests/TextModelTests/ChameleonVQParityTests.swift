@@ -3,7 +3,7 @@ import Testing
 import Model
 @testable import TextModel
 
-/// Our Chameleon / Lumina-mGPT VQGAN decoder against tools/chameleon_vqgan_reference.py (f32) on
+/// Our Chameleon / Lumina-mGPT VQGAN decoder against tools/fixtures/chameleon_vqgan_reference.py (f32) on
 /// Tests/Fixtures/chameleon-vq-tiny: a tiny random config (latent width != codebook width, attention in the
 /// middle and at the deepest level, a widening level with nin_shortcut) on 4x6 and 6x4 grids.
 @Suite struct ChameleonVQParityTests {

@@ -4,7 +4,7 @@ import Model
 import Testing
 @testable import TextModel
 
-/// The parity checks both families run against their fixture (tools/make_text_model_fixtures.py).
+/// The parity checks both families run against their fixture (tools/fixtures/make_text_model_fixtures.py).
 struct TextParityChecks {
     /// f32 Swift against f32 PyTorch: same math, different summation order (measured: under 2e-6,
     /// logits of magnitude up to 2.4).

@@ -1,7 +1,7 @@
 import Foundation
 import Model
 
-/// One token grid of a VQ fixture's reference.safetensors (tools/make_text_vq_fixtures.py): the tokens, the
+/// One token grid of a VQ fixture's reference.safetensors (tools/fixtures/make_text_vq_fixtures.py): the tokens, the
 /// reference decoder's f32 pixels and its uint8 post-processing.
 struct VQReferenceGrid {
     let name: String

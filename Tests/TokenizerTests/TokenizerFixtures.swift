@@ -1,7 +1,7 @@
 import Foundation
 import Tokenizer
 
-/// The committed reference data made by `python3 tools/make_tokenizer_fixtures.py` with the `tokenizers` package.
+/// The committed reference data made by `python3 -m tools.fixtures.make_tokenizer_fixtures` with the `tokenizers` package.
 enum TokenizerFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tokenizer")

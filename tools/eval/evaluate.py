@@ -3,21 +3,21 @@ classifier: accuracy against the requested class, and the Frechet distance betwe
 generated and test images (an FID with a Fashion-MNIST feature extractor). Writes a Markdown table.
 
     swift build -c release --product zipar
-    python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt
-    python3 tools/eval/evaluate.py --per-class 100 --out docs/quality.md
+    python3 -m tools.eval.fashion_classifier --out tools/eval/classifier.pt
+    python3 -m tools.eval.evaluate --per-class 100 --out docs/quality.md
 """
 import argparse
 import csv
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-import fashion_classifier as fc  # noqa: E402
+from tools.eval import fashion_classifier as fc
 
 
 def frechet(f1, f2):
@@ -67,9 +67,10 @@ def add_sampling_args(ap):
     ap.add_argument("--top-k", type=int, default=0)
 
 
-def footer(build, tool, command):
-    """The Markdown tail of a quality table: how to regenerate it, and one generate command."""
-    return ["", "Regenerate:", "", "```", build, " ".join(["python3", tool] + sys.argv[1:]), "```", "",
+def footer(build, module, command):
+    """The Markdown tail of a quality table: how to regenerate it (`python3 -m module ...`), and one generate
+    command."""
+    return ["", "Regenerate:", "", "```", build, " ".join(["python3", "-m", module] + sys.argv[1:]), "```", "",
             "One generate command, for reference:", "", "```", command, "```", ""]
 
 
@@ -129,11 +130,14 @@ def main():
     add_sampling_args(ap)
     ap.add_argument("--attention", default="masked")
     ap.add_argument("--storage", default="f32", help="weights and KV cache in memory: f32 (exact), f16, int8 or auto")
-    ap.add_argument("--workdir", default="/tmp/zipar-eval")
+    ap.add_argument("--workdir", default=None,
+                    help="scratch folder for the model snapshot and the samples (default: a new temporary folder)")
     ap.add_argument("--out", default="docs/quality.md")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    args.workdir = args.workdir or tempfile.mkdtemp(prefix="zipar-eval-")
     os.makedirs(args.workdir, exist_ok=True)
+    print(f"workdir {args.workdir}", flush=True)
     model_name = args.model
     args.model = snapshot(args.model, args.workdir, ("config.json", "gpt.safetensors", "vq.safetensors"))
 
@@ -206,8 +210,8 @@ def main():
         f"{args.batch}, release build) divided by the number of images, including VQ decoding.",
     ]
     lines += footer("swift build -c release --product zipar && "
-                    "python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt",
-                    "tools/eval/evaluate.py", commands[0])
+                    "python3 -m tools.eval.fashion_classifier --out tools/eval/classifier.pt",
+                    "tools.eval.evaluate", commands[0])
     write_markdown(args.out, lines)
 
 

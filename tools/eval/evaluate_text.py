@@ -1,11 +1,11 @@
 """Quality of each decoding policy on the bundled text-to-image model (models/fashion-text-16): does the image
 show the garment the prompt names (classifier accuracy), does it have the attributes the prompt asks for
-(attribute agreement, measured on the pixels by tools/text2img/captions.py), and how close are the images to
+(attribute agreement, measured on the pixels by tools/train/text2img/captions.py), and how close are the images to
 real ones (Frechet distance of classifier features against the 10,000 test images). Writes a Markdown table.
 
     swift build -c release --product zipar
-    python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt   # once (committed)
-    python3 tools/eval/evaluate_text.py --out docs/quality-text.md
+    python3 -m tools.eval.fashion_classifier --out tools/eval/classifier.pt   # once (committed)
+    python3 -m tools.eval.evaluate_text --out docs/quality-text.md
 
 The prompt set is fixed: for each of the 10 classes, 10 prompts (the class alone, each attribute word alone,
 three combinations), each drawn with --per-prompt seeds, so 100 images per class and 1000 per policy.
@@ -21,18 +21,15 @@ import csv
 import hashlib
 import os
 import subprocess
-import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "text2img"))
-import captions as C  # noqa: E402
-import fashion_classifier as fc  # noqa: E402
-from evaluate import add_sampling_args, footer, frechet, judge, snapshot, write_markdown  # noqa: E402
+from tools.eval import fashion_classifier as fc
+from tools.eval.evaluate import add_sampling_args, footer, frechet, judge, snapshot, write_markdown
+from tools.train.text2img import captions as C
 
 # (brightness, size, texture) requests per class, in prompt order; None = not mentioned
 REQUESTS = [(None, None, None), ("dark", None, None), ("light", None, None), (None, "small", None),
@@ -85,11 +82,14 @@ def main():
     ap.add_argument("--per-prompt", type=int, default=10, help="images per prompt (100 prompts)")
     add_sampling_args(ap)
     ap.add_argument("--storage", default="auto")
-    ap.add_argument("--workdir", default="/tmp/zipar-eval-text")
+    ap.add_argument("--workdir", default=None,
+                    help="scratch folder for the model snapshot, prompts and samples (default: a new temporary folder)")
     ap.add_argument("--out", default="docs/quality-text.md")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    args.workdir = args.workdir or tempfile.mkdtemp(prefix="zipar-eval-text-")
     os.makedirs(args.workdir, exist_ok=True)
+    print(f"workdir {args.workdir}", flush=True)
 
     model_name = args.model
     snap = args.model = snapshot(args.model, args.workdir)
@@ -168,7 +168,7 @@ def main():
         "schedule on the end-of-row layout. Wall time is the whole run (continuous batching, batch "
         f"{args.batch}, release build) divided by the number of images, VQ decoding included.",
     ]
-    lines += footer("swift build -c release --product zipar", "tools/eval/evaluate_text.py", commands[0])
+    lines += footer("swift build -c release --product zipar", "tools.eval.evaluate_text", commands[0])
     write_markdown(args.out, lines)
 
 

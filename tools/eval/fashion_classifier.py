@@ -1,8 +1,8 @@
 """A small Fashion-MNIST CNN used to judge generated images (accuracy against the requested class, and
 features for a Frechet distance). Trained on the training split, images padded to 32x32 in [-1, 1] like the
-generator's output (tools/train_fashion.py).
+generator's output (tools/train/train_fashion.py).
 
-    python3 tools/eval/fashion_classifier.py --out tools/eval/classifier.pt
+    python3 -m tools.eval.fashion_classifier --out tools/eval/classifier.pt
 """
 import argparse
 import gzip

@@ -1,26 +1,23 @@
 """PyTorch-only quality check of a Fashion-MNIST model (no Swift build needed): plain next-token sampling with
-tools/llamagen.py, judged like tools/eval/evaluate.py (accuracy against the requested class by classifier.pt, and
+tools/llamagen.py, judged like tools.eval.evaluate (accuracy against the requested class by classifier.pt, and
 the Frechet distance of its features against the 10,000 test images). Meant for checkpoints while training runs;
 the numbers in docs/quality.md come from evaluate.py (the Swift sampler, other seeds), so compare models with this
 script at the same --per-class only: at few images per class the FD is biased upward (calibrate by running it on
 models/fashion-16 too).
 
-    python3 tools/eval/quick_eval.py --bundle models/fashion-16 --per-class 50
-    python3 tools/eval/quick_eval.py --ckpt-dir tools/checkpoints/v2 --per-class 50 --recon 1000
+    python3 -m tools.eval.quick_eval --bundle models/fashion-16 --per-class 50
+    python3 -m tools.eval.quick_eval --ckpt-dir tools/checkpoints/v2 --per-class 50 --recon 1000
 """
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import fashion_classifier as fc  # noqa: E402
-from evaluate import frechet  # noqa: E402
-from llamagen import GPTConfig, Transformer, VQConfig, VQModel, load_bundle, to_uint8  # noqa: E402
+from tools.eval import fashion_classifier as fc
+from tools.eval.evaluate import frechet
+from tools.llamagen import GPTConfig, Transformer, VQConfig, VQModel, load_bundle, to_uint8
 
 
 def load_ckpts(ckpt_dir, weights, gpt_name="gpt_last.pt", need_gpt=True):

@@ -1,0 +1,1 @@
+"""Weight conversion and export: official LlamaGen checkpoints and our training checkpoints -> bundles."""
