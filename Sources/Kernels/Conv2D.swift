@@ -1,28 +1,47 @@
 import CKernels
+import Foundation
 
 /// A 2-D convolution (kernel 1 or 3, stride 1, zero padding kernel / 2, as `nn.Conv2d`) with its
-/// weights packed once, either for the direct-convolution kernel (`zk_conv2d`: AVX-512VL / AVX2 /
-/// scalar, chosen at run time; no im2col copy, no BLAS) or, for 3x3 layers with many channels, for
-/// Winograd F(2x2, 3x3) or F(4x4, 3x3) (`zk_conv2d_winograd`: 2.25x or 4x fewer multiplies on the
-/// same register tile).
+/// weights packed for the algorithm that computes it: the direct kernel (`zk_conv2d`, no im2col copy),
+/// Winograd F(2x2, 3x3) or F(4x4, 3x3) (`zk_conv2d_winograd`), or one OpenBLAS sgemm per tap.
+/// With `.automatic` (the default) the algorithm is asked of `ConvPlanner.shared` per call shape, so
+/// it is the one measured fastest on this machine for this layer at this image size; the weights are
+/// packed for it on first use (from the direct packing, which every layer keeps).
 ///
 /// Activations are channel-major `[channels][height][width]` `FloatBuffer`s; the input of `apply` is
 /// *padded* (`ImageOps.paddedCount`): written by `ImageOps.pad` or `ImageOps.groupNorm(padded:)`.
 public final class Conv2D: @unchecked Sendable {
-    /// How the convolution is computed. `.automatic` takes Winograd where `zk_winograd_choice` says
-    /// it was measured to win (3x3, AVX-512, 32 ... 256 x 256 channels: F(2x2) unless `ZK_WINOGRAD`
-    /// says 4, or 0 for off) and the direct kernel elsewhere. `.winograd2x2` / `.winograd4x4` name the
-    /// output tile: F(2x2, 3x3) rounds like the direct kernel; F(4x4, 3x3) needs 44% fewer products
-    /// than F(2x2) but rounds ~10x worse, so it is opt-in.
-    public enum Algorithm: Sendable { case automatic, direct, winograd2x2, winograd4x4 }
+    /// `.automatic` asks `ConvPlanner.shared` for each call shape; the others fix the algorithm.
+    public enum Algorithm: Sendable, Equatable {
+        case automatic, direct, winograd2x2, winograd4x4, gemm
+
+        init(_ a: ConvAlgorithm) {
+            switch a {
+            case .direct: self = .direct
+            case .winograd2x2: self = .winograd2x2
+            case .winograd4x4: self = .winograd4x4
+            case .gemm: self = .gemm
+            }
+        }
+        var fixed: ConvAlgorithm? {
+            switch self {
+            case .automatic: return nil
+            case .direct: return .direct
+            case .winograd2x2: return .winograd2x2
+            case .winograd4x4: return .winograd4x4
+            case .gemm: return .gemm
+            }
+        }
+    }
 
     public let inChannels: Int, outChannels: Int, kernel: Int
-    /// The algorithm chosen at init (never `.automatic`).
-    public let algorithm: Algorithm
-    let packed: UnsafeMutablePointer<Float>
-    let packedBytes: Int
-    let winogradTile: Int32     // 0: direct
+    /// The algorithm asked for at init (`.automatic`: the planner's choice per call shape).
+    public let requested: Algorithm
     let bias: [Float]?
+    /// The direct kernel's packing: always kept, the source of the other packings.
+    let direct: PackedConvWeights
+    private let lock = NSLock()
+    private var otherPacks: [ConvAlgorithm: PackedConvWeights] = [:]
 
     /// `weight` is OIHW `[outChannels][inChannels][kernel][kernel]`; `bias` has `outChannels` values.
     /// Winograd needs a 3x3 kernel.
@@ -31,47 +50,55 @@ public final class Conv2D: @unchecked Sendable {
         precondition(kernel == 1 || kernel == 3, "Conv2D supports 1x1 and 3x3 kernels, not \(kernel)")
         precondition(weight.count == outChannels * inChannels * kernel * kernel, "conv weight shape mismatch")
         precondition(bias == nil || bias!.count == outChannels, "conv bias shape mismatch")
-        precondition(kernel == 3 || algorithm == .automatic || algorithm == .direct, "Winograd needs a 3x3 kernel")
+        precondition(kernel == 3 || (algorithm != .winograd2x2 && algorithm != .winograd4x4), "Winograd needs a 3x3 kernel")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel; self.bias = bias
-        var tile: Int32 = 0
-        switch algorithm {
-        case .automatic: tile = kernel == 3 ? zk_winograd_choice(Int32(outChannels), Int32(inChannels)) : 0
-        case .direct: tile = 0
-        case .winograd2x2: tile = 2
-        case .winograd4x4: tile = 4
-        }
-        winogradTile = tile
-        self.algorithm = tile == 2 ? .winograd2x2 : tile == 4 ? .winograd4x4 : .direct
-        let n = tile != 0 ? zk_winograd_packed_count(tile, Int32(outChannels), Int32(inChannels))
-                          : zk_conv_packed_count(Int32(outChannels), Int32(inChannels), Int32(kernel))
-        packedBytes = max(n, 1) * MemoryLayout<Float>.size
-        guard let raw = zk_alloc(packedBytes) else { fatalError("out of memory packing a \(outChannels)x\(inChannels) conv") }
-        packed = raw.bindMemory(to: Float.self, capacity: max(n, 1))
-        weight.withUnsafeBufferPointer {
-            if tile != 0 { zk_winograd_pack(tile, $0.baseAddress, Int32(outChannels), Int32(inChannels), packed) }
-            else { zk_conv_pack($0.baseAddress, Int32(outChannels), Int32(inChannels), Int32(kernel), packed) }
+        requested = algorithm
+        direct = PackedConvWeights.pack(.direct, oihw: weight, out: outChannels, in: inChannels, kernel: kernel)
+        if let fixed = algorithm.fixed, fixed != .direct {
+            otherPacks[fixed] = PackedConvWeights.pack(fixed, oihw: weight, out: outChannels, in: inChannels, kernel: kernel)
         }
     }
 
-    deinit { zk_free(packed, packedBytes) }
+    /// The algorithm a call at `height x width` runs.
+    public func algorithm(height: Int, width: Int) -> ConvAlgorithm {
+        requested.fixed ?? ConvPlanner.shared.algorithm(for: ConvShape(inChannels: inChannels, outChannels: outChannels,
+                                                                         kernel: kernel, height: height, width: width))
+    }
 
-    /// Bytes of the packed weights (the last block of 8 output channels is zero-padded; Winograd's
-    /// transformed weights are 16/9 (2x2) or 4 (4x4) times the direct packing).
-    public var weightBytes: Int { packedBytes }
+    /// Bytes of the packed weights held now (the direct packing plus those made for other algorithms;
+    /// Winograd's transformed weights are 16/9 (2x2) or 4 (4x4) times the direct packing).
+    public var weightBytes: Int { lock.withLock { otherPacks.values.reduce(direct.bytes) { $0 + $1.bytes } } }
+
+    private func weights(for a: ConvAlgorithm) -> PackedConvWeights {
+        if a == .direct { return direct }
+        return lock.withLock {
+            if let p = otherPacks[a] { return p }
+            let p = PackedConvWeights.pack(a, oihw: direct.unpackDirect(out: outChannels, in: inChannels, kernel: kernel),
+                                           out: outChannels, in: inChannels, kernel: kernel)
+            otherPacks[a] = p
+            return p
+        }
+    }
 
     /// `y [outChannels][height][width] = conv(xPadded) + bias (+ skip)`; `skip` is `[outChannels][height][width]`.
     public func apply(padded xp: FloatBuffer, height: Int, width: Int, skip: FloatBuffer? = nil, into y: FloatBuffer) {
         precondition(xp.count >= ImageOps.paddedCount(channels: inChannels, height: height, width: width), "conv input too small")
         precondition(y.count >= outChannels * height * width, "conv output too small")
         precondition(skip == nil || skip!.count >= outChannels * height * width, "conv skip too small")
+        let a = algorithm(height: height, width: width)
+        let w = weights(for: a)
         let run = { (b: UnsafePointer<Float>?) in
             let s = skip.map { UnsafePointer($0.base) }
-            if self.winogradTile != 0 {
-                zk_conv2d_winograd(self.winogradTile, xp.base, Int32(self.inChannels), Int32(height), Int32(width), self.packed, b,
-                                   Int32(self.outChannels), s, y.base)
-            } else {
-                zk_conv2d(xp.base, Int32(self.inChannels), Int32(height), Int32(width), Int32(self.kernel), self.packed, b,
+            switch a {
+            case .direct:
+                zk_conv2d(xp.base, Int32(self.inChannels), Int32(height), Int32(width), Int32(self.kernel), w.pointer, b,
                           Int32(self.outChannels), s, y.base)
+            case .winograd2x2, .winograd4x4:
+                zk_conv2d_winograd(a == .winograd2x2 ? 2 : 4, xp.base, Int32(self.inChannels), Int32(height), Int32(width),
+                                   w.pointer, b, Int32(self.outChannels), s, y.base)
+            case .gemm:
+                ConvGemm.run(xp: xp.base, inChannels: self.inChannels, height: height, width: width, kernel: self.kernel,
+                             weights: w.pointer, bias: b, outChannels: self.outChannels, skip: s, y: y.base)
             }
         }
         if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
@@ -82,6 +109,57 @@ public final class Conv2D: @unchecked Sendable {
         let y = FloatBuffer(uninitialized: outChannels * height * width)
         apply(padded: xp, height: height, width: width, skip: skip, into: y)
         return y
+    }
+}
+
+/// Convolution weights packed for one algorithm, in memory from `zk_alloc`.
+final class PackedConvWeights: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let bytes: Int
+
+    private init(count: Int) {
+        bytes = max(count, 1) * MemoryLayout<Float>.size
+        guard let raw = zk_alloc(bytes) else { fatalError("out of memory packing convolution weights (\(bytes) bytes)") }
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+    deinit { zk_free(pointer, bytes) }
+
+    static func pack(_ a: ConvAlgorithm, oihw w: [Float], out: Int, in inC: Int, kernel: Int) -> PackedConvWeights {
+        let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
+        switch a {
+        case .direct:
+            let p = PackedConvWeights(count: zk_conv_packed_count(o, i, k))
+            w.withUnsafeBufferPointer { zk_conv_pack($0.baseAddress, o, i, k, p.pointer) }
+            return p
+        case .winograd2x2, .winograd4x4:
+            let m: Int32 = a == .winograd2x2 ? 2 : 4
+            let p = PackedConvWeights(count: zk_winograd_packed_count(m, o, i))
+            w.withUnsafeBufferPointer { zk_winograd_pack(m, $0.baseAddress, o, i, p.pointer) }
+            return p
+        case .gemm:
+            // [tap][out][in]: one row-major matrix per tap for sgemm.
+            let taps = kernel * kernel
+            let p = PackedConvWeights(count: taps * out * inC)
+            for t in 0..<taps {
+                for oc in 0..<out {
+                    for c in 0..<inC { p.pointer[(t * out + oc) * inC + c] = w[(oc * inC + c) * taps + t] }
+                }
+            }
+            return p
+        }
+    }
+
+    /// OIHW weights back from the direct packing (`[out/8][in][taps][8]`, see `zk_conv_pack`).
+    func unpackDirect(out: Int, in inC: Int, kernel: Int) -> [Float] {
+        let taps = kernel * kernel
+        var w = [Float](repeating: 0, count: out * inC * taps)
+        for oc in 0..<out {
+            let (b, j) = (oc / 8, oc % 8)
+            for c in 0..<inC {
+                for t in 0..<taps { w[(oc * inC + c) * taps + t] = pointer[((b * inC + c) * taps + t) * 8 + j] }
+            }
+        }
+        return w
     }
 }
 

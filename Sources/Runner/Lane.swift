@@ -14,7 +14,7 @@ final class Lane: @unchecked Sendable {
     let logger: Logger
     let counters: Locked<WorkerCounters>
     /// Jobs this lane holds a lease on: in the executor, or finished and waiting to be written.
-    let leases = Locked([UUID: ClaimedJob]())
+    let leases = Locked(LeaseBook())
     /// When the pass in progress started (nil between passes).
     let stepStarted = Locked<Date?>(nil)
     /// Jobs handed to the render queue, with the time their render started (nil while waiting).
@@ -49,7 +49,7 @@ final class Lane: @unchecked Sendable {
 
     func run(stop: StopSignal, doorbell: Doorbell) async {
         while true {
-            options.observer?.inFlight(model: box.model, count: leases.current.count)
+            options.observer?.inFlight(model: box.model, count: leases.current.held.count)
             collectRendered()
             await writeFinished()
             await dropLostJobs()
@@ -115,7 +115,7 @@ final class Lane: @unchecked Sendable {
     private func dropLostJobs() async {
         let gone = lost.withLock { s -> Set<UUID> in let v = s; s.removeAll(); return v }
         guard !gone.isEmpty else { return }
-        for job in leases.current.values where gone.contains(job.leaseToken) && decoding.contains(job.id) {
+        for job in leases.current.held.values where gone.contains(job.leaseToken) && decoding.contains(job.id) {
             let id = job.id
             decoding.remove(id)
             dropLease(job)
@@ -150,8 +150,9 @@ final class Lane: @unchecked Sendable {
 
     /// Takes every lease this lane still holds, for the worker to hand back. A render or write still running
     /// finds its lease gone (the token no longer matches once released).
+    /// The book is closed from then on: a claim that returns later hands its jobs straight back.
     func takeLeases() -> [ClaimedJob] {
-        leases.withLock { l in let held = Array(l.values); l.removeAll(); return held }
+        leases.withLock { l in let held = Array(l.held.values); l.held.removeAll(); l.closed = true; return held }
     }
 
     // MARK: 4. claim
@@ -172,6 +173,17 @@ final class Lane: @unchecked Sendable {
             dbRetryAt = Date().addingTimeInterval(1)
             return 0
         }
+        // Every lease goes into the book before the first job starts, so a hand-back taken while the
+        // jobs are still being started (a busy executor) finds all of them, not just those started.
+        let accepted = leases.withLock { book -> Bool in
+            guard !book.closed else { return false }
+            for job in jobs { book.held[job.id] = job }
+            return true
+        }
+        guard accepted else {
+            if !jobs.isEmpty { _ = try? await queue.release(jobs) }
+            return 0
+        }
         counters.withLock { $0.claimed += jobs.count }
         for job in jobs { await start(job) }
         return jobs.count
@@ -186,7 +198,8 @@ final class Lane: @unchecked Sendable {
             logger.warning("re-claimed a job whose lease had expired; restarting it", metadata: ["job": "\(job.id.text)"])
         }
         toWrite.removeAll { $0.0.id == job.id }
-        leases.withLock { $0[job.id] = job }
+        // Handed back while the jobs before it were starting: the worker released it already.
+        guard leases.current.held[job.id]?.leaseToken == job.leaseToken else { return }
         let refused: JobError? = await box.run { ex in
             do { try ex.start(job); return nil } catch let e as JobError { return e } catch {
                 return JobError("\(error)", permanent: true)
@@ -211,7 +224,7 @@ final class Lane: @unchecked Sendable {
         stepStarted.withLock { $0 = nil }
         for (id, result) in finished where decoding.contains(id) {
             decoding.remove(id)
-            guard let job = leases.current[id] else { continue }
+            guard let job = leases.current.held[id] else { continue }
             switch result {
             case .failure(let e): toWrite.append((job, .failure(e)))
             case .success(let work): startRender(id, work)
@@ -237,7 +250,7 @@ final class Lane: @unchecked Sendable {
             if failedRenders == Self.brokenAfter {
                 logger.critical("model looks broken: \(Self.brokenAfter) images in a row failed; no longer claiming its jobs")
             }
-            if let job = leases.current[id] { toWrite.append((job, result)) }
+            if let job = leases.current.held[id] { toWrite.append((job, result)) }
         }
     }
 
@@ -264,6 +277,12 @@ final class Lane: @unchecked Sendable {
 
     /// Forgets a lease, unless the job was claimed again since (a newer token).
     private func dropLease(_ job: ClaimedJob) {
-        leases.withLock { if $0[job.id]?.leaseToken == job.leaseToken { $0.removeValue(forKey: job.id) } }
+        leases.withLock { if $0.held[job.id]?.leaseToken == job.leaseToken { $0.held.removeValue(forKey: job.id) } }
     }
+}
+
+/// The leases a lane holds. `closed` once the worker took them for its hand-back.
+struct LeaseBook {
+    var held: [UUID: ClaimedJob] = [:]
+    var closed = false
 }

@@ -152,7 +152,7 @@ public final class Worker: Sendable {
                     logger.error("decode pass hung; not extending the leases of the jobs in it", metadata: [
                         "model": "\(lane.box.model)", "pass_seconds": "\(Int(now.timeIntervalSince(started)))"])
                 }
-                for job in lane.leases.current.values {
+                for job in lane.leases.current.held.values {
                     if let entry = rendering[job.id] {
                         if let started = entry, now.timeIntervalSince(started) > options.stepTimeoutSeconds {
                             logger.error("image render hung; not extending its lease", metadata: [

@@ -8,88 +8,50 @@ struct VQPoint: Codable {
     var seconds: Double; var gflops: Double
     var torchSeconds: Double?; var speedup: Double?
     var peakRSS: Int?; var torchPeakRSS: Int?
-    /// The 3x3 convolutions' algorithm ("auto", "direct", "Winograd 2x2", "Winograd 4x4") and the weights' bytes.
+    /// The convolution mode ("tuned", or one algorithm forced) and the weights' bytes.
     var algorithm: String?; var weightBytes: Int?
+    /// The first decode, which plans every layer (measures, or reads the plan cache).
+    var firstDecodeSeconds: Double?
 }
-struct ConvPoint: Codable {
-    var shape: String; var directMs: Double; var im2colMs: Double; var directGflops: Double; var im2colGflops: Double
-    /// Winograd F(2x2, 3x3) and F(4x4, 3x3) on the same layer (GFLOP/s below count the direct FLOPs).
-    var winograd2Ms: Double; var winograd4Ms: Double
+/// One planned layer shape: the algorithm chosen and each candidate's time on the measured crop.
+struct PlanPoint: Codable {
+    var shape: String; var algorithm: String; var source: String
+    var milliseconds: [String: Double]; var errors: [String: Double]
 }
-struct VQReport: Codable { var config: String; var weightBytes: Int; var points: [VQPoint] = []; var convs: [ConvPoint] = [] }
+struct VQReport: Codable { var config: String; var weightBytes: Int; var points: [VQPoint] = []; var plans: [PlanPoint] = [] }
 
 /// The official VQ-16 tokenizer decoder (codebook 16384 x 8, z 256, ch 128, ch_mult [1,1,2,2,4], 2 res blocks).
 func vq16Config(grid: Int) -> VQConfig {
     VQConfig(codebookSize: 16384, imageSize: grid * 16)
 }
 
-/// One 3x3 convolution layer alone: direct kernel, Winograd F(2x2) and F(4x4), and the old im2col +
-/// OpenBLAS sgemm (`ImageOps.conv2d`).
-func convLayerPoint(channels: Int, outChannels: Int, side: Int, repeats: Int) -> ConvPoint {
-    var rng = SplitMix(seed: 3)
-    let x = (0..<(channels * side * side)).map { _ in rng.float() }
-    let w = (0..<(outChannels * channels * 9)).map { _ in rng.float() * 0.05 }
-    let b = (0..<outChannels).map { _ in rng.float() }
-    func conv(_ algorithm: Conv2D.Algorithm) -> Conv2D {
-        Conv2D(weight: w, bias: b, inChannels: channels, outChannels: outChannels, kernel: 3, algorithm: algorithm)
-    }
-    let direct = conv(.direct), wino2 = conv(.winograd2x2), wino4 = conv(.winograd4x4)
-    let xb = FloatBuffer(x)
-    let xp = ImageOps.pad(xb, channels: channels, height: side, width: side)
-    let y = FloatBuffer(uninitialized: outChannels * side * side)
-    let flops = 2.0 * Double(channels * outChannels * 9 * side * side)
-    let directS = timed(repeats: repeats) { direct.apply(padded: xp, height: side, width: side, into: y) }
-    let wino2S = timed(repeats: repeats) { wino2.apply(padded: xp, height: side, width: side, into: y) }
-    let wino4S = timed(repeats: repeats) { wino4.apply(padded: xp, height: side, width: side, into: y) }
-    let im2col = timed(repeats: max(1, repeats / 2)) {
-        _ = ImageOps.conv2d(x, channels: channels, height: side, width: side, weight: w, bias: b, outChannels: outChannels, kernel: 3)
-    }
-    return ConvPoint(shape: "\(channels)->\(outChannels) 3x3 at \(side)x\(side)", directMs: directS * 1e3, im2colMs: im2col * 1e3,
-                     directGflops: flops / directS / 1e9, im2colGflops: flops / im2col / 1e9,
-                     winograd2Ms: wino2S * 1e3, winograd4Ms: wino4S * 1e3)
-}
-
 extension ZiparBench {
-    func vqBench(grids: [Int], repeats: Int, torch: Bool) -> VQReport {
+    func vqBench(grids: [Int], repeats: Int, torch: Bool, modes: [ConvPlanner.Mode]) -> VQReport {
         let seed: UInt64 = 1
         emit("== VQ-16 decoder (codebook 16384, embed 8, z 256, ch 128, ch_mult [1,1,2,2,4], 2 res blocks), random weights (tools/vq_random.py)")
-        var t0 = Table("layer", "direct ms", "GFLOP/s", "Winograd 2x2 ms", "Winograd 4x4 ms", "im2col+OpenBLAS ms", "GFLOP/s")
-        var convs: [ConvPoint] = []
-        for (c, o, s) in [(512, 512, 16), (256, 256, 64), (128, 128, 128), (128, 128, 256)] {
-            let p = convLayerPoint(channels: c, outChannels: o, side: s, repeats: repeats)
-            convs.append(p)
-            t0.add([p.shape, f(p.directMs, 1), f(p.directGflops, 0), f(p.winograd2Ms, 1) + " (" + f(p.directMs / p.winograd2Ms, 2) + "x)",
-                    f(p.winograd4Ms, 1) + " (" + f(p.directMs / p.winograd4Ms, 2) + "x)", f(p.im2colMs, 1), f(p.im2colGflops, 0)])
-        }
-        emit("one 3x3 convolution layer, \(KernelRuntime.instructionSet), \(KernelRuntime.threads) threads: direct kernel, Winograd (speed-up over direct), im2col + OpenBLAS sgemm:")
-        emit(t0.render() + "\n")
-
-        // The 3x3 algorithms to compare: ZIPAR_VQ_WINOGRAD=0,2,4 decodes once per ZK_WINOGRAD value
-        // (0 direct, 2 / 4 the Winograd tile for the layers Conv2D's automatic choice takes), each
-        // beside the same PyTorch run; unset: the automatic choice alone.
-        let env = ProcessInfo.processInfo.environment
-        let settings: [String?] = env["ZIPAR_VQ_WINOGRAD"].map { $0.split(separator: ",").map { String($0) } } ?? [nil]
-        func label(_ setting: String?) -> String {
-            switch setting { case nil: return "auto"; case "0": return "direct"; case let m?: return "Winograd \(m)x\(m)" }
-        }
-        var report = VQReport(config: "VQ-16", weightBytes: 0, convs: convs)
-        var t = Table("image", "3x3 convs", "GFLOP", "ours s", "GFLOP/s", "torch s", "speed-up", "weights", "ours peak RSS", "torch peak RSS")
+        emit("\(CPUInfo.modelName); \(KernelRuntime.describe())")
+        let planner = ConvPlanner.shared
+        let savedMode = planner.mode
+        defer { planner.mode = savedMode }
+        var report = VQReport(config: "VQ-16", weightBytes: 0)
+        var t = Table("image", "convolutions", "GFLOP", "ours s", "GFLOP/s", "torch s", "speed-up", "weights", "ours peak RSS", "torch peak RSS")
         for grid in grids {
             let tokens = VQRandom.tokens(codebookSize: 16384, count: grid * grid, seed: seed)
+            let decoder = VQDecoder(randomFor: vq16Config(grid: grid), seed: seed)
+            let gflop = decoder.flops(grid: grid) / 1e9
             var points: [VQPoint] = []
-            for setting in settings {
-                if let setting { setenv("ZK_WINOGRAD", setting, 1) }   // read by Conv2D at init, and by the RSS probe
-                let decoder = VQDecoder(randomFor: vq16Config(grid: grid), seed: seed)
-                let gflop = decoder.flops(grid: grid) / 1e9
+            for mode in modes {
+                planner.mode = mode
+                let tuneStart = Date()
+                _ = try! decoder.decode(tokens: tokens, grid: grid)     // plans every layer (measured or from the cache)
+                let firstSeconds = Date().timeIntervalSince(tuneStart)
                 let s = timed(repeats: repeats) { _ = try! decoder.decode(tokens: tokens, grid: grid) }
                 var p = VQPoint(grid: grid, pixels: grid * 16, gflop: gflop, seconds: s, gflops: gflop / s)
-                p.algorithm = label(setting); p.weightBytes = decoder.weightBytes
+                p.algorithm = "\(mode)"; p.weightBytes = decoder.weightBytes; p.firstDecodeSeconds = firstSeconds
                 report.weightBytes = max(report.weightBytes, decoder.weightBytes)
-                p.peakRSS = spawnVQRSSProbe(grid: grid)
+                p.peakRSS = spawnVQRSSProbe(grid: grid, mode: mode)
                 points.append(p)
-            }
-            if settings.contains(where: { $0 != nil }) {
-                if let saved = env["ZK_WINOGRAD"] { setenv("ZK_WINOGRAD", saved, 1) } else { unsetenv("ZK_WINOGRAD") }
+                if mode == .tuned { report.plans += planTable(grid: grid) }
             }
             let tr = torch ? torchVQ(grid: grid, repeats: repeats) : nil
             for var p in points {
@@ -100,10 +62,37 @@ extension ZiparBench {
                        p.peakRSS.map(mb) ?? "-", p.torchPeakRSS.map(mb) ?? "-"])
             }
         }
-        emit("VQ decode of one image, fastest of \(repeats) after a warm-up, \(KernelRuntime.threads) threads; GFLOP/s count the direct")
-        emit("FLOPs; peak RSS: a fresh process that builds the decoder and decodes one image:")
+        emit("VQ decode of one image, fastest of \(repeats) after a first decode (which plans the layers), \(KernelRuntime.instructionSet), \(KernelRuntime.threads) threads;")
+        emit("convolutions: tuned = measured per layer on this machine (table above), else one algorithm forced (ZK_CONV_ALGO);")
+        emit("GFLOP/s count the direct FLOPs; peak RSS: a fresh process that builds the decoder and decodes one image:")
         emit(t.render() + "\n")
         return report
+    }
+
+    /// The planner's choices for the layers one decode used, with each candidate's time relative to the chosen one.
+    func planTable(grid: Int) -> [PlanPoint] {
+        var t = Table("layer", "chosen", "source", "GFLOP/s", "direct", "winograd2x2", "winograd4x4", "gemm", "worst error")
+        var out: [PlanPoint] = []
+        for (shape, c) in ConvPlanner.shared.planned {
+            let best = c.seconds[c.algorithm.rawValue]
+            // Measured on a crop: GFLOP/s from the crop's FLOPs (same width, fewer rows).
+            let rows = min(shape.height, max(1, ConvPlanner.shared.maxMeasuredPositions / max(shape.width, 1)))
+            let cropRows = rows >= 4 && rows < shape.height ? rows - rows % 4 : rows
+            let cropFlops = shape.flops * Double(cropRows) / Double(shape.height)
+            func cell(_ a: ConvAlgorithm) -> String {
+                guard let s = c.seconds[a.rawValue], let b = best else { return "-" }
+                return f(s * 1e3, 2) + " ms (" + f(s / b, 2) + "x)"
+            }
+            t.add(["\(shape)", c.algorithm.rawValue, c.source, best.map { f(cropFlops / $0 / 1e9, 0) } ?? "-",
+                   cell(.direct), cell(.winograd2x2), cell(.winograd4x4), cell(.gemm),
+                   c.errors.values.max().map { String(format: "%.1e", $0) } ?? "-"])
+            out.append(PlanPoint(shape: "\(shape)", algorithm: c.algorithm.rawValue, source: c.source,
+                                 milliseconds: c.seconds.mapValues { $0 * 1e3 }, errors: c.errors))
+        }
+        emit("convolution plan for a \(grid)x\(grid) grid (\(KernelRuntime.instructionSet), \(KernelRuntime.threads) threads, OpenBLAS \(KernelRuntime.blasCore));")
+        emit("times on the planner's crop of <= \(ConvPlanner.shared.maxMeasuredPositions) output positions, x the chosen one; error vs direct, relative to max |y|:")
+        emit(t.render() + "\n")
+        return out
     }
 
     struct TorchVQOut: Codable { var seconds: Double; var peak_rss: Int; var pixels_sum: Double }
@@ -120,10 +109,10 @@ extension ZiparBench {
         return r
     }
 
-    func spawnVQRSSProbe(grid: Int) -> Int? {
+    func spawnVQRSSProbe(grid: Int, mode: ConvPlanner.Mode) -> Int? {
         var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
-        var args = [exe, "--vq-rss-probe", "\(grid)"]
+        var args = ["ZK_CONV_ALGO=\(mode)", exe, "--vq-rss-probe", "\(grid)"]
         if let threads { args += ["--threads", "\(threads)"] }
         let res = shell(args)
         guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("vq-rss ") }),

@@ -5,19 +5,6 @@ import Foundation
 import Kernels
 import Model
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) - 0.5 }
-}
-
 @main
 struct ZiparBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,11 +74,14 @@ struct ZiparBench: ParsableCommand {
     @Option(help: .hidden)
     var rssProbe: WeightStorage?
 
-    @Flag(help: "Only the VQ decoder section (VQ-16, one conv layer per level against im2col + OpenBLAS, torch side-by-side, RSS).")
+    @Flag(help: "Only the VQ decoder section (VQ-16: the convolution plan per layer, decode time per --vq-convolutions mode, torch side-by-side, RSS).")
     var vqOnly = false
 
     @Option(help: "Token grids of the VQ section, comma separated (16 = 256 px, 24 = 384 px).")
     var vqGrids = CommaList([16])
+
+    @Option(help: "Convolution modes the VQ section decodes with, comma separated: tuned (measured per layer), heuristic, direct, winograd2x2, winograd4x4, gemm.")
+    var vqConvolutions = CommaList<ConvModeArgument>([ConvModeArgument(mode: .tuned)])
 
     @Option(help: .hidden)
     var vqRssProbe: Int?
@@ -112,12 +102,20 @@ struct ZiparBench: ParsableCommand {
     var textPolicies = CommaList<PolicySpec>([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 16)), PolicySpec(policy: .zipar(window: 8)),
                                               PolicySpec(policy: .zipar(window: 4)), PolicySpec(policy: .zipar(window: 16), officialSchedule: true)])
 
+    @Option(help: "Instruction sets to measure, comma separated (scalar, avx2, avx512): one run per ISA, each in a fresh process with our kernels (ZK_ISA), OpenBLAS (OPENBLAS_CORETYPE) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) capped alike, so an AVX-512 machine prints the AVX2 tables too. Default: the CPU's own, in this process.")
+    var isa: CommaList<ISAName>?
+
     @OptionGroup var log: LogOptions
 
     @Flag(help: .hidden)
     var torchOnly = false
 
     mutating func run() throws {
+        if let isa {
+            let status = InstructionSetRuns.run(isas: isa.values.map(\.rawValue))
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         if let t = threads { KernelRuntime.threads = t }
         if let probe = rssProbe { try runRSSProbe(storage: probe); return }
         if let g = vqRssProbe { runVQRSSProbe(grid: g); return }
@@ -134,7 +132,7 @@ struct ZiparBench: ParsableCommand {
 
         let machine = MachineInfo.current()
         emit("zipar-bench  \(machine.cpu), \(machine.cores) cores, \(machine.kernelThreads) kernel threads, \(machine.instructionSet), load \(machine.loadAverage)")
-        emit("runtime: \(KernelRuntime.describe()); CPU reports \(KernelRuntime.supportedInstructionSet)"
+        emit("runtime: \(KernelRuntime.describe()); CPU reports \(KernelRuntime.supportedInstructionSet); convolutions \(ConvPlanner.shared.mode)"
              + (KernelRuntime.blasCoreIsModern ? "" : " -- MISMATCH: OpenBLAS runs a fallback core (hot paths: own kernels)"))
         if text {
             try runTextBench(families: textModels.values, measuredLayers: max(textLayers, 1), policies: textPolicies.values,
@@ -152,7 +150,7 @@ struct ZiparBench: ParsableCommand {
             return
         }
         if vqOnly {
-            let vq = vqBench(grids: vqGrids.values, repeats: quick ? 2 : 3, torch: !noTorch)
+            let vq = vqBench(grids: vqGrids.values, repeats: quick ? 2 : 3, torch: !noTorch, modes: vqConvolutions.values.map(\.mode))
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]

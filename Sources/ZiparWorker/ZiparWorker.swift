@@ -117,6 +117,8 @@ struct ZiparWorker: AsyncParsableCommand {
         for dir in models {
             executors.append(loadExecutor(directory: dir, storageChoice: storageChoice, logger: logger))
         }
+        // The probe decoded an image per model, so every VQ layer has its convolution plan by now.
+        logConvolutionPlans(logger)
         let names = executors.map(\.model)
         if Set(names).count != names.count { throw CLIError("two --model directories have the same model name: \(names)") }
         // A worker with no usable model would only claim jobs to fail them: refuse to start.
@@ -209,4 +211,17 @@ struct WorkerService: Service {
             }
         }
     }
+}
+
+/// The convolution algorithm each VQ layer runs (measured on this machine, cached, or forced by
+/// ZK_CONV_ALGO), so a slow path is never silent.
+func logConvolutionPlans(_ logger: Logger) {
+    if let bad = ConvPlanner.ignoredEnvironmentValue {
+        logger.warning("ZK_CONV_ALGO=\(bad) names no mode (tuned, heuristic, direct, winograd2x2, winograd4x4, gemm): measuring instead")
+    }
+    let planner = ConvPlanner.shared
+    let lines = planner.describePlans()
+    let cache = planner.cache.map { "cache \($0.file.path)" } ?? "no plan cache"
+    logger.info("convolutions: \(planner.mode), \(lines.count) layer shapes planned (\(cache))")
+    for line in lines { logger.info("conv plan \(line)") }
 }

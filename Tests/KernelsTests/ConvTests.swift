@@ -51,12 +51,12 @@ import Testing
         }
         let ref = Self.naiveConv(xr, c: c, h: h, w: w, weight: weight, bias: b, o: o, k: k, skip: s)
         let conv = Conv2D(weight: weight, bias: b, inChannels: c, outChannels: o, kernel: k, algorithm: algorithm)
-        if algorithm != .automatic { #expect(conv.algorithm == algorithm) }
+        if algorithm != .automatic { #expect(conv.requested == algorithm) }
         let xp = ImageOps.pad(FloatBuffer(x), channels: c, height: ih, width: iw, upsample: upsample)
         let y = conv(padded: xp, height: h, width: w, skip: s.map { FloatBuffer($0) })
         var worst = 0.0
         for i in 0..<(o * h * w) { worst = max(worst, abs(Double(y[i]) - ref.y[i]) / max(ref.scale[i], 1e-3)) }
-        #expect(worst < bound, "conv \(c)->\(o) \(k)x\(k) \(conv.algorithm) at \(h)x\(w)\(upsample ? " up" : "")\(skip ? " skip" : ""): relative error \(worst)")
+        #expect(worst < bound, "conv \(c)->\(o) \(k)x\(k) \(conv.algorithm(height: h, width: w)) at \(h)x\(w)\(upsample ? " up" : "")\(skip ? " skip" : ""): relative error \(worst)")
         return worst
     }
 
@@ -131,13 +131,15 @@ import Testing
         check(c: 33, o: 41, h: 8, w: 40, k: 3, algorithm: algorithm)
     }
 
-    @Test func automaticChoice() {
-        let w3 = [Float](repeating: 0.1, count: 64 * 64 * 9)
-        let conv = Conv2D(weight: w3, bias: nil, inChannels: 64, outChannels: 64, kernel: 3)
-        if KernelRuntime.dispatchedInstructionSet == "avx512" { #expect(conv.algorithm != .direct) }
-        else { #expect(conv.algorithm == .direct) }
-        #expect(Conv2D(weight: [Float](repeating: 0.1, count: 64 * 64), bias: nil, inChannels: 64, outChannels: 64, kernel: 1).algorithm == .direct)
-        #expect(Conv2D(weight: [Float](repeating: 0.1, count: 8 * 64 * 9), bias: nil, inChannels: 64, outChannels: 8, kernel: 3).algorithm == .direct)
+    /// The shifted-GEMM algorithm (one OpenBLAS product per tap on the padded input): 1x1 and 3x3, with
+    /// and without bias and skip, upsampled input, and maps larger than one block of positions so the
+    /// copy-out splits rows across blocks.
+    @Test func gemmMatchesNaive() {
+        for (c, o, h, w, k) in [(3, 5, 7, 7, 3), (32, 9, 16, 16, 1), (17, 40, 21, 35, 3), (64, 520, 30, 41, 3), (24, 8, 5, 3, 1)] {
+            check(c: c, o: o, h: h, w: w, k: k, skip: k == 3, bias: c != 17, algorithm: .gemm)
+        }
+        check(c: 16, o: 24, h: 20, w: 14, k: 3, upsample: true, skip: true, algorithm: .gemm)
+        #expect(ConvGemm.blockPositions(outChannels: 520, total: 31 * 43) < 31 * 43, "the large case must span blocks")
     }
 
     @Test func groupNormMatchesNaive() {

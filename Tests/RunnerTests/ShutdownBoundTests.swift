@@ -71,7 +71,9 @@ final class UnreachableQueue: JobQueue {
         stop.trigger()
         await run.value
         let took = Date().timeIntervalSince(stopped)
-        #expect(took < 1 + 2 + 0.5, "stop took \(took) s")
+        // The bound is grace + 2 s; the slack covers a test runner whose cooperative threads are busy with
+        // other suites' kernels (the timers fire late then, not the worker), far below the 66 s it was.
+        #expect(took < 1 + 2 + 2.5, "stop took \(took) s")
         // Nothing could be handed back: the leases are left to expire (the jobs read running until rescued).
         #expect(ids.allSatisfy { inner.state(of: $0) == .running })
         #expect(w.counters.current.released == 0)
