@@ -6,7 +6,7 @@ import Foundation
 /// Winograd F(2x2, 3x3) or F(4x4, 3x3) (`zk_conv2d_winograd`), or one OpenBLAS sgemm per tap.
 /// With `.automatic` (the default) the algorithm is asked of `ConvPlanner.shared` per call shape, so
 /// it is the one measured fastest on this machine for this layer at this image size; the weights are
-/// packed for it on first use (from the direct packing, which every layer keeps).
+/// repacked for it on first use (see `packing(for:)`).
 ///
 /// Activations are channel-major `[channels][height][width]` `FloatBuffer`s; the input of `apply` is
 /// *padded* (`ImageOps.paddedCount`): written by `ImageOps.pad` or `ImageOps.groupNorm(padded:)`.
@@ -38,10 +38,11 @@ public final class Conv2D: @unchecked Sendable {
     /// The algorithm asked for at init (`.automatic`: the planner's choice per call shape).
     public let requested: Algorithm
     let bias: [Float]?
-    /// The direct kernel's packing: always kept, the source of the other packings.
-    let direct: PackedConvWeights
     private let lock = NSLock()
-    private var otherPacks: [ConvAlgorithm: PackedConvWeights] = [:]
+    /// The packing in use: one at a time, so a layer's weights are held once (the planner's Winograd
+    /// packings are 16/9 or 4 times the direct one; keeping the direct packing beside them too would
+    /// cost the VQ-16 decoder ~50 MB more at 256 px).
+    private var held: (algorithm: ConvAlgorithm, weights: PackedConvWeights)
 
     /// `weight` is OIHW `[outChannels][inChannels][kernel][kernel]`; `bias` has `outChannels` values.
     /// Winograd needs a 3x3 kernel.
@@ -53,30 +54,34 @@ public final class Conv2D: @unchecked Sendable {
         precondition(kernel == 3 || (algorithm != .winograd2x2 && algorithm != .winograd4x4), "Winograd needs a 3x3 kernel")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel; self.bias = bias
         requested = algorithm
-        direct = PackedConvWeights.pack(.direct, oihw: weight, out: outChannels, in: inChannels, kernel: kernel)
-        if let fixed = algorithm.fixed, fixed != .direct {
-            otherPacks[fixed] = PackedConvWeights.pack(fixed, oihw: weight, out: outChannels, in: inChannels, kernel: kernel)
-        }
+        let first = algorithm.fixed ?? .direct
+        held = (first, PackedConvWeights.pack(first, oihw: weight, out: outChannels, in: inChannels, kernel: kernel))
     }
 
-    /// The algorithm a call at `height x width` runs.
+    /// The algorithm a call at `height x width` asks for (see `packing(for:)` for what runs).
     public func algorithm(height: Int, width: Int) -> ConvAlgorithm {
         requested.fixed ?? ConvPlanner.shared.algorithm(for: ConvShape(inChannels: inChannels, outChannels: outChannels,
                                                                          kernel: kernel, height: height, width: width))
     }
 
-    /// Bytes of the packed weights held now (the direct packing plus those made for other algorithms;
-    /// Winograd's transformed weights are 16/9 (2x2) or 4 (4x4) times the direct packing).
-    public var weightBytes: Int { lock.withLock { otherPacks.values.reduce(direct.bytes) { $0 + $1.bytes } } }
+    /// Bytes of the packed weights held now.
+    public var weightBytes: Int { lock.withLock { held.weights.bytes } }
 
-    private func weights(for a: ConvAlgorithm) -> PackedConvWeights {
-        if a == .direct { return direct }
-        return lock.withLock {
-            if let p = otherPacks[a] { return p }
-            let p = PackedConvWeights.pack(a, oihw: direct.unpackDirect(out: outChannels, in: inChannels, kernel: kernel),
-                                           out: outChannels, in: inChannels, kernel: kernel)
-            otherPacks[a] = p
-            return p
+    /// The packing for `a`, repacked from the held one when that is the direct or GEMM packing (both
+    /// plain permutations of the weights). A Winograd packing cannot be turned back into the weights
+    /// exactly, so a layer once repacked for Winograd keeps it for every call shape: the output stays
+    /// within the same error bound, only the speed of a call at another size may be off its plan.
+    private func packing(for a: ConvAlgorithm) -> (algorithm: ConvAlgorithm, weights: PackedConvWeights) {
+        lock.withLock {
+            if held.algorithm == a { return held }
+            let oihw: [Float]
+            switch held.algorithm {
+            case .direct: oihw = held.weights.unpackDirect(out: outChannels, in: inChannels, kernel: kernel)
+            case .gemm: oihw = held.weights.unpackGemm(out: outChannels, in: inChannels, kernel: kernel)
+            case .winograd2x2, .winograd4x4: return held
+            }
+            held = (a, PackedConvWeights.pack(a, oihw: oihw, out: outChannels, in: inChannels, kernel: kernel))
+            return held
         }
     }
 
@@ -85,8 +90,7 @@ public final class Conv2D: @unchecked Sendable {
         precondition(xp.count >= ImageOps.paddedCount(channels: inChannels, height: height, width: width), "conv input too small")
         precondition(y.count >= outChannels * height * width, "conv output too small")
         precondition(skip == nil || skip!.count >= outChannels * height * width, "conv skip too small")
-        let a = algorithm(height: height, width: width)
-        let w = weights(for: a)
+        let (a, w) = packing(for: algorithm(height: height, width: width))
         let run = { (b: UnsafePointer<Float>?) in
             let s = skip.map { UnsafePointer($0.base) }
             switch a {
@@ -147,6 +151,18 @@ final class PackedConvWeights: @unchecked Sendable {
             }
             return p
         }
+    }
+
+    /// OIHW weights back from the GEMM packing (`[taps][out][in]`).
+    func unpackGemm(out: Int, in inC: Int, kernel: Int) -> [Float] {
+        let taps = kernel * kernel
+        var w = [Float](repeating: 0, count: out * inC * taps)
+        for t in 0..<taps {
+            for oc in 0..<out {
+                for c in 0..<inC { w[(oc * inC + c) * taps + t] = pointer[(t * out + oc) * inC + c] }
+            }
+        }
+        return w
     }
 
     /// OIHW weights back from the direct packing (`[out/8][in][taps][8]`, see `zk_conv_pack`).

@@ -41,6 +41,40 @@ import Testing
         check(storage: .int8, path: .automatic, rowsList: [1, 8, 33, 64], shapes: [(37, 100), (260, 72)])
     }
 
+    /// A row's result is bit-for-bit the same whatever else is in the call: alone, or at any place
+    /// among up to 17 rows, at any thread count. The decoder relies on it: an image must not depend on
+    /// which other requests shared its passes (a ZipAR pass of a busy worker has many rows).
+    @Test func aRowsResultDoesNotDependOnTheOtherRows() {
+        var rng = TestRandom(seed: 11)
+        let saved = KernelRuntime.threads
+        defer { KernelRuntime.threads = saved }
+        for storage in [WeightStorage.f32, .f16, .int8] {
+            for (out, inF) in [(37, 100), (260, 264), (1029, 96)] {
+                let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF, scale: 0.05), storage: storage)
+                let xs = rng.floats(17 * inF)
+                KernelRuntime.threads = 1
+                var alone: [[Float]] = []
+                for r in 0..<17 {
+                    let y = FloatBuffer(count: out, value: .nan)
+                    w.apply(FloatBuffer(Array(xs[(r * inF)..<((r + 1) * inF)])), rows: 1, into: y, path: .kernel)
+                    alone.append(y.array())
+                }
+                for threads in [1, 2, 3] {
+                    KernelRuntime.threads = threads
+                    for rows in [2, 3, 4, 5, 8, 9, 16, 17] {
+                        let y = FloatBuffer(count: rows * out, value: .nan)
+                        w.apply(FloatBuffer(Array(xs[0..<(rows * inF)])), rows: rows, into: y, path: .kernel)
+                        let got = y.array()
+                        for r in 0..<rows {
+                            let same = Array(got[(r * out)..<((r + 1) * out)]).elementsEqual(alone[r]) { $0.bitPattern == $1.bitPattern }
+                            #expect(same, "\(storage) \(out)x\(inF): row \(r) of \(rows) (\(threads) threads) differs from the row alone")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func scalarFallbackMatchesNaive() {
         KernelRuntime.forceScalar(true)
         defer { KernelRuntime.forceScalar(false) }
