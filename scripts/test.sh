@@ -45,5 +45,6 @@ if [ "${SKIP_SOAK:-0}" != "1" ]; then
     swift build -c release --product zipar-worker
     swift build -c release --product zipar-submit
     swift build -c release --product zipar-admin
+    swift build -c release --product zipar
     scripts/soak.sh --jobs 200 --bin "$(swift build -c release --show-bin-path)"
 fi

@@ -55,6 +55,19 @@ enum Tool {
 }
 
 @Suite struct ExitCodeTests {
+    /// Issue 21, item 6: numeric flags are bounded before anything is allocated (10000000 used to grow to
+    /// 20 GB and abort; 99999999999 aborted at once): a usage error (exit 2) naming the flag and its range.
+    @Test func numericFlagsAreBoundedAtParseTime() throws {
+        for (tool, prefix) in [("zipar-worker", ["--model", "x"]), ("zipar", ["generate", "--model", "x", "--class", "0", "--out", "/tmp/x"])] {
+            for (flag, value) in [("--max-queries", "10000000"), ("--max-queries", "99999999999"), ("--max-queries", "1"),
+                                  ("--batch", "0"), ("--batch", "100000")] {
+                let r = try Tool.run(tool, prefix + [flag, value])
+                #expect(r.status == 2, "\(tool) \(flag) \(value): exit \(r.status)")
+                #expect(r.err.contains(flag), "\(tool) \(flag) \(value): \(r.err)")
+            }
+        }
+    }
+
     @Test func usageErrorsExitTwoAndHelpZero() throws {
         #expect(try Tool.run("zipar-admin", ["stats", "--window", "0"]).status == 2)
         #expect(try Tool.run("zipar-submit", ["--bogus"]).status == 2)
