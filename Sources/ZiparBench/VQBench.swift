@@ -55,6 +55,7 @@ extension ZiparBench {
                 if mode == .tuned { report.plans += planTable(grid: grid) }
             }
             let tr = torch ? torchVQ(grid: grid, repeats: repeats) : nil
+            if let tr { emit("PyTorch VQ at \(grid)x\(grid): ISA \(tr.capability ?? "?") (ATEN_CPU_CAPABILITY=\(ProcessInfo.processInfo.environment["ATEN_CPU_CAPABILITY"] ?? "unset"), ONEDNN_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"] ?? "unset"))") }
             for var p in points {
                 if let tr { p.torchSeconds = tr.seconds; p.torchPeakRSS = tr.peak_rss; p.speedup = tr.seconds / p.seconds }
                 report.points.append(p)
@@ -96,7 +97,7 @@ extension ZiparBench {
         return out
     }
 
-    struct TorchVQOut: Codable { var seconds: Double; var peak_rss: Int; var pixels_sum: Double }
+    struct TorchVQOut: Codable { var seconds: Double; var peak_rss: Int; var pixels_sum: Double; var capability: String? }
 
     func torchVQ(grid: Int, repeats: Int) -> TorchVQOut? {
         guard let script = findTool("bench/bench_vq_torch.py") else { emit("torch VQ: skipped: tools/bench/bench_vq_torch.py not found"); return nil }

@@ -7,7 +7,7 @@ Swift decoder uses (`VQDecoder(randomFor:seed:)`), so both decode the same image
   python3 -m tools.bench.bench_vq_torch --threads 2 --grid 16 [--ch 128 --ch-mult 1,1,2,2,4 ...] [--json -]
 
 Prints seconds per image (fastest of --repeats after a warm-up), the peak RSS of the process, and with
---json one JSON line {"torch", "threads", "grid", "seconds", "all", "peak_rss", "pixels_sum"}.
+--json one JSON line {"torch", "threads", "grid", "seconds", "all", "peak_rss", "pixels_sum", "capability"}.
 """
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def main():
             times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out = {"torch": torch.__version__, "threads": a.threads, "grid": a.grid, "seconds": min(times), "all": times,
-           "peak_rss": rss, "pixels_sum": float(pix.double().sum()), "pixels_absmax": float(pix.abs().max())}
+           "peak_rss": rss, "pixels_sum": float(pix.double().sum()), "pixels_absmax": float(pix.abs().max()),
+           # The ISA torch's own kernels dispatch to (ATEN_CPU_CAPABILITY caps it), for the benchmark's table.
+           "capability": torch.backends.cpu.get_cpu_capability()}
     print(f"torch {torch.__version__}, {a.threads} threads, VQ ch {a.ch} x {mult}, grid {a.grid}: "
           f"{min(times):.3f} s / image (runs {', '.join(f'{t:.3f}' for t in times)}), peak RSS {rss / 1e6:.0f} MB",
           file=sys.stderr)
