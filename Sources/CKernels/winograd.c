@@ -170,12 +170,14 @@ static void wg_part(void *p, int part, int parts) {
         if (nt < tp)    // a partial last chunk: its unused columns go through the products as zeros
             for (size_t row = 0; row < (size_t)np * in; row++) memset(v + row * tp + nt, 0, (size_t)(tp - nt) * sizeof(float));
         if (a->level == ZK_ISA_AVX512) zk_wg_input_avx512(a, n0, nt, v);
+        else if (a->level == ZK_ISA_AVX2) zk_wg_input_avx2(a, n0, nt, v);
         else input_scalar(a, n0, nt, v);
         for (int b = b0; b < b1; b++) {
             for (int q = 0; q < np; q++)
                 zk_conv_gemm_block(a->level, v + (size_t)q * in * tp, (size_t)tp, in,
                                    a->u + ((size_t)q * a->blocks + b) * in * 8, m + (size_t)q * 8 * tp);
             if (a->level == ZK_ISA_AVX512) zk_wg_output_avx512(a, n0, nt, b, m);
+            else if (a->level == ZK_ISA_AVX2) zk_wg_output_avx2(a, n0, nt, b, m);
             else output_scalar(a, n0, nt, b, m);
         }
     }
