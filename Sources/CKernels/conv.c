@@ -400,10 +400,10 @@ static void conv_part_asm(const conv_ctx *a, int t0, int t1, int b0, int b1) {
         int g1 = g0 + group < t1 ? g0 + group : t1;
         for (int c0 = 0; c0 < a->in; c0 += chunk) {
             int cn = a->in - c0 < chunk ? a->in - c0 : chunk;
-            for (int t = g0; t < g1; t++) {
-                const float *xq = x0 + (size_t)c0 * plane + (size_t)t * ZK_CONV_TP;
-                for (int b = b0; b < b1; b++) {
-                    const float *wb = a->w + ((size_t)b * a->in + c0) * taps * 8;
+            for (int b = b0; b < b1; b++) {
+                const float *wb = a->w + ((size_t)b * a->in + c0) * taps * 8;
+                for (int t = g0; t < g1; t++) {
+                    const float *xq = x0 + (size_t)c0 * plane + (size_t)t * ZK_CONV_TP;
                     float *acc = accs + ((size_t)(t - g0) * nb + (b - b0)) * 8 * ZK_CONV_TP;
                     for (int h = 0; h < 8; h += 4) {
                         if (taps == 9) conv_asm9_avx2(xq, plane, wp, cn, wb + h, acc + h * ZK_CONV_TP, c0 > 0);
