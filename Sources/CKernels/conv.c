@@ -346,11 +346,12 @@ typedef struct {
     int level, tp, tiles, blocks, tparts, oparts;   // level: fixed per call (tests flip zk_force_scalar)
 } conv_ctx;
 
-// Writes tile t's outputs tmp [8][tp] for block b into y (+ bias, + skip), dropping the padding columns.
+// Writes tile t's outputs tmp [8][tp] for block b into y (+ bias, + skip), dropping the padding
+// columns: run by run within an output row, so the copies vectorise.
 static void conv_store(const conv_ctx *a, int t, int b, const float *tmp) {
     int w = a->width, wp = w + 2, tp = a->tp, q0 = t * tp, limit = a->height * wp;
     size_t hw = (size_t)a->height * w;
-    int jn = a->out - b * 8 < 8 ? a->out - b * 8 : 8;
+    int jn = a->out - b * 8 < 8 ? a->out - b * 8 : 8, qn = limit - q0 < tp ? limit - q0 : tp;
     for (int j = 0; j < jn; j++) {
         int o = b * 8 + j;
         float bias = a->bias ? a->bias[o] : 0;
@@ -358,12 +359,18 @@ static void conv_store(const conv_ctx *a, int t, int b, const float *tmp) {
         const float *so = a->skip ? a->skip + (size_t)o * hw : NULL;
         const float *tj = tmp + j * tp;
         int oy = q0 / wp, ox = q0 - oy * wp;
-        for (int i = 0; i < tp && q0 + i < limit; i++) {
-            if (ox < w) {
+        for (int i = 0; i < qn;) {
+            if (ox < w) {                                    // real columns
+                int run = w - ox < qn - i ? w - ox : qn - i;
                 size_t at = (size_t)oy * w + ox;
-                yo[at] = so ? tj[i] + bias + so[at] : tj[i] + bias;
+                if (so) for (int r = 0; r < run; r++) yo[at + r] = tj[i + r] + bias + so[at + r];
+                else for (int r = 0; r < run; r++) yo[at + r] = tj[i + r] + bias;
+                i += run; ox += run;
+            } else {                                         // the two padding columns
+                int run = wp - ox < qn - i ? wp - ox : qn - i;
+                i += run; ox += run;
             }
-            if (++ox == wp) { ox = 0; oy++; }
+            if (ox == wp) { ox = 0; oy++; }
         }
     }
 }
@@ -374,12 +381,14 @@ static _Thread_local float *conv_acc_f;
 static _Thread_local size_t conv_acc_n;
 
 // The AVX2 path. A part (tiles t0 ..< t1, blocks b0 ..< b1) runs in groups of tiles whose sums,
-// [tiles][blocks][8][24], fit in about 192 KB; per group the input channels go in chunks of
-// ZK_CONV_CHUNK, tile by tile, every block of the part: one tile's chunk of input (3 rows of 26
-// floats per channel, ~16 KB) stays in L1 for all the blocks, and the chunk's weights of the
-// part's blocks stay in L2 for all the tiles of the group. Without chunks a tile walks all the
-// input channels per block, an L2-sized slice, and the weights of every block per tile.
+// [tiles][blocks][8][24], fit in about 192 KB; per group the input channels go in chunks, and per
+// chunk block by block over the group's tiles: the chunk's weights for one block (9 KB for a 3x3 of
+// 32 channels) stay in L1 for all the tiles, the group's chunk of input in L2 for all the blocks.
+// Without chunks every tile walked all the input channels per block and took its weight broadcasts
+// from L2, which held the tile to half the FMA rate. A 1x1 chunk is longer: its input per tile is
+// one vector row per channel, not three rows, and its weights a ninth.
 #define ZK_CONV_CHUNK 32
+#define ZK_CONV_CHUNK1 128
 static void conv_part_asm(const conv_ctx *a, int t0, int t1, int b0, int b1) {
     int wp = a->width + 2, taps = a->kernel * a->kernel, nb = b1 - b0;
     size_t plane = zk_conv_plane(a->height, a->width);
@@ -394,18 +403,28 @@ static void conv_part_asm(const conv_ctx *a, int t0, int t1, int b0, int b1) {
     }
     float *accs = conv_acc_f;
     if (!accs) { fputs("zk_conv2d: out of memory for the tile sums\n", stderr); abort(); }
-    int chunk = a->in <= ZK_CONV_CHUNK * 3 / 2 ? a->in : ZK_CONV_CHUNK;
+    int full = taps == 9 ? ZK_CONV_CHUNK : ZK_CONV_CHUNK1, chunk = a->in <= full * 3 / 2 ? a->in : full;
     const float *x0 = a->xp + (a->kernel == 1 ? wp + 1 : 0);
     for (int g0 = t0; g0 < t1; g0 += group) {
         int g1 = g0 + group < t1 ? g0 + group : t1;
         for (int c0 = 0; c0 < a->in; c0 += chunk) {
             int cn = a->in - c0 < chunk ? a->in - c0 : chunk;
-            for (int b = b0; b < b1; b++) {
+            for (int i = 0; i < (g1 - g0) * nb; i++) {
+                int b = taps == 9 ? b0 + i / (g1 - g0) : b0 + i % nb, t = taps == 9 ? g0 + i % (g1 - g0) : g0 + i / nb;
                 const float *wb = a->w + ((size_t)b * a->in + c0) * taps * 8;
-                for (int t = g0; t < g1; t++) {
+                {
                     const float *xq = x0 + (size_t)c0 * plane + (size_t)t * ZK_CONV_TP;
+                    // A large image's chunk is cn planes far apart, more streams than the hardware
+                    // prefetcher follows: on the first block, fetch the chunk's rows of the tile two ahead.
+                    if (b == b0 && plane > 8192)
+                        for (int c = 0; c < cn; c++)
+                            for (int r = 0; r < (taps == 9 ? 3 : 1); r++) {
+                                const char *p = (const char *)(xq + (size_t)c * plane + (size_t)r * wp + 2 * ZK_CONV_TP);
+                                _mm_prefetch(p, _MM_HINT_T0);
+                                _mm_prefetch(p + 64, _MM_HINT_T0);
+                            }
                     float *acc = accs + ((size_t)(t - g0) * nb + (b - b0)) * 8 * ZK_CONV_TP;
-                    for (int h = 0; h < 8; h += 4) {
+                    for (int h = 0; h < 8 && b * 8 + h < a->out; h += 4) {   // (a last half of padding skipped)
                         if (taps == 9) conv_asm9_avx2(xq, plane, wp, cn, wb + h, acc + h * ZK_CONV_TP, c0 > 0);
                         else conv_asm1_avx2(xq, plane, cn, wb + h, acc + h * ZK_CONV_TP, c0 > 0);
                     }
@@ -428,11 +447,10 @@ static void conv_part(void *p, int part, int parts) {
     if (a->level == ZK_ISA_AVX2) { conv_part_asm(a, t0, t1, b0, b1); return; }
 #endif
     int w = a->width, wp = w + 2, taps = a->kernel * a->kernel;
-    size_t plane = zk_conv_plane(a->height, w), hw = (size_t)a->height * w;
+    size_t plane = zk_conv_plane(a->height, w);
     int offs[9];
     for (int ky = 0, t = 0; ky < a->kernel; ky++)
         for (int kx = 0; kx < a->kernel; kx++, t++) offs[t] = a->kernel == 1 ? wp + 1 : ky * wp + kx;
-    int limit = a->height * wp;           // positions with a real output row
     float tmp[8 * ZK_CONV_TP512] __attribute__((aligned(64)));
     int level = a->level, tp = a->tp;
     for (int t = t0; t < t1; t++) {
@@ -457,22 +475,7 @@ static void conv_part(void *p, int part, int parts) {
 #endif
             default: conv_block_scalar(xq, plane, a->in, offs, taps, wb, tmp);
             }
-            int jn = a->out - b * 8 < 8 ? a->out - b * 8 : 8;
-            for (int j = 0; j < jn; j++) {
-                int o = b * 8 + j;
-                float bias = a->bias ? a->bias[o] : 0;
-                float *yo = a->y + (size_t)o * hw;
-                const float *so = a->skip ? a->skip + (size_t)o * hw : NULL;
-                const float *tj = tmp + j * tp;
-                int oy = q0 / wp, ox = q0 - oy * wp;
-                for (int i = 0; i < tp && q0 + i < limit; i++) {
-                    if (ox < w) {
-                        size_t at = (size_t)oy * w + ox;
-                        yo[at] = so ? tj[i] + bias + so[at] : tj[i] + bias;
-                    }
-                    if (++ox == wp) { ox = 0; oy++; }
-                }
-            }
+            conv_store(a, t, b, tmp);
         }
     }
 }
