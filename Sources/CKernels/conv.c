@@ -105,9 +105,11 @@ static void conv_asm1_avx2(const float *x, size_t stride, int channels, const fl
 // 3 loads and 8 broadcasts for 24 FMAs of 16 lanes (half the instructions per FLOP of ymm code).
 #define ZK_CONV_TILE512(NAME, TAPS)                                                                  \
 TGT512 static void NAME(const float *restrict x, size_t plane, int channels, const int *restrict offs, \
-                        const float *restrict w, float *restrict tmp) {                               \
+                        const float *restrict w, float *restrict tmp, int accumulate) {               \
     __m512 acc[8][3];                                                                                \
-    for (int j = 0; j < 8; j++) for (int v = 0; v < 3; v++) acc[j][v] = _mm512_setzero_ps();        \
+    for (int j = 0; j < 8; j++)                                                                      \
+        for (int v = 0; v < 3; v++)                                                                  \
+            acc[j][v] = accumulate ? _mm512_loadu_ps(tmp + j * ZK_CONV_TP512 + v * 16) : _mm512_setzero_ps(); \
     int off[TAPS];                                                                                   \
     for (int t = 0; t < TAPS; t++) off[t] = offs[t];                                                 \
     for (int c = 0; c < channels; c++) {                                                             \
@@ -132,8 +134,8 @@ ZK_CONV_TILE512(conv_tile1_avx512, 1)
 
 TGT512 static void conv_block_avx512(const float *x, size_t plane, int channels, const int *offs, int taps,
                                      const float *w, float *tmp) {
-    if (taps == 9) conv_tile9_avx512(x, plane, channels, offs, w, tmp);
-    else conv_tile1_avx512(x, plane, channels, offs, w, tmp);
+    if (taps == 9) conv_tile9_avx512(x, plane, channels, offs, w, tmp, 0);
+    else conv_tile1_avx512(x, plane, channels, offs, w, tmp, 0);
 }
 #endif
 
@@ -157,7 +159,7 @@ void zk_conv_gemm_block(int level, const float *x, size_t stride, int channels, 
     static const int zero[1] = { 0 };
     switch (level) {
 #if defined(__x86_64__)
-    case ZK_ISA_AVX512: conv_tile1_avx512(x, stride, channels, zero, w, tmp); break;
+    case ZK_ISA_AVX512: conv_tile1_avx512(x, stride, channels, zero, w, tmp, 0); break;
 #if defined(ZK_CONV_ASM)
     case ZK_ISA_AVX2:
         conv_asm1_avx2(x, stride, channels, w, tmp, 0);
@@ -376,25 +378,26 @@ static void conv_store(const conv_ctx *a, int t, int b, const float *tmp) {
 }
 
 #if defined(ZK_CONV_ASM)
-// Per-thread tile sums across input-channel chunks (see conv_part_asm).
+// Per-thread tile sums across input-channel chunks (see conv_part_chunked).
 static _Thread_local float *conv_acc_f;
 static _Thread_local size_t conv_acc_n;
 
-// The AVX2 path. A part (tiles t0 ..< t1, blocks b0 ..< b1) runs in groups of tiles whose sums,
-// [tiles][blocks][8][24], fit in about 192 KB; per group the input channels go in chunks, and per
-// chunk block by block over the group's tiles: the chunk's weights for one block (9 KB for a 3x3 of
-// 32 channels) stay in L1 for all the tiles, the group's chunk of input in L2 for all the blocks.
-// Without chunks every tile walked all the input channels per block and took its weight broadcasts
-// from L2, which held the tile to half the FMA rate. A 1x1 chunk is longer: its input per tile is
-// one vector row per channel, not three rows, and its weights a ninth.
+// The vector paths (AVX2's assembly tile, AVX-512's 8 x 48). A part (tiles t0 ..< t1, blocks
+// b0 ..< b1) runs in groups of tiles whose sums, [tiles][blocks][8][tp], fit in about 192 KB; per
+// group the input channels go in chunks, and a 3x3 chunk block by block over the group's tiles: the
+// chunk's weights for one block (9 KB at 32 channels) stay in L1 for all the tiles, the group's
+// chunk of input in L2 for all the blocks. Without chunks every tile walked all the input channels
+// per block and took its weight broadcasts from L2, which held the AVX2 tile to half the FMA rate.
+// A 1x1 chunk is longer (its input per tile is one vector row per channel, its weights a ninth of
+// a 3x3's) and goes tile by tile over the blocks, the tile's chunk of input staying in L1.
 #define ZK_CONV_CHUNK 32
 #define ZK_CONV_CHUNK1 128
-static void conv_part_asm(const conv_ctx *a, int t0, int t1, int b0, int b1) {
-    int wp = a->width + 2, taps = a->kernel * a->kernel, nb = b1 - b0;
-    size_t plane = zk_conv_plane(a->height, a->width);
-    int group = 256 / nb;
+static void conv_part_chunked(const conv_ctx *a, int t0, int t1, int b0, int b1) {
+    int wp = a->width + 2, taps = a->kernel * a->kernel, nb = b1 - b0, tp = a->tp, wide = a->level == ZK_ISA_AVX512;
+    size_t plane = zk_conv_plane(a->height, a->width), sums = (size_t)8 * tp;
+    int group = 256 * ZK_CONV_TP / (nb * tp);
     if (group < 1) group = 1;
-    size_t need = (size_t)group * nb * 8 * ZK_CONV_TP;
+    size_t need = (size_t)group * nb * sums;
     if (need > conv_acc_n) {
         free(conv_acc_f);
         conv_acc_f = NULL;
@@ -404,35 +407,40 @@ static void conv_part_asm(const conv_ctx *a, int t0, int t1, int b0, int b1) {
     float *accs = conv_acc_f;
     if (!accs) { fputs("zk_conv2d: out of memory for the tile sums\n", stderr); abort(); }
     int full = taps == 9 ? ZK_CONV_CHUNK : ZK_CONV_CHUNK1, chunk = a->in <= full * 3 / 2 ? a->in : full;
+    int offs[9];
+    for (int t = 0; t < 9; t++) offs[t] = (t / 3) * wp + t % 3;
     const float *x0 = a->xp + (a->kernel == 1 ? wp + 1 : 0);
     for (int g0 = t0; g0 < t1; g0 += group) {
         int g1 = g0 + group < t1 ? g0 + group : t1;
         for (int c0 = 0; c0 < a->in; c0 += chunk) {
             int cn = a->in - c0 < chunk ? a->in - c0 : chunk;
+            // 3x3: block by block over the group's tiles; 1x1: tile by tile over the blocks.
             for (int i = 0; i < (g1 - g0) * nb; i++) {
                 int b = taps == 9 ? b0 + i / (g1 - g0) : b0 + i % nb, t = taps == 9 ? g0 + i % (g1 - g0) : g0 + i / nb;
                 const float *wb = a->w + ((size_t)b * a->in + c0) * taps * 8;
-                {
-                    const float *xq = x0 + (size_t)c0 * plane + (size_t)t * ZK_CONV_TP;
-                    // A large image's chunk is cn planes far apart, more streams than the hardware
-                    // prefetcher follows: on the first block, fetch the chunk's rows of the tile two ahead.
-                    if (b == b0 && plane > 8192)
-                        for (int c = 0; c < cn; c++)
-                            for (int r = 0; r < (taps == 9 ? 3 : 1); r++) {
-                                const char *p = (const char *)(xq + (size_t)c * plane + (size_t)r * wp + 2 * ZK_CONV_TP);
-                                _mm_prefetch(p, _MM_HINT_T0);
-                                _mm_prefetch(p + 64, _MM_HINT_T0);
-                            }
-                    float *acc = accs + ((size_t)(t - g0) * nb + (b - b0)) * 8 * ZK_CONV_TP;
-                    for (int h = 0; h < 8 && b * 8 + h < a->out; h += 4) {   // (a last half of padding skipped)
-                        if (taps == 9) conv_asm9_avx2(xq, plane, wp, cn, wb + h, acc + h * ZK_CONV_TP, c0 > 0);
-                        else conv_asm1_avx2(xq, plane, cn, wb + h, acc + h * ZK_CONV_TP, c0 > 0);
-                    }
+                const float *xq = x0 + (size_t)c0 * plane + (size_t)t * tp;
+                float *acc = accs + ((size_t)(t - g0) * nb + (b - b0)) * sums;
+                // A large image's chunk is cn planes far apart, more streams than the hardware
+                // prefetcher follows: on the first block, fetch the chunk's rows of the tile two ahead.
+                if (b == b0 && plane > 8192)
+                    for (int c = 0; c < cn; c++)
+                        for (int r = 0; r < (taps == 9 ? 3 : 1); r++) {
+                            const char *p = (const char *)(xq + (size_t)c * plane + (size_t)r * wp + 2 * tp);
+                            for (int e = 0; e < tp * 4 + 8; e += 64) _mm_prefetch(p + e, _MM_HINT_T0);
+                        }
+                if (wide) {
+                    if (taps == 9) conv_tile9_avx512(xq, plane, cn, offs, wb, acc, c0 > 0);
+                    else conv_tile1_avx512(xq, plane, cn, offs, wb, acc, c0 > 0);
+                    continue;
+                }
+                for (int h = 0; h < 8 && b * 8 + h < a->out; h += 4) {   // (a last half of padding skipped)
+                    if (taps == 9) conv_asm9_avx2(xq, plane, wp, cn, wb + h, acc + h * tp, c0 > 0);
+                    else conv_asm1_avx2(xq, plane, cn, wb + h, acc + h * tp, c0 > 0);
                 }
             }
         }
         for (int t = g0; t < g1; t++)
-            for (int b = b0; b < b1; b++) conv_store(a, t, b, accs + ((size_t)(t - g0) * nb + (b - b0)) * 8 * ZK_CONV_TP);
+            for (int b = b0; b < b1; b++) conv_store(a, t, b, accs + ((size_t)(t - g0) * nb + (b - b0)) * sums);
     }
 }
 #endif
@@ -444,7 +452,7 @@ static void conv_part(void *p, int part, int parts) {
     int t0 = (int)((long)a->tiles * pt / a->tparts), t1 = (int)((long)a->tiles * (pt + 1) / a->tparts);
     int b0 = (int)((long)a->blocks * po / a->oparts), b1 = (int)((long)a->blocks * (po + 1) / a->oparts);
 #if defined(ZK_CONV_ASM)
-    if (a->level == ZK_ISA_AVX2) { conv_part_asm(a, t0, t1, b0, b1); return; }
+    if (a->level == ZK_ISA_AVX2 || a->level == ZK_ISA_AVX512) { conv_part_chunked(a, t0, t1, b0, b1); return; }
 #endif
     int w = a->width, wp = w + 2, taps = a->kernel * a->kernel;
     size_t plane = zk_conv_plane(a->height, w);
@@ -492,7 +500,7 @@ void zk_conv2d(const float *xp, int in, int height, int width, int kernel, const
     if (oparts < 1) oparts = 1;
     if (oparts > blocks) oparts = blocks;
 #if defined(ZK_CONV_ASM)
-    if (level == ZK_ISA_AVX2) {
+    if (level == ZK_ISA_AVX2 || level == ZK_ISA_AVX512) {
         // Each tile part reads all the part's weights and each block part all its input: split so
         // that the bigger of the two is read fewer times (a small image with 512 channels has 12x
         // more weights than input; a 256 x 256 image 60x more input than weights).
