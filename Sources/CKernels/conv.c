@@ -422,7 +422,7 @@ static void conv_part_chunked(const conv_ctx *a, int t0, int t1, int b0, int b1)
                 float *acc = accs + ((size_t)(t - g0) * nb + (b - b0)) * sums;
                 // A large image's chunk is cn planes far apart, more streams than the hardware
                 // prefetcher follows: on the first block, fetch the chunk's rows of the tile two ahead.
-                if (b == b0 && plane > 8192)
+                if (b == b0 && plane > 2048)
                     for (int c = 0; c < cn; c++)
                         for (int r = 0; r < (taps == 9 ? 3 : 1); r++) {
                             const char *p = (const char *)(xq + (size_t)c * plane + (size_t)r * wp + 2 * tp);
