@@ -72,7 +72,8 @@ void zk_winograd_pack(int m, const float *w, int out, int in, float *packed) {
 // winograd_avx2.c, but its default stays direct: a caller that times its layers picks per layer),
 // enough channels that the products dominate the transforms, and weights of at most 256 x 256: U
 // is (m+2)^2/9 times the direct packing, and the bigger layers of a VQ decoder run at its smallest
-// planes, where streaming U once per image costs about what it saves. ZK_WINOGRAD=2 or 4 picks the tile, 0 turns it off.
+// planes, where streaming U once per image costs about what it saves. ZK_WINOGRAD=2 or 4 picks the
+// tile, 0 turns it off.
 int zk_winograd_choice(int out, int in) {
     zk_runtime_init();
     int m = 2;
