@@ -1,4 +1,5 @@
-// The direct-convolution micro-kernel, compiled once per instruction set by conv.c, which defines
+// The direct-convolution micro-kernel in intrinsics, the AVX2 fallback where conv.c's inline-assembly
+// tile (GNU C asm) is not compiled; compiled once per instruction set by conv.c, which defines
 // SFX (name suffix), TGT (target attribute) and NO (output channels per register tile: 8 with the
 // 32 registers of AVX-512VL, 4 with AVX2's 16).
 //

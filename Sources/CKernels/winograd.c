@@ -8,7 +8,7 @@
 // so the 9 m^2 multiplies of a direct tile become a^2: 2.25x fewer for m = 2 (16 for 36), 4x for
 // m = 4 (36 for 144). The sums over input channels are a^2 matrix products, one per transformed
 // position, [out x in] x [in x tiles], run on conv.c's register tile (8 output channels x tp
-// tiles, tp = 48 with AVX-512): the inner loop is the direct kernel's.
+// tiles, tp = 48 with AVX-512, 24 with AVX2): the inner loop is the direct kernel's.
 //
 // Blocking: tiles are numbered row-major over the tile grid and taken tp at a time (a "chunk",
 // which may span tile rows). A chunk's transformed input V [a^2][in][tp] sits in a per-thread
@@ -68,10 +68,12 @@ void zk_winograd_pack(int m, const float *w, int out, int in, float *packed) {
 }
 
 // Which 3x3 convolutions Winograd takes by default (0 = the direct kernel), only where measured to
-// win: with AVX-512 (the transforms are vectorised only there), enough channels that the products
-// dominate the transforms, and weights of at most 256 x 256: U is (m+2)^2/9 times the direct
-// packing, and the bigger layers of a VQ decoder run at its smallest planes, where streaming U once
-// per image costs about what it saves. ZK_WINOGRAD=2 or 4 picks the tile, 0 turns it off.
+// win: with AVX-512 (measured when only AVX-512 had vectorised transforms; AVX2 has them too now,
+// winograd_avx2.c, but its default stays direct: a caller that times its layers picks per layer),
+// enough channels that the products dominate the transforms, and weights of at most 256 x 256: U
+// is (m+2)^2/9 times the direct packing, and the bigger layers of a VQ decoder run at its smallest
+// planes, where streaming U once per image costs about what it saves. ZK_WINOGRAD=2 or 4 picks the
+// tile, 0 turns it off.
 int zk_winograd_choice(int out, int in) {
     zk_runtime_init();
     int m = 2;
@@ -170,12 +172,14 @@ static void wg_part(void *p, int part, int parts) {
         if (nt < tp)    // a partial last chunk: its unused columns go through the products as zeros
             for (size_t row = 0; row < (size_t)np * in; row++) memset(v + row * tp + nt, 0, (size_t)(tp - nt) * sizeof(float));
         if (a->level == ZK_ISA_AVX512) zk_wg_input_avx512(a, n0, nt, v);
+        else if (a->level == ZK_ISA_AVX2) zk_wg_input_avx2(a, n0, nt, v);
         else input_scalar(a, n0, nt, v);
         for (int b = b0; b < b1; b++) {
             for (int q = 0; q < np; q++)
                 zk_conv_gemm_block(a->level, v + (size_t)q * in * tp, (size_t)tp, in,
                                    a->u + ((size_t)q * a->blocks + b) * in * 8, m + (size_t)q * 8 * tp);
             if (a->level == ZK_ISA_AVX512) zk_wg_output_avx512(a, n0, nt, b, m);
+            else if (a->level == ZK_ISA_AVX2) zk_wg_output_avx2(a, n0, nt, b, m);
             else output_scalar(a, n0, nt, b, m);
         }
     }

@@ -22,4 +22,7 @@ typedef struct {
 // bias and skip. AVX-512 versions for m = 2 and 4 (winograd_avx512.c).
 void zk_wg_input_avx512(const zk_wg_ctx *a, int n0, int nt, float *v);
 void zk_wg_output_avx512(const zk_wg_ctx *a, int n0, int nt, int b, const float *m);
+// The same on 8 tiles per ymm vector (winograd_avx2.c), for the AVX2 level.
+void zk_wg_input_avx2(const zk_wg_ctx *a, int n0, int nt, float *v);
+void zk_wg_output_avx2(const zk_wg_ctx *a, int n0, int nt, int b, const float *m);
 #endif
