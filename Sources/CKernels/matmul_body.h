@@ -43,20 +43,22 @@ TGT static inline float FN(hsum)(__m256 v) {
 #define VHSUM(v) FN(hsum)(v)
 #endif
 
-// Software prefetch into L2 of the rows ZK_PF_ROWS ahead (the next band's rows, same column), once
-// per cache line, spread evenly over the query blocks: block b of nb prefetches the lines with
-// index % nb == b. (Issuing them all from the first block left DRAM idle while the later blocks
-// computed.) The hardware prefetcher alone keeps too few lines in flight for one core to stream at
-// full speed, and falls behind entirely once several queries make a tile compute-heavy. Distances
-// are in rows: f32 and f16 4 rows ahead (12 / 6 KB at in = 768), int8 8 rows (6 KB).
+// Software prefetch into L2 of the rows ZK_PF_ROWS ahead (same column), once per cache line, spread
+// evenly over the query blocks: block b of nb prefetches the lines with index % nb == b. (Issuing
+// them all from the first block left DRAM idle while the later blocks computed.) The hardware
+// prefetcher alone keeps too few lines in flight for one core to stream at full speed, stops at page
+// boundaries, and falls behind entirely once several queries make a tile compute-heavy. Distances
+// are the same ~12 KB ahead at in = 768 for every storage: f32 4 rows, f16 8, int8 16. (Single
+// thread, GPT-B pass at one query, x the streaming-read time: half the distance 1.2-1.5x slower
+// for f16 and int8, twice the distance no better.)
 #ifndef ZK_PF_ROWS_F32
 #define ZK_PF_ROWS_F32 4
 #endif
 #ifndef ZK_PF_ROWS_F16
-#define ZK_PF_ROWS_F16 4
+#define ZK_PF_ROWS_F16 8
 #endif
 #ifndef ZK_PF_ROWS_I8
-#define ZK_PF_ROWS_I8 8
+#define ZK_PF_ROWS_I8 16
 #endif
 #ifndef ZK_PF_HINT
 #define ZK_PF_HINT _MM_HINT_T1
