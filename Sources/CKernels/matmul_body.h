@@ -49,8 +49,9 @@ TGT static inline float FN(hsum)(__m256 v) {
 // prefetcher alone keeps too few lines in flight for one core to stream at full speed, stops at page
 // boundaries, and falls behind entirely once several queries make a tile compute-heavy. Distances
 // are the same ~12 KB ahead at in = 768 for every storage: f32 4 rows, f16 8, int8 16. (Single
-// thread, GPT-B pass at one query, x the streaming-read time: half the distance 1.2-1.5x slower
-// for f16 and int8, twice the distance no better.)
+// thread, GPT-B pass at one query, on a shared VM: 3 KB ahead was clearly slower, 1.3-1.5x the
+// streaming-read time against 1.1-1.2; 6 KB ahead slower for f16 and int8 by up to ~10%, within the
+// noise for f32; 24 KB no better.)
 #ifndef ZK_PF_ROWS_F32
 #define ZK_PF_ROWS_F32 4
 #endif
