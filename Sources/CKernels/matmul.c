@@ -186,9 +186,10 @@ typedef struct {
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
-    // Equal shares of output rows, in whole tiles of 4 (each chunk streams its own share of W).
-    int tiles = (m->out + 3) / 4;
-    int o0 = (int)((long)tiles * part / parts) * 4, o1 = (int)((long)tiles * (part + 1) / parts) * 4;
+    // Equal shares of output rows, in whole bands of 12 (each chunk streams its own share of W; a
+    // band of 12 rows is what the tiles walk: 4 x 3, 3 x 4 or 2 x 6).
+    int tiles = (m->out + 11) / 12;
+    int o0 = (int)((long)tiles * part / parts) * 12, o1 = (int)((long)tiles * (part + 1) / parts) * 12;
     if (o1 > m->out) o1 = m->out;
     if (o0 >= o1) return;
     if (m->f16 == 2) {
@@ -229,7 +230,7 @@ static void mm_part(void *c, int part, int parts) {
 // query costs more than the balance gains on small matrices. Tiny products run in one piece.
 static int chunks_for(int out, int in, int rows, size_t wbytes) {
     double work = (double)out * in * (rows < 4 ? 4 : rows);
-    int tiles = (out + 3) / 4, threads = zk_threads();
+    int tiles = (out + 11) / 12, threads = zk_threads();
     if (work < 65536.0 || threads == 1) return 1;
     double bytes = (double)out * in * wbytes;
     int chunks = (int)(bytes / (256 * 1024));

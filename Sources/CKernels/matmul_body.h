@@ -3,8 +3,8 @@
 //
 // y[q, o] = sum_k x[q, k] w[o, k]. A tile is up to 4 weight rows by up to 8 queries, each pair
 // accumulated in one vector register along k and summed horizontally at the end. The tile loop
-// runs the query blocks innermost, so a band of 4 weight rows (<= 4 * in * 4 bytes) comes from DRAM
-// once and from L1/L2 for the other query blocks: every weight byte is streamed once per pass.
+// runs the query blocks innermost, so a band of 12 weight rows comes from DRAM once and from L1/L2
+// for the other query blocks: every weight byte is streamed once per pass.
 
 #define ZK_CAT_(a, b) a##_##b
 #define ZK_CAT(a, b) ZK_CAT_(a, b)
@@ -68,19 +68,25 @@ TGT static inline float FN(hsum)(__m256 v) {
 // Tiles: NO weight rows by nq queries, one accumulator register per pair. Every weight vector is
 // loaded (and widened) once per query block and used for all its queries. How many rows and queries
 // fit depends on the register file. AVX-512 (32 registers): query blocks of up to 8, 4 rows up to 6
-// queries (24 accumulators), 2 rows for 7..8. AVX2 (16): blocks of up to 6 (8 queries run as 4 + 4),
-// 4 rows for 1..2 queries, 2 rows for 3..6 (12 accumulators + 2 weights + x). A block of 8 on AVX2
-// fits only as 1 row x 8 (8 accumulator chains: too few to hide the FMA latency) and measured slower
-// than 4 + 4 in L2, single core, GFLOP/s at 8 queries: f32 42 vs 60, f16 50 vs 62, int8 50 vs 49.
-// The weight rows are walked in bands of 4, each band by every query block in turn, so a band comes
-// from DRAM once and from L1 for the other blocks.
+// queries (24 accumulators), 3 rows for 7..8. AVX2 (16): blocks of up to 6 (8 queries run as 4 + 4),
+// 4 rows for 1..2 queries, 3 rows for 3..4 (12 accumulators + 3 weights + x), 2 rows for 5..6. A block
+// of 8 on AVX2 fits only as 1 row x 8 (8 accumulator chains: too few to hide the FMA latency) and
+// measured slower than 4 + 4. The weight rows are walked in bands of 12 (a multiple of every tile
+// height), each band by every query block in turn, so a band comes from DRAM once and from L1/L2 for
+// the other blocks. In L2, single core, GFLOP/s at 8 queries f32 / f16 / int8 (peak: ymm ~100, zmm
+// ~190): AVX2 1 x 8 tiles 42 / 50 / 50, 2 x 4 in bands of 4 60 / 65 / 54, 3 x 4 in bands of 12
+// 76 / 68 / 54; AVX-512 2 x 8 in bands of 4 87 / 112 / 103, 3 x 8 in bands of 12 113 / 120 / 102.
 #ifndef ZK_NO
 #if NREG == 16
-#define ZK_NO(nq) ((nq) <= 2 ? 4 : 2)
+#define ZK_NO(nq) ((nq) <= 2 ? 4 : (nq) <= 4 ? 3 : 2)
 #else
-#define ZK_NO(nq) ((nq) <= 6 ? 4 : 2)
+#define ZK_NO(nq) ((nq) <= 6 ? 4 : 3)
 #endif
 #define ZK_NO_LOCAL
+#endif
+#ifndef ZK_BAND
+#define ZK_BAND 12
+#define ZK_BAND_LOCAL
 #endif
 #ifndef ZK_QMAX
 #define ZK_QMAX (NREG == 16 ? 6 : 8)
@@ -207,12 +213,12 @@ TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
                               ZK_C(CALL, NO, 5) ZK_C(CALL, NO, 6) ZK_C(CALL, NO, 7) ZK_C(CALL, NO, 8)
 #define ZK_C(CALL, NO, NQV) case NO * 16 + NQV: if (NO <= ZK_NO(NQV)) CALL(NO, NQV); break;
 
-// Walks rows o0..<o1 in bands of 4; each band by every query block (<= ZK_QMAX queries, balanced:
+// Walks rows o0..<o1 in bands of ZK_BAND; each band by every query block (<= ZK_QMAX queries, balanced:
 // 9 rows run as 5 + 4) in tiles of ZK_NO(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
 #define ZK_RANGE(TILE_CALL)                                                                          \
     const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                                  \
-    for (int o = o0; o < o1; o += 4) {                                                               \
-        const int band = o1 - o < 4 ? o1 - o : 4;                                                    \
+    for (int o = o0; o < o1; o += ZK_BAND) {                                                         \
+        const int band = o1 - o < ZK_BAND ? o1 - o : ZK_BAND;                                        \
         for (int qb = 0; qb < nqb; qb++) {                                                           \
             const int q0 = rows * qb / nqb, nq = rows * (qb + 1) / nqb - q0;                         \
             const int step = ZK_NO(nq);                                                              \
@@ -261,6 +267,10 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #ifdef ZK_NO_LOCAL
 #undef ZK_NO
 #undef ZK_NO_LOCAL
+#endif
+#ifdef ZK_BAND_LOCAL
+#undef ZK_BAND
+#undef ZK_BAND_LOCAL
 #endif
 #ifdef ZK_QMAX_LOCAL
 #undef ZK_QMAX
