@@ -186,8 +186,8 @@ typedef struct {
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
-    // Equal shares of output rows, in whole bands of 12 (each chunk streams its own share of W; a
-    // band of 12 rows is what the tiles walk: 4 x 3, 3 x 4 or 2 x 6).
+    // Equal shares of output rows, in whole bands of 12 (each chunk streams its own share of W; the
+    // tiles walk bands of 12 rows on AVX-512, 6 on AVX2).
     int tiles = (m->out + 11) / 12;
     int o0 = (int)((long)tiles * part / parts) * 12, o1 = (int)((long)tiles * (part + 1) / parts) * 12;
     if (o1 > m->out) o1 = m->out;

@@ -3,8 +3,8 @@
 //
 // y[q, o] = sum_k x[q, k] w[o, k]. A tile is up to 4 weight rows by up to 8 queries, each pair
 // accumulated in one vector register along k and summed horizontally at the end. The tile loop
-// runs the query blocks innermost, so a band of 12 weight rows comes from DRAM once and from L1/L2
-// for the other query blocks: every weight byte is streamed once per pass.
+// runs the query blocks innermost, so a band of 6 or 12 weight rows comes from DRAM once and from
+// L1/L2 for the other query blocks: every weight byte is streamed once per pass.
 
 #define ZK_CAT_(a, b) a##_##b
 #define ZK_CAT(a, b) ZK_CAT_(a, b)
@@ -68,24 +68,27 @@ TGT static inline float FN(hsum)(__m256 v) {
 // Tiles: NO weight rows by nq queries, one accumulator register per pair. Every weight vector is
 // loaded (and widened) once per query block and used for all its queries. How many rows and queries
 // fit depends on the register file. AVX-512 (32 registers): query blocks of up to 8, 4 rows up to 6
-// queries (24 accumulators), 3 rows for 7..8. AVX2 (16): blocks of up to 6 (8 queries run as 4 + 4),
-// 4 rows for 1..2 queries, 3 rows for 3..4 (12 accumulators + 3 weights + x), 2 rows for 5..6. A block
-// of 8 on AVX2 fits only as 1 row x 8 (8 accumulator chains: too few to hide the FMA latency) and
-// measured slower than 4 + 4. The weight rows are walked in bands of 12 (a multiple of every tile
-// height), each band by every query block in turn, so a band comes from DRAM once and from L1/L2 for
-// the other blocks. In L2, single core, GFLOP/s at 8 queries f32 / f16 / int8 (peak: ymm ~100, zmm
-// ~190): AVX2 1 x 8 tiles 42 / 50 / 50, 2 x 4 in bands of 4 60 / 65 / 54, 3 x 4 in bands of 12
-// 76 / 68 / 54; AVX-512 2 x 8 in bands of 4 87 / 112 / 103, 3 x 8 in bands of 12 113 / 120 / 102.
+// queries (24 accumulators), 3 rows for 7..8, in bands of 12 rows. AVX2 (16): blocks of up to 6
+// (8 queries run as 4 + 4), 3 rows up to 4 queries (12 accumulators + 3 weights + x), 2 rows for
+// 5..6, in bands of 6. A block of 8 on AVX2 fits only as 1 row x 8 (8 accumulator chains: too few to
+// hide the FMA latency) and measured slower than 4 + 4. Each band is walked by every query block in
+// turn, so it comes from DRAM once and from L1/L2 for the other blocks. In L2, single core, GFLOP/s at
+// 8 queries f32 / f16 / int8 (peak: ymm ~100, zmm ~190): AVX2 1 x 8 tiles 42 / 50 / 50, 2 x 4 in
+// bands of 4 60 / 65 / 54, 3 x 4 in bands of 12 76 / 68 / 54; AVX-512 2 x 8 in bands of 4
+// 87 / 112 / 103, 3 x 8 in bands of 12 113 / 120 / 102. In a whole GPT-B pass (single thread, x the
+// streaming-read time, 1 / 8 queries) the AVX2 bands of 6 beat those of 12: f32 1.09 / 1.8 against
+// 1.2 / 2.05, f16 1.22 / 2.45 against 1.4 / 2.8, int8 1.4 / 4.3 against 1.8 / 5.5 (a band of 12 rows
+// of 2048 floats no longer fits L1 for the second query block).
 #ifndef ZK_NO
 #if NREG == 16
-#define ZK_NO(nq) ((nq) <= 2 ? 4 : (nq) <= 4 ? 3 : 2)
+#define ZK_NO(nq) ((nq) <= 4 ? 3 : 2)
 #else
 #define ZK_NO(nq) ((nq) <= 6 ? 4 : 3)
 #endif
 #define ZK_NO_LOCAL
 #endif
 #ifndef ZK_BAND
-#define ZK_BAND 12
+#define ZK_BAND (NREG == 16 ? 6 : 12)
 #define ZK_BAND_LOCAL
 #endif
 #ifndef ZK_QMAX
@@ -215,8 +218,11 @@ TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
 
 // Walks rows o0..<o1 in bands of ZK_BAND; each band by every query block (<= ZK_QMAX queries, balanced:
 // 9 rows run as 5 + 4) in tiles of ZK_NO(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
-#define ZK_RANGE(TILE_CALL)                                                                          \
-    const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                                  \
+// With several query blocks the prefetch reaches at least the next band: a row of the current band
+// is loaded by the first block before a later block's share of its prefetch would be issued.
+#define ZK_RANGE(TILE_CALL, PF_ROWS)                                                                 \
+    const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                  \
+    const size_t pf = (size_t)(nqb > 1 && PF_ROWS < ZK_BAND ? ZK_BAND : PF_ROWS) * in;               \
     for (int o = o0; o < o1; o += ZK_BAND) {                                                         \
         const int band = o1 - o < ZK_BAND ? o1 - o : ZK_BAND;                                        \
         for (int qb = 0; qb < nqb; qb++) {                                                           \
@@ -231,9 +237,8 @@ TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
 
 TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out, int in, float *y,
                               int o0, int o1) {
-    const size_t pf = (size_t)ZK_PF_ROWS_F32 * in;
 #define ZK_CALL(NO, NQ) FN(tile_f32)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F32)
 #undef ZK_CALL
 }
 
@@ -242,18 +247,16 @@ TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out,
 // per GPT-B pass at 8 rows, single-threaded.)
 TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int out, int in, float *y,
                               int o0, int o1) {
-    const size_t pf = (size_t)ZK_PF_ROWS_F16 * in;
 #define ZK_CALL(NO, NQ) FN(tile_f16)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16)
 #undef ZK_CALL
 }
 
 TGT static void FN(range_i8)(const float *x, int rows, const int8_t *w, const float *sc, int out, int in,
                              float *y, int o0, int o1) {
     const int ng = (in + 31) / 32;
-    const size_t pf = (size_t)ZK_PF_ROWS_I8 * in;
 #define ZK_CALL(NO, NQ) FN(tile_i8)(x + (size_t)q0 * in, in, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8)
 #undef ZK_CALL
 }
 
