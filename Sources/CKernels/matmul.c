@@ -10,20 +10,24 @@
 
 #define SFX avx2
 #define TGT __attribute__((target("avx2,fma,f16c")))
-#define NQ 2
+#define NREG 16
+#define VW 8
 #include "matmul_body.h"
 #undef SFX
 #undef TGT
-#undef NQ
+#undef NREG
+#undef VW
 
-// AVX-512VL: the same 256-bit code with 32 vector registers, so tiles of 4 x 4 fit.
+// AVX-512: the same code on 512-bit vectors, with 32 registers, so taller tiles fit.
 #define SFX avx512
 #define TGT __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
-#define NQ 4
+#define NREG 32
+#define VW 16
 #include "matmul_body.h"
 #undef SFX
 #undef TGT
-#undef NQ
+#undef NREG
+#undef VW
 #endif
 
 // ---- scalar fallback ---------------------------------------------------------------------------
@@ -182,9 +186,10 @@ typedef struct {
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
-    // Equal shares of output rows, in whole tiles of 4 (each chunk streams its own share of W).
-    int tiles = (m->out + 3) / 4;
-    int o0 = (int)((long)tiles * part / parts) * 4, o1 = (int)((long)tiles * (part + 1) / parts) * 4;
+    // Equal shares of output rows, in whole bands of 12 (each chunk streams its own share of W; the
+    // tiles walk bands of 12 rows on AVX-512, 6 on AVX2).
+    int tiles = (m->out + 11) / 12;
+    int o0 = (int)((long)tiles * part / parts) * 12, o1 = (int)((long)tiles * (part + 1) / parts) * 12;
     if (o1 > m->out) o1 = m->out;
     if (o0 >= o1) return;
     if (m->f16 == 2) {
@@ -219,13 +224,18 @@ static void mm_part(void *c, int part, int parts) {
     }
 }
 
-// Chunks a product is split into: a few per thread, so a thread that loses its core costs at
-// most a chunk; tiny products run in one piece.
-static int chunks_for(int out, int in, int rows) {
+// Chunks a product is split into: at least one per thread, more (up to 8 per thread, so a thread
+// that loses its core costs at most a chunk) only while each still streams >= 256 KB of weights:
+// every chunk starts its rows cold (the prefetch runs a few rows ahead within a chunk), which at one
+// query costs more than the balance gains on small matrices. Tiny products run in one piece.
+static int chunks_for(int out, int in, int rows, size_t wbytes) {
     double work = (double)out * in * (rows < 4 ? 4 : rows);
-    int tiles = (out + 3) / 4, threads = zk_threads();
+    int tiles = (out + 11) / 12, threads = zk_threads();
     if (work < 65536.0 || threads == 1) return 1;
-    int chunks = 8 * threads;
+    double bytes = (double)out * in * wbytes;
+    int chunks = (int)(bytes / (256 * 1024));
+    if (chunks > 8 * threads) chunks = 8 * threads;
+    if (chunks < threads) chunks = threads;
     return chunks < tiles ? chunks : tiles;
 }
 
@@ -234,7 +244,7 @@ void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, fl
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
     mm_ctx c = { x, rows, w, out, in, y, 0, blas, NULL };
-    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
+    zk_parallel(chunks_for(out, in, rows, 4), mm_part, &c);
 }
 
 void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
@@ -242,7 +252,7 @@ void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in,
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
     mm_ctx c = { x, rows, w, out, in, y, 1, blas, NULL };
-    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
+    zk_parallel(chunks_for(out, in, rows, 2), mm_part, &c);
 }
 
 void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode) {
@@ -250,7 +260,7 @@ void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_i8);
     mm_ctx c = { x, rows, w, out, in, y, 2, blas, scales };
-    zk_parallel(chunks_for(out, in, rows), mm_part, &c);
+    zk_parallel(chunks_for(out, in, rows, 1), mm_part, &c);
 }
 
 // ---- general sgemm, split by columns of C ----------------------------------------------------

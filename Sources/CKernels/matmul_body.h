@@ -1,10 +1,10 @@
 // The skinny matmul micro-kernels, compiled once per instruction set by matmul.c, which defines
-// SFX (name suffix), TGT (target attribute) and NQ (queries per register tile).
+// SFX (name suffix), TGT (target attribute) and NREG (vector registers: 16 for AVX2, 32 for AVX-512VL).
 //
-// y[q, o] = sum_k x[q, k] w[o, k]. A tile is NO = 4 weight rows by up to NQ queries, each pair
+// y[q, o] = sum_k x[q, k] w[o, k]. A tile is up to 4 weight rows by up to 8 queries, each pair
 // accumulated in one vector register along k and summed horizontally at the end. The tile loop
-// runs the query blocks innermost, so the 4 weight rows (<= 4 * in * 4 bytes) come from DRAM once
-// and from L1/L2 for the other query blocks: every weight byte is streamed once per pass.
+// runs the query blocks innermost, so a band of 6 or 12 weight rows comes from DRAM once and from
+// L1/L2 for the other query blocks: every weight byte is streamed once per pass.
 
 #define ZK_CAT_(a, b) a##_##b
 #define ZK_CAT(a, b) ZK_CAT_(a, b)
@@ -18,83 +18,228 @@ TGT static inline float FN(hsum)(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(lo, sh));
 }
 
-// Software prefetch into L2 of the next tile's rows (4 rows ahead, same column), once per cache
-// line, spread evenly over the query blocks: block b of nb prefetches the lines with index % nb == b.
-// (Issuing them all from the first block left DRAM idle while the later blocks computed: at 8 rows,
-// 13.3 -> 10.8 ms per f32 GPT-B pass of matrix products, both threads.) The hardware prefetcher alone keeps too few lines in flight for
-// one core to stream at full speed, and falls behind entirely once several query blocks make a tile
-// compute-heavy. Measured single-threaded on the GPT-B matrices (ms per pass, f32 / f16):
-// no prefetch 25.6 / 20.4 at 1 row, 43 / 33 at 8 rows; L1 prefetch 4 rows ahead 28 / 18 and 38 / 27;
-// L2 prefetch 4 rows ahead 19.7 / 9.4 and 27 / 21 (6 or 8 rows ahead: no better).
-#ifndef ZK_PF_DIST
-#define ZK_PF_DIST (4 * (size_t)in * sizeof(*w))
+// The tiles are written once over VW-wide vectors: 8 (ymm) for AVX2, 16 (zmm) for AVX-512, whose
+// two 512-bit FMA ports double the arithmetic rate that 8 queries need (single core, in L2: ymm ~100,
+// zmm ~190 GFLOP/s peak) and halve the loads and int8/f16 conversions per weight.
+#if VW == 16
+#define VT __m512
+#define VZERO() _mm512_setzero_ps()
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VBCAST(p) _mm512_set1_ps(*(p))
+#define VLOAD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define VLOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define VHSUM(v) _mm512_reduce_add_ps(v)
+#else
+#define VT __m256
+#define VZERO() _mm256_setzero_ps()
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VBCAST(p) _mm256_broadcast_ss(p)
+#define VLOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define VLOAD_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define VHSUM(v) FN(hsum)(v)
+#endif
+
+// Software prefetch into L2 of the rows ZK_PF_ROWS ahead (same column), once per cache line, spread
+// evenly over the query blocks: block b of nb prefetches the lines with index % nb == b. (Issuing
+// them all from the first block left DRAM idle while the later blocks computed.) The hardware
+// prefetcher alone keeps too few lines in flight for one core to stream at full speed, stops at page
+// boundaries, and falls behind entirely once several queries make a tile compute-heavy. Distances
+// are the same ~12 KB ahead at in = 768 for every storage: f32 4 rows, f16 8, int8 16. (Single
+// thread, GPT-B pass at one query, on a shared VM: 3 KB ahead was clearly slower, 1.3-1.5x the
+// streaming-read time against 1.1-1.2; 6 KB ahead slower for f16 and int8 by up to ~10%, within the
+// noise for f32; 24 KB no better.)
+#ifndef ZK_PF_ROWS_F32
+#define ZK_PF_ROWS_F32 4
+#endif
+#ifndef ZK_PF_ROWS_F16
+#define ZK_PF_ROWS_F16 8
+#endif
+#ifndef ZK_PF_ROWS_I8
+#define ZK_PF_ROWS_I8 16
 #endif
 #ifndef ZK_PF_HINT
 #define ZK_PF_HINT _MM_HINT_T1
 #endif
-#define ZK_PF_MASK 63     // once per cache line
 
-// WF16: weights are IEEE halves widened with F16C as they are loaded.
+// Tiles: NO weight rows by nq queries, one accumulator register per pair. Every weight vector is
+// loaded (and widened) once per query block and used for all its queries. How many rows and queries
+// fit depends on the register file. AVX-512 (32 registers): query blocks of up to 8, 4 rows up to 6
+// queries (24 accumulators), 3 rows for 7..8, in bands of 12 rows. AVX2 (16): blocks of up to 6
+// (8 queries run as 4 + 4), 3 rows up to 4 queries (12 accumulators + 3 weights + x), 2 rows for
+// 5..6, in bands of 6. A block of 8 on AVX2 fits only as 1 row x 8 (8 accumulator chains: too few to
+// hide the FMA latency) and measured slower than 4 + 4. Each band is walked by every query block in
+// turn, so it comes from DRAM once and from L1/L2 for the other blocks. In L2, single core, GFLOP/s at
+// 8 queries f32 / f16 / int8 (peak: ymm ~100, zmm ~190): AVX2 1 x 8 tiles 42 / 50 / 50, 2 x 4 in
+// bands of 4 60 / 65 / 54, 3 x 4 in bands of 12 76 / 68 / 54; AVX-512 2 x 8 in bands of 4
+// 87 / 112 / 103, 3 x 8 in bands of 12 113 / 120 / 102. In a whole GPT-B pass (single thread, x the
+// streaming-read time, 1 / 8 queries) the AVX2 bands of 6 beat those of 12: f32 1.09 / 1.8 against
+// 1.2 / 2.05, f16 1.22 / 2.45 against 1.4 / 2.8, int8 1.4 / 4.3 against 1.8 / 5.5 (a band of 12 rows
+// of 2048 floats no longer fits L1 for the second query block).
+#ifndef ZK_NO
+#if NREG == 16
+#define ZK_NO(nq) ((nq) <= 4 ? 3 : 2)
+#else
+#define ZK_NO(nq) ((nq) <= 6 ? 4 : 3)
+#endif
+#define ZK_NO_LOCAL
+#endif
+#ifndef ZK_BAND
+#define ZK_BAND (NREG == 16 ? 6 : 12)
+#define ZK_BAND_LOCAL
+#endif
+#ifndef ZK_QMAX
+#define ZK_QMAX (NREG == 16 ? 6 : 8)
+#define ZK_QMAX_LOCAL
+#endif
+
+// The 8 sums of a[0..8) at once (lane q = sum of a[q]), by a tree of horizontal adds: 11 operations
+// instead of 8 separate reductions of ~6. A tile ends with one per weight row (unused queries are
+// zero vectors, folded away), which at in = 768 was a fifth of the tile's work done one by one.
+TGT static inline __m256 FN(hsum8)(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                                   __m256 a7) {
+    __m256 t0 = _mm256_hadd_ps(a0, a1), t1 = _mm256_hadd_ps(a2, a3), t2 = _mm256_hadd_ps(a4, a5),
+           t3 = _mm256_hadd_ps(a6, a7);
+    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);   // [s0 s1 s2 s3 | s0 s1 s2 s3] lo/hi halves
+    __m256 lo = _mm256_permute2f128_ps(u0, u1, 0x20), hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+    return _mm256_add_ps(lo, hi);
+}
+#if VW == 16
+#define ZK_HALVE(v) _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#else
+#define ZK_HALVE(v) (v)
+#endif
+
+// Sums acc[o][0..nq) horizontally, adds the scalar tail k..in of each dot product (only an input
+// width that is not a multiple of VW has one), stores y.
+#define ZK_FINISH(SCALARW)                                                                           \
+    for (int o = 0; o < no; o++) {                                                                   \
+        __m256 h[8];                                                                                 \
+        for (int q = 0; q < 8; q++) h[q] = q < nq ? ZK_HALVE(acc[o][q]) : _mm256_setzero_ps();       \
+        float s[8];                                                                                  \
+        _mm256_storeu_ps(s, FN(hsum8)(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]));              \
+        if (k < in)                                                                                  \
+            for (int q = 0; q < nq; q++)                                                             \
+                for (int kk = k; kk < in; kk++) s[q] += SCALARW(o, kk) * x[(size_t)q * ldx + kk];    \
+        for (int q = 0; q < nq; q++) y[(size_t)q * ldy + o] = s[q];                                  \
+    }
+
 #define ZK_TILE(NAME, WTYPE, LOADW, SCALARW)                                                         \
 TGT __attribute__((always_inline)) static inline void NAME(                                        \
     const float *restrict x, int ldx, const WTYPE *restrict w, int in, float *restrict y, int ldy,    \
-    const int no, const int nq, const int qb, const int nqb) {                                                      \
-    __m256 acc[4][NQ];                                                                               \
-    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = _mm256_setzero_ps();      \
+    const int no, const int nq, const size_t pf, const int qb, const int nqb) {                      \
+    VT acc[4][8];                                                                                \
+    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();      \
     int k = 0;                                                                                       \
-    for (; k + 8 <= in; k += 8) {                                                                    \
-        __m256 wv[4];                                                                                \
-        if ((k & (ZK_PF_MASK / sizeof(WTYPE))) == 0 && (k * sizeof(WTYPE) / 64) % nqb == qb)         \
+    for (; k + VW <= in; k += VW) {                                                                    \
+        VT wv[4];                                                                                \
+        if ((k & (63 / sizeof(WTYPE))) == 0 && (k * sizeof(WTYPE) / 64) % nqb == qb)                \
             for (int o = 0; o < no; o++)                                                             \
-                _mm_prefetch((const char *)(w + (size_t)o * in + k) + ZK_PF_DIST, ZK_PF_HINT);       \
+                _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);              \
         for (int o = 0; o < no; o++) wv[o] = LOADW(w + (size_t)o * in + k);                          \
         for (int q = 0; q < nq; q++) {                                                               \
-            __m256 xv = _mm256_loadu_ps(x + (size_t)q * ldx + k);                                    \
-            for (int o = 0; o < no; o++) acc[o][q] = _mm256_fmadd_ps(wv[o], xv, acc[o][q]);          \
+            VT xv = VLOAD(x + (size_t)q * ldx + k);                                    \
+            for (int o = 0; o < no; o++) acc[o][q] = VFMA(wv[o], xv, acc[o][q]);          \
         }                                                                                            \
     }                                                                                                \
-    for (int o = 0; o < no; o++)                                                                     \
-        for (int q = 0; q < nq; q++) {                                                               \
-            float s = FN(hsum)(acc[o][q]);                                                           \
-            for (int kk = k; kk < in; kk++)                                                          \
-                s += SCALARW(w[(size_t)o * in + kk]) * x[(size_t)q * ldx + kk];                      \
-            y[(size_t)q * ldy + o] = s;                                                              \
-        }                                                                                            \
+    ZK_FINISH(SCALARW)                                                                               \
 }
 
-#define ZK_LOAD_F32(p) _mm256_loadu_ps(p)
-#define ZK_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define ZK_ID(v) (v)
-#define ZK_H2F(v) zk_half_to_float(v)
+#define ZK_LOAD_F32(p) VLOAD(p)
+#define ZK_LOAD_F16(p) VLOAD_F16(p)
+#define ZK_W_F32(o, kk) (w[(size_t)(o) * in + (kk)])
+#define ZK_W_F16(o, kk) zk_half_to_float(w[(size_t)(o) * in + (kk)])
 
-ZK_TILE(FN(tile_f32), float, ZK_LOAD_F32, ZK_ID)
-ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_H2F)
+ZK_TILE(FN(tile_f32), float, ZK_LOAD_F32, ZK_W_F32)
+ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 
-// One switch per tile shape so every tile is compiled with constant bounds (all in registers).
-#define ZK_CASES(TILE)                                                                               \
+// int8 weights (Q8_0-like): row o holds `in` int8 values and ceil(in / 32) f32 scales, one per group
+// of 32 along k. With several queries each vector of 8 weights is sign-extended, converted and
+// multiplied by its group's scale as it loads (the dequantized weight, rounded once, as
+// zk_dequantize_i8 computes it), then used like an f32 vector by every query of the block: one
+// multiply per weight vector, shared. With one query there is nothing to share it with, so the tile
+// sums each group's unscaled products and scales the sum once per group (one FMA per 32 weights
+// instead of a multiply per 8). The scale rows are prefetched with the weight rows (a line of
+// scales covers 512 weights).
+#define ZK_W_I8(o, kk) ((float)w[(size_t)(o) * in + (kk)] * sc[(size_t)(o) * ng + ((kk) >> 5)])
+#define ZK_LOAD_I8(p) VLOAD_I8(p)
+
+TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
+    const float *restrict x, int ldx, const int8_t *restrict w, const float *restrict sc, int in, int ng,
+    float *restrict y, int ldy, const int no, const int nq, const size_t pf, const int qb, const int nqb) {
+    VT acc[4][8];
+    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();
+    const size_t pfs = (pf / in) * ng;   // the scale rows as many rows ahead
+    int k = 0;
+    while (k + VW <= in) {   // one group of 32 (the last may be shorter) per turn
+        const int g = k >> 5;
+        const int kend = k + 32 < in ? k + 32 : in;
+        VT sv[4];
+        for (int o = 0; o < no; o++) sv[o] = VBCAST(sc + (size_t)o * ng + g);
+        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
+        if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
+        if (nq == 1) {
+            VT ga[4];
+            for (int o = 0; o < no; o++) ga[o] = VZERO();
+            for (; k + VW <= kend; k += VW) {
+                VT xv = VLOAD(x + k);
+                for (int o = 0; o < no; o++) ga[o] = VFMA(ZK_LOAD_I8(w + (size_t)o * in + k), xv, ga[o]);
+            }
+            for (int o = 0; o < no; o++) acc[o][0] = VFMA(ga[o], sv[o], acc[o][0]);
+        } else {
+            for (; k + VW <= kend; k += VW) {
+                VT wv[4];
+                for (int o = 0; o < no; o++) wv[o] = VMUL(ZK_LOAD_I8(w + (size_t)o * in + k), sv[o]);
+                for (int q = 0; q < nq; q++) {
+                    VT xv = VLOAD(x + (size_t)q * ldx + k);
+                    for (int o = 0; o < no; o++) acc[o][q] = VFMA(wv[o], xv, acc[o][q]);
+                }
+            }
+        }
+    }   // k stops at the first group that ends short of VW more weights (only the last one can)
+    ZK_FINISH(ZK_W_I8)
+}
+
+// One switch per tile shape so every tile is compiled with constant bounds (all in registers);
+// shapes taller than ZK_NO allows for their query count are never dispatched (and compile away).
+#define ZK_CASES(CALL)                                                                               \
     switch (no * 16 + nq) {                                                                          \
-    ZK_CASE_ROW(TILE, 1) ZK_CASE_ROW(TILE, 2) ZK_CASE_ROW(TILE, 3) ZK_CASE_ROW(TILE, 4)              \
+    ZK_CASE_ROW(CALL, 1) ZK_CASE_ROW(CALL, 2) ZK_CASE_ROW(CALL, 3) ZK_CASE_ROW(CALL, 4)              \
     default: break;                                                                                  \
     }
-#if NQ == 2
-#define ZK_CASE_ROW(TILE, NO) ZK_C(TILE, NO, 1) ZK_C(TILE, NO, 2)
-#elif NQ == 4
-#define ZK_CASE_ROW(TILE, NO) ZK_C(TILE, NO, 1) ZK_C(TILE, NO, 2) ZK_C(TILE, NO, 3) ZK_C(TILE, NO, 4)
-#endif
-#define ZK_C(TILE, NO, NQV) case NO * 16 + NQV: TILE(x, in, wo, in, yo, out, NO, NQV, q / NQ, (rows + NQ - 1) / NQ); break;
+#define ZK_CASE_ROW(CALL, NO) ZK_C(CALL, NO, 1) ZK_C(CALL, NO, 2) ZK_C(CALL, NO, 3) ZK_C(CALL, NO, 4)  \
+                              ZK_C(CALL, NO, 5) ZK_C(CALL, NO, 6) ZK_C(CALL, NO, 7) ZK_C(CALL, NO, 8)
+#define ZK_C(CALL, NO, NQV) case NO * 16 + NQV: if (NO <= ZK_NO(NQV)) CALL(NO, NQV); break;
+
+// Walks rows o0..<o1 in bands of ZK_BAND; each band by every query block (<= ZK_QMAX queries, balanced:
+// 9 rows run as 5 + 4) in tiles of ZK_NO(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
+// With several query blocks the prefetch reaches at least the next band: a row of the current band
+// is loaded by the first block before a later block's share of its prefetch would be issued.
+#define ZK_RANGE(TILE_CALL, PF_ROWS)                                                                 \
+    const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                  \
+    const size_t pf = (size_t)(nqb > 1 && PF_ROWS < ZK_BAND ? ZK_BAND : PF_ROWS) * in;               \
+    for (int o = o0; o < o1; o += ZK_BAND) {                                                         \
+        const int band = o1 - o < ZK_BAND ? o1 - o : ZK_BAND;                                        \
+        for (int qb = 0; qb < nqb; qb++) {                                                           \
+            const int q0 = rows * qb / nqb, nq = rows * (qb + 1) / nqb - q0;                         \
+            const int step = ZK_NO(nq);                                                              \
+            for (int oo = o; oo < o + band; oo += step) {                                            \
+                const int no = o + band - oo < step ? o + band - oo : step;                          \
+                ZK_CASES(TILE_CALL)                                                                  \
+            }                                                                                        \
+        }                                                                                            \
+    }
 
 TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out, int in, float *y,
                               int o0, int o1) {
-    for (int o = o0; o < o1; o += 4) {
-        int no = o1 - o < 4 ? o1 - o : 4;
-        const float *wo = w + (size_t)o * in;
-        for (int q = 0; q < rows; q += NQ) {
-            int nq = rows - q < NQ ? rows - q : NQ;
-            const float *xq = x + (size_t)q * in;
-            float *yo = y + (size_t)q * out + o;
-            { const float *x = xq; ZK_CASES(FN(tile_f32)) }
-        }
-    }
+#define ZK_CALL(NO, NQ) FN(tile_f32)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F32)
+#undef ZK_CALL
 }
 
 // f16 weights are widened in the register tile itself, once per query block. (Widening each 4-row
@@ -102,151 +247,50 @@ TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out,
 // per GPT-B pass at 8 rows, single-threaded.)
 TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int out, int in, float *y,
                               int o0, int o1) {
-    for (int o = o0; o < o1; o += 4) {
-        int no = o1 - o < 4 ? o1 - o : 4;
-        const uint16_t *wo = w + (size_t)o * in;
-        for (int q = 0; q < rows; q += NQ) {
-            int nq = rows - q < NQ ? rows - q : NQ;
-            const float *xq = x + (size_t)q * in;
-            float *yo = y + (size_t)q * out + o;
-            { const float *x = xq; ZK_CASES(FN(tile_f16)) }
-        }
-    }
+#define ZK_CALL(NO, NQ) FN(tile_f16)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16)
+#undef ZK_CALL
 }
-
-// int8 weights (Q8_0-like): row o holds `in` int8 values and ceil(in / 32) f32 scales, one per group of 32
-// along k. Each vector of 8 (AVX-512: 16) weights is sign-extended, converted and multiplied by its group's scale as it
-// loads (the product q * s is the dequantized weight, rounded once, exactly as zk_dequantize_i8
-// computes it), then used like an f32 vector for every query of the block. Scales are broadcast once
-// per group; the scale rows are prefetched with the weight rows (one line of scales covers 512 weights).
-// Prefetch 8 rows ahead: the same ~6 KB ahead as f16 at 4 rows of 768 (4 rows ahead, 3 KB, measured
-// 9.7 ms per single-threaded GPT-B pass of matrix products at 1 row; 8 rows 8.9; 16 rows 8.8).
-#ifndef ZK_I8_PF_ROWS
-#define ZK_I8_PF_ROWS 8
-#endif
-#ifndef ZK_I8_PF_HINT
-#define ZK_I8_PF_HINT _MM_HINT_T1
-#endif
-TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
-    const float *restrict x, int ldx, const int8_t *restrict w, const float *restrict sc, int in, int ng,
-    float *restrict y, int ldy, const int no, const int nq, const int qb, const int nqb) {
-    __m256 acc[4][NQ];
-    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = _mm256_setzero_ps();
-    int k = 0;
-    while (k + 8 <= in) {   // one group of 32 (the last may be shorter) per turn
-        const int g = k >> 5;
-        const int kend = k + 32 < in ? k + 32 : in;
-        __m256 sv[4];
-        for (int o = 0; o < no; o++) sv[o] = _mm256_set1_ps(sc[(size_t)o * ng + g]);
-        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
-            for (int o = 0; o < no; o++)
-                _mm_prefetch((const char *)(sc + (size_t)(o + ZK_I8_PF_ROWS) * ng + g), ZK_I8_PF_HINT);
-        for (; k + 8 <= kend; k += 8) {
-            __m256 wv[4];
-            if ((k & 63) == 0 && (k / 64) % nqb == qb)
-                for (int o = 0; o < no; o++)
-                    _mm_prefetch((const char *)(w + (size_t)o * in + k) + ZK_I8_PF_ROWS * (size_t)in, ZK_I8_PF_HINT);
-            for (int o = 0; o < no; o++) {
-                __m256i qi = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + (size_t)o * in + k)));
-                wv[o] = _mm256_mul_ps(_mm256_cvtepi32_ps(qi), sv[o]);
-            }
-            for (int q = 0; q < nq; q++) {
-                __m256 xv = _mm256_loadu_ps(x + (size_t)q * ldx + k);
-                for (int o = 0; o < no; o++) acc[o][q] = _mm256_fmadd_ps(wv[o], xv, acc[o][q]);
-            }
-        }
-    }   // k stops at the first group that ends short of 8 more weights (only the last one can)
-    for (int o = 0; o < no; o++)
-        for (int q = 0; q < nq; q++) {
-            float s = FN(hsum)(acc[o][q]);
-            for (int kk = k; kk < in; kk++)
-                s += (float)w[(size_t)o * in + kk] * sc[(size_t)o * ng + (kk >> 5)] * x[(size_t)q * ldx + kk];
-            y[(size_t)q * ldy + o] = s;
-        }
-}
-
-#if NQ == 4 && !defined(ZK_I8_YMM)
-// AVX-512: the same tile on 512-bit registers, 16 weights a step (Zen 4 runs them as two 256-bit halves:
-// the same arithmetic in half the instructions). Single-threaded GPT-B matrix products, ms per pass,
-// ymm / zmm: 8.35 / 7.06 at 1 row, 13.2 / 12.4 at 4, 23.8 / 21.4 at 8 (in L2: 2.0 / 1.8 at 1 row).
-// -DZK_I8_YMM keeps the ymm tile. A one-query tile sums each group unscaled and scales the sum once
-// (no multiply per weight vector: 7.4 -> 7.0 ms at 1 row, single-threaded; several queries share the
-// multiply, and the group sums would cost registers).
-TGT __attribute__((always_inline)) static inline void FN(tile_i8z)(
-    const float *restrict x, int ldx, const int8_t *restrict w, const float *restrict sc, int in, int ng,
-    float *restrict y, int ldy, const int no, const int nq, const int qb, const int nqb) {
-    __m512 acc[4][NQ];
-    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = _mm512_setzero_ps();
-    int k = 0;
-    while (k + 16 <= in) {   // one group of 32 (the last may be shorter) per turn
-        const int g = k >> 5;
-        const int kend = k + 32 < in ? k + 32 : in;
-        __m512 sv[4], ga[4];
-        for (int o = 0; o < no; o++) { sv[o] = _mm512_set1_ps(sc[(size_t)o * ng + g]); ga[o] = _mm512_setzero_ps(); }
-        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
-            for (int o = 0; o < no; o++)
-                _mm_prefetch((const char *)(sc + (size_t)(o + ZK_I8_PF_ROWS) * ng + g), ZK_I8_PF_HINT);
-        for (; k + 16 <= kend; k += 16) {
-            __m512 wv[4];
-            if ((k & 63) == 0 && (k / 64) % nqb == qb)
-                for (int o = 0; o < no; o++)
-                    _mm_prefetch((const char *)(w + (size_t)o * in + k) + ZK_I8_PF_ROWS * (size_t)in, ZK_I8_PF_HINT);
-            for (int o = 0; o < no; o++) {
-                __m512i qi = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(w + (size_t)o * in + k)));
-                wv[o] = nq == 1 ? _mm512_cvtepi32_ps(qi) : _mm512_mul_ps(_mm512_cvtepi32_ps(qi), sv[o]);
-            }
-            if (nq == 1) {
-                __m512 xv = _mm512_loadu_ps(x + k);
-                for (int o = 0; o < no; o++) ga[o] = _mm512_fmadd_ps(wv[o], xv, ga[o]);
-            } else {
-                for (int q = 0; q < nq; q++) {
-                    __m512 xv = _mm512_loadu_ps(x + (size_t)q * ldx + k);
-                    for (int o = 0; o < no; o++) acc[o][q] = _mm512_fmadd_ps(wv[o], xv, acc[o][q]);
-                }
-            }
-        }
-        if (nq == 1) for (int o = 0; o < no; o++) acc[o][0] = _mm512_fmadd_ps(ga[o], sv[o], acc[o][0]);
-    }   // k stops at the first group that ends short of 16 more weights (only the last one can)
-    for (int o = 0; o < no; o++)
-        for (int q = 0; q < nq; q++) {
-            float s = _mm512_reduce_add_ps(acc[o][q]);
-            for (int kk = k; kk < in; kk++)
-                s += (float)w[(size_t)o * in + kk] * sc[(size_t)o * ng + (kk >> 5)] * x[(size_t)q * ldx + kk];
-            y[(size_t)q * ldy + o] = s;
-        }
-}
-#define ZK_I8_TILE FN(tile_i8z)
-#else
-#define ZK_I8_TILE FN(tile_i8)
-#endif
-
-#undef ZK_C
-#define ZK_C(TILE, NO, NQV) case NO * 16 + NQV: TILE(x, in, wo, so, in, ng, yo, out, NO, NQV, q / NQ, (rows + NQ - 1) / NQ); break;
 
 TGT static void FN(range_i8)(const float *x, int rows, const int8_t *w, const float *sc, int out, int in,
                              float *y, int o0, int o1) {
     const int ng = (in + 31) / 32;
-    for (int o = o0; o < o1; o += 4) {
-        int no = o1 - o < 4 ? o1 - o : 4;
-        const int8_t *wo = w + (size_t)o * in;
-        const float *so = sc + (size_t)o * ng;
-        for (int q = 0; q < rows; q += NQ) {
-            int nq = rows - q < NQ ? rows - q : NQ;
-            const float *xq = x + (size_t)q * in;
-            float *yo = y + (size_t)q * out + o;
-            { const float *x = xq; ZK_CASES(ZK_I8_TILE) }
-        }
-    }
+#define ZK_CALL(NO, NQ) FN(tile_i8)(x + (size_t)q0 * in, in, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8)
+#undef ZK_CALL
 }
 
 // Widens n halves to floats (the f16 BLAS path converts a block of weight rows at a time).
 TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, ZK_LOAD_F16(src + i));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = zk_half_to_float(src[i]);
 }
 
-#undef ZK_I8_TILE
+#ifdef ZK_NO_LOCAL
+#undef ZK_NO
+#undef ZK_NO_LOCAL
+#endif
+#ifdef ZK_BAND_LOCAL
+#undef ZK_BAND
+#undef ZK_BAND_LOCAL
+#endif
+#ifdef ZK_QMAX_LOCAL
+#undef ZK_QMAX
+#undef ZK_QMAX_LOCAL
+#endif
+#undef ZK_RANGE
+#undef ZK_FINISH
+#undef ZK_HALVE
+#undef VT
+#undef VZERO
+#undef VLOAD
+#undef VFMA
+#undef VMUL
+#undef VBCAST
+#undef VLOAD_F16
+#undef VLOAD_I8
+#undef VHSUM
 #undef ZK_CASE_ROW
 #undef ZK_C
 #undef ZK_CASES
