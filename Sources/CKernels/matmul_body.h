@@ -160,10 +160,10 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 // of 32 along k. With several queries each vector of 8 weights is sign-extended, converted and
 // multiplied by its group's scale as it loads (the dequantized weight, rounded once, as
 // zk_dequantize_i8 computes it), then used like an f32 vector by every query of the block: one
-// multiply per weight vector, shared. With one query there is nothing to share it with, so the tile
-// sums each group's unscaled products and scales the sum once per group (one FMA per 32 weights
-// instead of a multiply per 8). The scale rows are prefetched with the weight rows (a line of
-// scales covers 512 weights).
+// multiply per weight vector, shared. One query runs the same arithmetic, although summing a group's
+// unscaled products and scaling the sum once is ~5% faster there: a row's result must be the same bits
+// whatever other rows share the call (an image must not depend on its batch; SkinnyMatmulTests). The
+// scale rows are prefetched with the weight rows (a line of scales covers 512 weights).
 #define ZK_W_I8(o, kk) ((float)w[(size_t)(o) * in + (kk)] * sc[(size_t)(o) * ng + ((kk) >> 5)])
 #define ZK_LOAD_I8(p) VLOAD_I8(p)
 
@@ -183,22 +183,12 @@ TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
         if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
-        if (nq == 1) {
-            VT ga[4];
-            for (int o = 0; o < no; o++) ga[o] = VZERO();
-            for (; k + VW <= kend; k += VW) {
-                VT xv = VLOAD(x + k);
-                for (int o = 0; o < no; o++) ga[o] = VFMA(ZK_LOAD_I8(w + (size_t)o * in + k), xv, ga[o]);
-            }
-            for (int o = 0; o < no; o++) acc[o][0] = VFMA(ga[o], sv[o], acc[o][0]);
-        } else {
-            for (; k + VW <= kend; k += VW) {
-                VT wv[4];
-                for (int o = 0; o < no; o++) wv[o] = VMUL(ZK_LOAD_I8(w + (size_t)o * in + k), sv[o]);
-                for (int q = 0; q < nq; q++) {
-                    VT xv = VLOAD(x + (size_t)q * ldx + k);
-                    for (int o = 0; o < no; o++) acc[o][q] = VFMA(wv[o], xv, acc[o][q]);
-                }
+        for (; k + VW <= kend; k += VW) {
+            VT wv[4];
+            for (int o = 0; o < no; o++) wv[o] = VMUL(ZK_LOAD_I8(w + (size_t)o * in + k), sv[o]);
+            for (int q = 0; q < nq; q++) {
+                VT xv = VLOAD(x + (size_t)q * ldx + k);
+                for (int o = 0; o < no; o++) acc[o][q] = VFMA(wv[o], xv, acc[o][q]);
             }
         }
     }   // k stops at the first group that ends short of VW more weights (only the last one can)
