@@ -128,6 +128,19 @@ final class PackedConvWeights: @unchecked Sendable {
     }
     deinit { zk_free(pointer, bytes) }
 
+    /// Bytes of the packing of `a` for an `out x in` layer (what `pack` allocates).
+    static func bytes(_ a: ConvAlgorithm, out: Int, in inC: Int, kernel: Int) -> Int {
+        let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
+        let count: Int
+        switch a {
+        case .direct: count = zk_conv_packed_count(o, i, k)
+        case .winograd2x2: count = zk_winograd_packed_count(2, o, i)
+        case .winograd4x4: count = zk_winograd_packed_count(4, o, i)
+        case .gemm: count = kernel * kernel * out * inC
+        }
+        return max(count, 1) * MemoryLayout<Float>.size
+    }
+
     static func pack(_ a: ConvAlgorithm, oihw w: [Float], out: Int, in inC: Int, kernel: Int) -> PackedConvWeights {
         let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
         switch a {

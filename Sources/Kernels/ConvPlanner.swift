@@ -9,7 +9,8 @@ import Foundation
 /// For a shape it has not seen, the planner times every candidate (`ConvAlgorithm.candidates`) on random
 /// weights and input, on a crop of at most `maxMeasuredPositions` output positions so one shape costs a
 /// fraction of a second, rejects any whose error against the direct kernel exceeds `errorBound`, and
-/// keeps the fastest (the direct kernel unless another is `minGain` faster). Plans are cached in memory
+/// keeps the cheapest: time on the whole layer plus `millisecondsPerMegabyte` per MB of packed weights
+/// (the direct kernel unless another is `minGain` cheaper). Plans are cached in memory
 /// and in `ConvPlanCache` (a file per user, keyed by CPU model, ISA, threads, OpenBLAS core and shape),
 /// so a machine tunes once. A worker's start-up probe decodes one image, which tunes every layer of its
 /// decoder before the first job.
@@ -81,6 +82,13 @@ public final class ConvPlanner: @unchecked Sendable {
     public var errorBound = 1e-4
     /// Another algorithm replaces the direct kernel only when at least this much faster (1.05 = 5%).
     public var minGain = 1.05
+    /// The exchange rate between memory and time in a plan: a packing 1 MB larger must save this many
+    /// milliseconds a call (0.5: the 512-channel VQ-16 layers on a 16x16 plane stay direct on AVX2,
+    /// where F(2x2) saved ~3 ms a call for 7 MB a layer; the large-plane layers keep F(4x4), which
+    /// saves 40-80 ms for the same). `ZK_CONV_MS_PER_MB` sets it (0: time alone).
+    public var millisecondsPerMegabyte: Double = {
+        ProcessInfo.processInfo.environment["ZK_CONV_MS_PER_MB"].flatMap(Double.init).map { max($0, 0) } ?? 0.5
+    }()
 
     private let lock = NSLock()
     private var plans: [ConvShape: Choice] = [:]
@@ -137,7 +145,7 @@ public final class ConvPlanner: @unchecked Sendable {
         case .tuned:
             // The scalar path has one real candidate; measuring it would only cost time.
             if KernelRuntime.instructionSet == "scalar" { return Choice(algorithm: .direct, source: "heuristic") }
-            let key = "\(Self.machineKey)|\(shape)"
+            let key = "\(Self.machineKey)|\(millisecondsPerMegabyte) ms/MB|\(shape)"
             if let c = cache?.load(key: key), candidates.contains(c.algorithm) {
                 var cached = c
                 cached.source = "cached"
@@ -200,11 +208,21 @@ public final class ConvPlanner: @unchecked Sendable {
             for k in out.indices { worst = max(worst, abs(out[k] - reference[k])) }
             choice.errors[a.rawValue] = Double(worst / scale)
         }
-        let direct = choice.seconds[ConvAlgorithm.direct.rawValue] ?? .infinity
-        var bestTime = direct / minGain
+        // Cost of a candidate: its time on the whole layer plus what its packed weights cost in memory
+        // (`millisecondsPerMegabyte`): a Winograd packing is 16/9 or 4 times the direct one, so a few
+        // percent of speed is not worth 20-40 MB a layer (the VQ-16 decoder has ten 512-channel ones).
+        let wholeLayer = Double(shape.height) / Double(h)
+        func cost(_ a: ConvAlgorithm) -> Double {
+            let seconds = (choice.seconds[a.rawValue] ?? .infinity) * wholeLayer
+            let megabytes = Double(PackedConvWeights.bytes(a, out: shape.outChannels, in: shape.inChannels,
+                                                           kernel: shape.kernel)) / 1e6
+            return seconds * 1e3 + megabytes * millisecondsPerMegabyte
+        }
+        var cheapest = cost(.direct) / minGain
         for a in candidates where a != .direct {
-            guard let s = choice.seconds[a.rawValue], let e = choice.errors[a.rawValue], e <= errorBound, e.isFinite else { continue }
-            if s < bestTime { bestTime = s; choice.algorithm = a }
+            guard let e = choice.errors[a.rawValue], e <= errorBound, e.isFinite else { continue }
+            let c = cost(a)
+            if c < cheapest { cheapest = c; choice.algorithm = a }
         }
         return choice
     }
