@@ -183,7 +183,7 @@ if [[ -z "$simulate" && -x "$bin/zipar" ]]; then
             differ=$((differ + 1)); echo "soak: job $id ($policy seed $seed cfg $cfg) differs from its solo decode" >&2
         fi
     done < <(psql_ -F '|' -c "
-        SELECT DISTINCT ON (j.policy, j.model) j.id, j.model, j.class_label, coalesce(j.prompt, ''), j.policy, j.seed, j.cfg_scale
+        SELECT DISTINCT ON (j.policy, j.model) j.id, j.model, j.class_label, coalesce(j.text_prompt, ''), j.policy, j.seed, j.cfg_scale
         FROM jobs j JOIN results r ON r.job_id = j.id ORDER BY j.policy, j.model, j.seq")
 fi
 

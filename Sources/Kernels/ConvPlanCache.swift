@@ -53,24 +53,52 @@ public final class ConvPlanCache: @unchecked Sendable {
 
     /// Adds one plan to the file (merged with what other processes wrote meanwhile).
     public func store(key: String, choice: ConvPlanner.Choice) {
+        lock.withLock { withFileLock { writeLocked(key: key, choice: choice) } }
+    }
+
+    /// The plan of `key` from the file, or `measure()`'s, stored: with the file lock held throughout, so
+    /// workers starting together on one machine measure a shape once and all run the same plan (two
+    /// measurements could pick different algorithms, whose outputs differ in the last bits).
+    public func loadOrMeasure(key: String, _ measure: () -> ConvPlanner.Choice) -> ConvPlanner.Choice {
         lock.withLock {
-            let dir = file.deletingLastPathComponent()
-            guard (try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)) != nil else { return }
-            let lockPath = dir.appendingPathComponent("conv-plans.lock").path
-            let fd = open(lockPath, O_CREAT | O_RDWR, 0o644)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            guard flock(fd, LOCK_EX) == 0 else { return }
-            defer { _ = flock(fd, LOCK_UN) }
-            var body = FileBody(plans: readFile())
-            body.plans[key] = choice
-            loaded = body.plans
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            guard let data = try? encoder.encode(body) else { return }
-            let temp = dir.appendingPathComponent(".conv-plans-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
-            guard (try? data.write(to: temp)) != nil else { return }
-            if rename(temp.path, file.path) != 0 { try? FileManager.default.removeItem(at: temp) }
+            if let c = loaded?[key] { return c }
+            var out: ConvPlanner.Choice?
+            withFileLock {
+                loaded = readFile()
+                if let c = loaded?[key] { out = c; return }
+                let c = measure()
+                writeLocked(key: key, choice: c)
+                out = c
+            }
+            if let out { return out }
+            return measure()   // no usable cache directory: measured, not stored
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on the directory's lock file; skips it when the directory
+    /// cannot be made or locked.
+    private func withFileLock(_ body: () -> Void) {
+        let dir = file.deletingLastPathComponent()
+        guard (try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)) != nil else { return }
+        let fd = open(dir.appendingPathComponent("conv-plans.lock").path, O_CREAT | O_RDWR, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { return }
+        defer { _ = flock(fd, LOCK_UN) }
+        body()
+    }
+
+    /// Merges one plan into the file and replaces it by rename; the caller holds the file lock.
+    private func writeLocked(key: String, choice: ConvPlanner.Choice) {
+        var body = FileBody(plans: readFile())
+        body.plans[key] = choice
+        loaded = body.plans
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(body) else { return }
+        let dir = file.deletingLastPathComponent()
+        let temp = dir.appendingPathComponent(".conv-plans-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp")
+        guard (try? data.write(to: temp)) != nil else { return }
+        if rename(temp.path, file.path) != 0 { try? FileManager.default.removeItem(at: temp) }
     }
 }

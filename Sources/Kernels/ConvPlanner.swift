@@ -146,13 +146,11 @@ public final class ConvPlanner: @unchecked Sendable {
             // The scalar path has one real candidate; measuring it would only cost time.
             if KernelRuntime.instructionSet == "scalar" { return Choice(algorithm: .direct, source: "heuristic") }
             let key = "\(Self.machineKey)|\(millisecondsPerMegabyte) ms/MB|\(shape)"
-            if let c = cache?.load(key: key), candidates.contains(c.algorithm) {
-                var cached = c
-                cached.source = "cached"
-                return cached
-            }
-            let c = measure(shape, candidates: candidates)
-            cache?.store(key: key, choice: c)
+            guard let cache else { return measure(shape, candidates: candidates) }
+            var measured = false
+            var c = cache.loadOrMeasure(key: key) { measured = true; return measure(shape, candidates: candidates) }
+            guard candidates.contains(c.algorithm) else { return measure(shape, candidates: candidates) }
+            if !measured { c.source = "cached" }
             return c
         }
     }
