@@ -177,7 +177,8 @@ if [[ -z "$simulate" && -x "$bin/zipar" ]]; then
                 --count 1 --batch 1 --out "$out" >/dev/null 2>"$out/err"; then
             echo "soak: zipar generate failed for job $id: $(tail -1 "$out/err")" >&2; differ=$((differ + 1)); continue
         fi
-        psql_ -c "SELECT encode(png, 'hex') FROM results WHERE job_id = '$id'" | xxd -r -p > "$out/service.png"
+        psql_ -c "SELECT encode(png, 'hex') FROM results WHERE job_id = '$id'" \
+            | python3 -c 'import sys, binascii; sys.stdout.buffer.write(binascii.unhexlify(sys.stdin.read().strip()))' > "$out/service.png"
         checked=$((checked + 1))
         if ! cmp -s "$out/service.png" "$(ls "$out"/*.png | grep -v service.png | head -1)"; then
             differ=$((differ + 1)); echo "soak: job $id ($policy seed $seed cfg $cfg) differs from its solo decode" >&2
