@@ -30,6 +30,11 @@ echo "==> swift test"
 swift build --build-tests
 swift test --skip-build
 
+# The real-model batch-independence tests decode for minutes; alone, so their compute does not starve
+# the timing-sensitive worker tests of the main run (ZIPAR_SLOW_TESTS enables them).
+echo "==> batch independence on the real model (alone vs busy batches vs restarts)"
+ZIPAR_SLOW_TESTS=1 swift test --skip-build --filter 'BatchIndependenceTests'
+
 # On an AVX-512 machine the kernels and every parity fixture run again capped at AVX2 (ZK_ISA=avx2), so
 # both instruction sets' code paths are checked wherever CI runs (an AVX2-only machine ran them above).
 if grep -qw avx512f /proc/cpuinfo; then

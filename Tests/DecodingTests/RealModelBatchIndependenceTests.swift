@@ -6,7 +6,9 @@ import Model
 /// Batch independence on the real bundled model (f16 weights, the real kernels), where a pass's row
 /// count changes which matmul path runs: every policy, cfg on and off, alone against mixed into busy
 /// passes of other requests, must give the same token grid.
-@Suite struct RealModelBatchIndependenceTests {
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["ZIPAR_SLOW_TESTS"] == "1",
+                "minutes of real-model decoding: scripts/test.sh runs it on its own after the main run"))
+struct RealModelBatchIndependenceTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let model: GPTModel = try! ModelBundle(directory: root.appendingPathComponent("models/fashion-16").path).gpt
