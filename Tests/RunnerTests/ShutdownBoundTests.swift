@@ -89,7 +89,9 @@ final class UnreachableQueue: JobQueue {
         let stopped = Date()
         stop.trigger()
         await run.value
-        #expect(Date().timeIntervalSince(stopped) < 1, "a stop during connect waited")
+        // "At once" with slack for a loaded test runner (the whole suite shares two cooperative threads);
+        // it used to wait ~37 s for the connect.
+        #expect(Date().timeIntervalSince(stopped) < 3, "a stop during connect waited")
     }
 
     /// With the database up, a stop during a stuck pass hands every held job back, every time (it used to
