@@ -128,42 +128,40 @@ final class PackedConvWeights: @unchecked Sendable {
     }
     deinit { zk_free(pointer, bytes) }
 
+    /// Floats of the packing of `a` for an `out x in` layer.
+    private static func count(_ a: ConvAlgorithm, out: Int, in inC: Int, kernel: Int) -> Int {
+        let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
+        switch a {
+        case .direct: return zk_conv_packed_count(o, i, k)
+        case .winograd2x2: return zk_winograd_packed_count(2, o, i)
+        case .winograd4x4: return zk_winograd_packed_count(4, o, i)
+        case .gemm: return kernel * kernel * out * inC
+        }
+    }
+
     /// Bytes of the packing of `a` for an `out x in` layer (what `pack` allocates).
     static func bytes(_ a: ConvAlgorithm, out: Int, in inC: Int, kernel: Int) -> Int {
-        let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
-        let count: Int
-        switch a {
-        case .direct: count = zk_conv_packed_count(o, i, k)
-        case .winograd2x2: count = zk_winograd_packed_count(2, o, i)
-        case .winograd4x4: count = zk_winograd_packed_count(4, o, i)
-        case .gemm: count = kernel * kernel * out * inC
-        }
-        return max(count, 1) * MemoryLayout<Float>.size
+        max(count(a, out: out, in: inC, kernel: kernel), 1) * MemoryLayout<Float>.size
     }
 
     static func pack(_ a: ConvAlgorithm, oihw w: [Float], out: Int, in inC: Int, kernel: Int) -> PackedConvWeights {
         let (o, i, k) = (Int32(out), Int32(inC), Int32(kernel))
+        let p = PackedConvWeights(count: count(a, out: out, in: inC, kernel: kernel))
         switch a {
         case .direct:
-            let p = PackedConvWeights(count: zk_conv_packed_count(o, i, k))
             w.withUnsafeBufferPointer { zk_conv_pack($0.baseAddress, o, i, k, p.pointer) }
-            return p
         case .winograd2x2, .winograd4x4:
-            let m: Int32 = a == .winograd2x2 ? 2 : 4
-            let p = PackedConvWeights(count: zk_winograd_packed_count(m, o, i))
-            w.withUnsafeBufferPointer { zk_winograd_pack(m, $0.baseAddress, o, i, p.pointer) }
-            return p
+            w.withUnsafeBufferPointer { zk_winograd_pack(a == .winograd2x2 ? 2 : 4, $0.baseAddress, o, i, p.pointer) }
         case .gemm:
             // [tap][out][in]: one row-major matrix per tap for sgemm.
             let taps = kernel * kernel
-            let p = PackedConvWeights(count: taps * out * inC)
             for t in 0..<taps {
                 for oc in 0..<out {
                     for c in 0..<inC { p.pointer[(t * out + oc) * inC + c] = w[(oc * inC + c) * taps + t] }
                 }
             }
-            return p
         }
+        return p
     }
 
     /// OIHW weights back from the GEMM packing (`[taps][out][in]`).

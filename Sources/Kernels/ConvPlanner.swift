@@ -165,11 +165,16 @@ public final class ConvPlanner: @unchecked Sendable {
         }
     }
 
+    /// Rows of the crop a measurement of `shape` computes: the full width, at most `maxMeasuredPositions`
+    /// positions, whole Winograd tiles as in the real call.
+    public func measuredRows(_ shape: ConvShape) -> Int {
+        let rows = min(shape.height, max(1, maxMeasuredPositions / max(shape.width, 1)))
+        return rows >= 4 && rows < shape.height ? rows - rows % 4 : rows
+    }
+
     /// Times each candidate on a crop of the shape and keeps the fastest within the error bound.
     func measure(_ shape: ConvShape, candidates: [ConvAlgorithm]) -> Choice {
-        var rows = min(shape.height, max(1, maxMeasuredPositions / max(shape.width, 1)))
-        if rows >= 4 && rows < shape.height { rows -= rows % 4 }   // whole Winograd tiles, as in the real call
-        let (h, w) = (rows, shape.width)
+        let (h, w) = (measuredRows(shape), shape.width)
         var rng = SplitMix(seed: UInt64(shape.inChannels &* 1_000_003 &+ shape.outChannels &* 1009 &+ shape.kernel &* 17 &+ shape.width))
         let fanIn = Float(shape.inChannels * shape.kernel * shape.kernel)
         let weight = (0..<(shape.outChannels * shape.inChannels * shape.kernel * shape.kernel)).map { _ in rng.float() / fanIn.squareRoot() }

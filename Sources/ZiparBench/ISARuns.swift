@@ -52,8 +52,7 @@ enum InstructionSetRuns {
 
     /// Runs this executable once per ISA, streaming each child's output; the exit status is the worst.
     static func run(isas: [String]) -> Int32 {
-        var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
+        let exe = currentExecutable()
         let supported = KernelRuntime.supportedInstructionSet
         let rank = ["scalar": 0, "avx2": 1, "avx512": 2]
         var worst: Int32 = 0

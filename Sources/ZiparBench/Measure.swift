@@ -42,12 +42,7 @@ struct MachineInfo: Codable {
     var date: String
 
     static func current() -> MachineInfo {
-        var cpu = "unknown CPU"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let name = line.split(separator: ":", maxSplits: 1).last {
-            cpu = name.trimmingCharacters(in: .whitespaces)
-        }
+        let cpu = CPUInfo.modelName
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
             .split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
         let iso = ISO8601DateFormatter()

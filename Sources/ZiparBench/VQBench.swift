@@ -78,9 +78,7 @@ extension ZiparBench {
         for (shape, c) in ConvPlanner.shared.planned {
             let best = c.seconds[c.algorithm.rawValue]
             // Measured on a crop: GFLOP/s from the crop's FLOPs (same width, fewer rows).
-            let rows = min(shape.height, max(1, ConvPlanner.shared.maxMeasuredPositions / max(shape.width, 1)))
-            let cropRows = rows >= 4 && rows < shape.height ? rows - rows % 4 : rows
-            let cropFlops = shape.flops * Double(cropRows) / Double(shape.height)
+            let cropFlops = shape.flops * Double(ConvPlanner.shared.measuredRows(shape)) / Double(shape.height)
             func cell(_ a: ConvAlgorithm) -> String {
                 guard let s = c.seconds[a.rawValue], let b = best else { return "-" }
                 return f(s * 1e3, 2) + " ms (" + f(s / b, 2) + "x)"
@@ -112,8 +110,7 @@ extension ZiparBench {
     }
 
     func spawnVQRSSProbe(grid: Int, mode: ConvPlanner.Mode) -> Int? {
-        var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
+        let exe = currentExecutable()
         var args = ["ZK_CONV_ALGO=\(mode)", exe, "--vq-rss-probe", "\(grid)"]
         if let threads { args += ["--threads", "\(threads)"] }
         let res = shell(args)

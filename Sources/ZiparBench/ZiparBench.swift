@@ -392,12 +392,8 @@ struct ZiparBench: ParsableCommand {
     // MARK: peak RSS in a fresh process
 
     func spawnRSSProbe(storage: WeightStorage) -> RSSReport? {
-        var args = ["/proc/self/exe", "--rss-probe", storage.rawValue]
+        var args = [currentExecutable(), "--rss-probe", storage.rawValue]
         if let threads { args += ["--threads", "\(threads)"] }
-        var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        // Rebuilt while running: the link reads "... (deleted)"; the new binary sits at the same path.
-        if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
-        args[0] = exe
         let res = shell(args)
         guard res.status == 0, let line = res.out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let r = try? JSONDecoder().decode(RSSReport.self, from: Data(line.utf8)) else {
@@ -424,6 +420,14 @@ struct ZiparBench: ParsableCommand {
 }
 
 /// Runs a command to completion, capturing its output (stderr through a file, so neither pipe can fill up).
+/// This executable's path, for the probes and per-ISA runs that re-run it in a fresh process.
+func currentExecutable() -> String {
+    var exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    // Rebuilt while running: the link reads "... (deleted)"; the new binary sits at the same path.
+    if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
+    return exe
+}
+
 func shell(_ args: [String]) -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
