@@ -30,6 +30,11 @@ echo "==> swift test"
 swift build --build-tests
 swift test --skip-build
 
+# The shutdown bounds are wall-clock measurements: run alone, so the main run's compute-heavy suites
+# (which share the two cooperative threads of a 2-core machine) cannot delay the worker's timers.
+echo "==> shutdown bounds (timing, alone)"
+ZIPAR_TIMING_TESTS=1 swift test --skip-build --filter 'ShutdownBoundTests'
+
 # The real-model batch-independence tests decode for minutes; alone, so their compute does not starve
 # the timing-sensitive worker tests of the main run (ZIPAR_SLOW_TESTS enables them).
 echo "==> batch independence on the real model (alone vs busy batches vs restarts)"
