@@ -220,6 +220,22 @@ import Testing
         }
     }
 
+    /// The vector quantizer (whole groups) and the scalar one (short groups, `ZK_ISA=scalar`) give the same
+    /// bytes: the scalar path's results must not drift from the vector path's by more than the tiles' sums.
+    @Test func int8ActivationQuantizerIsTheSameScalarAndVector() {
+        var rng = TestRandom(seed: 23)
+        let rows = 3, inF = 200
+        var xs = rng.floats(rows * inF)
+        xs[7] = 0.5; xs[8] = -0.5; xs[40] = 1e-30                // halves and a tiny value
+        for k in 64..<96 { xs[inF + k] = 0 }                      // an all-zero group
+        let vector = SkinnyMatmul.int8RoundedActivations(xs, rows: rows, inF: inF)
+        KernelRuntime.forceScalar(true)
+        let scalar = SkinnyMatmul.int8RoundedActivations(xs, rows: rows, inF: inF)
+        KernelRuntime.forceScalar(false)
+        #expect(vector.elementsEqual(scalar) { $0.bitPattern == $1.bitPattern })
+        #expect((64..<96).allSatisfy { vector[inF + $0] == 0 })
+    }
+
     @Test func concurrentCallersAllGetCorrectResults() async {
         var rng = TestRandom(seed: 11)
         let out = 517, inF = 133

@@ -77,7 +77,7 @@ void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, fl
 void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);
 /// int8 weights, llama.cpp Q8_0-like: w is out x in int8 values, scales out x ceil(in / 32) floats
 /// (one per group of 32 along a row); the weight is (float)q * scale. The query rows are quantized the
-/// same way (per group of 32, max|x| / 127, nearest) and each group's products summed exactly in
+/// same way (per group of 32, max|x| / 127, nearest even) and each group's products summed exactly in
 /// integers (int8 x int8, as llama.cpp's Q8_0 x Q8_0), then scaled by the two scales. Mode 2 runs
 /// OpenBLAS on the same numbers: dequantized weights (blocks of 64 rows in a per-thread scratch) times
 /// the rounded query rows (zk_q8_fake_quantize).
