@@ -46,6 +46,9 @@ if grep -qw avx512f /proc/cpuinfo; then
     echo "==> kernels and parity tests again at ZK_ISA=avx2"
     ZK_ISA=avx2 swift test --skip-build --filter 'KernelsTests|ModelTests|TextModelTests'
 fi
+# The portable C fallback every kernel has, for CPUs without AVX2 (and a check that no vector path is needed).
+echo "==> kernel tests again on the scalar fallback (ZK_ISA=scalar)"
+ZK_ISA=scalar swift test --skip-build --filter 'KernelsTests'
 
 echo "==> browser test (dashboard, metrics)"
 scripts/browser-test.sh

@@ -112,5 +112,6 @@ void zk_exp(const float *x, float *y, size_t n) {
 #if defined(__x86_64__)
     if (vec()) { exp_avx(x, y, n); return; }
 #endif
-    for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+    // Below -87.3 the vector path flushes to 0 (no subnormals); the scalar fallback gives the same.
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < -87.3f ? 0 : expf(x[i]);
 }
