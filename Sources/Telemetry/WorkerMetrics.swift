@@ -11,7 +11,16 @@ public final class WorkerMetrics: Sendable {
     /// Upper bounds of the per-stage histograms: from a tiny model's milliseconds to a real model's minutes.
     static let stageBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 150, 300]
 
-    public init() {}
+    /// Series an alert rule watches exist from the start (at 0), not only after their first event:
+    /// `increase(zipar_lease_renew_failures_total[5m])` sees nothing on a series that was never exposed.
+    public init() {
+        _ = leaseRenewFailures
+    }
+
+    private var leaseRenewFailures: Counter {
+        registry.makeCounter(descriptor: name("lease_renew_failures", "total", "Heartbeats that could not renew the leases"),
+                             labels: [])
+    }
 
     public func jobCompleted(model: String, passes: Int, queries: Int, stages: [(String, Double)]) {
         registry.makeCounter(descriptor: name("jobs_done", "total", "Jobs finished with an image"),
@@ -21,7 +30,7 @@ public final class WorkerMetrics: Sendable {
         registry.makeCounter(descriptor: name("query_tokens", "total", "Query tokens the finished jobs put into passes (CFG twins included)"),
                              labels: [("model", model)]).increment(by: Int64(queries))
         for (stage, seconds) in stages {
-            registry.makeValueHistogram(descriptor: name("stage", "seconds", "Seconds per job and stage (queue, gpt, vq, png)"),
+            registry.makeValueHistogram(descriptor: name("stage", "seconds", "Seconds per job and stage (decode, gpt, vq, png)"),
                                         labels: [("model", model), ("stage", stage)], buckets: Self.stageBuckets).record(seconds)
         }
         let now = Date()
@@ -44,10 +53,7 @@ public final class WorkerMetrics: Sendable {
                            labels: [("model", model)]).set(Double(count))
     }
 
-    public func leaseRenewFailed() {
-        registry.makeCounter(descriptor: name("lease_renew_failures", "total", "Heartbeats that could not renew the leases"),
-                             labels: []).increment()
-    }
+    public func leaseRenewFailed() { leaseRenewFailures.increment() }
 
     /// `zipar_<metric>_<unit>` with its help line.
     func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
