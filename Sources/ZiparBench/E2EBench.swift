@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import Kernels
 import Model
 
@@ -18,7 +19,7 @@ struct E2ERow: Codable {
 extension ZiparBench {
     /// GPT + VQ + PNG end to end, the worker's way: the scheduler's passes on this thread, each finished
     /// grid's VQ decode and PNG encode on a serial queue beside the next passes.
-    func e2eCell(_ m: GPTModel, vq: VQDecoder, policy: PolicySpec, batch: Int, cfgScale: Float) throws -> (perImage: Double, perSecond: Double) {
+    func e2eCell(_ m: GPTModel, vq: VQDecoder, policy: WindowPolicy, batch: Int, cfgScale: Float) throws -> (perImage: Double, perSecond: Double) {
         let scheduler = BatchScheduler(model: m, batch: batch, maxQueries: 128)
         let queue = DispatchQueue(label: "zipar-bench.image")
         let group = DispatchGroup()
@@ -27,9 +28,9 @@ extension ZiparBench {
         let grid = m.config.grid, size = grid * vq.config.upsampling, channels = vq.config.outChannels
         let t0 = DispatchTime.now().uptimeNanoseconds
         for i in 0..<batch {
-            try scheduler.add(GenerationRequest(id: "e2e-\(i)", classLabel: i % m.config.numClasses, policy: policy.policy,
+            try scheduler.add(GenerationRequest(id: "e2e-\(i)", classLabel: i % m.config.numClasses, policy: policy,
                                                 sampling: SamplingParams(temperature: 1, topK: 0, topP: 1, cfgScale: cfgScale),
-                                                seed: 11 &+ UInt64(i), officialSchedule: policy.officialSchedule))
+                                                seed: 11 &+ UInt64(i)))
         }
         while scheduler.inFlight > 0 {
             for r in scheduler.step() {
@@ -51,7 +52,7 @@ extension ZiparBench {
     /// checkout of them is named by ZIPAR_REPO, else our own PyTorch GPT and VQ (tools/bench/bench_torch.py +
     /// tools/bench/bench_vq_torch.py). Keys are "policy|cfg" with the official code's policy names (ntp, zipar:S:
     /// the official code has one ZipAR schedule, which is our official:S).
-    func torchE2E(shape: String, grid: Int, policies: [PolicySpec]) -> (source: String, gpt: [String: Double], vq: Double?)? {
+    func torchE2E(shape: String, grid: Int, policies: [WindowPolicy]) -> (source: String, gpt: [String: Double], vq: Double?)? {
         guard shell([python, "-c", "import torch"]).status == 0 else { emit("torch e2e: skipped (torch not installed)"); return nil }
         let names = Array(Set(policies.map { torchPolicyName($0) })).sorted()
         let common = ["--shape", shape, "--grid", "\(grid)", "--threads", "\(KernelRuntime.threads)",
@@ -83,12 +84,14 @@ extension ZiparBench {
     }
 
     /// The official code's name for a policy: it runs NTP and ZipAR on its own schedule only.
-    func torchPolicyName(_ p: PolicySpec) -> String {
-        if case .zipar(let s) = p.policy { return "zipar:\(s)" }
-        return "ntp"
+    func torchPolicyName(_ p: WindowPolicy) -> String {
+        switch p {
+        case .zipar(let s), .official(let s): return "zipar:\(s)"
+        default: return "ntp"
+        }
     }
 
-    func e2eBench(storages: [WeightStorage], policies: [PolicySpec], batches: [Int], large: Bool, peak: Double, torch: Bool) throws -> [E2ERow] {
+    func e2eBench(storages: [WeightStorage], policies: [WindowPolicy], batches: [Int], large: Bool, peak: Double, torch: Bool) throws -> [E2ERow] {
         var shapes: [(String, Int)] = [("GPT-B", 16)]
         if large { shapes.append(("GPT-L", 24)) }
         var rows: [E2ERow] = []
