@@ -113,7 +113,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["CLISupport", "ModelCLI", "JobStore", "JobCore", "Decoding", "Kernels",
+        .testTarget(name: "CLITests", dependencies: ["CLISupport", "ModelCLI", "JobStore", "JobCore", "ModelFolder", "Decoding", "Kernels",
                                                      "TestSupport"]),
     ]
 )

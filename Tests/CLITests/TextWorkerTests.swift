@@ -3,6 +3,7 @@ import Foundation
 import JobCore
 import JobStore
 import Kernels
+import ModelFolder
 import Testing
 import TestSupport
 
