@@ -27,9 +27,9 @@ public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
         ("ntp", "next-token prediction, one token per pass", "ntp"),
         ("zipar:S", "ZipAR: a row starts once the row above has S tokens", "zipar:8"),
         ("adaptive:SMIN", "ZipAR's adaptive window, a row's first token drafted at SMIN", "adaptive:4"),
-        ("official:S", "zipar:S on the official schedule, the whole first row first (also zipar:S+official)", "official:8"),
-        ("sjd:K", "speculative Jacobi decoding, K tokens a pass (K in 1...\(JobParameters.maxJacobiWindow))", "sjd:4"),
-        ("zipar-sjd:S,K", "zipar:S with a Jacobi window of K in each row (also zipar-sjd:S/K)", "zipar-sjd:8,4"),
+        ("official:S", "zipar:S on the official schedule, the whole first row first; also zipar:S+official", "official:8"),
+        ("sjd:K", "speculative Jacobi decoding, K tokens a pass, K in 1...\(JobParameters.maxJacobiWindow)", "sjd:4"),
+        ("zipar-sjd:S,K", "zipar:S with a Jacobi window of K in each row; also zipar-sjd:S/K", "zipar-sjd:8,4"),
     ]
 
     /// `ntp, zipar:S, ..., sjd:K or zipar-sjd:S,K`.
