@@ -13,8 +13,24 @@ void zk_detect_isa(void);
 // dispatching kernel calls first, so zk_level() below is valid inside the kernels.
 void zk_runtime_init(void);
 static inline int zk_level(void) { return zk_scalar_forced ? ZK_ISA_SCALAR : zk_isa_level; }
+// AVX-512 VNNI and BW (the int8 products' vpdpbusd); without them the AVX-512 level runs the AVX2 int8 tile.
+extern int zk_has_vnni;
 // The AVX2/FMA/F16C loops (attention, vector ops) may run.
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
+
+// matmul_q8.c: query rows quantized like int8 weights, per group of 32 (see matmul_q8_tile.h).
+typedef struct {
+    const int8_t *q;     // rows x kp: the values, -127...127, zero from `in` on
+    const int8_t *qa;    // rows x kp: their magnitudes (AVX2's unsigned operand)
+    const float *s4;     // rows x kp/4: each lane of four values' group scale (8 copies per group)
+    const int32_t *c4;   // rows x kp/4: -128 x the sum of each lane's four values (VNNI's offset)
+    int kp;              // `in` rounded up to a multiple of 64
+} zk_q8_rows;
+// Quantizes `rows` rows of `in` into a per-thread buffer that lives until the thread's next call;
+// returns 0, or -1 when memory ran out.
+int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out);
+void zk_q8_range_scalar(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
+                        int o0, int o1);
 
 static inline float zk_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;

@@ -10,6 +10,7 @@
 
 int zk_isa_level = ZK_ISA_SCALAR;
 int zk_scalar_forced = 0;
+int zk_has_vnni = 0;
 
 static void detect(void) {
 #if defined(__x86_64__)
@@ -17,6 +18,8 @@ static void detect(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
         zk_isa_level = ZK_ISA_AVX2;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) zk_isa_level = ZK_ISA_AVX512;
+        zk_has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     }
     const char *env = getenv("ZK_ISA");
     // ZK_ISA=scalar or avx2 caps the level (tests and benchmarks compare the paths); the full names are

@@ -56,25 +56,6 @@ static void range_f16_scalar(const float *x, int rows, const uint16_t *w, int ou
     }
 }
 
-// int8 weights: the dequantized weight is (float)q * scale, one f32 multiply, as in the vector tiles.
-static void range_i8_scalar(const float *x, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
-                            int o0, int o1) {
-    const int ng = (in + 31) / 32;
-    for (int o = o0; o < o1; o++) {
-        const int8_t *wr = w + (size_t)o * in;
-        const float *sr = sc + (size_t)o * ng;
-        for (int q = 0; q < rows; q++) {
-            const float *xr = x + (size_t)q * in;
-            float s = 0;
-            for (int k = 0; k < in; k++) {
-                float wk = (float)wr[k] * sr[k >> 5];
-                s += wk * xr[k];
-            }
-            y[(size_t)q * out + o] = s;
-        }
-    }
-}
-
 void zk_quantize_i8(const float *w, int out, int in, int8_t *q, float *scales) {
     const int ng = (in + 31) / 32;
     for (int o = 0; o < out; o++) {
@@ -165,10 +146,11 @@ static void blas_range_f16(const float *x, int rows, const uint16_t *w, int out,
     }
 }
 
-static void blas_range_i8(const float *x, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
-                          int o0, int o1) {
+// x: the query rows already rounded as the int8 kernels round them (zk_q8_fake_quantize).
+static void blas_range_i8(const float *x, const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out,
+                          int in, float *y, int o0, int o1) {
     float *buf = thread_scratch((size_t)F16_BLOCK_ROWS * in);
-    if (!buf) { range_i8_scalar(x, rows, w, sc, out, in, y, o0, o1); return; }
+    if (!buf) { zk_q8_range_scalar(a, rows, w, sc, out, in, y, o0, o1); return; }
     const int ng = (in + 31) / 32;
     for (int o = o0; o < o1; o += F16_BLOCK_ROWS) {
         int n = o1 - o < F16_BLOCK_ROWS ? o1 - o : F16_BLOCK_ROWS;
@@ -182,7 +164,14 @@ static void blas_range_i8(const float *x, int rows, const int8_t *w, const float
 typedef struct {
     const float *x; int rows; const void *w; int out, in; float *y; int f16, blas;
     const float *scales;     // int8 weights: per-group scales (then f16 = 2)
+    const zk_q8_rows *q8;    // int8: the query rows quantized (and x rounded to match, for BLAS)
 } mm_ctx;
+
+const char *zk_int8_kernel(void) {
+    zk_runtime_init();
+    if (zk_level() == ZK_ISA_SCALAR) return "scalar";
+    return zk_level() == ZK_ISA_AVX512 && zk_has_vnni ? "avx512-vnni" : "avx2";
+}
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
@@ -193,13 +182,16 @@ static void mm_part(void *c, int part, int parts) {
     if (o1 > m->out) o1 = m->out;
     if (o0 >= o1) return;
     if (m->f16 == 2) {
-        if (m->blas) { blas_range_i8(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return; }
+        if (m->blas) { blas_range_i8(m->x, m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return; }
         switch (zk_level()) {
 #if defined(__x86_64__)
-        case ZK_ISA_AVX512: range_i8_avx512(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
-        case ZK_ISA_AVX2: range_i8_avx2(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+        case ZK_ISA_AVX512:
+            if (zk_has_vnni) { range_q8_avx512(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return; }
+            range_q8_avx2(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1);
+            return;
+        case ZK_ISA_AVX2: range_q8_avx2(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
 #endif
-        default: range_i8_scalar(m->x, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+        default: zk_q8_range_scalar(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
         }
     }
     if (m->blas) {
@@ -239,11 +231,15 @@ static int chunks_for(int out, int in, int rows, size_t wbytes) {
     return chunks < tiles ? chunks : tiles;
 }
 
+// Out of memory for the quantized query rows: the product is NaN, which the callers' finite checks
+// report, rather than a crash inside a worker.
+static void fill_nan(float *y, size_t n) { for (size_t i = 0; i < n; i++) y[i] = NAN; }
+
 void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode) {
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
-    mm_ctx c = { x, rows, w, out, in, y, 0, blas, NULL };
+    mm_ctx c = { x, rows, w, out, in, y, 0, blas, NULL, NULL };
     zk_parallel(chunks_for(out, in, rows, 4), mm_part, &c);
 }
 
@@ -251,7 +247,7 @@ void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in,
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
-    mm_ctx c = { x, rows, w, out, in, y, 1, blas, NULL };
+    mm_ctx c = { x, rows, w, out, in, y, 1, blas, NULL, NULL };
     zk_parallel(chunks_for(out, in, rows, 2), mm_part, &c);
 }
 
@@ -259,8 +255,20 @@ void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_i8);
-    mm_ctx c = { x, rows, w, out, in, y, 2, blas, scales };
+    zk_q8_rows a;
+    float *rounded = NULL;
+    if (zk_q8_quantize_rows(x, rows, in, &a) != 0) { fill_nan(y, (size_t)rows * out); return; }
+    if (blas) {
+        rounded = malloc((size_t)rows * in * sizeof(float));
+        if (!rounded || zk_q8_fake_quantize(x, rows, in, rounded) != 0 || zk_q8_quantize_rows(x, rows, in, &a) != 0) {
+            free(rounded);
+            fill_nan(y, (size_t)rows * out);
+            return;
+        }
+    }
+    mm_ctx c = { blas ? rounded : x, rows, w, out, in, y, 2, blas, scales, &a };
     zk_parallel(chunks_for(out, in, rows, 1), mm_part, &c);
+    free(rounded);
 }
 
 // ---- general sgemm, split by columns of C ----------------------------------------------------

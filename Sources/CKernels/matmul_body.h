@@ -26,20 +26,14 @@ TGT static inline float FN(hsum)(__m256 v) {
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define VMUL(a, b) _mm512_mul_ps(a, b)
-#define VBCAST(p) _mm512_set1_ps(*(p))
 #define VLOAD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
-#define VLOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #else
 #define VT __m256
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VMUL(a, b) _mm256_mul_ps(a, b)
-#define VBCAST(p) _mm256_broadcast_ss(p)
 #define VLOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define VLOAD_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 #define VHSUM(v) FN(hsum)(v)
 #endif
 
@@ -156,71 +150,36 @@ TGT __attribute__((always_inline)) static inline void NAME(                     
 ZK_TILE(FN(tile_f32), float, ZK_LOAD_F32, ZK_W_F32)
 ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 
-// int8 weights (Q8_0-like): row o holds `in` int8 values and ceil(in / 32) f32 scales, one per group
-// of 32 along k. With several queries each vector of 8 weights is sign-extended, converted and
-// multiplied by its group's scale as it loads (the dequantized weight, rounded once, as
-// zk_dequantize_i8 computes it), then used like an f32 vector by every query of the block: one
-// multiply per weight vector, shared. One query runs the same arithmetic, although summing a group's
-// unscaled products and scaling the sum once is ~5% faster there: a row's result must be the same bits
-// whatever other rows share the call (an image must not depend on its batch; SkinnyMatmulTests). The
-// scale rows are prefetched with the weight rows (a line of scales covers 512 weights).
-#define ZK_W_I8(o, kk) ((float)w[(size_t)(o) * in + (kk)] * sc[(size_t)(o) * ng + ((kk) >> 5)])
-#define ZK_LOAD_I8(p) VLOAD_I8(p)
-
-TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
-    const float *restrict x, int ldx, const int8_t *restrict w, const float *restrict sc, int in, int ng,
-    float *restrict y, int ldy, const int no, const int nq, const size_t pf, const int qb, const int nqb) {
-    VT acc[4][8];
-    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();
-    const size_t pfs = (pf / in) * ng;   // the scale rows as many rows ahead
-    int k = 0;
-    while (k + VW <= in) {   // one group of 32 (the last may be shorter) per turn
-        const int g = k >> 5;
-        const int kend = k + 32 < in ? k + 32 : in;
-        VT sv[4];
-        for (int o = 0; o < no; o++) sv[o] = VBCAST(sc + (size_t)o * ng + g);
-        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
-            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
-        if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
-            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
-        for (; k + VW <= kend; k += VW) {
-            VT wv[4];
-            for (int o = 0; o < no; o++) wv[o] = VMUL(ZK_LOAD_I8(w + (size_t)o * in + k), sv[o]);
-            for (int q = 0; q < nq; q++) {
-                VT xv = VLOAD(x + (size_t)q * ldx + k);
-                for (int o = 0; o < no; o++) acc[o][q] = VFMA(wv[o], xv, acc[o][q]);
-            }
-        }
-    }   // k stops at the first group that ends short of VW more weights (only the last one can)
-    ZK_FINISH(ZK_W_I8)
-}
+#include "matmul_q8_tile.h"
 
 // One switch per tile shape so every tile is compiled with constant bounds (all in registers);
 // shapes taller than ZK_NO allows for their query count are never dispatched (and compile away).
-#define ZK_CASES(CALL)                                                                               \
+#define ZK_CASES(CALL, NOF)                                                                          \
     switch (no * 16 + nq) {                                                                          \
-    ZK_CASE_ROW(CALL, 1) ZK_CASE_ROW(CALL, 2) ZK_CASE_ROW(CALL, 3) ZK_CASE_ROW(CALL, 4)              \
+    ZK_CASE_ROW(CALL, NOF, 1) ZK_CASE_ROW(CALL, NOF, 2) ZK_CASE_ROW(CALL, NOF, 3)                    \
+    ZK_CASE_ROW(CALL, NOF, 4)                                                                        \
     default: break;                                                                                  \
     }
-#define ZK_CASE_ROW(CALL, NO) ZK_C(CALL, NO, 1) ZK_C(CALL, NO, 2) ZK_C(CALL, NO, 3) ZK_C(CALL, NO, 4)  \
-                              ZK_C(CALL, NO, 5) ZK_C(CALL, NO, 6) ZK_C(CALL, NO, 7) ZK_C(CALL, NO, 8)
-#define ZK_C(CALL, NO, NQV) case NO * 16 + NQV: if (NO <= ZK_NO(NQV)) CALL(NO, NQV); break;
+#define ZK_CASE_ROW(CALL, NOF, NO) ZK_C(CALL, NOF, NO, 1) ZK_C(CALL, NOF, NO, 2) ZK_C(CALL, NOF, NO, 3) \
+    ZK_C(CALL, NOF, NO, 4) ZK_C(CALL, NOF, NO, 5) ZK_C(CALL, NOF, NO, 6) ZK_C(CALL, NOF, NO, 7)         \
+    ZK_C(CALL, NOF, NO, 8)
+#define ZK_C(CALL, NOF, NO, NQV) case NO * 16 + NQV: if (NO <= NOF(NQV)) CALL(NO, NQV); break;
 
 // Walks rows o0..<o1 in bands of ZK_BAND; each band by every query block (<= ZK_QMAX queries, balanced:
-// 9 rows run as 5 + 4) in tiles of ZK_NO(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
+// 9 rows run as 5 + 4) in tiles of NOF(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
 // With several query blocks the prefetch reaches at least the next band: a row of the current band
 // is loaded by the first block before a later block's share of its prefetch would be issued.
-#define ZK_RANGE(TILE_CALL, PF_ROWS)                                                                 \
+#define ZK_RANGE(TILE_CALL, PF_ROWS, NOF)                                                               \
     const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                  \
     const size_t pf = (size_t)(nqb > 1 && PF_ROWS < ZK_BAND ? ZK_BAND : PF_ROWS) * in;               \
     for (int o = o0; o < o1; o += ZK_BAND) {                                                         \
         const int band = o1 - o < ZK_BAND ? o1 - o : ZK_BAND;                                        \
         for (int qb = 0; qb < nqb; qb++) {                                                           \
             const int q0 = rows * qb / nqb, nq = rows * (qb + 1) / nqb - q0;                         \
-            const int step = ZK_NO(nq);                                                              \
+            const int step = NOF(nq);                                                                \
             for (int oo = o; oo < o + band; oo += step) {                                            \
                 const int no = o + band - oo < step ? o + band - oo : step;                          \
-                ZK_CASES(TILE_CALL)                                                                  \
+                ZK_CASES(TILE_CALL, NOF)                                                             \
             }                                                                                        \
         }                                                                                            \
     }
@@ -228,7 +187,7 @@ TGT __attribute__((always_inline)) static inline void FN(tile_i8)(
 TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out, int in, float *y,
                               int o0, int o1) {
 #define ZK_CALL(NO, NQ) FN(tile_f32)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F32)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F32, ZK_NO)
 #undef ZK_CALL
 }
 
@@ -238,15 +197,16 @@ TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out,
 TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int out, int in, float *y,
                               int o0, int o1) {
 #define ZK_CALL(NO, NQ) FN(tile_f16)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16, ZK_NO)
 #undef ZK_CALL
 }
 
-TGT static void FN(range_i8)(const float *x, int rows, const int8_t *w, const float *sc, int out, int in,
-                             float *y, int o0, int o1) {
+// int8: walked like the others, in the tile heights of ZK_Q8_NO (matmul_q8_tile.h).
+ZK_Q8_TGT static void FN(range_q8)(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in,
+                                   float *y, int o0, int o1) {
     const int ng = (in + 31) / 32;
-#define ZK_CALL(NO, NQ) FN(tile_i8)(x + (size_t)q0 * in, in, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8)
+#define ZK_CALL(NO, NQ) FN(tile_q8)(a, q0, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8, ZK_Q8_NO)
 #undef ZK_CALL
 }
 
@@ -276,13 +236,12 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #undef VZERO
 #undef VLOAD
 #undef VFMA
-#undef VMUL
-#undef VBCAST
 #undef VLOAD_F16
-#undef VLOAD_I8
 #undef VHSUM
 #undef ZK_CASE_ROW
 #undef ZK_C
 #undef ZK_CASES
 #undef ZK_TILE
+#undef ZK_Q8_NO
+#undef ZK_Q8_TGT
 #undef FN

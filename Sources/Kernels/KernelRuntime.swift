@@ -77,9 +77,12 @@ extension KernelRuntime {
 
     /// One line for a worker's startup log: kernel ISA (and what the CPU supports), threads, the
     /// OpenBLAS core and whether it was corrected, e.g.
-    /// `kernels avx512 (cpu avx512), 2 threads; OpenBLAS core SkylakeX (fixed from Prescott)`.
+    /// `kernels avx512 (cpu avx512, int8 avx512-vnni), 2 threads; OpenBLAS core SkylakeX (fixed from Prescott)`.
+    /// The int8 products' tile: "avx512-vnni", "avx2" (also on AVX-512 CPUs without VNNI) or "scalar".
+    public static var int8Kernel: String { String(cString: zk_int8_kernel()) }
+
     public static func describe() -> String {
-        var s = "kernels \(instructionSet) (cpu \(supportedInstructionSet)), \(threads) threads; OpenBLAS core \(blasCore)"
+        var s = "kernels \(instructionSet) (cpu \(supportedInstructionSet), int8 \(int8Kernel)), \(threads) threads; OpenBLAS core \(blasCore)"
         if let from = blasCoreFixedFrom { s += " (fixed from \(from) via OPENBLAS_CORETYPE)" }
         if !blasCoreIsModern { s += " [WARNING: fallback core on an AVX2 CPU; set OPENBLAS_CORETYPE]" }
         return s

@@ -25,7 +25,7 @@ public enum MatmulPath: String, Sendable, CaseIterable {
 /// matters is reading every weight byte once per pass, whatever the number of rows: the C kernel
 /// keeps a tile of 4 weight rows in cache while every block of queries runs over it, splits the
 /// output rows between the pool threads, and widens f16 weights with F16C as they load (int8 weights:
-/// sign-extends, converts and scales them by their group's scale).
+/// the query rows are quantized per group of 32 and multiplied in integers, see `WeightStorage.int8`).
 enum SkinnyMatmul {
     static func f32(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, out: Int, inF: Int,
                     y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
@@ -41,5 +41,15 @@ enum SkinnyMatmul {
     static func int8(x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Int8>, scales: UnsafePointer<Float>, out: Int,
                      inF: Int, y: UnsafeMutablePointer<Float>, path: MatmulPath = .automatic) {
         zk_matmul_i8(x, Int32(rows), w, scales, Int32(out), Int32(inF), y, path.code)
+    }
+
+    /// `rows` rows of `inF` values as an int8 product sees them: each rounded to its group of 32's step
+    /// (the reference for tests of int8 storage).
+    static func int8RoundedActivations(_ x: [Float], rows: Int, inF: Int) -> [Float] {
+        var out = [Float](repeating: .nan, count: rows * inF)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in _ = zk_q8_fake_quantize(xp.baseAddress!, Int32(rows), Int32(inF), op.baseAddress!) }
+        }
+        return out
     }
 }

@@ -7,9 +7,11 @@ public enum WeightStorage: String, Sendable, CaseIterable {
     case f32
     /// 2 bytes a weight, widened to f32 as it streams through the kernel: half the bytes per pass.
     case f16
-    /// Weight-only int8, llama.cpp Q8_0-like: per output row, groups of 32 weights share one f32 scale
-    /// (max|w| / 127, weights rounded to nearest), dequantized in the kernel as they load: 1.125 bytes a
-    /// weight. Activations stay f32; a model's KV caches are then f16 (`kvCacheStorage`).
+    /// int8, llama.cpp Q8_0-like: per output row, groups of 32 weights share one f32 scale (max|w| / 127,
+    /// weights rounded to nearest): 1.125 bytes a weight. A product quantizes its query rows the same way
+    /// (per group of 32) and sums each group's int8 x int8 products exactly, as llama.cpp's Q8_0 x Q8_0
+    /// dot product does, so a one-query pass streams at memory speed on AVX2 too. The rest of the pass
+    /// (norms, attention, sampling) stays f32; a model's KV caches are then f16 (`kvCacheStorage`).
     case int8
 }
 

@@ -99,7 +99,7 @@ func matmulSweep(_ weights: GPTWeights, rowsList: [Int], repeats: Int, bandwidth
     let floor = Double(weights.streamedBytes) / bandwidth
     return rowsList.map { rows in
         func pass(_ path: MatmulPath) -> Double {
-            timed(repeats: repeats) { for m in mats { m.apply(x, rows: rows, into: y, path: path) } }
+            fastest(repeats: repeats) { for m in mats { m.apply(x, rows: rows, into: y, path: path) } }
         }
         let k = pass(.kernel), b = pass(.blas)
         return MatmulPoint(rows: rows, kernelMs: k * 1e3, blasMs: b * 1e3, kernelOverFloor: k / floor)
@@ -151,7 +151,9 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         }
     }
     // Rounds over every query count, so the ratios to the 1-query pass compare passes timed
-    // seconds apart, not minutes: background load on a shared machine drifts. Medians per count.
+    // seconds apart, not minutes: background load on a shared machine drifts. The fastest round per
+    // count, like the bandwidth the floor comes from (the fastest of its sweeps): a capability against a
+    // capability, so a neighbour's burst on a shared machine moves neither side of the ratio.
     let batches = queryCounts.map { (oneImage($0), spread($0)) }
     var times = [[Double]](repeating: [], count: queryCounts.count), spreadTimes = times
     for round in -1..<repeats {                   // round -1 warms up
@@ -162,9 +164,9 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         }
     }
     var points: [SweepPoint] = []
-    let oneQuery = median(times[queryCounts.firstIndex(of: 1) ?? 0])
+    let oneQuery = times[queryCounts.firstIndex(of: 1) ?? 0].min()!
     for (i, n) in queryCounts.enumerated() {
-        let s = median(times[i]), sSpread = median(spreadTimes[i])
+        let s = times[i].min()!, sSpread = spreadTimes[i].min()!
         let profile = PassProfile()
         engine.profile = profile
         for _ in 0..<repeats { _ = engine.forward(batches[i].0) }

@@ -15,6 +15,13 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
+/// Fastest seconds of `repeats` runs after `warmup` untimed ones: what the machine can do, compared
+/// with the streaming-read bandwidth, which is also the best of its sweeps.
+func fastest(repeats: Int, warmup: Int = 1, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    return (0..<max(repeats, 1)).map { _ in seconds(body) }.min()!
+}
+
 /// Median seconds of `repeats` runs after `warmup` untimed ones.
 func timed(repeats: Int, warmup: Int = 1, _ body: () -> Void) -> Double {
     for _ in 0..<warmup { body() }

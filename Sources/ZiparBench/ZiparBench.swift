@@ -57,7 +57,7 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Guidance scale of the 'cfg on' rows.")
     var cfgScale: Float = 4
 
-    @Option(help: "Rounds of the policy table (default 2, 1 with --quick); every cell reports its fastest round, so one disturbed run does not skew a ratio.")
+    @Option(help: "Rounds of the policy table (default 2, 1 with --quick) and of the --e2e batch-1 cells, ours and the official scripts' (default 2); every cell reports its fastest round, so one disturbed run does not skew a ratio.")
     var rounds: Int?
 
     @Flag(help: "Skip the policy table (kernels, sweep and floor only).")
@@ -141,7 +141,8 @@ struct ZiparBench: ParsableCommand {
         }
         if e2e {
             let peak = KernelRuntime.peakFlops() ?? 257e9
-            let rows = try e2eBench(storages: storage.values, policies: e2ePolicies.values, batches: batches.values, large: large, peak: peak, torch: !noTorch)
+            let rows = try e2eBench(storages: storage.values, policies: e2ePolicies.values, batches: batches.values, large: large, peak: peak,
+                                    torch: !noTorch, rounds: rounds ?? 2)
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -223,7 +224,7 @@ struct ZiparBench: ParsableCommand {
                 for p in r.matmul {
                     t.add(["\(p.rows)", f(p.kernelMs, 2), f(p.blasMs, 2), f(p.kernelOverFloor, 2), p.kernelMs <= p.blasMs ? "kernel" : "OpenBLAS"])
                 }
-                emit("matrix products of one pass (all \(passMatrices(m.weights).count) matrices):")
+                emit("matrix products of one pass (all \(passMatrices(m.weights).count) matrices; fastest of \(repeats)):")
                 emit(t.render())
                 emit("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
             }
@@ -235,7 +236,7 @@ struct ZiparBench: ParsableCommand {
                 t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
                        f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
             }
-            emit("forward pass vs query tokens (GPTEngine; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
+            emit("forward pass vs query tokens (GPTEngine, fastest of \(repeats) rounds; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
             emit("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
             emit(t.render() + "\n")
             var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")

@@ -72,11 +72,12 @@ import Testing
     }
 
     /// f32 weights kept as int8 in memory (`--storage int8`: one f32 scale per 32 weights of a row, the
-    /// KV cache f16, embeddings and norms f32), against the exact f32 reference. Its own bound, set from
-    /// the measured error with a margin: measured 0.053 on tiny-gqa24 (all queries in passes of 64, and
-    /// one token a pass alike) and 0.056 on fashion-16 (its f16 file quantized), ~25x the f16 storage's
-    /// error (one rounding of 1/254 of a group's largest weight against 2^-11 of each weight).
-    static let int8StorageTolerance: Float = 0.1
+    /// query rows of every product quantized the same way and multiplied in integers, the KV cache f16,
+    /// embeddings and norms f32), against the exact f32 reference. Its own bound, set from the measured
+    /// error with a margin: measured 0.076 on tiny-gqa24 (all queries in passes of 64, and one token a
+    /// pass alike) and 0.123 on fashion-16 (its f16 file quantized); with f32 activations (weights-only
+    /// int8, before the integer products) it was 0.053 and 0.056. f16 storage: 0.002.
+    static let int8StorageTolerance: Float = 0.2
 
     @Test func int8StorageStaysClose() throws {
         let err = try check(model: "tiny-gqa24", storage: .int8, fixture: "tiny-gqa24-gpt.safetensors",

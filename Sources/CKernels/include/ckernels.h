@@ -76,9 +76,17 @@ void zk_parallel(int parts, zk_part_fn fn, void *ctx);
 void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode);
 void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);
 /// int8 weights, llama.cpp Q8_0-like: w is out x in int8 values, scales out x ceil(in / 32) floats
-/// (one per group of 32 along a row); the weight is (float)q * scale, dequantized in the kernel as it
-/// loads. Mode 2 dequantizes blocks of 64 rows into a per-thread scratch for OpenBLAS.
+/// (one per group of 32 along a row); the weight is (float)q * scale. The query rows are quantized the
+/// same way (per group of 32, max|x| / 127, nearest even) and each group's products summed exactly in
+/// integers (int8 x int8, as llama.cpp's Q8_0 x Q8_0), then scaled by the two scales. Mode 2 runs
+/// OpenBLAS on the same numbers: dequantized weights (blocks of 64 rows in a per-thread scratch) times
+/// the rounded query rows (zk_q8_fake_quantize).
 void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode);
+/// The query rows as the int8 products see them: each value rounded to its group's step, q * scale
+/// (the reference the kernels are tested against). Returns 0, or -1 when memory ran out.
+int zk_q8_fake_quantize(const float *x, int rows, int in, float *out);
+/// Which int8 tile runs: "avx512-vnni", "avx2" or "scalar".
+const char *zk_int8_kernel(void);
 /// scale = max|w| / 127 per group of 32, q = round(w / scale) (nearest, ties away from zero); an
 /// all-zero group gets scale 0 and q = 0.
 void zk_quantize_i8(const float *w, int out, int in, int8_t *q, float *scales);

@@ -1,0 +1,111 @@
+// The int8 tile: int8 weights times int8 activations (llama.cpp's Q8_0 x Q8_0), included by
+// matmul_body.h once per instruction set (FN, VW, NREG, hsum8 and ZK_HALVE come from there).
+//
+// A weight row holds `in` int8 values and one f32 scale per group of 32 (zk_quantize_i8); each query
+// row was quantized the same way when the product started (zk_q8_quantize_rows, matmul_q8.c). A
+// group's dot product is then an exact integer sum, scaled once by the product of the two scales:
+//     y[q, o] = sum_g sw[o, g] sx[q, g] sum_{k in g} qw[o, k] qx[q, k].
+// Why: the previous tile widened every weight to f32 (sign-extend, convert, scale) before its
+// multiply-add, three vector operations per 8 or 16 weights, which kept the one-query pass of GPT-B at
+// ~1.5x (AVX2) / ~1.2x (AVX-512) the time its 110 MB take to stream. Integer products take 32
+// weights (AVX2) or 64 (AVX-512 VNNI) per instruction. Every row count runs this same arithmetic, so a
+// row's result never depends on the rows beside it (SkinnyMatmulTests).
+//
+// AVX2, a group per 256-bit vector: vpmaddubsw multiplies unsigned by signed bytes, so the weights take
+// the sign of the activation (vpsignb) and meet |x| (precomputed): |x| * (w sgn x) = w x, pair sums
+// <= 2 * 127 * 127 fit int16 (both sides are quantized to -127...127); vpmaddwd then sums pairs to
+// int32 lanes of four products each.
+// AVX-512 VNNI, two groups per 512-bit vector: vpdpbusd sums four unsigned x signed byte products into
+// each int32 lane without saturation. The weights are made unsigned by flipping their top bit
+// (w + 128), and the accumulator starts at -128 x the sum of each lane's four activations, so the lane
+// ends at the exact sum of w x. Lanes 0-7 belong to the first group, 8-15 to the second.
+// A last group shorter than 32 (an input width that is not a multiple of 32) is read through a
+// zero-padded copy (AVX2) or a masked load (AVX-512): never past the row; the activations are zero there.
+
+#if VW == 16
+#define ZK_Q8_TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+// Accumulators + per row the weights and their scales: 4 x 4 = 16 + 8, 3 x 6 = 18 + 6, 2 x 8 = 16 + 4.
+#define ZK_Q8_NO(nq) ((nq) <= 4 ? 4 : (nq) <= 6 ? 3 : 2)
+#else
+#define ZK_Q8_TGT TGT
+// 16 registers: accumulators + a weight vector per row + |x|, x, the int16 ones and three temporaries.
+#define ZK_Q8_NO(nq) ((nq) <= 2 ? 3 : (nq) <= 4 ? 2 : 1)
+#endif
+
+ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
+    const zk_q8_rows *restrict a, int q0, const int8_t *restrict w, const float *restrict sc, int in, int ng,
+    float *restrict y, int ldy, const int no, const int nq, const size_t pf, const int qb, const int nqb) {
+    const int kp = a->kp;
+    const size_t pfs = (pf / in) * ng;   // the scale rows as many rows ahead
+    VT acc[4][8];
+    for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();
+#if VW == 16
+    const __m512i top = _mm512_set1_epi8((char)0x80);
+    for (int k = 0; k < in; k += 64) {
+        const int g = k >> 5;
+        const int last = k + 64 > in;
+        const __mmask64 m = last ? (in - k >= 64 ? ~0ULL : (1ULL << (in - k)) - 1) : ~0ULL;
+        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
+        if ((k / 64) % nqb == qb)
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
+        __m512i wu[4];
+        __m512 sw[4];
+        for (int o = 0; o < no; o++) {
+            const int8_t *wr = w + (size_t)o * in + k;
+            wu[o] = _mm512_xor_si512(last ? _mm512_maskz_loadu_epi8(m, wr) : _mm512_loadu_si512(wr), top);
+            const float *sr = sc + (size_t)o * ng + g;
+            const float s1 = g + 1 < ng ? sr[1] : 0.0f;
+            sw[o] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(sr[0])),
+                                                        _mm256_castps_pd(_mm256_set1_ps(s1)), 1));
+        }
+        for (int q = 0; q < nq; q++) {
+            const size_t r = (size_t)(q0 + q);
+            const __m512i xq = _mm512_loadu_si512(a->q + r * kp + k);
+            const __m512i c4 = _mm512_loadu_si512(a->c4 + r * (kp / 4) + k / 4);
+            const __m512 s4 = _mm512_loadu_ps(a->s4 + r * (kp / 4) + k / 4);
+            for (int o = 0; o < no; o++) {
+                const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c4, wu[o], xq)), s4);
+                acc[o][q] = _mm512_fmadd_ps(f, sw[o], acc[o][q]);
+            }
+        }
+    }
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int k = 0; k < in; k += 32) {
+        const int g = k >> 5;
+        if ((g & 15) == 0 && (g >> 4) % nqb == qb)
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
+        if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
+        __m256i wv[4];
+        for (int o = 0; o < no; o++) {
+            const int8_t *wr = w + (size_t)o * in + k;
+            if (k + 32 <= in) wv[o] = _mm256_loadu_si256((const __m256i *)wr);
+            else {
+                int8_t pad[32] = { 0 };
+                for (int i = 0; i < in - k; i++) pad[i] = wr[i];
+                wv[o] = _mm256_loadu_si256((const __m256i *)pad);
+            }
+        }
+        for (int q = 0; q < nq; q++) {
+            const size_t r = (size_t)(q0 + q);
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)(a->q + r * kp + k));
+            const __m256i xa = _mm256_loadu_si256((const __m256i *)(a->qa + r * kp + k));
+            const __m256 sx = _mm256_broadcast_ss(a->s4 + r * (kp / 4) + k / 4);
+            for (int o = 0; o < no; o++) {
+                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(wv[o], xq)), ones);
+                const __m256 d = _mm256_mul_ps(sx, _mm256_broadcast_ss(sc + (size_t)o * ng + g));
+                acc[o][q] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, acc[o][q]);
+            }
+        }
+    }
+#endif
+    for (int o = 0; o < no; o++) {
+        __m256 h[8];
+        for (int q = 0; q < 8; q++) h[q] = q < nq ? ZK_HALVE(acc[o][q]) : _mm256_setzero_ps();
+        float s[8];
+        _mm256_storeu_ps(s, FN(hsum8)(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]));
+        for (int q = 0; q < nq; q++) y[(size_t)q * ldy + o] = s[q];
+    }
+}
