@@ -4,19 +4,25 @@
 // Targets, bottom to top (each has one job):
 //   CBLAS, CPNG   system libraries (OpenBLAS, libpng)
 //   Kernels       every line of unsafe pointer code: matmul, attention, conv, norms, mmap, PNG codec
-//   Model         safetensors, configs, the LlamaGen GPT forward pass and KV cache, the VQ decoder
-//   Decoding      JobParameters (one home, one validate), window policies (ntp, zipar, adaptive, sjd), seeded
-//                 sampling, the continuous-batching scheduler
-//   JobStore      PostgreSQL only: schema, SQL, submit, claims with leases, results (all SQL in one place)
+//   JobCore       Foundation only: JobParameters (one home, one validate) and their key table, window policies
+//                 (ntp, zipar, adaptive, official, sjd, zipar-sjd), ModelLimits, job states, specs, outputs,
+//                 errors and backoff, the JobQueue protocol and InMemoryJobQueue
+//   ModelFolder   Foundation only: what a model folder's config files state (LlamaGen config.json, a text
+//                 model's name and grid), so submission validates against a folder without inference code
+//   Model         safetensors, the LlamaGen GPT forward pass and KV cache, the VQ decoder
+//   Decoding      seeded sampling, the window policies' decoders, the continuous-batching scheduler
+//   JobStore      JobCore + PostgreSQL: schema, SQL, submit, claims with leases, results (all SQL in one place)
 //   Runner        the worker loop over any JobQueue (JobStore, or InMemoryJobQueue in tests), executors
 //   Submission    prompt files and JSONL -> validated job specs
 //   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
+//   ModelCLI      the flags of the executables that run a model (--storage and the model-side value types)
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
 //   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
 //   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their decoder-only transformer,
 //                 Hugging Face checkpoints (config.json, sharded safetensors) and their VQ image decoders
-//   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench
+//   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench; zipar-submit and zipar-admin
+//                 link no inference code (no Kernels, CKernels, OpenBLAS or libpng: scripts/check-links.sh)
 // docs/architecture.md draws the targets and the path of a job through them.
 import PackageDescription
 
@@ -47,59 +53,67 @@ let package = Package(
         .target(name: "CKernels"),   // AVX2/FMA/F16C loops + thread pool, runtime-dispatched
         .target(name: "Kernels", dependencies: ["CBLAS", "CPNG", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "Model", dependencies: ["Kernels"]),
-        .target(name: "Decoding", dependencies: ["Model", "Kernels", "TextModel"]),
+        .target(name: "JobCore"),   // Foundation only
+        .target(name: "ModelFolder", dependencies: ["JobCore"]),   // Foundation only
+        .target(name: "Model", dependencies: ["ModelFolder", "Kernels"]),
+        .target(name: "Decoding", dependencies: ["JobCore", "Model", "Kernels", "TextModel"]),
         .target(name: "JobStore", dependencies: [
-            "Decoding",
+            "JobCore",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Runner", dependencies: [
-            "JobStore", "Decoding", "Model", "TextModel", "Kernels",
+            "JobCore", "JobStore", "Decoding", "Model", "TextModel", "Kernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Submission", dependencies: ["JobStore", "Decoding", "Model"]),
+        .target(name: "Submission", dependencies: ["JobCore", "JobStore", "ModelFolder"]),
         .target(name: "Telemetry", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Dashboard", dependencies: [
-            "JobStore", "Decoding", "Telemetry",
+            "JobCore", "JobStore", "Telemetry",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .target(name: "CLISupport", dependencies: [
-            "JobStore", "Decoding", "Model",
+            "JobCore", "JobStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ZiparCLI", dependencies: ["Model", "Decoding", "CLISupport", "TextModel"]),
-        .executableTarget(name: "ZiparSubmit", dependencies: ["JobStore", "Submission", "Model", "Decoding", "CLISupport"]),
+        .target(name: "ModelCLI", dependencies: [
+            "CLISupport", "Model", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "ZiparCLI", dependencies: ["JobCore", "Model", "Decoding", "CLISupport", "ModelCLI", "TextModel"]),
+        .executableTarget(name: "ZiparSubmit", dependencies: ["JobCore", "JobStore", "Submission", "ModelFolder", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
-            "JobStore", "Runner", "Model", "Decoding", "Kernels", "CLISupport", "Telemetry",
+            "JobCore", "JobStore", "Runner", "Model", "Decoding", "Kernels", "CLISupport", "ModelCLI", "Telemetry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "ZiparAdmin", dependencies: ["JobStore", "CLISupport", "Dashboard", "Telemetry",
+        .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-        .executableTarget(name: "ZiparBench", dependencies: ["Model", "Decoding", "Kernels", "CLISupport", "TextModel"]),
+        .executableTarget(name: "ZiparBench", dependencies: ["JobCore", "Model", "Decoding", "Kernels", "CLISupport", "ModelCLI",
+                                                             "TextModel"]),
         .target(name: "Tokenizer"),   // Hugging Face tokenizer.json (BPE) encode/decode, Foundation only
         .target(name: "TextModel", dependencies: ["Model", "Kernels", "Tokenizer"]),
-        .target(name: "TestSupport", dependencies: ["JobStore", "Runner", "Decoding", .product(name: "Logging", package: "swift-log")],
+        .target(name: "TestSupport", dependencies: ["JobCore", "JobStore", "Runner", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "TextModel"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "Decoding", "TestSupport"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "Decoding", "Model", "TestSupport"]),
-        .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "Decoding"]),
+        .testTarget(name: "JobCoreTests", dependencies: ["JobCore"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "JobCore", "TextModel"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "JobStore", "JobCore", "Decoding", "Model", "TestSupport"]),
+        .testTarget(name: "SubmissionTests", dependencies: ["Submission", "JobStore", "JobCore", "ModelFolder"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
         .testTarget(name: "DashboardTests", dependencies: [
-            "Dashboard", "JobStore", "Telemetry", "TestSupport",
+            "Dashboard", "JobStore", "JobCore", "Telemetry", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["CLISupport", "JobStore", "Decoding", "Kernels", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLISupport", "ModelCLI", "JobStore", "JobCore", "ModelFolder", "Decoding", "Kernels",
+                                                     "TestSupport"]),
     ]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing packages, checks that no file names a path of one machine
 # (tools/test_no_machine_paths.py, no torch needed), starts a private PostgreSQL (unless DATABASE_URL/PGHOST
-# is set), runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
+# is set), checks that zipar-submit and zipar-admin link no inference code (scripts/check-links.sh),
+# runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
 # the browser test of the dashboard (headless Chromium), then the bounded soak test (real worker
 # processes, SIGKILLs, a zombie, a PostgreSQL outage).
 # Usage: scripts/test.sh            SKIP_SOAK=1 skips the soak test.
@@ -28,6 +29,12 @@ export ZIPAR_CACHE_DIR
 
 echo "==> swift test"
 swift build --build-tests
+
+# The job-only executables must link no inference code (no OpenBLAS, libpng or CKernels, whose library
+# constructor may re-exec the process): a look at the binaries just built, a second at most.
+echo "==> zipar-submit and zipar-admin link no inference code"
+scripts/check-links.sh "$(swift build --show-bin-path)"
+
 swift test --skip-build
 
 # The shutdown bounds are wall-clock measurements: run alone, so the main run's compute-heavy suites

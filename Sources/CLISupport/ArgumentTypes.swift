@@ -1,20 +1,16 @@
 import ArgumentParser
-import Decoding
 import Foundation
-import Kernels
+import JobCore
 import Logging
-import Model
 
 // The typed values flags take: a bad value is a usage error naming the flag and the choices, never a
 // silent fallback.
 
-extension StorageChoice: ExpressibleByArgument {}
-extension AttentionMode: ExpressibleByArgument {}
-extension WeightStorage: ExpressibleByArgument {}
+// (The model-side values, `--storage` and `--attention`, are ModelOptions': this target links no inference code.)
 
-extension PolicySpec: ExpressibleByArgument {
+extension WindowPolicy: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
-    public static var defaultCompletionKind: CompletionKind { .list(["ntp", "zipar:8", "zipar:4", "adaptive:4", "official:8", "sjd:4", "zipar-sjd:8,4"]) }
+    public static var defaultCompletionKind: CompletionKind { .list(forms.map(\.example)) }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -53,8 +49,4 @@ public struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringCon
         description = argument
     }
     public var defaultValueDescription: String { description }
-}
-
-extension WindowPolicy: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
 }

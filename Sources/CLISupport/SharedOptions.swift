@@ -1,7 +1,6 @@
 import ArgumentParser
-import Decoding
 import Foundation
-import Model
+import JobCore
 
 // The flags several executables share, declared once so names, defaults and help agree everywhere.
 
@@ -29,10 +28,18 @@ public struct SamplingOptions: ParsableArguments {
         SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP, cfgScale: cfg, cfgInterval: cfgInterval)
     }
 
+    /// `policy` on the schedule the flags ask for: with `--official-schedule`, zipar:S becomes official:S.
+    public func scheduled(_ policy: WindowPolicy) throws -> WindowPolicy {
+        guard officialSchedule else { return policy }
+        switch policy {
+        case .zipar(let s), .official(let s): return .official(window: s)
+        default: throw ValidationError("--official-schedule applies to zipar:S policies only, not \(policy)")
+        }
+    }
+
     /// The parameters of one image under `policy` (with `--official-schedule` applied).
-    public func parameters(policy: PolicySpec, classLabel: Int = 0, seed: UInt64) -> JobParameters {
-        JobParameters(classLabel: classLabel, policy: policy.policy,
-                      officialSchedule: policy.officialSchedule || officialSchedule, sampling: sampling, seed: seed)
+    public func parameters(policy: WindowPolicy, classLabel: Int = 0, seed: UInt64) throws -> JobParameters {
+        JobParameters(classLabel: classLabel, policy: try scheduled(policy), sampling: sampling, seed: seed)
     }
 }
 
@@ -50,26 +57,6 @@ public enum Defaults {
     public static let maxQueriesLimit = 8192
 }
 
-/// `--storage` (and its deprecated worker spelling `--weights`).
-public struct StorageOptions: ParsableArguments {
-    @Option(help: "Weight and KV-cache storage in memory: auto (f16 when the model file's matrices are F16, else f32), f32 (exact), f16 (half the bytes per pass; logits within ~1e-2), int8 (GPT matrices at 1.125 bytes a weight, one scale per 32; f16 KV cache; logits within ~0.1).")
-    public var storage: StorageChoice = .auto
-
-    @Option(name: .customLong("weights"), help: .hidden)
-    public var deprecatedWeights: StorageChoice?
-
-    public init() {}
-
-    /// The choice, warning when the old flag name was used.
-    public var choice: StorageChoice {
-        if let old = deprecatedWeights {
-            warnDeprecated("--weights", use: "--storage")
-            return old
-        }
-        return storage
-    }
-}
-
 /// Continuous batching: `--batch` and `--max-queries`.
 public struct BatchOptions: ParsableArguments {
     @Option(help: "Images decoded at the same time (continuous batching; per model in the worker; 1...1024).")
@@ -83,15 +70,6 @@ public struct BatchOptions: ParsableArguments {
         if !(1...Defaults.maxBatch).contains(batch) { throw ValidationError("--batch must be from 1 to \(Defaults.maxBatch)") }
         if !(2...Defaults.maxQueriesLimit).contains(maxQueries) {
             throw ValidationError("--max-queries must be from 2 to \(Defaults.maxQueriesLimit)")
-        }
-    }
-}
-
-extension ModelConfig {
-    /// Reads `<directory>/config.json`, as a CLI error naming the directory.
-    public static func load(directory: String) throws -> ModelConfig {
-        do { return try load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path) } catch {
-            throw CLIError("--model \(directory): \(error)")
         }
     }
 }

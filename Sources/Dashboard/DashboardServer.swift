@@ -1,6 +1,6 @@
-import Decoding
 import Foundation
 import Hummingbird
+import JobCore
 import JobStore
 import Logging
 import Telemetry

@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
 
 /// The HTML pages. Each takes what it shows, already read from the store, and returns the page.

@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Model
 import TextModel
 

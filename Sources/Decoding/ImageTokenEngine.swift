@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Model
 
 /// A handle to one sequence's KV cache inside an `ImageTokenEngine`.

@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Model
 
 /// One query a request wants in the next pass, and what to do with its logits.
@@ -143,16 +144,13 @@ public final class RequestDecoder {
 
     /// The window row `i >= 1` starts at (its minimum for adaptive): the tokens of row i-1 it needs.
     public func startWindow(row i: Int) -> Int {
-        if request.officialSchedule, layout.hasEndOfRow, case .zipar(let s) = request.policy {
+        if case .official(let s) = request.policy {
             // The authors' Lumina-mGPT loop: their window S counts the token before the row (the EOL above)
             // as one of S, so S - 1 image tokens above, and row 0 is not finished first.
-            return min(s - 1, grid)
+            if layout.hasEndOfRow { return min(s - 1, grid) }
+            if i == 1 { return grid }
         }
-        if request.officialSchedule && i == 1 { return grid }
-        switch request.policy {
-        case .ntp, .sjd: return grid
-        case .zipar(let s), .adaptive(let s), .ziparSJD(let s, _): return min(s, grid)
-        }
+        return request.policy.rowWindow.map { min($0, grid) } ?? grid
     }
 
     var isAdaptive: Bool { if case .adaptive = request.policy { return true } else { return false } }

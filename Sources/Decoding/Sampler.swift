@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Kernels
 
 /// Turning logits into tokens: guidance, temperature, top-k / top-p, multinomial from a given uniform draw,

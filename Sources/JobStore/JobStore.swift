@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import Logging
 import NIOCore
 import PostgresNIO

@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import PostgresNIO
 
 /// Every SQL statement of the service, in one place. Values are always binds (`\(value)` in a

@@ -1,5 +1,5 @@
 import Foundation
-import JobStore
+import JobCore
 
 /// Decodes jobs of one model. The worker calls it from one dedicated serial queue only (never from
 /// the NIO event loops or the Swift concurrency pool), so implementations need no locking.

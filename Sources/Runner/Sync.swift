@@ -1,16 +1,5 @@
 import Foundation
-
-/// A mutex-protected value.
-public final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    public init(_ value: Value) { self.value = value }
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock(); defer { lock.unlock() }
-        return try body(&value)
-    }
-    public var current: Value { withLock { $0 } }
-}
+import JobCore
 
 /// Set once to ask the worker to stop claiming and wind down. `wait()` suspends until then (no polling);
 /// `setAt` is when it was set, the start of the shutdown's time bound.

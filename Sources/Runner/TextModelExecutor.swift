@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import Model
 import TextModel
 

@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import JobStore
 
 public struct WorkerOptions: Sendable {

@@ -1,6 +1,6 @@
-import Decoding
 import Foundation
-import Model
+import JobCore
+import ModelFolder
 
 /// What a submission needs to know about a model to validate prompts: the name jobs carry (workers claim
 /// by it), whether a class or a text prompt defines its images, its classes, and the limits

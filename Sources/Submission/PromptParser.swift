@@ -1,7 +1,7 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
-import Model
+import ModelFolder
 
 /// Per-submission defaults, overridden per line by `key=value`.
 public struct SubmitDefaults: Sendable, Equatable {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CLISupport
-import Decoding
 import Foundation
+import JobCore
 import JobStore
 
 /// The filter flags of `jobs`, `export` and `purge`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLISupport
 import Foundation
+import JobCore
 import JobStore
 
 struct Stats: AsyncParsableCommand, AdminCommand {

@@ -2,6 +2,7 @@
 import ArgumentParser
 import CLISupport
 import Foundation
+import JobCore
 import JobStore
 
 @main

@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import Kernels
 import Model
 
@@ -21,7 +22,7 @@ struct E2ERow: Codable {
 extension ZiparBench {
     /// GPT + VQ + PNG end to end, the worker's way: the scheduler's passes on this thread, each finished
     /// grid's VQ decode and PNG encode on a serial queue beside the next passes.
-    func e2eCell(_ m: GPTModel, vq: VQDecoder, policy: PolicySpec, batch: Int, cfgScale: Float) throws -> (perImage: Double, perSecond: Double, passes: Int) {
+    func e2eCell(_ m: GPTModel, vq: VQDecoder, policy: WindowPolicy, batch: Int, cfgScale: Float) throws -> (perImage: Double, perSecond: Double, passes: Int) {
         let scheduler = BatchScheduler(model: m, batch: batch, maxQueries: 128)
         let queue = DispatchQueue(label: "zipar-bench.image")
         let group = DispatchGroup()
@@ -30,9 +31,9 @@ extension ZiparBench {
         let grid = m.config.grid, size = grid * vq.config.upsampling, channels = vq.config.outChannels
         let t0 = DispatchTime.now().uptimeNanoseconds
         for i in 0..<batch {
-            try scheduler.add(GenerationRequest(id: "e2e-\(i)", classLabel: i % m.config.numClasses, policy: policy.policy,
+            try scheduler.add(GenerationRequest(id: "e2e-\(i)", classLabel: i % m.config.numClasses, policy: policy,
                                                 sampling: SamplingParams(temperature: 1, topK: 0, topP: 1, cfgScale: cfgScale),
-                                                seed: 11 &+ UInt64(i), officialSchedule: policy.officialSchedule))
+                                                seed: 11 &+ UInt64(i)))
         }
         var passes = 0
         while scheduler.inFlight > 0 {
@@ -53,7 +54,7 @@ extension ZiparBench {
     }
 
     /// A batch-1 cell `rounds` times, keeping the fastest (one disturbed run must not decide a ratio).
-    func e2eBestOf(_ rounds: Int, _ m: GPTModel, vq: VQDecoder, policy: PolicySpec, batch: Int, cfgScale: Float) throws
+    func e2eBestOf(_ rounds: Int, _ m: GPTModel, vq: VQDecoder, policy: WindowPolicy, batch: Int, cfgScale: Float) throws
         -> (perImage: Double, perSecond: Double, passes: Int) {
         var best = try e2eCell(m, vq: vq, policy: policy, batch: batch, cfgScale: cfgScale)
         for _ in 1..<max(rounds, 1) {
@@ -67,7 +68,7 @@ extension ZiparBench {
     /// checkout of them is named by ZIPAR_REPO, else our own PyTorch GPT and VQ (tools/bench/bench_torch.py +
     /// tools/bench/bench_vq_torch.py). Keys are "policy|cfg" with the official code's policy names (ntp, zipar:S:
     /// the official code has one ZipAR schedule, which is our official:S).
-    func torchE2E(shape: String, grid: Int, policies: [PolicySpec], rounds: Int) -> (source: String, gpt: [String: Double], vq: Double?)? {
+    func torchE2E(shape: String, grid: Int, policies: [WindowPolicy], rounds: Int) -> (source: String, gpt: [String: Double], vq: Double?)? {
         guard shell([python, "-c", "import torch"]).status == 0 else { emit("torch e2e: skipped (torch not installed)"); return nil }
         let names = Array(Set(policies.map { torchPolicyName($0) })).sorted()
         let common = ["--shape", shape, "--grid", "\(grid)", "--threads", "\(KernelRuntime.threads)",
@@ -99,14 +100,16 @@ extension ZiparBench {
     }
 
     /// The official code's name for a policy: it runs NTP and ZipAR on its own schedule only.
-    func torchPolicyName(_ p: PolicySpec) -> String {
-        if case .zipar(let s) = p.policy { return "zipar:\(s)" }
-        return "ntp"
+    func torchPolicyName(_ p: WindowPolicy) -> String {
+        switch p {
+        case .zipar(let s), .official(let s): return "zipar:\(s)"
+        default: return "ntp"
+        }
     }
 
     /// Batch-1 cells (ours and the official scripts') run `rounds` times, fastest kept; batches of several jobs once.
     /// Each model first decodes one image untimed (first-touch page faults, the convolution plans).
-    func e2eBench(storages: [WeightStorage], policies: [PolicySpec], batches: [Int], large: Bool, peak: Double, torch: Bool,
+    func e2eBench(storages: [WeightStorage], policies: [WindowPolicy], batches: [Int], large: Bool, peak: Double, torch: Bool,
                   rounds: Int) throws -> [E2ERow] {
         let bandwidth = KernelRuntime.readBandwidth(megabytes: 512, repeats: 5)
         var shapes: [(String, Int)] = [("GPT-B", 16)]

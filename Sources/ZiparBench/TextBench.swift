@@ -2,6 +2,7 @@ import ArgumentParser
 import CLISupport
 import Decoding
 import Foundation
+import JobCore
 import Kernels
 import Model
 import TextModel
@@ -79,12 +80,12 @@ struct TextPass: Equatable { var sampled: Int; var kvOnly: Int }
 ///   (H-1)*(S-1) + W passes (Lumina-mGPT's default, S = 16 at 48 x 48, is 753).
 /// Returns nil for policies with no model here (adaptive and speculative Jacobi: their pass counts depend
 /// on acceptances; official:1, which the loop refuses).
-func endOfRowSchedule(rows h: Int, columns w: Int, policy: PolicySpec) -> [TextPass]? {
+func endOfRowSchedule(rows h: Int, columns w: Int, policy: WindowPolicy) -> [TextPass]? {
     let window: Int
-    switch policy.policy {
+    switch policy {
     case .ntp: return Array(repeating: TextPass(sampled: 1, kvOnly: 0), count: h * (w + 1) - 1)
-    case .zipar(let s) where !policy.officialSchedule && s >= 1: window = min(s, w)
-    case .zipar(let s) where policy.officialSchedule && s >= 2: window = min(s - 1, w)
+    case .zipar(let s) where s >= 1: window = min(s, w)
+    case .official(let s) where s >= 2: window = min(s - 1, w)
     default: return nil
     }
     var passes = Array(repeating: TextPass(sampled: 0, kvOnly: 0), count: (h - 1) * window + w)
@@ -147,7 +148,7 @@ struct TextBenchReport: Codable {
 // MARK: measuring
 
 extension ZiparBench {
-    func runTextBench(families: [TextFamily], measuredLayers: Int, policies: [PolicySpec], queryCounts: [Int],
+    func runTextBench(families: [TextFamily], measuredLayers: Int, policies: [WindowPolicy], queryCounts: [Int],
                       rounds: Int) throws {
         let bandwidth = max(KernelRuntime.readBandwidth(megabytes: 512, repeats: 3, threads: 1),
                             KernelRuntime.readBandwidth(megabytes: 512, repeats: 3))
@@ -245,7 +246,7 @@ extension ZiparBench {
 
     /// Per-image estimates: every pass of the schedule priced from the measured points (CFG doubles each
     /// query: the conditional and the unconditional sequence).
-    func imageRows(_ shape: TextFamilyShape, _ m: TextFamilyReport, policies: [PolicySpec], bandwidth: Double,
+    func imageRows(_ shape: TextFamilyShape, _ m: TextFamilyReport, policies: [WindowPolicy], bandwidth: Double,
                    kernelRate: Double) -> [TextImageRow] {
         let layerParams = Double(m.layerBytes) / 2, headParams = Double(m.headBytes) / 2   // f16: 2 bytes a weight
         let layerCurve = m.points.map { (Double($0.queries), $0.layerMs) }

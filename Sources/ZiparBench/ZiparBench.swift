@@ -2,8 +2,10 @@ import ArgumentParser
 import CLISupport
 import Decoding
 import Foundation
+import JobCore
 import Kernels
 import Model
+import ModelCLI
 
 @main
 struct ZiparBench: ParsableCommand {
@@ -47,8 +49,7 @@ struct ZiparBench: ParsableCommand {
     var policies = CommaList<WindowPolicy>([.ntp, .zipar(window: 8), .zipar(window: 4), .adaptive(minWindow: 4)])
 
     @Option(help: "Policies of the --e2e table, comma separated; official:S is ZipAR on the official code's schedule, the one the official scripts run, so it is the like-for-like row.")
-    var e2ePolicies = CommaList<PolicySpec>([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 8), officialSchedule: true),
-                                             PolicySpec(policy: .zipar(window: 4), officialSchedule: true), PolicySpec(policy: .zipar(window: 4))])
+    var e2ePolicies = CommaList<WindowPolicy>([.ntp, .official(window: 8), .official(window: 4), .zipar(window: 4)])
 
     @Option(help: "Batch sizes (jobs in flight) for the table, comma separated.")
     var batches = CommaList([1, 8])
@@ -99,8 +100,7 @@ struct ZiparBench: ParsableCommand {
     var textLayers = 2
 
     @Option(help: "Policies of the --text table, comma separated: ntp, zipar:S, official:S (the authors' Lumina loop; official:16 is Lumina-mGPT's default).")
-    var textPolicies = CommaList<PolicySpec>([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 16)), PolicySpec(policy: .zipar(window: 8)),
-                                              PolicySpec(policy: .zipar(window: 4)), PolicySpec(policy: .zipar(window: 16), officialSchedule: true)])
+    var textPolicies = CommaList<WindowPolicy>([.ntp, .zipar(window: 16), .zipar(window: 8), .zipar(window: 4), .official(window: 16)])
 
     @Option(help: "Instruction sets to measure, comma separated (scalar, avx2, avx512): one run per ISA, each in a fresh process with our kernels (ZK_ISA), OpenBLAS (OPENBLAS_CORETYPE) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) capped alike, so an AVX-512 machine prints the AVX2 tables too. Default: the CPU's own, in this process.")
     var isa: CommaList<ISAName>?

@@ -1,6 +1,7 @@
 import CLISupport
 import Decoding
 import Foundation
+import JobCore
 import Model
 import TextModel
 
@@ -23,7 +24,7 @@ func generateFromPrompt(_ g: Generate) throws {
     var promptOf: [String: Int] = [:]
     for (i, text) in prompts.enumerated() {
         for k in 0..<g.count {
-            var p = g.sampling.parameters(policy: g.policy, seed: g.seed + UInt64(k))
+            var p = try g.sampling.parameters(policy: g.policy, seed: g.seed + UInt64(k))
             p.prompt = text
             p.negativePrompt = g.negativePrompt
             let id = named ? "p\(i)-\(g.seed + UInt64(k))" : "\(g.seed + UInt64(k))"
@@ -101,8 +102,8 @@ func compareFromPrompt(_ c: Compare) throws {
     if c.classLabel != nil { throw CLIError("model \(dir) draws from a text prompt: use --prompt, not --class") }
     guard let prompt = c.prompt else { throw CLIError("model \(dir) is a text-to-image bundle: give --prompt") }
     let bundle = try loadTextBundle(c.modelOptions)
-    let requests = c.policies.values.enumerated().map { k, spec in
-        var p = c.sampling.parameters(policy: spec, seed: c.seed)
+    let requests = try c.policies.values.enumerated().map { k, spec in
+        var p = try c.sampling.parameters(policy: spec, seed: c.seed)
         p.prompt = prompt
         return GenerationRequest(id: "\(k)", parameters: p)
     }

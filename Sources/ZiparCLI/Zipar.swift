@@ -2,7 +2,9 @@ import ArgumentParser
 import CLISupport
 import Decoding
 import Foundation
+import JobCore
 import Model
+import ModelCLI
 import TextModel
 
 @main
@@ -106,8 +108,8 @@ struct Generate: ParsableCommand {
     var count: Int = 8
     @Option(help: "Seed of the first image of each class; image k uses seed + k.")
     var seed: UInt64 = Defaults.seed
-    @Option(help: "Decoding policy: ntp, zipar:S, adaptive:SMIN or official:S.")
-    var policy = PolicySpec(policy: .ntp)
+    @Option(help: "Decoding policy: \(WindowPolicy.helpList).")
+    var policy = WindowPolicy.ntp
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var attention: AttentionOption
     @OptionGroup var batching: BatchOptions
@@ -140,7 +142,7 @@ struct Generate: ParsableCommand {
         for c in classes {
             for k in 0..<count {
                 let s = seed + UInt64(k)
-                requests.append(GenerationRequest(id: "\(c)-\(s)", parameters: sampling.parameters(policy: policy, classLabel: c, seed: s)))
+                requests.append(GenerationRequest(id: "\(c)-\(s)", parameters: try sampling.parameters(policy: policy, classLabel: c, seed: s)))
             }
         }
         let spec = requests[0].parameters.policyText
@@ -194,8 +196,8 @@ struct Compare: ParsableCommand {
     var prompt: String?
     @Option(help: "Seed shared by all panels.")
     var seed: UInt64 = Defaults.seed
-    @Option(help: "Comma-separated policies.")
-    var policies = CommaList([PolicySpec(policy: .ntp), PolicySpec(policy: .zipar(window: 8)), PolicySpec(policy: .adaptive(minWindow: 4))])
+    @Option(help: "Comma-separated policies: \(WindowPolicy.syntaxList).")
+    var policies = CommaList<WindowPolicy>([.ntp, .zipar(window: 8), .adaptive(minWindow: 4)])
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var attention: AttentionOption
     @Option(help: "Pixels per image pixel in the sheet.")
@@ -228,10 +230,10 @@ struct Heatmap: ParsableCommand {
     var classLabel: String = "0"
     @Option(help: "Seed.")
     var seed: UInt64 = Defaults.seed
-    @Option(help: "Comma-separated policies (ntp, zipar:S, adaptive:SMIN, official:S).")
-    var policies = CommaList([PolicySpec(policy: .zipar(window: 4))])
+    @Option(help: "Comma-separated policies: \(WindowPolicy.syntaxList).")
+    var policies = CommaList<WindowPolicy>([.zipar(window: 4)])
     @Option(name: .customLong("policy"), help: .hidden)
-    var deprecatedPolicy: CommaList<PolicySpec>?
+    var deprecatedPolicy: CommaList<WindowPolicy>?
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var attention: AttentionOption
     @Option(help: "Pixels per token cell.")
@@ -251,10 +253,10 @@ struct Heatmap: ParsableCommand {
     }
 }
 
-func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [PolicySpec], sampling: SamplingOptions,
+func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [WindowPolicy], sampling: SamplingOptions,
                 attention: AttentionMode, scale: Int, images: Bool, heatmaps: Bool, out: String) throws {
-    let requests = specs.enumerated().map { k, s in
-        GenerationRequest(id: "\(k)", parameters: sampling.parameters(policy: s, classLabel: classID, seed: seed))
+    let requests = try specs.enumerated().map { k, s in
+        GenerationRequest(id: "\(k)", parameters: try sampling.parameters(policy: s, classLabel: classID, seed: seed))
     }
     let results = try decodeAll(bundle, requests, batch: requests.count, maxQueries: 1024, mode: attention)
     let grid = bundle.config.gpt.grid

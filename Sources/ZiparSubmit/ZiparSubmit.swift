@@ -1,10 +1,10 @@
 // zipar-submit: validates a prompt file against a model and inserts one job per prompt.
 import ArgumentParser
 import CLISupport
-import Decoding
 import Foundation
+import JobCore
 import JobStore
-import Model
+import ModelFolder
 import Submission
 
 @main
@@ -51,8 +51,8 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Option(name: .customLong("run-at"), help: "Default start time: ISO-8601 (2026-11-26T18:00:00Z) or +DURATION (+30m); jobs are not claimed before it.")
     var runAt: String?
 
-    @Option(help: "Default window policy: ntp, zipar:S, adaptive:SMIN or official:S.")
-    var policy = PolicySpec(policy: .ntp)
+    @Option(help: "Default window policy: \(WindowPolicy.helpList).")
+    var policy = WindowPolicy.ntp
 
     @Option(help: "Base seed: a job without seed= gets base + its index in the submission.")
     var seed: UInt64 = Defaults.seed
@@ -99,7 +99,7 @@ struct ZiparSubmit: AsyncParsableCommand {
         }
         var defaults = SubmitDefaults()
         defaults.queue = queue
-        defaults.parameters = sampling.parameters(policy: policy, seed: seed)
+        defaults.parameters = try sampling.parameters(policy: policy, seed: seed)
         defaults.count = count; defaults.priority = priority; defaults.maxAttempts = maxAttempts
         if let runAt {
             guard let at = PromptParser.parseTime(runAt) else {

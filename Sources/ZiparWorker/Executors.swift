@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Model
 import Runner
@@ -54,11 +55,7 @@ final class SimulatedExecutor: JobExecutor {
         } catch {
             throw JobError("\(error)", permanent: true)
         }
-        let passes: Int
-        switch policy {
-        case .ntp, .sjd: passes = grid * grid
-        case .zipar(let s), .adaptive(let s), .ziparSJD(let s, _): passes = (grid - 1) * s + grid
-        }
+        let passes = policy.rowWindow.map { (grid - 1) * $0 + grid } ?? grid * grid
         jobs[job.id] = (passes, passes, Date(), [])
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobCore
 import JobStore
 import Logging
 import Runner

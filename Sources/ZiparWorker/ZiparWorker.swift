@@ -7,6 +7,7 @@ import JobStore
 import Kernels
 import Logging
 import Model
+import ModelCLI
 import Runner
 import ServiceLifecycle
 import Telemetry

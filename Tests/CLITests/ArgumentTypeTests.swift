@@ -1,6 +1,7 @@
 import CLISupport
-import Decoding
+import JobCore
 import Model
+import ModelCLI
 import Testing
 
 /// Flag values parse into their types, or are refused (a usage error), never silently replaced.
@@ -17,10 +18,10 @@ import Testing
         #expect(StorageChoice(argument: "f16") == .f16)
         #expect(StorageChoice(argument: "int8") == .int8)
         #expect(StorageChoice(argument: "f8") == nil)
-        #expect(PolicySpec(argument: "official:8") == PolicySpec(policy: .zipar(window: 8), officialSchedule: true))
-        #expect(PolicySpec(argument: "adaptive:4+official") == nil)
-        #expect(CommaList<PolicySpec>(argument: "ntp,zipar:4")?.values.map(\.description) == ["ntp", "zipar:4"])
-        #expect(CommaList<PolicySpec>(argument: "ntp,bogus") == nil)
+        #expect(WindowPolicy(argument: "official:8") == .official(window: 8))
+        #expect(WindowPolicy(argument: "adaptive:4+official") == nil)
+        #expect(CommaList<WindowPolicy>(argument: "ntp,zipar:4")?.values.map(\.description) == ["ntp", "zipar:4"])
+        #expect(CommaList<WindowPolicy>(argument: "ntp,bogus") == nil)
         #expect(CommaList<Int>(argument: "1,8")?.values == [1, 8])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import JobStore
 import Testing
 import TestSupport
@@ -80,6 +81,19 @@ enum Tool {
             let v = try Tool.run(tool, ["--version"])
             #expect(v.status == 0 && !v.out.isEmpty, "\(tool)")
         }
+    }
+
+    /// Every `--policy` help lists every policy (written from `WindowPolicy.forms`), and the official schedule
+    /// flag on a policy it cannot apply to is a usage error naming the flag.
+    @Test func policyHelpListsEveryPolicy() throws {
+        for (tool, args) in [("zipar-submit", ["--help"]), ("zipar", ["generate", "--help"])] {
+            let help = try Tool.run(tool, args)
+            let text = help.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(help.status == 0)
+            for form in WindowPolicy.forms { #expect(text.contains(form.syntax + " ("), "\(tool): \(form.syntax)") }
+        }
+        let r = try Tool.run("zipar-submit", ["-", "--model", Tool.model, "--policy", "sjd:4", "--official-schedule", "--dry-run"])
+        #expect(r.status == 2 && r.err.contains("--official-schedule"), "\(r.err)")
     }
 
     @Test func deprecatedFlagsStillWorkWithAWarning() throws {

@@ -1,7 +1,9 @@
 import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Kernels
+import ModelFolder
 import Testing
 import TestSupport
 
@@ -16,8 +18,7 @@ import TestSupport
 
     static func parameters(seed: UInt64, classLabel: Int = 0, prompt: String? = nil, negative: String? = nil) throws -> JobParameters {
         var p = JobParameters(classLabel: classLabel, seed: seed)
-        let spec = try PolicySpec(parsing: "zipar:4")
-        p.policy = spec.policy; p.officialSchedule = spec.officialSchedule
+        p.policy = .zipar(window: 4)
         p.sampling.cfgScale = 2
         p.prompt = prompt; p.negativePrompt = negative
         return p

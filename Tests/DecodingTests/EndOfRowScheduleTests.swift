@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JobCore
 import Model
 @testable import Decoding
 
@@ -81,8 +82,7 @@ struct LuminaFixture: Decodable {
              engine: ToyTextEngine? = nil) throws -> (GenerationResult, ToyTextEngine) {
         let e = engine ?? ToyTextEngine(grid: grid)
         var p = JobParameters(sampling: SamplingParams(cfgScale: cfg), seed: seed)
-        let spec = try PolicySpec(parsing: policy)
-        p.policy = spec.policy; p.officialSchedule = spec.officialSchedule; p.prompt = prompt
+        p.policy = try WindowPolicy(parsing: policy); p.prompt = prompt
         let s = BatchScheduler(engine: e, limits: SchedulerLimits(maxRequestsInFlight: 4, maxQueriesPerPass: e.maxQueries))
         return (try s.run([GenerationRequest(id: "t", parameters: p)])[0], e)
     }

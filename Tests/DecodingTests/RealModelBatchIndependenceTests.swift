@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Decoding
+import JobCore
 import Model
 
 /// Batch independence on the real bundled model (f16 weights, the real kernels), where a pass's row
@@ -14,8 +15,7 @@ struct RealModelBatchIndependenceTests {
     static let model: GPTModel = try! ModelBundle(directory: root.appendingPathComponent("models/fashion-16").path).gpt
 
     static func request(_ id: String, _ policy: String, seed: UInt64, classLabel: Int, cfg: Float) -> GenerationRequest {
-        let spec = try! PolicySpec(parsing: policy)
-        var p = JobParameters(classLabel: classLabel, policy: spec.policy, officialSchedule: spec.officialSchedule, seed: seed)
+        var p = JobParameters(classLabel: classLabel, policy: try! WindowPolicy(parsing: policy), seed: seed)
         p.sampling.cfgScale = cfg
         return GenerationRequest(id: id, parameters: p)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JobCore
 import Model
 @testable import Decoding
 
@@ -53,8 +54,8 @@ import Model
         for bad in ["sjd", "sjd:0", "sjd:x", "zipar-sjd:8", "zipar-sjd:0,4", "zipar-sjd:8,0", "zipar-sjd:8,4,2", "zipar-sjd:8,"] {
             #expect(throws: PolicyError.self) { try WindowPolicy(parsing: bad) }
         }
-        #expect(try PolicySpec(parsing: " zipar-sjd:4,2 ").description == "zipar-sjd:4,2")
-        #expect(throws: ParameterError.self) { try PolicySpec(parsing: "sjd:4+official") }
+        #expect(try WindowPolicy(parsing: " zipar-sjd:4,2 ").description == "zipar-sjd:4,2")
+        #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "sjd:4+official") }
         let limits = ModelLimits(grid: 16, numClasses: 10, supportsGuidance: true)
         try JobParameters(policy: .sjd(jacobiWindow: 16)).validate(for: limits)
         try JobParameters(policy: .ziparSJD(window: 16, jacobiWindow: 1)).validate(for: limits)

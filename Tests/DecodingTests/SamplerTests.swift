@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Decoding
+import JobCore
 
 @Suite struct SamplerTests {
     @Test func counterRNGIsAPureFunctionOfItsKey() {
@@ -140,9 +141,9 @@ import Testing
         #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "fast") }
         let limits = ModelLimits(grid: 16, numClasses: 10, supportsGuidance: true)
         #expect(throws: ParameterError.self) { try JobParameters(policy: .zipar(window: 17)).validate(for: limits) }
-        #expect(try PolicySpec(parsing: "official:8") == PolicySpec(policy: .zipar(window: 8), officialSchedule: true))
-        #expect(try PolicySpec(parsing: "zipar:8+official").description == "official:8")
-        #expect(throws: ParameterError.self) { try PolicySpec(parsing: "ntp+official") }
+        #expect(try WindowPolicy(parsing: "official:8") == .official(window: 8))
+        #expect(try WindowPolicy(parsing: "zipar:8+official").description == "official:8")
+        #expect(throws: PolicyError.self) { try WindowPolicy(parsing: "ntp+official") }
     }
 }
 
@@ -168,7 +169,7 @@ import Testing
     }
 
     @Test func valuesRoundTripThroughTheFieldTable() throws {
-        let p = JobParameters(classLabel: 4, policy: .zipar(window: 6), officialSchedule: true,
+        let p = JobParameters(classLabel: 4, policy: .official(window: 6),
                               sampling: SamplingParams(temperature: 0.5, topK: 40, topP: 0.9, minP: 0.05, cfgScale: 2.5, cfgInterval: 100),
                               seed: 77)
         let back = try JobParameters(values: Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) }))

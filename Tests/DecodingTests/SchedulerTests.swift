@@ -1,4 +1,5 @@
 import Testing
+import JobCore
 import Model
 @testable import Decoding
 
@@ -24,26 +25,24 @@ enum Tiny {
     static let m16 = Tiny.model(grid: 16)
     static let m24 = Tiny.model(grid: 24)
 
-    func passes(_ m: GPTModel, _ policy: WindowPolicy, official: Bool = false, cfg: Float = 1) throws -> GenerationResult {
-        try Tiny.run(m, GenerationRequest(id: "x", classLabel: 3, policy: policy,
-                                          sampling: SamplingParams(cfgScale: cfg), seed: 5, officialSchedule: official))
+    func passes(_ m: GPTModel, _ policy: WindowPolicy, cfg: Float = 1) throws -> GenerationResult {
+        try Tiny.run(m, GenerationRequest(id: "x", classLabel: 3, policy: policy, sampling: SamplingParams(cfgScale: cfg), seed: 5))
     }
 
-    @Test(arguments: [(16, WindowPolicy.ntp, false, 256), (16, .zipar(window: 8), false, 136), (16, .zipar(window: 4), false, 76),
-                      (16, .zipar(window: 8), true, 144), (16, .zipar(window: 4), true, 88), (16, .zipar(window: 16), false, 256),
-                      (24, .ntp, false, 576), (24, .zipar(window: 16), false, 392), (24, .zipar(window: 12), false, 300),
-                      (24, .zipar(window: 8), false, 208), (24, .zipar(window: 16), true, 400), (24, .zipar(window: 12), true, 312),
-                      (16, .zipar(window: 1), false, 31)])
-    func exactPassCounts(grid: Int, policy: WindowPolicy, official: Bool, expected: Int) throws {
-        let r = try passes(grid == 16 ? Self.m16 : Self.m24, policy, official: official)
+    @Test(arguments: [(16, WindowPolicy.ntp, 256), (16, .zipar(window: 8), 136), (16, .zipar(window: 4), 76),
+                      (16, .official(window: 8), 144), (16, .official(window: 4), 88), (16, .zipar(window: 16), 256),
+                      (24, .ntp, 576), (24, .zipar(window: 16), 392), (24, .zipar(window: 12), 300),
+                      (24, .zipar(window: 8), 208), (24, .official(window: 16), 400), (24, .official(window: 12), 312),
+                      (16, .zipar(window: 1), 31)])
+    func exactPassCounts(grid: Int, policy: WindowPolicy, expected: Int) throws {
+        let r = try passes(grid == 16 ? Self.m16 : Self.m24, policy)
         #expect(r.stats.passes == expected)
         #expect(r.stats.tokens == grid * grid)
         #expect(!r.tokens.contains(-1))
         #expect(r.decodeStep.max()! == expected - 1)
         // The formulas from the notes.
-        if case .zipar(let s) = policy {
-            #expect(expected == (official ? 2 * grid + (grid - 2) * s : (grid - 1) * s + grid))
-        }
+        if case .zipar(let s) = policy { #expect(expected == (grid - 1) * s + grid) }
+        if case .official(let s) = policy { #expect(expected == 2 * grid + (grid - 2) * s) }
     }
 
     @Test func ziparWavefront() throws {
@@ -52,7 +51,7 @@ enum Tiny {
         for i in 0..<16 { for j in 0..<16 { #expect(r.decodeStep[i * 16 + j] == i * 4 + j) } }
         #expect(r.stats.rowWindows == [Int](repeating: 4, count: 15))
         // Official schedule: row 0 first, then rows 1.. overlap with window S.
-        let o = try passes(Self.m16, .zipar(window: 4), official: true)
+        let o = try passes(Self.m16, .official(window: 4))
         for j in 0..<16 { #expect(o.decodeStep[j] == j) }
         for i in 1..<16 { #expect(o.decodeStep[i * 16] == 16 + (i - 1) * 4) }
     }
@@ -100,7 +99,7 @@ enum Tiny {
         let others = [
             GenerationRequest(id: "o1", classLabel: 0, policy: .ntp, seed: 1),
             GenerationRequest(id: "o2", classLabel: 7, policy: .adaptive(minWindow: 2), sampling: SamplingParams(cfgScale: 3), seed: 2),
-            GenerationRequest(id: "o3", classLabel: 4, policy: .zipar(window: 5), seed: 42, officialSchedule: true),
+            GenerationRequest(id: "o3", classLabel: 4, policy: .official(window: 5), seed: 42),
         ]
         for order in [others + [target], [target] + others, [others[1], target, others[0], others[2]]] {
             for (requests, queries) in [(4, 128), (2, 128), (4, 12)] {
@@ -194,9 +193,9 @@ enum Tiny {
 
 @Suite struct RequestDecoderTests {
     /// Drives a decoder with made-up logits (no model): checks plans, placeholders and rewrites.
-    func drive(_ policy: WindowPolicy, grid: Int = 8, official: Bool = false) throws -> (RequestDecoder, [[PlannedQuery]]) {
+    func drive(_ policy: WindowPolicy, grid: Int = 8) throws -> (RequestDecoder, [[PlannedQuery]]) {
         let c = GPTConfig(dim: 16, nLayer: 1, nHead: 1, vocabSize: 5, numClasses: 2, grid: grid)
-        let d = try RequestDecoder(request: GenerationRequest(id: "f", classLabel: 1, policy: policy, seed: 1, officialSchedule: official),
+        let d = try RequestDecoder(request: GenerationRequest(id: "f", classLabel: 1, policy: policy, seed: 1),
                                    config: c, nullClass: 2)
         var plans: [[PlannedQuery]] = []
         while !d.isFinished {
@@ -240,7 +239,7 @@ enum Tiny {
     }
 
     @Test func officialScheduleStartsRowOneOnTheRealToken() throws {
-        let (_, plans) = try drive(.zipar(window: 2), official: true)
+        let (_, plans) = try drive(.official(window: 2))
         #expect(plans.count == 2 * 8 + 6 * 2)
         // Row 1's first token is predicted from the real x(0,7); rows 2.. use a placeholder.
         let starts = plans.joined().filter { $0.position % 8 == 0 && $0.position > 0 && $0.wantsLogits }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Decoding
+import JobCore
 
 /// Issue 21, item 4: submit validates a job against `ModelLimits.textModel` / `.classModel` (what
 /// `zipar-submit` and the API see of a model folder); the decoder validates it against the loaded model

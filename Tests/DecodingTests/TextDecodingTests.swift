@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JobCore
 import Model
 import TextModel
 @testable import Decoding
@@ -13,9 +14,7 @@ enum TextBundleFixture {
 
     static func request(_ id: String, prompt: String, policy: String = "ntp", cfg: Float = 1, seed: UInt64 = 1,
                         negative: String? = nil) throws -> GenerationRequest {
-        let spec = try PolicySpec(parsing: policy)
-        var p = JobParameters(policy: spec.policy, officialSchedule: spec.officialSchedule,
-                              sampling: SamplingParams(cfgScale: cfg), seed: seed)
+        var p = JobParameters(policy: try WindowPolicy(parsing: policy), sampling: SamplingParams(cfgScale: cfg), seed: seed)
         p.prompt = prompt
         p.negativePrompt = negative
         return GenerationRequest(id: id, parameters: p)

@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Logging
 import Testing
@@ -91,7 +91,7 @@ import TestSupport
     @Test func parametersRoundTripThroughTheJobRow() async throws {
         try await PG.withDatabase { _, store in
             var spec = job(7)
-            spec.parameters = JobParameters(classLabel: 7, policy: .zipar(window: 6), officialSchedule: true,
+            spec.parameters = JobParameters(classLabel: 7, policy: .official(window: 6),
                                             sampling: SamplingParams(temperature: 0, topK: 40, topP: 0.9, minP: 0.05,
                                                                      cfgScale: 2.5, cfgInterval: 100),
                                             seed: 9_000_000_000)

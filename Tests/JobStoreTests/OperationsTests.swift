@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Testing
 import TestSupport

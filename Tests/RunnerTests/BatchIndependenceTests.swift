@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Runner
 import Testing
@@ -16,8 +17,7 @@ struct BatchIndependenceTests {
     static let model = ModelExecutorTests.classModel
 
     static func job(_ policy: String, seed: UInt64, classLabel: Int, cfg: Float = 1) throws -> JobParameters {
-        let spec = try PolicySpec(parsing: policy)
-        var p = JobParameters(classLabel: classLabel, policy: spec.policy, officialSchedule: spec.officialSchedule, seed: seed)
+        var p = JobParameters(classLabel: classLabel, policy: try WindowPolicy(parsing: policy), seed: seed)
         p.sampling.cfgScale = cfg
         return p
     }

@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Runner
 import Testing

@@ -1,7 +1,6 @@
-import Decoding
 import Foundation
 import JobStore
-import Model
+import ModelFolder
 import Submission
 import Testing
 
@@ -94,7 +93,7 @@ let fashion = ModelSpec(ModelConfig(
     @Test func acceptsEveryPolicyAndKnobOfTheCLI() throws {
         let jobs = try parser().parse("dress policy=official:8 cfg=2 cfg_interval=64 temperature=0 min_p=0.05\ncoat policy=zipar:4+official")
         #expect(jobs[0].parameters.sampling.minP == 0.05)
-        #expect(jobs[0].parameters.policyText == "official:8" && jobs[0].parameters.officialSchedule)
+        #expect(jobs[0].parameters.policyText == "official:8" && jobs[0].parameters.policy == .official(window: 8))
         #expect(jobs[0].parameters.sampling.cfgInterval == 64 && jobs[0].parameters.sampling.temperature == 0)
         #expect(jobs[1].parameters.policyText == "official:4")
     }

@@ -1,6 +1,6 @@
-import Decoding
 import Foundation
 import Testing
+import JobCore
 
 /// The rules of `prompt`, `negative_prompt` and `size` in `JobParameters.validate`: the one set the prompt
 /// parser, the job row's read-back and the worker share.

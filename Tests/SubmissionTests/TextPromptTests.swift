@@ -1,7 +1,7 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
-import Model
+import ModelFolder
 import Submission
 import Testing
 

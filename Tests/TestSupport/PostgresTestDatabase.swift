@@ -1,5 +1,5 @@
-import Decoding
 import Foundation
+import JobCore
 import JobStore
 import Logging
 
@@ -55,9 +55,7 @@ public enum PG {
 /// A job of model `model` (class `cls`, seed 1) for store and worker tests.
 public func job(_ cls: Int = 0, queue: String = "default", model: String = "m", priority: Int = 0, maxAttempts: Int = 5,
                 policy: String = "ntp") -> JobSpec {
-    var p = JobParameters(classLabel: cls, seed: 1)
-    let spec = try! PolicySpec(parsing: policy)
-    p.policy = spec.policy; p.officialSchedule = spec.officialSchedule
+    let p = JobParameters(classLabel: cls, policy: try! WindowPolicy(parsing: policy), seed: 1)
     return JobSpec(queue: queue, model: model, parameters: p, priority: priority, maxAttempts: maxAttempts)
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import JobStore
 
 /// The queue as a worker sees it: register, claim with leases, heartbeat, write results. `JobStore`
 /// (PostgreSQL) is the real one; `InMemoryJobQueue` lets the worker loop be tested without a database.
@@ -28,13 +27,4 @@ public protocol JobQueue: Sendable {
     func pausedQueuedCount(queues: [String], models: [String]) async throws -> Int
     /// Calls `onNotify` when jobs may have arrived; returns when the connection ends.
     func listenForJobs(_ onNotify: @Sendable () -> Void) async throws
-}
-
-extension JobStore: JobQueue {
-    public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
-                               version: String?) async throws {
-        try await checkSchema()
-        try await recordWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds,
-                               version: version)
-    }
 }

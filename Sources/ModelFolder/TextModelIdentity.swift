@@ -1,5 +1,5 @@
 import Foundation
-import Model
+import JobCore
 
 /// What a text-to-image model folder says about itself, read one way for every tool: `zipar-submit` names
 /// jobs with it (`ModelSpec.load`) and `zipar-worker` claims jobs with it, so the two can never disagree

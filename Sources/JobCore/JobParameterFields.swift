@@ -67,12 +67,13 @@ extension JobParameters {
                        read: { $0.size.map { .int($0) } ?? .null },
                        write: { p, v throws(ParameterError) in p.size = v == .null ? nil : try int(v, "size") }),
         ParameterField(key: "policy", column: "policy", kind: .text,
-                       help: "ntp, zipar:S, adaptive:SMIN, official:S (zipar:S on the official schedule), sjd:K (speculative Jacobi, K in 1...16) or zipar-sjd:S,K (zipar:S with a Jacobi window in each row; also zipar-sjd:S/K)",
+                       help: WindowPolicy.helpList,
                        read: { .text($0.policyText) },
                        write: { p, v throws(ParameterError) in
                            guard case .text(let t) = v else { throw ParameterError(field: "policy", message: "\(v) is not text") }
-                           let spec = try PolicySpec(parsing: t)
-                           p.policy = spec.policy; p.officialSchedule = spec.officialSchedule
+                           do { p.policy = try WindowPolicy(parsing: t) } catch {
+                               throw ParameterError(field: "policy", message: "\(error)")
+                           }
                        }),
         ParameterField(key: "seed", column: "seed", kind: .int,
                        help: "seed of the first image; image n of the line uses seed + n",

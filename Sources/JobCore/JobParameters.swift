@@ -1,5 +1,4 @@
 import Foundation
-import Model
 
 /// Everything that decides what one image looks like: class, window policy and schedule, sampling,
 /// guidance and seed. The prompt file, the JSONL input, the CLI flags, the job row and the worker all carry
@@ -10,9 +9,8 @@ import Model
 public struct JobParameters: Sendable, Equatable {
     /// The class to draw (class-conditional models).
     public var classLabel: Int
+    /// The window policy, schedule included (`official:S`).
     public var policy: WindowPolicy
-    /// Reproduce the official code's schedule: the whole first row by NTP before rows overlap.
-    public var officialSchedule: Bool
     public var sampling: SamplingParams
     /// Keys every random draw of the job (with the token index), so the image does not depend on the batch.
     public var seed: UInt64
@@ -24,15 +22,14 @@ public struct JobParameters: Sendable, Equatable {
     /// Image side in tokens, for models that draw several resolutions; nil = the model's native grid.
     public var size: Int? = nil
 
-    public init(classLabel: Int = 0, policy: WindowPolicy = .ntp, officialSchedule: Bool = false,
-                sampling: SamplingParams = SamplingParams(), seed: UInt64 = 0) {
-        self.classLabel = classLabel; self.policy = policy; self.officialSchedule = officialSchedule
-        self.sampling = sampling; self.seed = seed
+    public init(classLabel: Int = 0, policy: WindowPolicy = .ntp, sampling: SamplingParams = SamplingParams(),
+                seed: UInt64 = 0) {
+        self.classLabel = classLabel; self.policy = policy; self.sampling = sampling; self.seed = seed
     }
 
-    /// The policy as jobs store and flags take it: `ntp`, `zipar:S`, `adaptive:SMIN`, `sjd:K`, `zipar-sjd:S,K`,
-    /// `official:S`.
-    public var policyText: String { PolicySpec(policy: policy, officialSchedule: officialSchedule).description }
+    /// The policy as jobs store and flags take it: `ntp`, `zipar:S`, `adaptive:SMIN`, `official:S`, `sjd:K`,
+    /// `zipar-sjd:S,K` (`WindowPolicy.forms`).
+    public var policyText: String { policy.description }
 
     /// Largest seed a job takes: seeds are stored as PostgreSQL bigint and a prompt's `count` images take
     /// seed, seed+1, ..., so they must stay below 2^63 without wrapping.
@@ -47,14 +44,9 @@ public struct JobParameters: Sendable, Equatable {
             if !ok { throw ParameterError(field: key, message: message()) }
         }
         try check(classLabel >= 0, "class", "\(classLabel) must be >= 0")
-        if case .zipar(let w) = policy { try check(w >= 1, "policy", "window must be >= 1") }
-        if case .adaptive(let w) = policy { try check(w >= 1, "policy", "window must be >= 1") }
-        if case .ziparSJD(let w, _) = policy { try check(w >= 1, "policy", "window must be >= 1") }
+        if let w = policy.rowWindow { try check(w >= 1, "policy", "window must be >= 1") }
         if let k = policy.jacobiWindow {
             try check(k >= 1 && k <= Self.maxJacobiWindow, "policy", "Jacobi window \(k) must be in 1...\(Self.maxJacobiWindow)")
-        }
-        if officialSchedule, case .zipar = policy {} else if officialSchedule {
-            throw ParameterError(field: "policy", message: "the official schedule applies to zipar:S only")
         }
         try check(seed <= Self.maxSeed, "seed", "\(seed) must be in 0...\(Self.maxSeed)")
         try check(s.temperature.isFinite && s.temperature >= 0 && s.temperature <= 100, "temperature",
@@ -76,7 +68,7 @@ public struct JobParameters: Sendable, Equatable {
         if classLabel >= model.numClasses {
             throw ParameterError(field: "class", message: "\(classLabel) is out of range 0..<\(model.numClasses)")
         }
-        var policy = self.policy
+        var window = policy.rowWindow
         if model.endOfRowLayout {
             if policy.jacobiWindow != nil {
                 throw ParameterError(field: "policy", message: "\(policyText) is not available for text models "
@@ -84,21 +76,16 @@ public struct JobParameters: Sendable, Equatable {
             }
             // The authors' Lumina-mGPT loop: its window S counts the end-of-row token before a row, so S - 1
             // image tokens above; checked as the equivalent zipar:(S-1) wavefront.
-            if officialSchedule, case .zipar(let s) = policy {
+            if case .official(let s) = policy {
                 guard s >= 2 else {
                     throw ParameterError(field: "policy", message: "official:\(s): on the end-of-row layout the window counts the "
                                          + "end-of-row token, so it must be at least 2 (official:2 = one image token above)")
                 }
-                policy = .zipar(window: s - 1)
+                window = s - 1
             }
         }
-        switch policy {
-        case .ntp: break
-        case .sjd: break
-        case .zipar(let w), .adaptive(let w), .ziparSJD(let w, _):
-            if w > model.grid {
-                throw ParameterError(field: "policy", message: "window \(w) is larger than the grid width \(model.grid)")
-            }
+        if let w = window, w > model.grid {
+            throw ParameterError(field: "policy", message: "window \(w) is larger than the grid width \(model.grid)")
         }
         if sampling.cfgScale != 1 && !model.supportsGuidance {
             throw ParameterError(field: "cfg", message: "the model has no null-class row, so guidance (cfg != 1) is unavailable")
@@ -137,39 +124,6 @@ public struct SamplingParams: Sendable, Equatable, Codable {
     }
 }
 
-/// What the rules need to know about a model.
-public struct ModelLimits: Sendable, Equatable {
-    public var grid: Int
-    public var numClasses: Int
-    public var supportsGuidance: Bool
-    /// What defines the image: a class (LlamaGen) or a text prompt (Emu3, Chameleon / Lumina-mGPT).
-    public var conditioning: Conditioning = .classLabel
-    /// Image sides in tokens the model draws besides its native `grid` (nil = only the native grid).
-    public var sizes: [Int]? = nil
-    /// The sequence carries an end-of-row token after each image row (Emu3, Chameleon / Lumina-mGPT): the
-    /// official schedule's window counts that token, and the Jacobi policies are not offered.
-    public var endOfRowLayout = false
-    public init(grid: Int, numClasses: Int, supportsGuidance: Bool) {
-        self.grid = grid; self.numClasses = numClasses; self.supportsGuidance = supportsGuidance
-    }
-
-    /// A class-conditional LlamaGen model (raster layout, no end-of-row tokens).
-    public static func classModel(grid: Int, numClasses: Int, supportsGuidance: Bool = true) -> ModelLimits {
-        ModelLimits(grid: grid, numClasses: numClasses, supportsGuidance: supportsGuidance)
-    }
-
-    /// A text-to-image bundle (Emu3, Chameleon / Lumina-mGPT): prompts, no classes (a text job stores class 0,
-    /// the one id its limits allow), an end-of-row token after each row. Submit, the worker and the decoder
-    /// all build text limits here, so the rules they check are the same.
-    public static func textModel(grid: Int, sizes: [Int]? = nil) -> ModelLimits {
-        var l = ModelLimits(grid: grid, numClasses: 1, supportsGuidance: true)
-        l.conditioning = .text
-        l.sizes = sizes
-        l.endOfRowLayout = true
-        return l
-    }
-}
-
 /// A broken rule, named by the field's prompt key (`top_p`, `policy`, ...).
 public struct ParameterError: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String
@@ -178,57 +132,7 @@ public struct ParameterError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "\(field): \(message)" }
 }
 
-/// A window policy plus the schedule it runs on, in the text form jobs, prompt files and flags share:
-/// `ntp`, `zipar:S`, `adaptive:SMIN`, `sjd:K`, `zipar-sjd:S,K`, `official:S` (zipar:S on the official
-/// schedule; `zipar:S+official` reads the same).
-public struct PolicySpec: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var policy: WindowPolicy
-    public var officialSchedule: Bool
-
-    public init(policy: WindowPolicy, officialSchedule: Bool = false) {
-        self.policy = policy; self.officialSchedule = officialSchedule
-    }
-
-    public init(parsing text: String) throws(ParameterError) {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        do {
-            if t.hasPrefix("official:") {
-                self.init(policy: try WindowPolicy(parsing: "zipar:" + t.dropFirst("official:".count)), officialSchedule: true)
-            } else if t.hasSuffix("+official") {
-                self.init(policy: try WindowPolicy(parsing: String(t.dropLast("+official".count))), officialSchedule: true)
-            } else {
-                self.init(policy: try WindowPolicy(parsing: t))
-            }
-        } catch {
-            throw ParameterError(field: "policy", message: "\(error)")
-        }
-        if officialSchedule, case .zipar = policy {} else if officialSchedule {
-            throw ParameterError(field: "policy", message: "'\(text)': the official schedule applies to zipar:S only")
-        }
-    }
-
-    public var description: String {
-        guard officialSchedule, case .zipar(let s) = policy else { return policy.description }
-        return "official:\(s)"
-    }
-}
-
-extension GPTModel {
-    /// The limits jobs for this model are validated against.
-    public var limits: ModelLimits {
-        .classModel(grid: config.grid, numClasses: config.numClasses, supportsGuidance: supportsGuidance)
-    }
-}
-
 // MARK: text prompts
-
-/// What defines a model's images.
-public enum Conditioning: String, Sendable, Equatable, Codable {
-    /// A class id (class-conditional LlamaGen models): jobs carry `class`, never a prompt.
-    case classLabel = "class"
-    /// A free-text prompt (Emu3, Chameleon / Lumina-mGPT): jobs carry `prompt`, and `class` stays 0.
-    case text
-}
 
 extension JobParameters {
     /// Longest prompt or negative prompt, in Unicode scalars (what PostgreSQL's `char_length` counts, so the
@@ -294,10 +198,8 @@ extension JobParameters {
         guard sides.contains(size) else {
             throw ParameterError(field: "size", message: "the model draws \(sides.map { "\($0)" }.joined(separator: ", ")) tokens a side, not \(size)")
         }
-        switch policy {
-        case .zipar(let w), .adaptive(let w), .ziparSJD(let w, _):
-            if w > size { throw ParameterError(field: "policy", message: "window \(w) is larger than the image side \(size)") }
-        default: break
+        if let w = policy.rowWindow, w > size {
+            throw ParameterError(field: "policy", message: "window \(w) is larger than the image side \(size)")
         }
     }
 }

@@ -1,6 +1,4 @@
-import Decoding
 import Foundation
-import JobStore
 
 /// A `JobQueue` in memory with the same lease rules as the PostgreSQL store (fresh token per claim, writes
 /// refused without the current token, expired leases rescued, released jobs keep their attempt), so the
