@@ -5,7 +5,7 @@
 # PATH) is covered by an empty tmpfs, so any library the binaries still took from the toolchain fails to
 # load. Checks that the exported images are PNGs.
 #
-#   scripts/test-package.sh [--tarball dist/zipar-VERSION-linux-ARCH.tar.gz]
+#   scripts/test-package.sh [--tarball dist/zipar-VERSION-linux-ARCH.tar.xz]
 #
 # Without --tarball it builds one (scripts/package.sh). PostgreSQL: DATABASE_URL/PGHOST when set, else the
 # private cluster (scripts/pg-env.sh). As a superuser it also checks deploy/roles.sql: a fresh database,
@@ -29,7 +29,7 @@ if [[ -z "$tarball" ]]; then tarball="$(scripts/package.sh)"; fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/zipar-pkgtest.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-tar -xzf "$tarball" -C "$work"
+tar -xf "$tarball" -C "$work"
 pkg="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'zipar-*')"
 [[ -n "$pkg" && -x "$pkg/bin/zipar-worker" ]] || { echo "test-package: $tarball has no bin/zipar-worker" >&2; exit 1; }
 echo "test-package: $(basename "$pkg") ($(du -h "$tarball" | cut -f1))"
