@@ -24,7 +24,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "package: unknown argument $1" >&2; exit 2;;
     esac
 done
-scripts/install-deps.sh binutils xz-utils   # readelf, strip, xz; and the build's own libraries
+scripts/install-deps.sh binutils xz-utils >&2   # readelf, strip, xz; and the build's own libraries (stdout: the tarball only)
 products=(zipar zipar-submit zipar-worker zipar-admin zipar-bench)
 build=(swift build -c release --static-swift-stdlib --build-path "$build_path")
 
