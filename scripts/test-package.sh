@@ -123,6 +123,18 @@ fi
         ZIPAR_CACHE_DIR="$WORK/cache" as "$WORKER_ROLE" "$bin/zipar-worker" --model "$model" --queue "$QUEUE" \
             --drain --batch 2 --http 127.0.0.1:0 --log-level warning
         as "$ADMIN_ROLE" "$bin/zipar-admin" export --out "$WORK/out" --queue "$QUEUE"
+        # The console as zipar-admin.service runs it: /readyz answers 200 once the database does.
+        port=$((20000 + RANDOM % 20000))
+        as "$ADMIN_ROLE" "$bin/zipar-admin" serve --bind "127.0.0.1:$port" --log-level warning & serve=$!
+        status=""
+        for _ in $(seq 1 50); do
+            status="$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf "GET /readyz HTTP/1.0\r\n\r\n" >&3 && head -1 <&3) 2>/dev/null || true)"
+            [[ -n "$status" ]] && break
+            sleep 0.2
+        done
+        kill "$serve"; wait "$serve" || true
+        [[ "$status" == *" 200"* ]] || { echo "test-package: zipar-admin serve /readyz answered \"$status\"" >&2; exit 1; }
+        echo "zipar-admin serve /readyz: $(printf "%s" "$status" | tr -d "\r")"
     '
     for label in pkg-sneaker pkg-bag; do
         png="$work/out/$label.png"
