@@ -4,5 +4,5 @@
 #   eval "$(deploy/pg-local.sh)"          # start (idempotent) and export PGHOST PGPORT PGUSER PGDATABASE
 #   ZIPAR_PGDATA=/var/lib/zipar/pg deploy/pg-local.sh   # elsewhere than <repo>/.pgdata
 #   scripts/pg-stop.sh                    # stop
-# For several hosts use a real PostgreSQL server reachable over TLS instead (docs/service.md).
+# For several hosts use a real PostgreSQL server reachable over TLS instead (docs/deploy.md).
 exec "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/pg-start.sh" "$@"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages ZipAR-serve needs, skipping what is already there.
+# Installs the Debian packages ZipAR-serve needs, and any named as arguments (scripts/install-deps.sh
+# systemd), skipping what is already there.
 # Swift 6 itself is expected on PATH (https://www.swift.org/install/linux/).
 set -euo pipefail
-need=(libopenblas-dev libpng-dev pkg-config postgresql)
+need=(libopenblas-dev libpng-dev pkg-config postgresql "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

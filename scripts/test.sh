@@ -3,9 +3,10 @@
 # (tools/test_no_machine_paths.py, no torch needed), starts a private PostgreSQL (unless DATABASE_URL/PGHOST
 # is set), checks that zipar-submit and zipar-admin link no inference code (scripts/check-links.sh),
 # runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
-# the browser test of the dashboard (headless Chromium), then the bounded soak test (real worker
-# processes, SIGKILLs, a zombie, a PostgreSQL outage).
-# Usage: scripts/test.sh            SKIP_SOAK=1 skips the soak test.
+# the browser test of the dashboard (headless Chromium), the release tarball without the Swift toolchain
+# (scripts/test-package.sh), then the bounded soak test (real worker processes, SIGKILLs, a zombie, a
+# PostgreSQL outage) on the same release binaries.
+# Usage: scripts/test.sh            SKIP_PACKAGE=1 skips the package test, SKIP_SOAK=1 the soak test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -60,11 +61,21 @@ ZK_ISA=scalar swift test --skip-build --filter 'KernelsTests'
 echo "==> browser test (dashboard, metrics)"
 scripts/browser-test.sh
 
+# The release tarball: static Swift runtime, its units verified, a submit -> worker -> export cycle with
+# the Swift toolchain hidden in a mount namespace (root, as CI runs; skipped with a message otherwise).
+# Its release build (.build-static) is the one the soak test runs too: one release build, not two.
+release_bin=""
+if [ "${SKIP_PACKAGE:-0}" != "1" ]; then
+    echo "==> release package (scripts/package.sh) without the Swift toolchain"
+    scripts/test-package.sh
+    release_bin="$(swift build -c release --static-swift-stdlib --build-path .build-static --show-bin-path)"
+fi
+
 if [ "${SKIP_SOAK:-0}" != "1" ]; then
     echo "==> soak test (release build)"
-    swift build -c release --product zipar-worker
-    swift build -c release --product zipar-submit
-    swift build -c release --product zipar-admin
-    swift build -c release --product zipar
-    scripts/soak.sh --jobs 200 --bin "$(swift build -c release --show-bin-path)"
+    if [ -z "$release_bin" ]; then
+        for p in zipar-worker zipar-submit zipar-admin zipar; do swift build -c release --product "$p"; done
+        release_bin="$(swift build -c release --show-bin-path)"
+    fi
+    scripts/soak.sh --jobs 200 --bin "$release_bin"
 fi
