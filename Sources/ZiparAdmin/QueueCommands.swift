@@ -33,7 +33,7 @@ struct CreateQueue: AsyncParsableCommand, AdminCommand {
     func run() async throws {
         let name = self.name
         let created = try await withDatabase { try await $0.createQueue(name) }
-        if common.json { try printJSON(["queue": name, "created": created ? "yes" : "no"]); return }
+        if common.json { try printJSON(QueueCreated(queue: name, created: created)); return }
         print(created ? "created queue \(name)" : "queue \(name) already exists")
     }
 }
@@ -46,7 +46,7 @@ struct DeleteQueue: AsyncParsableCommand, AdminCommand {
     func run() async throws {
         let (name, withJobs) = (self.name, self.withJobs)
         let jobs = try await withDatabase { try await $0.deleteQueue(name, withJobs: withJobs) }
-        if common.json { try printJSON(["queue": name, "deletedJobs": "\(jobs)"]); return }
+        if common.json { try printJSON(QueueDeleted(queue: name, deletedJobs: jobs)); return }
         print("deleted queue \(name)" + (jobs > 0 ? " and its \(jobs) job(s)" : ""))
     }
 }
@@ -55,18 +55,25 @@ struct Pause: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Pauses a queue: workers stop claiming its jobs (running ones finish).")
     @Argument(help: "Queue name.") var queue: String
     @OptionGroup var common: Common
-    func run() async throws { try await setPaused(queue, true) }
+    func run() async throws { try await setPaused(queue, true, json: common.json) }
 }
 
 struct Resume: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Resumes a paused queue.")
     @Argument(help: "Queue name.") var queue: String
     @OptionGroup var common: Common
-    func run() async throws { try await setPaused(queue, false) }
+    func run() async throws { try await setPaused(queue, false, json: common.json) }
 }
 
 /// Pause and resume differ only in the flag; an unknown queue is an error, never created.
-func setPaused(_ queue: String, _ paused: Bool) async throws {
+func setPaused(_ queue: String, _ paused: Bool, json: Bool) async throws {
     try await withDatabase { try await $0.setPaused(queue: queue, paused) }
+    if json { try printJSON(QueuePaused(queue: queue, paused: paused)); return }
     print("\(paused ? "paused" : "resumed") \(queue)")
 }
+
+// The --json answers of the queue commands: booleans and counts as JSON booleans and numbers (the
+// dashboard API's pause answer has the same shape as QueuePaused).
+struct QueueCreated: Encodable { var queue: String; var created: Bool }
+struct QueueDeleted: Encodable { var queue: String; var deletedJobs: Int }
+struct QueuePaused: Encodable { var queue: String; var paused: Bool }

@@ -138,8 +138,18 @@ enum Tool {
             let worker = ["--model", Tool.model, "--queue", "q", "--drain", "--simulate-pass-ms", "1", "--log-level", "error"]
             let paused = try Tool.run("zipar-worker", worker, database: db)
             #expect(paused.status == 1 && paused.err.contains("paused with 3 queued"), "\(paused.err)")
-            #expect(try Tool.run("zipar-admin", ["resume", "q"], database: db).status == 0)
+            let resumed = try Tool.run("zipar-admin", ["resume", "q", "--json"], database: db)
+            #expect(resumed.status == 0)
+            let answer = try #require(try resumed.json() as? [String: Any])
+            #expect(answer["queue"] as? String == "q" && answer["paused"] as? Bool == false && !(answer["paused"] is String))
             #expect(try Tool.run("zipar-worker", worker, database: db).status == 0)
+            // Queue commands answer JSON booleans and numbers, not strings.
+            let made = try #require(try Tool.run("zipar-admin", ["queues", "create", "spare", "--json"], database: db).json() as? [String: Any])
+            #expect(made["created"] as? Bool == true && !(made["created"] is String))
+            let existing = try #require(try Tool.run("zipar-admin", ["queues", "create", "spare", "--json"], database: db).json() as? [String: Any])
+            #expect(existing["created"] as? Bool == false)
+            let gone = try #require(try Tool.run("zipar-admin", ["queues", "delete", "spare", "--json"], database: db).json() as? [String: Any])
+            #expect(gone["deletedJobs"] as? Int == 0 && !(gone["deletedJobs"] is String))
 
             let list = try #require(try Tool.run("zipar-admin", ["jobs", "--queue", "q", "--state", "done", "--json"], database: db).json() as? [Any])
             #expect(list.count == 3)
