@@ -8,7 +8,9 @@ struct Export: AsyncParsableCommand, AdminCommand {
         abstract: "Writes each result as NAME.png plus NAME.json (everything `show --json` prints).",
         discussion: """
             NAME comes from --name, a template of {label} (the job's label, or its id when it has none), {id},
-            {queue}, {class}, {seed} and {policy}; every value is reduced to letters, digits, '.', '_' and '-',
+            {queue}, {class} (the class name; "text" for a text-to-image job), {prompt} (a text job's prompt, a
+            class job's class name; first 60 characters), {seed}, {policy} and {index} (1, 2, ... in export
+            order, zero-padded); any other {name} is an error. Every value is reduced to letters, digits, '.', '_' and '-',
             so a name is always one file inside --out. Two jobs with the same name get the id's first 8
             characters appended. Files are written to a temporary name and renamed, never through an existing
             link. Exporting records the time on each result (`purge` keeps results never exported);
@@ -22,7 +24,11 @@ struct Export: AsyncParsableCommand, AdminCommand {
 
     func validate() throws {
         if name.contains("/") { throw ValidationError("--name is a file name template, not a path: no '/'") }
-        if !name.contains("{") { throw ValidationError("--name needs at least one of {label}, {id}, ...: else every job gets the same name") }
+        let used = templatePlaceholders(name)
+        if let unknown = used.first(where: { !exportPlaceholders.contains($0) }) {
+            throw ValidationError("--name: unknown placeholder {\(unknown)}; known: " + exportPlaceholders.map { "{\($0)}" }.joined(separator: ", "))
+        }
+        if used.isEmpty { throw ValidationError("--name needs at least one of {label}, {id}, ...: else every job gets the same name") }
     }
 
     func run() async throws {
@@ -38,9 +44,10 @@ struct Export: AsyncParsableCommand, AdminCommand {
             var progress = Progress(total: ids.count, label: "export")
             var used = Set<String>()
             var names: [String] = []
-            for id in ids {
+            let digits = String(ids.count).count
+            for (i, id) in ids.enumerated() {
                 guard let d = try await store.job(id: id) else { continue }
-                var base = fileName(template, d)
+                var base = fileName(template, d, index: i + 1, digits: digits)
                 if used.contains(base) { base += "-" + d.id.prefix(8) }
                 used.insert(base)
                 if let png = try await store.png(id: id) {
@@ -60,10 +67,29 @@ struct Export: AsyncParsableCommand, AdminCommand {
     }
 }
 
-/// The template with each field's value reduced to a safe file-name alphabet.
-func fileName(_ template: String, _ d: JobDetail) -> String {
+/// The placeholders `--name` knows.
+let exportPlaceholders = ["label", "id", "queue", "class", "prompt", "seed", "policy", "index"]
+
+/// The names between braces in a template, in order (`{a}-{b}` -> a, b).
+func templatePlaceholders(_ template: String) -> [String] {
+    var names: [String] = []
+    var rest = template[...]
+    while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+        names.append(String(rest[rest.index(after: open)..<close]))
+        rest = rest[rest.index(after: close)...]
+    }
+    return names
+}
+
+/// The template with each field's value reduced to a safe file-name alphabet. `index` is the job's place in
+/// the export (1-based), zero-padded to `digits`.
+func fileName(_ template: String, _ d: JobDetail, index: Int = 1, digits: Int = 1) -> String {
+    let text = d.parameters?.prompt
+    let className = text != nil ? "text" : d.className ?? "\(d.parameters?.classLabel ?? -1)"
+    let padded = String(repeating: "0", count: max(0, digits - String(index).count)) + String(index)
     let values: [String: String] = [
-        "label": d.label ?? d.id, "id": d.id, "queue": d.queue, "class": d.className ?? "\(d.parameters?.classLabel ?? -1)",
+        "label": d.label ?? d.id, "id": d.id, "queue": d.queue, "class": className,
+        "prompt": String((text ?? className).prefix(60)), "index": padded,
         "seed": d.parameters.map { "\($0.seed)" } ?? "", "policy": d.parameters?.policyText ?? "",
     ]
     var name = template

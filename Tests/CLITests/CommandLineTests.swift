@@ -179,6 +179,16 @@ enum Tool {
             let again = try Tool.run("zipar-admin", ["export", "--out", out, "--only-new", "--json"], database: db)
             #expect((try again.json() as? [String: Any])?["exported"] as? Int == 0)
 
+            // Name templates: {index} and {prompt} (a class job's class name); an unknown placeholder is a usage
+            // error that names it, before anything is written.
+            let named = try Tool.tempDir()
+            let byIndex = try Tool.run("zipar-admin", ["export", "--out", named, "--queue", "q", "--name", "{index}-{prompt}", "--json"], database: db)
+            let names = try #require((try byIndex.json() as? [String: Any])?["names"] as? [String])
+            #expect(names.map { String($0.prefix(2)) } == ["1-", "2-", "3-"], "\(names)")
+            #expect(names.allSatisfy { ["dress", "coat"].contains(where: $0.lowercased().contains) }, "\(names)")
+            let bogus = try Tool.run("zipar-admin", ["export", "--out", named, "--name", "{label}-{bogus}"], database: db)
+            #expect(bogus.status == 2 && bogus.err.contains("{bogus}"), "\(bogus.err)")
+
             let purged = try Tool.run("zipar-admin", ["purge", "--older-than", "0s", "--json"], database: db)
             #expect((try purged.json() as? [String: Any])?["purged"] as? Int == 3)
         }
