@@ -29,6 +29,8 @@ typedef struct {
 // Quantizes `rows` rows of `in` into a per-thread buffer that lives until the thread's next call;
 // returns 0, or -1 when memory ran out.
 int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out);
+// The quantized rows back as floats, q * scale (`rows` x `in`): what the BLAS path multiplies.
+void zk_q8_dequantize_rows(const zk_q8_rows *a, int rows, int in, float *out);
 void zk_q8_range_scalar(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
                         int o0, int o1);
 

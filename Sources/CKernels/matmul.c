@@ -258,13 +258,10 @@ void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales
     zk_q8_rows a;
     float *rounded = NULL;
     if (zk_q8_quantize_rows(x, rows, in, &a) != 0) { fill_nan(y, (size_t)rows * out); return; }
-    if (blas) {
+    if (blas) {   // OpenBLAS multiplies the same rounded rows the integer tiles see
         rounded = malloc((size_t)rows * in * sizeof(float));
-        if (!rounded || zk_q8_fake_quantize(x, rows, in, rounded) != 0 || zk_q8_quantize_rows(x, rows, in, &a) != 0) {
-            free(rounded);
-            fill_nan(y, (size_t)rows * out);
-            return;
-        }
+        if (!rounded) { fill_nan(y, (size_t)rows * out); return; }
+        zk_q8_dequantize_rows(&a, rows, in, rounded);
     }
     mm_ctx c = { blas ? rounded : x, rows, w, out, in, y, 2, blas, scales, &a };
     zk_parallel(chunks_for(out, in, rows, 1), mm_part, &c);

@@ -126,12 +126,16 @@ void zk_q8_range_scalar(const zk_q8_rows *a, int rows, const int8_t *w, const fl
 }
 
 // x as the int8 products see it: each value rounded to its group's step (the BLAS path and the tests).
+void zk_q8_dequantize_rows(const zk_q8_rows *a, int rows, int in, float *out) {
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < in; k++)
+            out[(size_t)r * in + k] = (float)a->q[(size_t)r * a->kp + k] * a->s4[(size_t)r * (a->kp / 4) + k / 4];
+}
+
 int zk_q8_fake_quantize(const float *x, int rows, int in, float *out) {
     zk_runtime_init();
     zk_q8_rows a;
     if (zk_q8_quantize_rows(x, rows, in, &a) != 0) return -1;
-    for (int r = 0; r < rows; r++)
-        for (int k = 0; k < in; k++)
-            out[(size_t)r * in + k] = (float)a.q[(size_t)r * a.kp + k] * a.s4[(size_t)r * (a.kp / 4) + k / 4];
+    zk_q8_dequantize_rows(&a, rows, in, out);
     return 0;
 }
