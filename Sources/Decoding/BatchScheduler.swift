@@ -31,10 +31,10 @@ public final class BatchScheduler {
 
     final class Active {
         let decoder: RequestDecoder
-        let cond: EngineSequence
-        let uncond: EngineSequence?
+        let cond: SequenceID
+        let uncond: SequenceID?
         let started: Date
-        init(decoder: RequestDecoder, cond: EngineSequence, uncond: EngineSequence?) {
+        init(decoder: RequestDecoder, cond: SequenceID, uncond: SequenceID?) {
             self.decoder = decoder; self.cond = cond; self.uncond = uncond; started = Date()
         }
     }
@@ -48,24 +48,19 @@ public final class BatchScheduler {
         self.limits = limits
     }
 
-    public convenience init(engine: GPTEngine, limits: SchedulerLimits = SchedulerLimits()) {
-        self.init(engine: GPTTokenEngine(engine), limits: limits)
-    }
+    /// The decoder engine underneath, when a real model runs (benchmarks profile it).
+    public var decoderEngine: DecoderEngine? { (engine as? DecoderTokenEngine)?.engine }
 
-    /// The LlamaGen engine underneath, when that is what runs (benchmarks profile it).
-    public var gptEngine: GPTEngine? { (engine as? GPTTokenEngine)?.engine }
-
-    /// A scheduler with its own engine sized for `batch` requests: each may need two sequences (CFG's
-    /// null-class twin) and the engine's buffers hold `maxQueries` queries a pass.
+    /// A scheduler with its own LlamaGen engine sized for `batch` requests (`DecoderTokenEngine(gpt:...)`).
     public convenience init(model: GPTModel, batch: Int, maxQueries: Int, attentionMode: AttentionMode = .masked) {
-        let engine = GPTEngine(model: model, maxQueries: maxQueries, maxSequences: 2 * batch, attentionMode: attentionMode)
-        self.init(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
+        self.init(engine: DecoderTokenEngine(gpt: model, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode),
+                  limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
     /// A scheduler for a text-to-image bundle, its engine sized like the one above.
     public convenience init(textBundle: TextModelBundle, batch: Int, maxQueries: Int, attentionMode: AttentionMode = .masked) {
-        let engine = TextTokenEngine(bundle: textBundle, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode)
-        self.init(engine: engine, limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
+        self.init(engine: DecoderTokenEngine(textBundle: textBundle, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode),
+                  limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
     /// Queries per pass actually used: the smaller of the limit and the engine's buffers.
@@ -100,7 +95,7 @@ public final class BatchScheduler {
     public func step() -> [GenerationResult] {
         guard !active.isEmpty else { return [] }
         let cap = queryCap
-        var queries: [EngineQuery] = []
+        var queries = PassBatch()
         var members: [(Active, [PlannedQuery], condIndex: [Int?], uncondIndex: [Int?])] = []
         for a in active {
             let room = cap - queries.count
@@ -115,7 +110,7 @@ public final class BatchScheduler {
             for pq in plan {
                 guard pq.side != .unconditional else { ci.append(nil); continue }
                 ci.append(queries.count)
-                queries.append(EngineQuery(sequence: a.cond, position: pq.position, input: pq.input,
+                queries.append(DecoderQuery(sequence: a.cond, position: pq.position, input: pq.input,
                                            wantsLogits: pq.wantsLogits, hidden: pq.hidden))
             }
             for pq in plan {
@@ -123,7 +118,7 @@ public final class BatchScheduler {
                 if twin, let u = a.uncond {
                     ui.append(queries.count)
                     let input = pq.side == .unconditional ? pq.input : pq.twinInput ?? pq.input
-                    queries.append(EngineQuery(sequence: u, position: pq.position, input: input,
+                    queries.append(DecoderQuery(sequence: u, position: pq.position, input: input,
                                                wantsLogits: pq.wantsLogits, hidden: pq.hidden))
                 } else {
                     ui.append(nil)

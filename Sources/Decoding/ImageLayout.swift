@@ -127,9 +127,11 @@ public struct ImageLayout: Sendable, Equatable {
     }
 
     /// The logits a sampler may draw from inside the grid, indexed by code: the image ids' logits. Drawing
-    /// from this slice is drawing from the full row with every other logit at -inf, without the copy.
+    /// from this slice is drawing from the full row with every other logit at -inf. `logits` is a row over
+    /// the whole vocabulary, or already over the image ids alone (an engine whose head computes only those:
+    /// then it is returned as it is, no copy).
     public func imageLogits(_ logits: [Float]) -> [Float] {
-        if imageTokenOffset == 0 && logits.count == codebookSize { return logits }
+        if logits.count == codebookSize { return logits }
         precondition(logits.count >= imageVocabulary.upperBound, "\(logits.count) logits, image ids end at \(imageVocabulary.upperBound)")
         return Array(logits[imageVocabulary])
     }

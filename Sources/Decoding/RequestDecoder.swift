@@ -32,7 +32,7 @@ public struct PlannedQuery: Sendable, Equatable {
     /// predicts token `t + 1`.
     public var position: Int
     /// The input (for an `.unconditional` query, the unconditional sequence's).
-    public var input: GPTQuery.Input
+    public var input: DecoderQuery.Input
     public var action: Action
     /// True when the input is a stand-in for a token not decoded yet.
     public var isPlaceholder: Bool
@@ -43,7 +43,7 @@ public struct PlannedQuery: Sendable, Equatable {
     public var hidden: [Range<Int>] = []
     public var side: Side = .both
     /// The unconditional twin's input where it differs: the null class, the unconditional prompt's token.
-    public var twinInput: GPTQuery.Input? = nil
+    public var twinInput: DecoderQuery.Input? = nil
 
     public var wantsLogits: Bool {
         switch action {
@@ -175,15 +175,15 @@ public final class RequestDecoder {
     public static func cost(_ plan: [PlannedQuery]) -> Int { plan.reduce(0) { $0 + $1.cost } }
 
     /// The input that feeds final image token `t`: its code, as the vocabulary id of the layout.
-    func imageInput(_ t: Int) -> GPTQuery.Input { .token(layout.vocabularyID(code: tokens[t])) }
+    func imageInput(_ t: Int) -> DecoderQuery.Input { .token(layout.vocabularyID(code: tokens[t])) }
 
-    func query(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
+    func query(_ position: Int, _ input: DecoderQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
         PlannedQuery(position: position, input: input, action: action, isPlaceholder: placeholder,
                      guided: guided(position: position))
     }
 
     /// The input for slot (r, W-1): the real token once row r is complete, else its placeholder.
-    func lastSlotInput(ofRow r: Int) -> (input: GPTQuery.Input, isPlaceholder: Bool) {
+    func lastSlotInput(ofRow r: Int) -> (input: DecoderQuery.Input, isPlaceholder: Bool) {
         if rowCount[r] == grid { return (.token(tokens[r * grid + grid - 1]), false) }
         return (.token(placeholder(forRow: r)), true)
     }
@@ -194,7 +194,7 @@ public final class RequestDecoder {
     public func plan(maxQueries: Int = .max) -> [PlannedQuery] {
         guard !isFinished else { return [] }
         var out: [PlannedQuery] = []
-        func q(_ position: Int, _ input: GPTQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
+        func q(_ position: Int, _ input: DecoderQuery.Input, _ action: PlannedQuery.Action, placeholder: Bool = false) -> PlannedQuery {
             query(position, input, action, placeholder: placeholder)
         }
         if !prefilled { return prefixQueries(maxQueries: maxQueries) }
@@ -212,7 +212,7 @@ public final class RequestDecoder {
             let w = startWindow(row: i)
             if c == 0, let eol = layout.endOfRow?.token, let s = layout.endOfRowPosition(row: i - 1) {
                 // The end-of-row token before x(i,0) is known: fed as it is, never a stand-in.
-                let input = GPTQuery.Input.token(eol)
+                let input = DecoderQuery.Input.token(eol)
                 if let d = drafts[i] {
                     if above > d.window || above == W { rows.append(q(s, input, .verify(row: i, window: above))) }
                 } else if above >= w || above == W {
@@ -221,7 +221,7 @@ public final class RequestDecoder {
             } else if c == 0 {
                 let s = slot(lastOfRow: i - 1)
                 if above == W {
-                    let real = GPTQuery.Input.token(tokens[i * W - 1])
+                    let real = DecoderQuery.Input.token(tokens[i * W - 1])
                     if drafts[i] != nil { rows.append(q(s, real, .verify(row: i, window: W))) }
                     else { rows.append(q(s, real, .decode(token: i * W))) }
                 } else if let d = drafts[i] {
@@ -229,7 +229,7 @@ public final class RequestDecoder {
                         rows.append(q(s, .token(d.placeholder), .verify(row: i, window: above), placeholder: true))
                     }
                 } else if above >= w {
-                    let ph = GPTQuery.Input.token(placeholder(forRow: i - 1))
+                    let ph = DecoderQuery.Input.token(placeholder(forRow: i - 1))
                     if isAdaptive { rows.append(q(s, ph, .draft(row: i, window: above), placeholder: true)) }
                     else { rows.append(q(s, ph, .decode(token: i * W), placeholder: true)) }
                 }
@@ -350,9 +350,6 @@ extension PlannedQuery {
     public var cost: Int { side == .both && guided ? 2 : 1 }
 }
 
-extension GPTQuery.Input {
-    var tokenValue: Int? { if case .token(let t) = self { return t } else { return nil } }
-}
 
 public enum DecodingError: Error, CustomStringConvertible, Equatable {
     case full(String)

@@ -102,20 +102,31 @@ public final class WeightMatrix: @unchecked Sendable {
         apply(x, rows: rows, into: y, xOffset: xOffset, yOffset: yOffset, path: .automatic)
     }
 
-    /// `apply` with a pinned implementation (benchmarks, tests).
+    /// `apply` over the output features `outputRows` only (rows of W): `y` rows are `outputRows.count`
+    /// apart and hold those features alone. A head computes the logits of the ids a caller samples from,
+    /// not of the whole vocabulary, and streams only those rows of W.
+    public func apply(_ x: FloatBuffer, rows: Int, into y: FloatBuffer, outputRows: Range<Int>) {
+        apply(x, rows: rows, into: y, xOffset: 0, yOffset: 0, path: .automatic, outputRows: outputRows)
+    }
+
+    /// `apply` with a pinned implementation (benchmarks, tests), optionally over some output rows only.
     public func apply(_ x: FloatBuffer, rows: Int, into y: FloatBuffer, xOffset: Int = 0, yOffset: Int = 0,
-                      path: MatmulPath) {
+                      path: MatmulPath, outputRows: Range<Int>? = nil) {
+        let selected = outputRows ?? 0..<outFeatures
+        precondition(selected.lowerBound >= 0 && selected.upperBound <= outFeatures, "output rows \(selected) outside 0..<\(outFeatures)")
         precondition(rows >= 0 && xOffset >= 0 && yOffset >= 0, "negative matmul argument")
         precondition(xOffset + rows * inFeatures <= x.count, "matmul input too small")
-        precondition(yOffset + rows * outFeatures <= y.count, "matmul output too small")
-        guard rows > 0 else { return }
+        precondition(yOffset + rows * selected.count <= y.count, "matmul output too small")
+        guard rows > 0, !selected.isEmpty else { return }
         let xp = x.base + xOffset, yp = y.base + yOffset
+        let out = selected.count, first = selected.lowerBound * inFeatures
         if let f32 {
-            SkinnyMatmul.f32(x: xp, rows: rows, w: f32, out: outFeatures, inF: inFeatures, y: yp, path: path)
+            SkinnyMatmul.f32(x: xp, rows: rows, w: f32 + first, out: out, inF: inFeatures, y: yp, path: path)
         } else if let i8, let scales {
-            SkinnyMatmul.int8(x: xp, rows: rows, w: i8, scales: scales, out: outFeatures, inF: inFeatures, y: yp, path: path)
+            SkinnyMatmul.int8(x: xp, rows: rows, w: i8 + first, scales: scales + selected.lowerBound * groupsPerRow,
+                              out: out, inF: inFeatures, y: yp, path: path)
         } else {
-            SkinnyMatmul.f16(x: xp, rows: rows, w: f16!, out: outFeatures, inF: inFeatures, y: yp, path: path)
+            SkinnyMatmul.f16(x: xp, rows: rows, w: f16! + first, out: out, inF: inFeatures, y: yp, path: path)
         }
     }
 }

@@ -5,7 +5,7 @@ import Model
 import TextModel
 
 /// Text-to-image bundles (Emu3 / Chameleon architecture, `TextModelBundle`): the same `ModelExecutor` as
-/// LlamaGen, over a scheduler with the bundle's `TextTokenEngine`. That engine validates every job against
+/// LlamaGen, over a scheduler with the bundle's `DecoderTokenEngine`. That engine validates every job against
 /// the text `ModelLimits`, so a job without a prompt fails for good naming the `prompt` field, as a
 /// prompt sent to a LlamaGen model does.
 extension ModelExecutor {

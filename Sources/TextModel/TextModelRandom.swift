@@ -9,20 +9,19 @@ extension TextModelWeights {
     ///
     /// With `tieWordEmbeddings` the head *is* the embedding matrix (one allocation, not two): a benchmark
     /// at Emu3's 184622 x 4096 vocabulary saves 1.5 GB of f16 this way and the head streams the same bytes.
-    public init(randomFor c: TextModelConfig, seed: UInt64, storage: WeightStorage = .f16) {
+    public static func random(_ c: TextModelConfig, seed: UInt64, storage: WeightStorage = .f16) -> DecoderWeights {
         var noise = UniformNoise(seed: seed)
         let d = c.hiddenSize, hd = c.headDim
         func matrix(_ out: Int, _ inF: Int, storage s: WeightStorage = storage) -> WeightMatrix {
             WeightMatrix(outFeatures: out, inFeatures: inF, values: noise.values(out * inF, std: 0.02), storage: s)
         }
-        func headNorm(heads: Int) -> HeadNorm {
-            HeadNorm(weight: FloatBuffer(count: heads * hd, value: 1), bias: FloatBuffer(count: heads * hd, value: 0))
+        func headNorm(heads: Int) -> DecoderWeights.HeadNorm {
+            DecoderWeights.HeadNorm(weight: FloatBuffer(count: heads * hd, value: 1), bias: FloatBuffer(count: heads * hd, value: 0))
         }
-        names = TextWeightNames(decoderPrefix: "model.", head: "lm_head.weight")
         // Gathered row by row only, so int8 models keep it f16 (as the checkpoint loader does).
-        tokenEmbedding = matrix(c.vocabSize, d, storage: storage == .int8 ? .f16 : storage)
-        layers = (0..<c.layers).map { _ in
-            Layer(attentionNorm: FloatBuffer(count: d, value: 1),
+        let tokenEmbedding = matrix(c.vocabSize, d, storage: storage == .int8 ? .f16 : storage)
+        let layers = (0..<c.layers).map { _ in
+            DecoderWeights.Layer(attentionNorm: FloatBuffer(count: d, value: 1),
                   wqkv: matrix((c.heads + 2 * c.kvHeads) * hd, d),
                   queryNorm: c.queryKeyNorm ? headNorm(heads: c.heads) : nil,
                   keyNorm: c.queryKeyNorm ? headNorm(heads: c.kvHeads) : nil,
@@ -32,14 +31,9 @@ extension TextModelWeights {
                   up: matrix(c.intermediateSize, d),
                   down: matrix(d, c.intermediateSize))
         }
-        norm = FloatBuffer(count: d, value: 1)
-        output = c.tieWordEmbeddings && tokenEmbedding.storage == storage ? tokenEmbedding : matrix(c.vocabSize, d)
-    }
-
-    /// Bytes the decoder layers' matrices stream in one pass (without the head, which runs only for
-    /// queries that want logits, and the embedding, which is gathered row by row).
-    public var layerBytes: Int {
-        layers.reduce(0) { $0 + $1.wqkv.byteCount + $1.wo.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
+        let output = c.tieWordEmbeddings && tokenEmbedding.storage == storage ? tokenEmbedding : matrix(c.vocabSize, d)
+        return DecoderWeights(inputs: .init(tokens: tokenEmbedding), layers: layers, norm: FloatBuffer(count: d, value: 1),
+                              output: output)
     }
 }
 

@@ -11,34 +11,11 @@ import Model
 ///   to the interleaved pairing of our RoPE kernel, which rotates 2i with 2i+1: new row 2i = old row i,
 ///   new row 2i+1 = old row i + headDim/2. Queries and keys are permuted alike, so every score q.k is
 ///   unchanged; values are not permuted, so the attention output is unchanged too.
-public struct TextModelWeights: Sendable {
-    public struct Layer: Sendable {
-        public let attentionNorm: FloatBuffer   // input_layernorm.weight [hidden]
-        public let wqkv: WeightMatrix           // [q: heads | k: kvHeads | v: kvHeads][headDim][hidden], q/k rows interleaved
-        public let queryNorm: HeadNorm?         // Chameleon self_attn.q_norm: [heads][headDim], interleaved
-        public let keyNorm: HeadNorm?           // Chameleon self_attn.k_norm: [kvHeads][headDim], interleaved
-        public let wo: WeightMatrix             // self_attn.o_proj.weight [hidden][heads * headDim]
-        public let ffnNorm: FloatBuffer         // post_attention_layernorm.weight [hidden]
-        public let gate: WeightMatrix           // mlp.gate_proj.weight [intermediate][hidden]
-        public let up: WeightMatrix             // mlp.up_proj.weight [intermediate][hidden]
-        public let down: WeightMatrix           // mlp.down_proj.weight [hidden][intermediate]
-    }
-
-    /// One weight and bias row per head (Chameleon's query/key LayerNorm).
-    public struct HeadNorm: Sendable {
-        public let weight: FloatBuffer          // [heads][headDim]
-        public let bias: FloatBuffer            // [heads][headDim]
-    }
-
-    public let names: TextWeightNames
-    public let tokenEmbedding: WeightMatrix     // embed_tokens.weight [vocab][hidden], gathered row by row
-    public let layers: [Layer]
-    public let norm: FloatBuffer                // norm.weight [hidden]
-    public let output: WeightMatrix             // lm_head.weight [vocab][hidden] (the embedding when tied)
-
-    /// How the matrices keep their values.
-    public var storage: WeightStorage { output.storage }
-
+///
+/// Into `DecoderWeights`: embed_tokens -> inputs.tokens, input_layernorm -> attentionNorm, q/k/v_proj -> wqkv,
+/// q_norm/k_norm -> queryNorm/keyNorm, o_proj -> wo, post_attention_layernorm -> ffnNorm, gate/up/down_proj ->
+/// gate/up/down, norm -> norm, lm_head (or the embedding when tied) -> output.
+public enum TextModelWeights {
     /// f16 when every decoder matrix of the checkpoint is stored F16 (kept exactly, half the memory),
     /// f32 otherwise. BF16 has no kernel yet, so BF16 checkpoints widen to f32 unless the caller asks
     /// for `.f16` or `.int8` (needed for 7-8B models to fit in a 24 GiB machine).
@@ -48,32 +25,31 @@ public struct TextModelWeights: Sendable {
         return !matrices.isEmpty && matrices.allSatisfy { $0.type == .f16 } ? .f16 : .f32
     }
 
-    public init(checkpoint: HFCheckpoint, config c: TextModelConfig, storage: WeightStorage) throws {
+    public static func load(checkpoint: HFCheckpoint, config c: TextModelConfig, storage: WeightStorage) throws -> DecoderWeights {
         let names = try TextWeightNames(checkpoint: checkpoint)
-        self.names = names
         let d = c.hiddenSize, hd = c.headDim
         func vector(_ name: String, _ n: Int) throws -> FloatBuffer { FloatBuffer(try checkpoint.floats(name, shape: [n])) }
         func matrix(_ name: String, _ out: Int, _ inF: Int) throws -> WeightMatrix {
             WeightMatrix(outFeatures: out, inFeatures: inF, values: try checkpoint.floats(name, shape: [out, inF]), storage: storage)
         }
-        func headNorm(_ layer: Int, _ module: String, heads: Int) throws -> HeadNorm {
+        func headNorm(_ layer: Int, _ module: String, heads: Int) throws -> DecoderWeights.HeadNorm {
             let weight = try Self.perHeadRows(checkpoint, names.layer(layer, "self_attn.\(module).weight"), heads: heads, headDim: hd)
             let bias = try Self.perHeadRows(checkpoint, names.layer(layer, "self_attn.\(module).bias"), heads: heads, headDim: hd)
-            return HeadNorm(weight: FloatBuffer(Self.interleaveHalves(weight, heads: heads, headDim: hd, rowWidth: 1)),
+            return DecoderWeights.HeadNorm(weight: FloatBuffer(Self.interleaveHalves(weight, heads: heads, headDim: hd, rowWidth: 1)),
                             bias: FloatBuffer(Self.interleaveHalves(bias, heads: heads, headDim: hd, rowWidth: 1)))
         }
 
         // Embeddings are only gathered: f32 or f16 like the matrices (int8 models keep them as f16).
         let embeddingValues = try checkpoint.floats(names.embedding, shape: [c.vocabSize, d])
-        tokenEmbedding = WeightMatrix(outFeatures: c.vocabSize, inFeatures: d, values: embeddingValues,
-                                      storage: storage == .int8 ? .f16 : storage)
-        layers = try (0..<c.layers).map { i in
+        let tokenEmbedding = WeightMatrix(outFeatures: c.vocabSize, inFeatures: d, values: embeddingValues,
+                                          storage: storage == .int8 ? .f16 : storage)
+        let layers = try (0..<c.layers).map { i in
             let q = try checkpoint.floats(names.layer(i, "self_attn.q_proj.weight"), shape: [c.heads * hd, d])
             let k = try checkpoint.floats(names.layer(i, "self_attn.k_proj.weight"), shape: [c.kvHeads * hd, d])
             let v = try checkpoint.floats(names.layer(i, "self_attn.v_proj.weight"), shape: [c.kvHeads * hd, d])
             let qkv = Self.interleaveHalves(q, heads: c.heads, headDim: hd, rowWidth: d)
                 + Self.interleaveHalves(k, heads: c.kvHeads, headDim: hd, rowWidth: d) + v
-            return Layer(
+            return DecoderWeights.Layer(
                 attentionNorm: try vector(names.layer(i, "input_layernorm.weight"), d),
                 wqkv: WeightMatrix(outFeatures: (c.heads + 2 * c.kvHeads) * hd, inFeatures: d, values: qkv, storage: storage),
                 queryNorm: c.queryKeyNorm ? try headNorm(i, "q_norm", heads: c.heads) : nil,
@@ -84,12 +60,11 @@ public struct TextModelWeights: Sendable {
                 up: try matrix(names.layer(i, "mlp.up_proj.weight"), c.intermediateSize, d),
                 down: try matrix(names.layer(i, "mlp.down_proj.weight"), d, c.intermediateSize))
         }
-        norm = try vector(names.finalNorm, d)
-        if c.tieWordEmbeddings {
-            output = WeightMatrix(outFeatures: c.vocabSize, inFeatures: d, values: embeddingValues, storage: storage)
-        } else {
-            output = try matrix(names.head, c.vocabSize, d)
-        }
+        let output = c.tieWordEmbeddings
+            ? WeightMatrix(outFeatures: c.vocabSize, inFeatures: d, values: embeddingValues, storage: storage)
+            : try matrix(names.head, c.vocabSize, d)
+        return DecoderWeights(inputs: .init(tokens: tokenEmbedding), layers: layers, norm: try vector(names.finalNorm, d),
+                              output: output)
     }
 
     /// Reorders the rows of each head from rotate-half pairs (i, i + headDim/2) to interleaved pairs (2i, 2i+1).

@@ -2,17 +2,17 @@ import Foundation
 import Kernels
 import Model
 
-/// A loaded Emu3 or Chameleon decoder: config, weights, rotary table. Immutable and shareable; the
-/// mutable state of generation (KV caches, activations) lives in `TextEngine`.
+/// A loaded Emu3 or Chameleon decoder: its config and the `DecoderModel` it configures (1-D RoPE over
+/// sequence positions, token inputs only, Chameleon's per-head query/key norm). Immutable and shareable;
+/// generation runs on a `DecoderEngine`.
 public final class TextTransformer: Sendable {
     public let config: TextModelConfig
-    public let weights: TextModelWeights
-    public let rotary: TextRotaryTable
+    public let decoder: DecoderModel
 
-    public init(config: TextModelConfig, weights: TextModelWeights) {
+    public init(config: TextModelConfig, weights: DecoderWeights) {
         self.config = config
-        self.weights = weights
-        rotary = TextRotaryTable(headDim: config.headDim, positions: config.maxPositions, theta: config.ropeTheta)
+        decoder = DecoderModel(spec: config.transformerSpec, weights: weights,
+                               rotary: .sequence(headDim: config.headDim, positions: config.maxPositions, theta: config.ropeTheta))
     }
 
     /// Loads a Hugging Face checkpoint directory: `config.json` plus `model.safetensors` or its shards.
@@ -23,23 +23,24 @@ public final class TextTransformer: Sendable {
         let config = try TextModelConfig.load(path: dir.appendingPathComponent("config.json").path)
         let checkpoint = try HFCheckpoint(directory: directory)
         let chosen = try storage ?? TextModelWeights.naturalStorage(of: checkpoint)
-        self.init(config: config, weights: try TextModelWeights(checkpoint: checkpoint, config: config, storage: chosen))
+        self.init(config: config, weights: try TextModelWeights.load(checkpoint: checkpoint, config: config, storage: chosen))
+    }
+
+    public var weights: DecoderWeights { decoder.weights }
+
+    /// An engine for this model whose caches hold `maxPositions` positions (default: the model's maximum).
+    public func engine(maxQueries: Int = 64, maxSequences: Int = 8, maxPositions: Int? = nil, logitsVocabulary: Range<Int>? = nil,
+                       attentionMode: AttentionMode = .masked, cacheStorage: WeightStorage? = nil) -> DecoderEngine {
+        DecoderEngine(model: decoder, maxQueries: maxQueries, maxSequences: maxSequences, maxPositions: maxPositions,
+                      logitsVocabulary: logitsVocabulary, attentionMode: attentionMode, cacheStorage: cacheStorage)
     }
 }
 
-/// One input token of a `TextEngine` pass.
-public struct TextQuery: Sendable, Equatable {
-    public var sequence: TextSequenceID
-    /// Position in the sequence (0 = first prompt token); also the RoPE position.
-    public var position: Int
-    public var token: Int
-    /// False for queries whose only job is to write K/V: no output head.
-    public var wantsLogits: Bool
-
-    public init(sequence: TextSequenceID, position: Int, token: Int, wantsLogits: Bool = true) {
-        self.sequence = sequence; self.position = position; self.token = token; self.wantsLogits = wantsLogits
+extension TextModelConfig {
+    /// The decoder this config describes.
+    public var transformerSpec: TransformerSpec {
+        TransformerSpec(dim: hiddenSize, layers: layers, heads: heads, kvHeads: kvHeads, headDim: headDim,
+                        ffnHidden: intermediateSize, vocabSize: vocabSize, positions: maxPositions, normEps: rmsNormEps,
+                        queryKeyNormEps: queryKeyNorm ? queryKeyNormEps : nil)
     }
 }
-
-/// A handle to one sequence's KV cache inside a `TextEngine`: the same kind of handle as `GPTEngine`'s.
-public typealias TextSequenceID = SequenceID

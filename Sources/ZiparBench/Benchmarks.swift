@@ -55,18 +55,18 @@ struct BenchReport: Codable {
 }
 
 /// Every weight matrix a pass streams, in pass order.
-func passMatrices(_ w: GPTWeights) -> [WeightMatrix] {
-    w.layers.flatMap { [$0.wqkv, $0.wo, $0.w1, $0.w3, $0.w2] } + [w.output]
+func passMatrices(_ w: DecoderWeights) -> [WeightMatrix] {
+    w.layers.flatMap { [$0.wqkv, $0.wo, $0.gate, $0.up, $0.down] } + [w.output]
 }
 
 /// Weights a pass multiplies every query by (all matrices, the output head included).
-func streamedParameters(_ w: GPTWeights) -> Int {
+func streamedParameters(_ w: DecoderWeights) -> Int {
     passMatrices(w).reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
 }
 
 /// Bytes of the whole model in memory (matrices, embeddings, norms).
-func modelBytes(_ w: GPTWeights) -> Int {
-    let vectors = w.classEmbedding.count + w.tokenEmbedding.count + w.norm.count
+func modelBytes(_ w: DecoderWeights) -> Int {
+    let vectors = (w.inputs.classes?.count ?? 0) + w.inputs.tokens.outFeatures * w.inputs.tokens.inFeatures + w.norm.count
         + w.layers.reduce(0) { $0 + $1.attentionNorm.count + $1.ffnNorm.count }
     return w.streamedBytes + vectors * 4
 }
@@ -89,7 +89,7 @@ func inCacheKernelRate(storage: WeightStorage, rows: Int) -> Double {
 }
 
 /// Time of the matrix products alone (one pass's worth) per row count, own kernel vs OpenBLAS.
-func matmulSweep(_ weights: GPTWeights, rowsList: [Int], repeats: Int, bandwidth: Double) -> [MatmulPoint] {
+func matmulSweep(_ weights: DecoderWeights, rowsList: [Int], repeats: Int, bandwidth: Double) -> [MatmulPoint] {
     let mats = passMatrices(weights)
     let maxIn = mats.map(\.inFeatures).max()!, maxOut = mats.map(\.outFeatures).max()!
     let maxRows = rowsList.max()!
@@ -122,14 +122,14 @@ func crossover(_ points: [MatmulPoint]) -> Int? {
 func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double, flops: Double) -> [SweepPoint] {
     let c = model.config
     let maxImages = 16
-    let engine = GPTEngine(model: model, maxQueries: max(64, queryCounts.max()!), maxSequences: maxImages)
+    let engine = model.engine(maxQueries: max(64, queryCounts.max()!), maxSequences: maxImages)
     let seqs = (0..<maxImages).map { _ in try! engine.openSequence() }
     let half = c.imageTokens / 2
     // Prefill the top half of every image (untimed).
     for s in seqs {
-        var batch: [GPTQuery] = [GPTQuery(sequence: s, position: 0, input: .classLabel(0), wantsLogits: false)]
+        var batch: [DecoderQuery] = [DecoderQuery(sequence: s, position: 0, input: .classLabel(0), wantsLogits: false)]
         for t in 0..<half {
-            batch.append(GPTQuery(sequence: s, position: c.clsTokenNum + t, input: .token(t % c.vocabSize), wantsLogits: false))
+            batch.append(DecoderQuery(sequence: s, position: c.clsTokenNum + t, input: .token(t % c.vocabSize), wantsLogits: false))
             if batch.count == engine.maxQueries { _ = engine.forward(batch); batch = [] }
         }
         if !batch.isEmpty { _ = engine.forward(batch) }
@@ -137,17 +137,17 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
     let floor = Double(model.weights.streamedBytes) / bandwidth
     let lowerRows = c.grid - half / c.grid
     // One image: query j sits in row (half/grid + j % lowerRows), column j / lowerRows.
-    func oneImage(_ n: Int) -> [GPTQuery] {
-        (0..<n).map { j -> GPTQuery in
+    func oneImage(_ n: Int) -> [DecoderQuery] {
+        (0..<n).map { j -> DecoderQuery in
             let t = (half / c.grid + j % lowerRows) * c.grid + (j / lowerRows) % c.grid
-            return GPTQuery(sequence: seqs[0], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
+            return DecoderQuery(sequence: seqs[0], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
         }
     }
     // Spread: query j in image j % 16, at the middle of its lower half.
-    func spread(_ n: Int) -> [GPTQuery] {
-        (0..<n).map { j -> GPTQuery in
+    func spread(_ n: Int) -> [DecoderQuery] {
+        (0..<n).map { j -> DecoderQuery in
             let t = half + c.grid / 2 + j / maxImages
-            return GPTQuery(sequence: seqs[j % maxImages], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
+            return DecoderQuery(sequence: seqs[j % maxImages], position: c.clsTokenNum + t, input: .token(j % c.vocabSize))
         }
     }
     // Rounds over every query count, so the ratios to the 1-query pass compare passes timed
@@ -185,7 +185,7 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
 /// One policy x batch x CFG cell through the continuous-batching scheduler.
 struct PolicyRun {
     var passes: Int; var passesPerImage: Double; var latency: Double; var wall: Double; var images: Int
-    /// Seconds inside GPTEngine.forward (the rest of `wall` is sampling and scheduling).
+    /// Seconds inside DecoderEngine.forward (the rest of `wall` is sampling and scheduling).
     var engineSeconds: Double
 }
 
@@ -199,7 +199,7 @@ func runPolicy(_ model: GPTModel, policy: WindowPolicy, batch: Int, cfgScale: Fl
     }
     var results: [GenerationResult] = []
     let profile = PassProfile()
-    scheduler.gptEngine?.profile = profile
+    scheduler.decoderEngine?.profile = profile
     let wall = try seconds { results = try scheduler.run(requests) }
     let latency = results.map(\.stats.wallSeconds).reduce(0, +) / Double(results.count)
     let perImage = Double(results.map(\.stats.passes).reduce(0, +)) / Double(results.count)

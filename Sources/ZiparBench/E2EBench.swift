@@ -123,7 +123,7 @@ extension ZiparBench {
             torchSource = reference?.source ?? torchSource
             for s in storages {
                 let c = GPTConfig.official(shape, grid: grid)!
-                let m = GPTModel(config: c, weights: GPTWeights(randomFor: c, seed: 1, storage: s))
+                let m = GPTModel(config: c, weights: .randomLlamaGen(c, seed: 1, storage: s))
                 let gptFlops = 2.0 * Double(streamedParameters(m.weights)) * Double(c.imageTokens)
                 _ = try e2eCell(m, vq: vq, policy: policies[0], batch: 1, cfgScale: 1)   // warm-up, untimed
                 for cfg in [false, true] {

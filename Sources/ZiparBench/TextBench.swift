@@ -74,7 +74,7 @@ struct TextPass: Equatable { var sampled: Int; var kvOnly: Int }
 ///   the fixed EOL), riding in a pass the image takes anyway; the last row's is not needed. Row i starts
 ///   S passes after row i-1, so x(i,j) is sampled in pass i*S + j and the image takes (H-1)*S + W passes.
 ///   The paper's rule holds: x(i,j) needs x(i-1, j..j+S-1), whose K/V the queries of row i-1 write at the
-///   latest in the same pass, and queries of one pass see each other's K/V (TextEngine marks every slot of
+///   latest in the same pass, and queries of one pass see each other's K/V (DecoderEngine marks every slot of
 ///   the pass filled before the first layer).
 /// - official:S: the authors' Lumina loop, whose window S counts the EOL slot: the zipar:(S-1) wavefront,
 ///   (H-1)*(S-1) + W passes (Lumina-mGPT's default, S = 16 at 48 x 48, is 753).
@@ -181,11 +181,11 @@ extension ZiparBench {
         c.layers = layers
         c.tieWordEmbeddings = true
         let built = Date()
-        let model = TextTransformer(config: c, weights: TextModelWeights(randomFor: c, seed: 3, storage: .f16))
+        let model = TextTransformer(config: c, weights: TextModelWeights.random(c, seed: 3, storage: .f16))
         let w = model.weights
         let maxQ = queryCounts.max() ?? 1
         let context = shape.meanContext
-        let engine = TextEngine(model: model, maxQueries: max(maxQ, 64), maxSequences: 1, maxPositions: context + maxQ + 1)
+        let engine = model.engine(maxQueries: max(maxQ, 64), maxSequences: 1, maxPositions: context + maxQ + 1)
         let sequence = try engine.openSequence()
         var rng = SplitMix(seed: 5)
         func token() -> Int { Int(rng.next() % UInt64(c.vocabSize)) }
@@ -194,7 +194,7 @@ extension ZiparBench {
         let prefill = seconds {
             for start in stride(from: 0, to: context, by: 64) {
                 _ = engine.forward((start..<min(start + 64, context)).map {
-                    TextQuery(sequence: sequence, position: $0, token: token(), wantsLogits: false)
+                    DecoderQuery(sequence: sequence, position: $0, input: .token(token()), wantsLogits: false)
                 })
             }
         }
@@ -208,15 +208,15 @@ extension ZiparBench {
         let gatherOut = FloatBuffer(count: maxQ * d)
         let headIn = FloatBuffer(count: maxQ * d), headNormed = FloatBuffer(count: maxQ * d)
         let logits = FloatBuffer(count: maxQ * c.vocabSize)
-        for r in 0..<maxQ { w.tokenEmbedding.copyRow(token(), into: headIn, offset: r * d) }
+        for r in 0..<maxQ { w.inputs.tokens.copyRow(token(), into: headIn, offset: r * d) }
         func pass(_ n: Int) {
-            _ = engine.forward((0..<n).map { TextQuery(sequence: sequence, position: context + $0, token: 7 + $0, wantsLogits: false) })
+            _ = engine.forward((0..<n).map { DecoderQuery(sequence: sequence, position: context + $0, input: .token(7 + $0), wantsLogits: false) })
         }
         func head(_ n: Int) {
             VectorOps.rmsNorm(headIn, rows: n, width: d, weight: w.norm, eps: c.rmsNormEps, into: headNormed)
             w.output.apply(headNormed, rows: n, into: logits)
         }
-        func gather(_ n: Int) { for r in 0..<n { w.tokenEmbedding.copyRow(7 + r, into: gatherOut, offset: r * d) } }
+        func gather(_ n: Int) { for r in 0..<n { w.inputs.tokens.copyRow(7 + r, into: gatherOut, offset: r * d) } }
         for n in queryCounts { pass(n); head(n) }   // warm-up: page in, spin up the pool
         var passTimes = [Int: [Double]](), headTimes = [Int: [Double]](), gatherTimes = [Int: [Double]]()
         for _ in 0..<max(rounds, 1) {

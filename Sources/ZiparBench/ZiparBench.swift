@@ -181,7 +181,7 @@ struct ZiparBench: ParsableCommand {
         var models: [(String, () throws -> GPTModel?, WeightStorage)] = []
         let chosen = Set(only?.values ?? (large ? [.gptB, .bundled, .gptL] : [.gptB, .bundled]))
         for s in storages where chosen.contains(.gptB) {
-            models.append(("GPT-B random 16x16", { GPTModel(config: GPTConfig.official("GPT-B", grid: 16)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-B", grid: 16)!, seed: 1, storage: s)) }, s))
+            models.append(("GPT-B random 16x16", { GPTModel(config: GPTConfig.official("GPT-B", grid: 16)!, weights: .randomLlamaGen(GPTConfig.official("GPT-B", grid: 16)!, seed: 1, storage: s)) }, s))
         }
         for s in storages where chosen.contains(.bundled) {
             let dir = model
@@ -193,7 +193,7 @@ struct ZiparBench: ParsableCommand {
         }
         if chosen.contains(.gptL) {
             for s in storages {
-                models.append(("GPT-L random 24x24", { GPTModel(config: GPTConfig.official("GPT-L", grid: 24)!, weights: GPTWeights(randomFor: GPTConfig.official("GPT-L", grid: 24)!, seed: 2, storage: s)) }, s))
+                models.append(("GPT-L random 24x24", { GPTModel(config: GPTConfig.official("GPT-L", grid: 24)!, weights: .randomLlamaGen(GPTConfig.official("GPT-L", grid: 24)!, seed: 2, storage: s)) }, s))
             }
         }
 
@@ -236,7 +236,7 @@ struct ZiparBench: ParsableCommand {
                 t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
                        f(p.spreadMsPerPass, 2), f(p.spreadOverOneQuery, 2)])
             }
-            emit("forward pass vs query tokens (GPTEngine, fastest of \(repeats) rounds; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
+            emit("forward pass vs query tokens (DecoderEngine, fastest of \(repeats) rounds; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
             emit("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
             emit(t.render() + "\n")
             var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")
@@ -244,7 +244,7 @@ struct ZiparBench: ParsableCommand {
                 st.add(["\(p.queries)", f(p.stages.matmul, 2), f(p.stages.attention, 2), f(p.stages.head, 2), f(p.stages.other, 2),
                         f(p.stages.matmul + p.stages.attention + p.stages.head + p.stages.other, 2)])
             }
-            emit("where a one-image pass spends its time (GPTEngine.profile; timing adds a few us):")
+            emit("where a one-image pass spends its time (DecoderEngine.profile; timing adds a few us):")
             emit(st.render() + "\n")
 
             if !kernelsOnly {
@@ -406,7 +406,7 @@ struct ZiparBench: ParsableCommand {
 
     func runRSSProbe(storage s: WeightStorage) throws {
         let c = GPTConfig.official("GPT-B", grid: 16)!
-        let m = GPTModel(config: c, weights: GPTWeights(randomFor: c, seed: 1, storage: s))
+        let m = GPTModel(config: c, weights: .randomLlamaGen(c, seed: 1, storage: s))
         let jobs = 8
         let scheduler = BatchScheduler(model: m, batch: jobs, maxQueries: 64)
         let requests = (0..<jobs).map { GenerationRequest(id: "rss-\($0)", classLabel: $0, policy: .zipar(window: 4),

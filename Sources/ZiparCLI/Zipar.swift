@@ -312,9 +312,9 @@ struct Logits: ParsableCommand {
         let cls = classLabel.lowercased() == "null" ? bundle.gpt.nullClass : try parseClasses(classLabel, bundle.config)[0]
         let toks = try readTokens(tokens)
         guard !toks.isEmpty else { throw CLIError("tokens file \(tokens) holds no tokens") }
-        let engine = GPTEngine(model: bundle.gpt, maxQueries: c.sequenceLength, maxSequences: 1, attentionMode: attention.attention)
+        let engine = bundle.gpt.engine(maxQueries: c.sequenceLength, maxSequences: 1, attentionMode: attention.attention)
         let rows: [[Float]]
-        do { rows = try engine.teacherForcedLogits(classLabel: cls, tokens: toks) } catch { throw CLIError("\(error)") }
+        do { rows = try engine.teacherForcedLogits(config: c, classLabel: cls, tokens: toks) } catch { throw CLIError("\(error)") }
         try writeFile(npyFloat32(rows.flatMap { $0 }, shape: [rows.count, c.vocabSize]), to: out)
         print("wrote \(out): [\(rows.count), \(c.vocabSize)] float32")
     }

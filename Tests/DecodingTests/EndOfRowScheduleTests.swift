@@ -16,7 +16,7 @@ final class ToyTextEngine: ImageTokenEngine {
     private var nextSequence = 0
     var cacheBytes: Int { 0 }
     /// Every pass's queries, in order.
-    private(set) var passes: [[EngineQuery]] = []
+    private(set) var passes: [[DecoderQuery]] = []
 
     init(grid: Int, maxQueries: Int = 4096) { self.grid = grid; self.maxQueries = maxQueries }
 
@@ -37,14 +37,15 @@ final class ToyTextEngine: ImageTokenEngine {
         return DecodingSetup(layout: layout, cond: cond.map { .token($0) }, uncond: uncond.map { .token($0) }, limits: limits)
     }
 
-    func openSequence(for request: GenerationRequest) throws -> EngineSequence {
+    func openSequence(for request: GenerationRequest) throws -> SequenceID {
         openSequences += 1; nextSequence += 1
-        return EngineSequence(nextSequence)
+        return SequenceID(slot: nextSequence)
     }
 
-    func closeSequence(_ sequence: EngineSequence) { openSequences -= 1 }
+    func closeSequence(_ sequence: SequenceID) { openSequences -= 1 }
 
-    func forward(_ queries: [EngineQuery]) -> [[Float]?] {
+    func forward(_ batch: PassBatch) -> [[Float]?] {
+        let queries = batch.queries
         passes.append(queries)
         return queries.map { q in
             guard q.wantsLogits, case .token(let x) = q.input else { return nil }

@@ -75,7 +75,7 @@ import Model
 struct ToyModel {
     let vocab: Int
     let grid: Int
-    func logits(position: Int, input: GPTQuery.Input) -> [Float] {
+    func logits(position: Int, input: DecoderQuery.Input) -> [Float] {
         let x: Int
         switch input {
         case .classLabel: x = vocab
@@ -83,7 +83,7 @@ struct ToyModel {
         }
         return (0..<vocab).map { v in Float(((v + 1) * (x + 2) * 7 + position * (v + 3)) % 11) * 0.35 }
     }
-    func probs(position: Int, input: GPTQuery.Input) -> [Float] {
+    func probs(position: Int, input: DecoderQuery.Input) -> [Float] {
         Sampler.probabilities(logits: logits(position: position, input: input), params: SamplingParams())
     }
 
@@ -311,12 +311,15 @@ extension Tiny {
     /// A tiny model whose token embeddings are nearly one vector: every position predicts nearly the same
     /// distribution, as a confident real model does inside a flat region of an image.
     static func confident(grid: Int) -> GPTModel {
-        let m = model(grid: grid, seed: 4)
-        let e = m.weights.tokenEmbedding, d = m.config.dim
-        for v in 1..<m.config.vocabSize {
-            for k in 0..<d { e[v * d + k] = e[k] + 0.02 * (e[v * d + k] - e[k]) }
+        let c = model(grid: grid, seed: 4).config, d = c.dim
+        let weights = DecoderWeights.randomLlamaGen(c, seed: 4) { e in
+            var e = e
+            for v in 1..<c.vocabSize {
+                for k in 0..<d { e[v * d + k] = e[k] + 0.02 * (e[v * d + k] - e[k]) }
+            }
+            return e
         }
-        return m
+        return GPTModel(config: c, weights: weights)
     }
 }
 
@@ -324,21 +327,21 @@ extension Tiny {
 @Suite struct HiddenSlotTests {
     @Test func hiddenSlotsAreSkippedLikeUnfilledOnes() throws {
         let m = Tiny.model(grid: 4, seed: 5)
-        let e = GPTEngine(model: m, maxQueries: 8, maxSequences: 2, attentionMode: .masked)
+        let e = m.engine(maxQueries: 8, maxSequences: 2, attentionMode: .masked)
         let withDrafts = try e.openSequence(), without = try e.openSequence()
-        let prefix: [GPTQuery.Input] = [.classLabel(1), .token(3), .token(7)]
+        let prefix: [DecoderQuery.Input] = [.classLabel(1), .token(3), .token(7)]
         _ = e.forward(prefix.enumerated().flatMap { k, input in
-            [GPTQuery(sequence: withDrafts, position: k, input: input, wantsLogits: false),
-             GPTQuery(sequence: without, position: k, input: input, wantsLogits: false)]
+            [DecoderQuery(sequence: withDrafts, position: k, input: input, wantsLogits: false),
+             DecoderQuery(sequence: without, position: k, input: input, wantsLogits: false)]
         })
         // Drafts at positions 3 and 4 in one sequence only.
-        _ = e.forward([GPTQuery(sequence: withDrafts, position: 3, input: .token(11), wantsLogits: false),
-                       GPTQuery(sequence: withDrafts, position: 4, input: .token(12), wantsLogits: false)])
-        let hidden = e.forward([GPTQuery(sequence: withDrafts, position: 5, input: .token(9), hidden: [3..<5]),
-                                GPTQuery(sequence: without, position: 5, input: .token(9))])
+        _ = e.forward([DecoderQuery(sequence: withDrafts, position: 3, input: .token(11), wantsLogits: false),
+                       DecoderQuery(sequence: withDrafts, position: 4, input: .token(12), wantsLogits: false)])
+        let hidden = e.forward([DecoderQuery(sequence: withDrafts, position: 5, input: .token(9), hidden: [3..<5]),
+                                DecoderQuery(sequence: without, position: 5, input: .token(9))])
         let (a, b) = (hidden.row(0), hidden.row(1))   // copies: logits live until the next pass
         #expect(a == b)
-        let seen = e.forward([GPTQuery(sequence: withDrafts, position: 5, input: .token(9))])
+        let seen = e.forward([DecoderQuery(sequence: withDrafts, position: 5, input: .token(9))])
         #expect(seen.row(0) != b)
     }
 }

@@ -8,10 +8,10 @@ enum Tiny {
     static func model(grid: Int, seed: UInt64 = 1) -> GPTModel {
         let c = GPTConfig(dim: 64, nLayer: 2, nHead: 4, nKVHead: 2, vocabSize: 64, numClasses: 10, grid: grid,
                           multipleOf: 32)
-        return GPTModel(config: c, weights: GPTWeights(randomFor: c, seed: seed))
+        return GPTModel(config: c, weights: .randomLlamaGen(c, seed: seed))
     }
     static func scheduler(_ m: GPTModel, mode: AttentionMode = .masked, requests: Int = 8, queries: Int = 128) -> BatchScheduler {
-        let e = GPTEngine(model: m, maxQueries: queries, maxSequences: 2 * requests, attentionMode: mode)
+        let e = DecoderTokenEngine(gpt: m, batch: requests, maxQueries: queries, attentionMode: mode)
         return BatchScheduler(engine: e, limits: SchedulerLimits(maxRequestsInFlight: requests, maxQueriesPerPass: queries))
     }
     static func run(_ m: GPTModel, _ r: GenerationRequest, mode: AttentionMode = .masked) throws -> GenerationResult {

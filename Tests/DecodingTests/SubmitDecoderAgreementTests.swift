@@ -16,7 +16,7 @@ import JobCore
     }()
 
     @Test func anythingSubmitAcceptsForATextModelTheDecoderAccepts() throws {
-        let engine = TextTokenEngine(bundle: TextBundleFixture.bundle, batch: 2, maxQueries: 64)
+        let engine = DecoderTokenEngine(textBundle: TextBundleFixture.bundle, batch: 2, maxQueries: 64)
         let submitLimits = ModelLimits.textModel(grid: TextBundleFixture.bundle.layout.columns)
         var accepted = 0
         for (n, policy) in Self.policies.enumerated() {

@@ -28,12 +28,12 @@ enum TextBundleFixture {
 /// One engine serving a LlamaGen model and a text model, so that one scheduler can batch both kinds of
 /// request: a request with a prompt goes to the text model. A pass runs both engines.
 final class MixedEngine: ImageTokenEngine {
-    let gpt: GPTTokenEngine
-    let text: TextTokenEngine
-    private var owner: [Int: (engine: ImageTokenEngine, sequence: EngineSequence)] = [:]
+    let gpt: DecoderTokenEngine
+    let text: DecoderTokenEngine
+    private var owner: [Int: (engine: ImageTokenEngine, sequence: SequenceID)] = [:]
     private var next = 0
 
-    init(gpt: GPTTokenEngine, text: TextTokenEngine) { self.gpt = gpt; self.text = text }
+    init(gpt: DecoderTokenEngine, text: DecoderTokenEngine) { self.gpt = gpt; self.text = text }
 
     var maxQueries: Int { min(gpt.maxQueries, text.maxQueries) }
     var maxSequences: Int { min(gpt.maxSequences, text.maxSequences) }
@@ -43,27 +43,28 @@ final class MixedEngine: ImageTokenEngine {
     func engine(for request: GenerationRequest) -> ImageTokenEngine { request.parameters.prompt == nil ? gpt : text }
     func setup(for request: GenerationRequest) throws -> DecodingSetup { try engine(for: request).setup(for: request) }
 
-    func openSequence(for request: GenerationRequest) throws -> EngineSequence {
+    func openSequence(for request: GenerationRequest) throws -> SequenceID {
         let e = engine(for: request)
         next += 1
         owner[next] = (e, try e.openSequence(for: request))
-        return EngineSequence(next)
+        return SequenceID(slot: next)
     }
 
-    func closeSequence(_ sequence: EngineSequence) {
-        if let (e, s) = owner.removeValue(forKey: sequence.id) { e.closeSequence(s) }
+    func closeSequence(_ sequence: SequenceID) {
+        if let (e, s) = owner.removeValue(forKey: sequence.slot) { e.closeSequence(s) }
     }
 
-    func forward(_ queries: [EngineQuery]) -> [[Float]?] {
+    func forward(_ batch: PassBatch) -> [[Float]?] {
+        let queries = batch.queries
         var out = [[Float]?](repeating: nil, count: queries.count)
         for e in [gpt as ImageTokenEngine, text] {
-            let mine = queries.indices.filter { owner[queries[$0].sequence.id]!.engine === e }
+            let mine = queries.indices.filter { owner[queries[$0].sequence.slot]!.engine === e }
             guard !mine.isEmpty else { continue }
-            let logits = e.forward(mine.map { k in
+            let logits = e.forward(PassBatch(mine.map { k in
                 var q = queries[k]
-                q.sequence = owner[q.sequence.id]!.sequence
+                q.sequence = owner[q.sequence.slot]!.sequence
                 return q
-            })
+            }))
             for (k, l) in zip(mine, logits) { out[k] = l }
         }
         return out
@@ -102,7 +103,7 @@ final class MixedEngine: ImageTokenEngine {
         let layout = ImageLayout(rows: 6, columns: 6, prefixLength: prompt.count, imageTokenOffset: b.layout.imageOffset,
                                  codebookSize: 512, endOfRow: .init(token: b.layout.endOfRow, suffix: b.layout.suffix))
         let sequence = prompt + layout.imageSequence(codes: decoded.tokens)
-        let logits = try TextEngine(model: b.transformer, maxQueries: 64, maxSequences: 1).prefillLogits(tokens: sequence)
+        let logits = try b.transformer.engine(maxQueries: 64, maxSequences: 1).prefillLogits(tokens: sequence)
         for t in 0..<36 {
             let image = layout.imageLogits(logits[layout.position(ofToken: t) - 1])
             let best = image.indices.max { image[$0] < image[$1] }!
@@ -132,8 +133,8 @@ final class MixedEngine: ImageTokenEngine {
         let alone = try TextBundleFixture.scheduler().run([probe])[0]
 
         let gptModel = Tiny.model(grid: 6)
-        let gpt = GPTTokenEngine(GPTEngine(model: gptModel, maxQueries: 40, maxSequences: 16))
-        let text = TextTokenEngine(bundle: TextBundleFixture.bundle, batch: 8, maxQueries: 40)
+        let gpt = DecoderTokenEngine(gpt: gptModel, batch: 8, maxQueries: 40)
+        let text = DecoderTokenEngine(textBundle: TextBundleFixture.bundle, batch: 8, maxQueries: 40)
         let mixed = BatchScheduler(engine: MixedEngine(gpt: gpt, text: text),
                                    limits: SchedulerLimits(maxRequestsInFlight: 6, maxQueriesPerPass: 40))
         let others = [

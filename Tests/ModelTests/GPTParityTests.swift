@@ -19,8 +19,8 @@ import Testing
         let label = try classLabel ?? f.integers("class")[0]
         let positions = try f.integers(positionsKey)
         let expected = Fixtures.rows(try f.floats(logitsKey), width: bundle.config.gpt.vocabSize)
-        let engine = GPTEngine(model: bundle.gpt, maxQueries: 64, maxSequences: 2)
-        let all = try engine.teacherForcedLogits(classLabel: label, tokens: tokens, chunk: chunk)
+        let engine = bundle.gpt.engine(maxQueries: 64, maxSequences: 2)
+        let all = try engine.teacherForcedLogits(config: bundle.config.gpt, classLabel: label, tokens: tokens, chunk: chunk)
         let got = positions.map { all[$0] }
         #expect(got.count == expected.count)
         let err = Fixtures.maxAbsDiff(got, expected)
@@ -103,11 +103,14 @@ import Testing
         let exact = try ModelBundle(directory: Fixtures.path("tiny-gqa24"), storage: .f32)
         #expect(bundle.storage == .int8)
         let w = bundle.gpt.weights, e = exact.gpt.weights
-        #expect(w.output.storage == .int8 && w.layers.allSatisfy { $0.wqkv.storage == .int8 && $0.w2.storage == .int8 })
-        #expect(w.tokenEmbedding.array() == e.tokenEmbedding.array())
-        #expect(w.classEmbedding.array() == e.classEmbedding.array())
+        #expect(w.output.storage == .int8 && w.layers.allSatisfy { $0.wqkv.storage == .int8 && $0.down.storage == .int8 })
+        func values(_ m: WeightMatrix) -> [Float] {
+            (0..<m.outFeatures).flatMap { r in (0..<m.inFeatures).map { m.value(row: r, column: $0) } }
+        }
+        #expect(w.inputs.tokens.storage == .f32 && values(w.inputs.tokens) == values(e.inputs.tokens))
+        #expect(w.inputs.classes?.array() == e.inputs.classes?.array())
         #expect(w.norm.array() == e.norm.array() && w.layers[0].ffnNorm.array() == e.layers[0].ffnNorm.array())
-        #expect(GPTEngine(model: bundle.gpt, maxQueries: 4, maxSequences: 1).cacheStorage == .f16)
+        #expect(bundle.gpt.engine(maxQueries: 4, maxSequences: 1).cacheStorage == .f16)
         // Bytes a pass streams: 1 + 4/32 per weight, against 4 in f32.
         #expect(w.streamedBytes * 32 == e.streamedBytes * 9)
     }
@@ -143,7 +146,8 @@ import Testing
 
     @Test func rotaryTableMatchesOfficialFormula() throws {
         let config = try ModelConfig.load(path: Fixtures.path("tiny-gqa24/config.json"))
-        let table = RotaryTable(config: config.gpt).table.array()
+        let c = config.gpt
+        let table = RotaryTable.llamaGen(headDim: c.headDim, grid: c.grid, prefix: c.clsTokenNum, base: c.ropeBase).table.array()
         let expected = try Fixtures.file("tiny-gqa24-gpt.safetensors").floats("rope")
         #expect(table.count == expected.count)
         var err: Float = 0

@@ -48,7 +48,7 @@ import Testing
         #expect(checks.model.weights.storage == .f16)
         try checks.prefillMatches(label: "f16 file, f32 caches")
         // The default for f16 weights is f16 caches: K and V rounded to f16, so only close.
-        let engine = TextEngine(model: checks.model, maxQueries: 32, maxSequences: 1)
+        let engine = checks.model.engine(maxQueries: 32, maxSequences: 1)
         #expect(engine.cacheStorage == .f16)
         let err = TextModelFixtures.maxAbsDiff(try engine.prefillLogits(tokens: checks.reference.tokens), checks.reference.logits)
         print("chameleon-tiny f16 file, f16 caches: max |logit error| = \(err)")

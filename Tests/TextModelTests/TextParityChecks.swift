@@ -23,8 +23,8 @@ struct TextParityChecks {
         reference = try TextModelFixtures.reference(folder)
     }
 
-    func engine(maxQueries: Int = 32) -> TextEngine {
-        TextEngine(model: model, maxQueries: maxQueries, maxSequences: 3, cacheStorage: cacheStorage)
+    func engine(maxQueries: Int = 32) -> DecoderEngine {
+        model.engine(maxQueries: maxQueries, maxSequences: 3, cacheStorage: cacheStorage)
     }
 
     /// Every position in one pass (a prompt prefill) against the reference. Returns max |error|.
@@ -60,10 +60,10 @@ struct TextParityChecks {
         defer { e.closeSequence(seq); e.closeSequence(other) }
         var got = [[Float]?](repeating: nil, count: n)
         func run(_ positions: [Int], wantsLogits: Bool, otherPositions: [Int] = []) {
-            var queries = positions.map { TextQuery(sequence: seq, position: $0, token: tokens[$0], wantsLogits: wantsLogits) }
+            var queries = positions.map { DecoderQuery(sequence: seq, position: $0, input: .token(tokens[$0]), wantsLogits: wantsLogits) }
             // The other sequence's queries interleave with ours; its logits are not checked, its slots must not leak.
             for (k, p) in otherPositions.enumerated() {
-                queries.insert(TextQuery(sequence: other, position: p, token: tokens[n - 1 - p], wantsLogits: true),
+                queries.insert(DecoderQuery(sequence: other, position: p, input: .token(tokens[n - 1 - p]), wantsLogits: true),
                                at: min(2 * k + 1, queries.count))
             }
             let logits = e.forward(queries)

@@ -2,7 +2,7 @@ import Kernels
 
 /// The KV caches of an engine's open sequences, one slot each: a closed slot is reset and reused by the next
 /// open, and at most `capacity` caches are ever allocated (a cache is the largest buffer a sequence owns).
-/// Shared by `GPTEngine` and the text models' engine, whose sequences differ only in the cache's shape.
+/// One per `DecoderEngine`; the cache's shape comes from the model's spec.
 public final class KVCachePool {
     public let capacity: Int
     private let makeCache: () -> KVCache
