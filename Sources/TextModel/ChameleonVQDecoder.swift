@@ -18,8 +18,7 @@ public struct ChameleonVQDecoder: Sendable {
     private let convIn: VQConv
     private let mid: (VQResBlock<VQGroupNorm>, VQAttention<VQGroupNorm>?, VQResBlock<VQGroupNorm>)
     private let levels: [Level]                   // deepest first, as they run
-    private let normOut: VQGroupNorm
-    private let convOut: VQConv
+    private let output: VQOutput<VQGroupNorm>   // GroupNorm + swish, conv_out
 
     struct Level: Sendable {
         let blocks: [VQResBlock<VQGroupNorm>]
@@ -46,9 +45,7 @@ public struct ChameleonVQDecoder: Sendable {
         config = c
         let r = VQLayerReader(prefix: prefix, tensor: tensor)
         func res(_ name: String, _ inC: Int, _ outC: Int) throws -> VQResBlock<VQGroupNorm> {
-            VQResBlock(norm1: try r.groupNorm(name + ".norm1", inC), conv1: try r.conv(name + ".conv1", inC, outC, 3),
-                       norm2: try r.groupNorm(name + ".norm2", outC), conv2: try r.conv(name + ".conv2", outC, outC, 3),
-                       shortcut: inC == outC ? nil : try r.conv(name + ".nin_shortcut", inC, outC, 1))
+            try r.resBlock(name, inC, outC, norm: r.groupNorm)
         }
         func attention(_ name: String, _ ch: Int) throws -> VQAttention<VQGroupNorm> {
             VQAttention(norm: try r.groupNorm(name + ".norm", ch), q: try r.conv(name + ".q", ch, ch, 1),
@@ -77,8 +74,7 @@ public struct ChameleonVQDecoder: Sendable {
             levels.append(Level(blocks: blocks, attention: attn, upsample: up))
         }
         self.levels = levels
-        normOut = try r.groupNorm("decoder.norm_out", blockIn)
-        convOut = try r.conv("decoder.conv_out", blockIn, c.outChannels, 3)
+        output = VQOutput(norm: try r.groupNorm("decoder.norm_out", blockIn), conv: try r.conv("decoder.conv_out", blockIn, c.outChannels, 3))
     }
 
     /// Pixels per token side.
@@ -101,11 +97,10 @@ public struct ChameleonVQDecoder: Sendable {
                 if j < level.attention.count { h = level.attention[j](h, h: height, w: width, condition: nil) }
             }
             if let up = level.upsample {
-                h = up(h, h: height, w: width)
+                h = up(&h, h: height, w: width)
                 height *= 2; width *= 2
             }
         }
-        let hp = normOut(h, channels: convOut.inC, h: height, w: width, swish: true, padded: true)
-        return convOut(padded: hp, h: height, w: width).array(count: config.outChannels * height * width)
+        return output(&h, h: height, w: width)
     }
 }

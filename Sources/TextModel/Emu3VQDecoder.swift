@@ -23,8 +23,7 @@ public struct Emu3VQDecoder: Sendable {
     private let convIn: VQConv
     private let mid: (VQResBlock<Emu3SpatialNorm>, VQAttention<Emu3SpatialNorm>, VQResBlock<Emu3SpatialNorm>)
     private let levels: [Level]                   // deepest first, as they run
-    private let normOut: Emu3SpatialNorm
-    private let convOut: VQConv
+    private let output: VQOutput<Emu3SpatialNorm>   // SpatialNorm + swish, conv_out
 
     struct Level: Sendable {
         let blocks: [VQResBlock<Emu3SpatialNorm>]
@@ -52,11 +51,7 @@ public struct Emu3VQDecoder: Sendable {
         let r = VQLayerReader(prefix: prefix, tensor: tensor)
         let e = c.embedDim, latent = c.latentChannels
         func res(_ name: String, _ inC: Int, _ outC: Int) throws -> VQResBlock<Emu3SpatialNorm> {
-            VQResBlock(norm1: try r.spatialNorm(name + ".norm1", channels: inC, conditionChannels: e),
-                       conv1: try r.conv(name + ".conv1", inC, outC, 3),
-                       norm2: try r.spatialNorm(name + ".norm2", channels: outC, conditionChannels: e),
-                       conv2: try r.conv(name + ".conv2", outC, outC, 3),
-                       shortcut: inC == outC ? nil : try r.conv(name + ".nin_shortcut", inC, outC, 1))
+            try r.resBlock(name, inC, outC) { try r.spatialNorm($0, channels: $1, conditionChannels: e) }
         }
         func attention(_ name: String, norm: String, _ ch: Int) throws -> VQAttention<Emu3SpatialNorm> {
             VQAttention(norm: try r.spatialNorm(norm, channels: ch, conditionChannels: e),
@@ -92,8 +87,8 @@ public struct Emu3VQDecoder: Sendable {
             levels.append(Level(blocks: blocks, attention: attn, upsample: up))
         }
         self.levels = levels
-        normOut = try r.spatialNorm("decoder.norm_out", channels: blockIn, conditionChannels: e)
-        convOut = try r.conv("decoder.conv_out", blockIn, c.outChannels, 3)
+        output = VQOutput(norm: try r.spatialNorm("decoder.norm_out", channels: blockIn, conditionChannels: e),
+                          conv: try r.conv("decoder.conv_out", blockIn, c.outChannels, 3))
     }
 
     /// Pixels per token side.
@@ -127,11 +122,10 @@ public struct Emu3VQDecoder: Sendable {
                 if j < level.attention.count { h = level.attention[j](h, h: height, w: width, condition: condition) }
             }
             if let up = level.upsample {
-                h = up(h, h: height, w: width)
+                h = up(&h, h: height, w: width)
                 height *= 2; width *= 2
             }
         }
-        let hp = normOut(h, channels: convOut.inC, h: height, w: width, swish: true, padded: true, condition: condition)
-        return convOut(padded: hp, h: height, w: width).array(count: config.outChannels * height * width)
+        return output(&h, h: height, w: width, condition: condition)
     }
 }

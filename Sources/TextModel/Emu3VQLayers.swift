@@ -1,4 +1,5 @@
 import Kernels
+import Model
 
 // The layers only Emu3's VQ decoder has: the spatially conditioned norm, and the temporal (video) layers
 // reduced to what they compute for a single image.
@@ -21,6 +22,8 @@ struct Emu3SpatialNorm: VQNorm {
                                   shift: convB(padded: q.padded, h: q.rows, w: q.columns), factor: factor, swish: swish)
         return padded ? ImageOps.pad(y, channels: channels, height: h, width: w) : y
     }
+
+    var bytes: Int { norm.bytes + convY.bytes + convB.bytes }
 }
 
 extension VQLayerReader {
