@@ -9,7 +9,9 @@
 //                 errors and backoff, the JobQueue protocol and InMemoryJobQueue
 //   ModelFolder   Foundation only: what a model folder's config files state (LlamaGen config.json, a text
 //                 model's name and grid), so submission validates against a folder without inference code
-//   Model         safetensors, the LlamaGen GPT forward pass and KV cache, the VQ decoder
+//   Model         safetensors; DecoderEngine, the one transformer forward pass and KV caches every family runs
+//                 on (TransformerSpec + DecoderWeights + RotaryTable); LlamaGen's GPT as its configuration; the
+//                 VQ building blocks and LlamaGen's VQ decoder
 //   Decoding      seeded sampling, the window policies' decoders, the continuous-batching scheduler
 //   JobStore      JobCore + PostgreSQL: schema, SQL, submit, claims with leases, results (all SQL in one place)
 //   Runner        the worker loop over any JobQueue (JobStore, or InMemoryJobQueue in tests), executors
@@ -19,8 +21,9 @@
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
 //   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
-//   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their decoder-only transformer,
-//                 Hugging Face checkpoints (config.json, sharded safetensors) and their VQ image decoders
+//   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their configs and weight names mapped
+//                 onto Model's DecoderModel, Hugging Face checkpoints (sharded safetensors), their VQ decoders
+//   ImageModels   ImageModel: one facade over a loaded folder of any family (limits, scheduler, image, probe)
 //   executables   zipar, zipar-submit, zipar-worker, zipar-admin, zipar-bench; zipar-submit and zipar-admin
 //                 link no inference code (no Kernels, CKernels, OpenBLAS or libpng: scripts/check-links.sh)
 // docs/architecture.md draws the targets and the path of a job through them.
@@ -62,8 +65,9 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "ImageModels", dependencies: ["JobCore", "Decoding", "Model", "TextModel", "Kernels"]),
         .target(name: "Runner", dependencies: [
-            "JobCore", "JobStore", "Decoding", "Model", "TextModel", "Kernels",
+            "JobCore", "JobStore", "Decoding", "ImageModels", "Model", "TextModel", "Kernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Submission", dependencies: ["JobCore", "JobStore", "ModelFolder"]),
@@ -84,7 +88,7 @@ let package = Package(
         .target(name: "ModelCLI", dependencies: [
             "CLISupport", "Model", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "ZiparCLI", dependencies: ["JobCore", "Model", "Decoding", "CLISupport", "ModelCLI", "TextModel"]),
+        .executableTarget(name: "ZiparCLI", dependencies: ["JobCore", "Model", "Decoding", "ImageModels", "CLISupport", "ModelCLI", "TextModel"]),
         .executableTarget(name: "ZiparSubmit", dependencies: ["JobCore", "JobStore", "Submission", "ModelFolder", "CLISupport"]),
         .executableTarget(name: "ZiparWorker", dependencies: [
             "JobCore", "JobStore", "Runner", "Model", "Decoding", "Kernels", "CLISupport", "ModelCLI", "Telemetry",
@@ -93,7 +97,7 @@ let package = Package(
         ]),
         .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-        .executableTarget(name: "ZiparBench", dependencies: ["JobCore", "Model", "Decoding", "Kernels", "CLISupport", "ModelCLI",
+        .executableTarget(name: "ZiparBench", dependencies: ["JobCore", "Model", "Decoding", "ImageModels", "Kernels", "CLISupport", "ModelCLI",
                                                              "TextModel"]),
         .target(name: "Tokenizer"),   // Hugging Face tokenizer.json (BPE) encode/decode, Foundation only
         .target(name: "TextModel", dependencies: ["Model", "Kernels", "Tokenizer"]),

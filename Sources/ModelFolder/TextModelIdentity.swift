@@ -13,14 +13,14 @@ public struct TextModelIdentity: Sendable, Equatable {
     /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
     public static let modelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model"]
 
-    /// Nil when config.json has no `model_type` (a zipar LlamaGen config); throws when it names a family
+    /// Nil for a LlamaGen folder (`ModelKind.of`: no `model_type`); throws when it names a family
     /// zipar does not serve, or when the layout.json is missing or states no square grid.
     public static func load(directory: String) throws -> TextModelIdentity? {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL
         let configPath = dir.appendingPathComponent("config.json").path
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw ModelError.missingFile(configPath) }
-        let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        guard let type = top?["model_type"] else { return nil }
+        guard try ModelKind.of(directory: directory) == .text,
+              let data = FileManager.default.contents(atPath: configPath),
+              let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let type = top["model_type"] else { return nil }
         guard let family = type as? String, modelTypes.contains(family) else {
             throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
                                        + "(\(modelTypes.sorted().joined(separator: ", ")))")

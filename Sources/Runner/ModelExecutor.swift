@@ -1,13 +1,13 @@
 import Decoding
 import Foundation
+import ImageModels
 import JobCore
 import JobStore
 import Model
 
 /// Decodes jobs of one model with its continuous-batching scheduler. Lives on the worker's decode queue.
-/// The model's kind (a LlamaGen bundle, or a text-to-image bundle: TextModelExecutor.swift) only decides how
-/// the scheduler is built and how a finished grid of VQ codes becomes pixels; admission, stats and the render
-/// phase are the same for both. `loadModelExecutor(directory:...)` picks the kind.
+/// Which family the model is (`ImageModel`) decides only how the scheduler's engine is built and how a finished
+/// grid of VQ codes becomes pixels; admission, stats and the render phase are the same for all.
 public final class ModelExecutor: JobExecutor {
     public let scheduler: BatchScheduler
     public let model: String
@@ -23,22 +23,10 @@ public final class ModelExecutor: JobExecutor {
         self.ntpPasses = ntpPasses; self.image = image
     }
 
-    public convenience init(bundle: ModelBundle, batch: Int, maxQueries: Int) {
-        let grid = bundle.config.gpt.grid
-        self.init(model: bundle.config.name, scheduler: BatchScheduler(model: bundle.gpt, batch: batch, maxQueries: maxQueries),
-                  capacity: batch, ntpPasses: grid * grid, image: { try bundle.image(tokens: $0) })
-    }
-
-    /// Checks at load what jobs will need, so a broken model fails at start and not after every job has
-    /// been decoded: the VQ decoder must be there, no weight may be NaN or infinite (such a model marks
-    /// every job done with noise), one pass must run and one token grid must decode to finite pixels.
-    public static func probe(_ bundle: ModelBundle) throws {
-        guard bundle.vq != nil else { throw ModelError.missingFile(bundle.directory + "/vq.safetensors") }
-        try SafeTensorsFile.requireFinite(inDirectory: bundle.directory)
-        let scheduler = BatchScheduler(model: bundle.gpt, batch: 1, maxQueries: 2)
-        try scheduler.add(GenerationRequest(id: "probe", classLabel: 0))
-        _ = scheduler.step()
-        _ = try bundle.image(tokens: [Int](repeating: 0, count: bundle.config.gpt.imageTokens))
+    /// The executor of a loaded folder of any family (`ImageModel`).
+    public convenience init(model m: ImageModel, batch: Int, maxQueries: Int) {
+        self.init(model: m.name, scheduler: m.scheduler(batch: batch, maxQueries: maxQueries), capacity: batch,
+                  ntpPasses: m.ntpPasses, image: { try m.image(codes: $0) })
     }
 
     /// Parameters that break a rule (`JobParameters.validate(for:)`, run by the scheduler) fail the job

@@ -75,12 +75,6 @@ public final class TextModelBundle: Sendable {
     public let layout: TextImageLayoutFile
     public let vq: VQDecoder?
 
-    /// A folder is a text bundle when it has the layout and the tokenizer (a LlamaGen bundle has neither).
-    public static func isBundle(directory: String) -> Bool {
-        let fm = FileManager.default
-        return fm.fileExists(atPath: directory + "/layout.json") && fm.fileExists(atPath: directory + "/tokenizer.json")
-    }
-
     /// - storage: nil keeps an F16 checkpoint as f16 (exact), else f32 (`TextTransformer`).
     public init(directory: String, storage: WeightStorage? = nil) throws {
         self.directory = directory

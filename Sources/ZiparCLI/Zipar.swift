@@ -2,6 +2,7 @@ import ArgumentParser
 import CLISupport
 import Decoding
 import Foundation
+import ImageModels
 import JobCore
 import Model
 import ModelCLI
@@ -33,13 +34,26 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var storage: StorageOptions
 
-    func load() throws -> ModelBundle {
+    /// The folder as an `ImageModel`, whichever family it is.
+    func load() throws -> ImageModel {
+        try checkFolder()
+        do { return try ImageModel.load(directory: model, storage: storage.choice.storage, gptFile: gptFile) }
+        catch { throw CLIError("cannot load model \(model): \(error)") }
+    }
+
+    /// The folder as a LlamaGen bundle, for the commands that speak of classes and raw token ids.
+    func loadLlamaGen() throws -> ModelBundle {
+        guard case .llamaGen(let bundle) = try load().family else {
+            throw CLIError("model \(model) is a text-to-image bundle: this command takes class-conditional models")
+        }
+        return bundle
+    }
+
+    private func checkFolder() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("model directory \(model) does not exist")
         }
-        do { return try ModelBundle(directory: model, storage: storage.choice.storage, gptFile: gptFile) }
-        catch { throw CLIError("cannot load model \(model): \(error)") }
     }
 }
 
@@ -73,16 +87,6 @@ func readTokens(_ path: String) throws -> [Int] {
         guard let v = Int($0) else { throw CLIError("tokens file \(path): '\($0)' is not an integer") }
         return v
     }
-}
-
-/// Decodes `requests` with continuous batching; parameters the model cannot serve are CLI errors.
-func decodeAll(_ bundle: ModelBundle, _ requests: [GenerationRequest], batch: Int, maxQueries: Int, mode: AttentionMode,
-               onResult: ((GenerationResult) throws -> Void)? = nil) throws -> [GenerationResult] {
-    for r in requests {
-        do { try r.parameters.validate(for: bundle.gpt.limits) } catch { throw CLIError("\(error)") }
-    }
-    let scheduler = BatchScheduler(model: bundle.gpt, batch: batch, maxQueries: maxQueries, attentionMode: mode)
-    return try scheduler.run(requests, onResult: onResult)
 }
 
 // MARK: - generate
@@ -130,54 +134,58 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        if TextModelBundle.isBundle(directory: modelOptions.model) { return try generateFromPrompt(self) }
-        if prompt != nil || prompts != nil || negativePrompt != nil {
-            throw CLIError("model \(modelOptions.model) is class-conditional: use --class, not --prompt")
+        let model = try modelOptions.load()
+        let choice = ConditioningChoice(classLabel: classLabel, prompts: try promptList(prompt: prompt, file: prompts),
+                                        negativePrompt: negativePrompt, promptsFromFile: prompts != nil)
+        let groups = try choice.groups(for: model)
+        if (!tokensOnly || npy != nil || sheet != nil) && !model.hasImageDecoder {
+            throw CLIError("model \(modelOptions.model) has no vq.safetensors: use --tokens-only without --npy/--sheet")
         }
-        guard let classLabel else { throw CLIError("--class is required for a class-conditional model") }
-        let bundle = try modelOptions.load()
-        let classes = try parseClasses(classLabel, bundle.config)
-        if !tokensOnly && bundle.vq == nil { throw CLIError("model \(modelOptions.model) has no vq.safetensors: use --tokens-only") }
         var requests: [GenerationRequest] = []
-        for c in classes {
+        var groupOf: [String: Int] = [:]
+        for (i, g) in groups.enumerated() {
             for k in 0..<count {
                 let s = seed + UInt64(k)
-                requests.append(GenerationRequest(id: "\(c)-\(s)", parameters: try sampling.parameters(policy: policy, classLabel: c, seed: s)))
+                var p = try sampling.parameters(policy: policy, seed: s)
+                g.condition(&p)
+                let id = g.fileName(s)
+                groupOf[id] = i
+                requests.append(GenerationRequest(id: id, parameters: p))
             }
         }
+        // `--out x.png` with one image writes that file; otherwise --out is a folder.
+        let singleFile = out.lowercased().hasSuffix(".png") && requests.count == 1
+        if !singleFile { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let spec = requests[0].parameters.policyText
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var manifest = "file\tclass\tseed\tpolicy\tpasses\tqueries\tseconds\tdrafts\taccepted\n"
-        if (npy != nil || sheet != nil) && bundle.vq == nil { throw CLIError("--npy and --sheet need the model's vq.safetensors") }
+        var manifest = ConditioningChoice.manifestHeader(model.kind) + "\tpolicy\tpasses\tqueries\tseconds\tdrafts\taccepted\n"
         var images: [String: PixelImage] = [:]
         let t0 = Date()
-        let results = try decodeAll(bundle, requests, batch: batching.batch, maxQueries: batching.maxQueries,
+        let results = try decodeAll(model, requests, batch: batching.batch, maxQueries: batching.maxQueries,
                                     mode: attention.attention) { r in
-            let name = r.id
-            try writeTokens(r.tokens, to: "\(out)/\(name).tokens")
-            if !tokensOnly || npy != nil {
-                let img = try bundle.image(tokens: r.tokens)
-                if npy != nil || sheet != nil { images[name] = img }
-                if !tokensOnly { try writeFile(try img.scaled(by: scale).pngData(), to: "\(out)/\(name).png") }
+            let base = singleFile ? String(out.dropLast(4)) : "\(out)/\(r.id)"
+            try writeTokens(r.tokens, to: base + ".tokens")
+            if !tokensOnly || npy != nil || sheet != nil {
+                let img = try model.image(codes: r.tokens)
+                if npy != nil || sheet != nil { images[r.id] = img }
+                if !tokensOnly { try writeFile(try img.scaled(by: scale).pngData(), to: base + ".png") }
             }
-            let st = r.stats
-            manifest += "\(name)\t\(r.request.classLabel)\t\(r.request.seed)\t\(spec)\t\(manifestStats(st))\n"
-            print("\(name)\(tokensOnly ? "" : ".png")  class \(bundle.config.className(r.request.classLabel))  passes \(st.passes)  "
-                  + String(format: "%.2f s", st.wallSeconds)
+            let st = r.stats, group = groups[groupOf[r.id] ?? 0]
+            manifest += "\(r.id)\t\(group.manifestColumns)\t\(r.request.seed)\t\(spec)\t\(manifestStats(st))\n"
+            print("\(base)\(tokensOnly ? ".tokens" : ".png")  \(group.label)  seed \(r.request.seed)  policy \(spec)  passes \(st.passes)  "
+                  + "queries \(st.queries)  " + String(format: "%.2f s", st.wallSeconds)
                   + (st.drafts > 0 ? "  drafts \(st.drafts) accepted \(st.accepted)" : ""))
         }
-        try writeFile(Array(manifest.utf8), to: "\(out)/manifest.tsv")
-        if let npy { try writeNpy(results.compactMap { images[$0.id] }, to: npy) }
+        if !singleFile { try writeFile(Array(manifest.utf8), to: "\(out)/manifest.tsv") }
+        // Request order is group-major, seed-minor: the order the evaluation tools read the .npy in.
+        if let npy { try writeNpy(requests.compactMap { images[$0.id] }, to: npy) }
         if let sheet {
-            let rows = classes.map { c in
-                (label: bundle.config.className(c),
-                 images: results.filter { $0.request.classLabel == c }.sorted { $0.request.seed < $1.request.seed }
-                     .compactMap { images[$0.id]?.scaled(by: scale) })
+            let rows = groups.enumerated().map { i, g in
+                (label: g.label, images: requests.filter { groupOf[$0.id] == i }.compactMap { images[$0.id]?.scaled(by: scale) })
             }
             try writeFile(try classSheet(rows: rows).pngData(), to: sheet)
             print("wrote \(sheet)")
         }
-        printRunSummary(results, spec: spec, ntpPasses: bundle.config.gpt.imageTokens, since: t0)
+        printRunSummary(results, spec: spec, ntpPasses: model.ntpPasses, since: t0)
     }
 }
 
@@ -208,14 +216,11 @@ struct Compare: ParsableCommand {
     var out: String
 
     func run() throws {
-        if TextModelBundle.isBundle(directory: modelOptions.model) { return try compareFromPrompt(self) }
-        if prompt != nil { throw CLIError("model \(modelOptions.model) is class-conditional: use --class, not --prompt") }
-        guard let classLabel else { throw CLIError("--class is required for a class-conditional model") }
-        let bundle = try modelOptions.load()
-        let cls = try parseClasses(classLabel, bundle.config)
-        guard cls.count == 1 else { throw CLIError("--class takes one class here") }
-        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: policies.values, sampling: sampling,
-                       attention: attention.attention, scale: scale, images: bundle.vq != nil, heatmaps: heatmaps, out: out)
+        let model = try modelOptions.load()
+        let choice = ConditioningChoice(classLabel: classLabel, prompts: prompt.map { [$0] }, negativePrompt: nil, promptsFromFile: false)
+        let group = try choice.groups(for: model, single: true)[0]
+        try writeSheet(model: model, group: group, seed: seed, specs: policies.values, sampling: sampling,
+                       attention: attention.attention, scale: scale, images: model.hasImageDecoder, heatmaps: heatmaps, out: out)
     }
 }
 
@@ -226,8 +231,10 @@ struct Heatmap: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var log: LogOptions
-    @Option(name: .customLong("class"), help: "Class id or name.")
-    var classLabel: String = "0"
+    @Option(name: .customLong("class"), help: "Class id or name (class-conditional models; default 0).")
+    var classLabel: String?
+    @Option(help: "Text-to-image bundles: the prompt.")
+    var prompt: String?
     @Option(help: "Seed.")
     var seed: UInt64 = Defaults.seed
     @Option(help: "Comma-separated policies: \(WindowPolicy.syntaxList).")
@@ -242,28 +249,32 @@ struct Heatmap: ParsableCommand {
     var out: String
 
     func run() throws {
-        let bundle = try modelOptions.load()
-        let cls = try parseClasses(classLabel, bundle.config)
+        let model = try modelOptions.load()
+        let classDefault = model.kind == .llamaGen && prompt == nil ? "0" : nil
+        let group = try ConditioningChoice(classLabel: classLabel ?? classDefault, prompts: prompt.map { [$0] }, negativePrompt: nil,
+                                           promptsFromFile: false)
+            .groups(for: model, single: true)[0]
         var specs = policies.values
         if let old = deprecatedPolicy { warnDeprecated("--policy", use: "--policies"); specs = old.values }
-        let grid = bundle.config.gpt.grid
-        try writeSheet(bundle: bundle, classID: cls[0], seed: seed, specs: specs, sampling: sampling, attention: attention.attention,
-                       scale: max(1, cell * grid / ((bundle.vq.map { grid * $0.config.upsampling }) ?? grid)),
-                       images: false, heatmaps: true, out: out)
+        try writeSheet(model: model, group: group, seed: seed, specs: specs, sampling: sampling, attention: attention.attention,
+                       scale: max(1, cell * model.columns / model.imageSide), images: false, heatmaps: true, out: out)
     }
 }
 
-func writeSheet(bundle: ModelBundle, classID: Int, seed: UInt64, specs: [WindowPolicy], sampling: SamplingOptions,
+func writeSheet(model: ImageModel, group: ImageGroup, seed: UInt64, specs: [WindowPolicy], sampling: SamplingOptions,
                 attention: AttentionMode, scale: Int, images: Bool, heatmaps: Bool, out: String) throws {
-    let requests = try specs.enumerated().map { k, s in
-        GenerationRequest(id: "\(k)", parameters: try sampling.parameters(policy: s, classLabel: classID, seed: seed))
+    guard model.rows == model.columns else {
+        throw CLIError("compare draws square grids only (this model is \(model.rows)x\(model.columns))")
     }
-    let results = try decodeAll(bundle, requests, batch: requests.count, maxQueries: 1024, mode: attention)
-    let grid = bundle.config.gpt.grid
-    let title = "\(bundle.config.className(classID)) seed \(seed)"
-    try writeSheet(results: results, grid: grid, side: (bundle.vq.map { grid * $0.config.upsampling } ?? grid) * scale,
-                   image: images ? { try bundle.image(tokens: $0).scaled(by: scale) } : nil, heatmaps: heatmaps,
-                   title: title, out: out)
+    let requests = try specs.enumerated().map { k, s in
+        var p = try sampling.parameters(policy: s, seed: seed)
+        group.condition(&p)
+        return GenerationRequest(id: "\(k)", parameters: p)
+    }
+    let results = try decodeAll(model, requests, batch: requests.count, maxQueries: 2048, mode: attention)
+    try writeSheet(results: results, grid: model.columns, side: model.imageSide * scale,
+                   image: images ? { try model.image(codes: $0).scaled(by: scale) } : nil, heatmaps: heatmaps,
+                   title: "\(group.label) seed \(seed)", out: out)
 }
 
 /// The contact sheet of finished requests, one column per policy: picture (when `image` is given), decode-order
@@ -307,7 +318,7 @@ struct Logits: ParsableCommand {
     var out: String
 
     func run() throws {
-        let bundle = try modelOptions.load()
+        let bundle = try modelOptions.loadLlamaGen()
         let c = bundle.config.gpt
         let cls = classLabel.lowercased() == "null" ? bundle.gpt.nullClass : try parseClasses(classLabel, bundle.config)[0]
         let toks = try readTokens(tokens)
@@ -385,7 +396,7 @@ struct Decode: ParsableCommand {
     var out: String
 
     func run() throws {
-        let bundle = try modelOptions.load()
+        let bundle = try modelOptions.loadLlamaGen()
         let toks = try readTokens(tokens)
         let c = bundle.config.gpt
         guard toks.count == c.imageTokens else { throw CLIError("expected \(c.imageTokens) tokens (\(c.grid)x\(c.grid)), got \(toks.count)") }

@@ -31,17 +31,17 @@ final class SimulatedExecutor: JobExecutor {
         self.model = model; self.limits = limits; self.side = side; self.capacity = capacity; self.passMs = passMs
     }
 
-    /// A model folder of either kind, read as the real loader names it (`modelIdentity`), weights untouched.
-    convenience init(directory: String, kind: ModelKind, capacity: Int, passMs: Double) throws {
-        switch kind {
+    /// A model folder of either kind, read as the real loader names it (`ModelFolderIdentity`), weights untouched.
+    convenience init(directory: String, capacity: Int, passMs: Double) throws {
+        let identity = try ModelFolderIdentity.load(directory: directory)
+        switch identity.kind {
         case .llamaGen:
             let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
-            self.init(model: config.name,
+            self.init(model: identity.name,
                       limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses),
                       side: config.gpt.grid * (config.vq?.upsampling ?? 1), capacity: capacity, passMs: passMs)
         case .text:
-            let (name, grid) = try modelIdentity(directory: directory, kind: kind)
-            self.init(model: name, limits: .textModel(grid: grid), side: grid, capacity: capacity, passMs: passMs)
+            self.init(model: identity.name, limits: .textModel(grid: identity.grid), side: identity.grid, capacity: capacity, passMs: passMs)
         }
     }
 

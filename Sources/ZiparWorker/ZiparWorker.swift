@@ -159,11 +159,10 @@ struct ZiparWorker: AsyncParsableCommand {
     }
 
     private func loadExecutor(directory: String, storageChoice: StorageChoice, logger: Logger) -> any JobExecutor {
-        let kind = ModelKind(directory: directory)
-        let name = (try? modelIdentity(directory: directory, kind: kind))?.name ?? URL(fileURLWithPath: directory).lastPathComponent
+        let name = (try? ModelFolderIdentity.load(directory: directory))?.name ?? URL(fileURLWithPath: directory).lastPathComponent
         if let ms = simulatePassMs {
             do {
-                let ex = try SimulatedExecutor(directory: directory, kind: kind, capacity: batching.batch, passMs: ms)
+                let ex = try SimulatedExecutor(directory: directory, capacity: batching.batch, passMs: ms)
                 logger.warning("SIMULATED decoding for \(ex.model): \(ms) ms a pass, gray images")
                 return ex
             } catch {

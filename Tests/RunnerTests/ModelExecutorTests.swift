@@ -3,6 +3,7 @@ import Foundation
 import JobCore
 import JobStore
 import Runner
+import ModelFolder
 import Testing
 import TestSupport
 
@@ -24,11 +25,11 @@ import TestSupport
     }
 
     @Test func kindAndNameComeFromTheFolder() throws {
-        #expect(ModelKind(directory: Self.textBundle) == .text)
-        #expect(ModelKind(directory: Self.classModel) == .llamaGen)
+        #expect(try ModelKind.of(directory: Self.textBundle) == .text)
+        #expect(try ModelKind.of(directory: Self.classModel) == .llamaGen)
         // The name submit stores (layout.json "name" via TextModelIdentity), the grid from the layout.
-        #expect(try modelIdentity(directory: Self.textBundle, kind: .text) == ("text-bundle-tiny", 6))
-        #expect(try modelIdentity(directory: Self.classModel, kind: .llamaGen) == ("fashion-16", 16))
+        #expect(try ModelFolderIdentity.load(directory: Self.textBundle) == ModelFolderIdentity(kind: .text, name: "text-bundle-tiny", grid: 6))
+        #expect(try ModelFolderIdentity.load(directory: Self.classModel) == ModelFolderIdentity(kind: .llamaGen, name: "fashion-16", grid: 16))
     }
 
     @Test func oneWorkerDecodesTextAndClassJobs() async throws {
