@@ -10,7 +10,7 @@ public struct PassLogits {
     /// For each logits row, the index of its query in the pass.
     public let queryRows: [Int]
 
-    init(buffer: FloatBuffer, vocabulary: Range<Int>, queryRows: [Int]) {
+    public init(buffer: FloatBuffer, vocabulary: Range<Int>, queryRows: [Int]) {
         self.buffer = buffer; self.vocabulary = vocabulary; self.queryRows = queryRows
     }
 
