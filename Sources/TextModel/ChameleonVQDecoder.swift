@@ -16,15 +16,10 @@ public struct ChameleonVQDecoder: Sendable {
     private let codebook: [Float]                 // [numEmbeddings][embedDim]
     private let postQuant: VQConv
     private let convIn: VQConv
-    private let mid: (VQResBlock<VQGroupNorm>, VQAttention<VQGroupNorm>?, VQResBlock<VQGroupNorm>)
-    private let levels: [Level]                   // deepest first, as they run
+    private let mid: VQMiddle<VQGroupNorm>
+    private let levels: [VQLevel<VQGroupNorm>]                   // deepest first, as they run
     private let output: VQOutput<VQGroupNorm>   // GroupNorm + swish, conv_out
 
-    struct Level: Sendable {
-        let blocks: [VQResBlock<VQGroupNorm>]
-        let attention: [VQAttention<VQGroupNorm>]     // empty, or one after each block
-        let upsample: VQUpsample?
-    }
 
     /// Loads the decoder of the checkpoint folder `directory`: its config.json (the VQ fields at the top level or
     /// under `vq_config`) and its weights (`model.safetensors`, or shards listed by `model.safetensors.index.json`),
@@ -57,11 +52,11 @@ public struct ChameleonVQDecoder: Sendable {
         postQuant = try r.conv("post_quant_conv", c.embedDim, c.latentChannels, 1)
         let deepest = c.baseChannels * c.channelMultiplier[c.channelMultiplier.count - 1]
         convIn = try r.conv("decoder.conv_in", c.latentChannels, deepest, 3)
-        mid = (try res("decoder.mid.block_1", deepest, deepest),
-               c.attnType == "vanilla" ? try attention("decoder.mid.attn_1", deepest) : nil,
-               try res("decoder.mid.block_2", deepest, deepest))
+        mid = VQMiddle(try res("decoder.mid.block_1", deepest, deepest),
+                       c.attnType == "vanilla" ? try attention("decoder.mid.attn_1", deepest) : nil,
+                       try res("decoder.mid.block_2", deepest, deepest))
         var blockIn = deepest
-        var levels: [Level] = []
+        var levels: [VQLevel<VQGroupNorm>] = []
         for level in (0..<c.channelMultiplier.count).reversed() {
             let name = "decoder.up.\(level)", blockOut = c.baseChannels * c.channelMultiplier[level]
             var blocks: [VQResBlock<VQGroupNorm>] = [], attn: [VQAttention<VQGroupNorm>] = []
@@ -71,7 +66,7 @@ public struct ChameleonVQDecoder: Sendable {
                 if c.hasAttention(level: level) { attn.append(try attention("\(name).attn.\(j)", blockIn)) }
             }
             let up = level == 0 ? nil : VQUpsample(conv: try r.conv("\(name).upsample.conv", blockIn, blockIn, 3))
-            levels.append(Level(blocks: blocks, attention: attn, upsample: up))
+            levels.append(VQLevel(blocks: blocks, attention: attn, upsample: up))
         }
         self.levels = levels
         output = VQOutput(norm: try r.groupNorm("decoder.norm_out", blockIn), conv: try r.conv("decoder.conv_out", blockIn, c.outChannels, 3))
@@ -88,19 +83,8 @@ public struct ChameleonVQDecoder: Sendable {
         var height = rows, width = columns
         var h = postQuant(plain: z, h: height, w: width)
         h = convIn(plain: h, h: height, w: width)
-        h = mid.0(h, h: height, w: width, condition: nil)
-        if let attention = mid.1 { h = attention(h, h: height, w: width, condition: nil) }
-        h = mid.2(h, h: height, w: width, condition: nil)
-        for level in levels {
-            for (j, block) in level.blocks.enumerated() {
-                h = block(h, h: height, w: width, condition: nil)
-                if j < level.attention.count { h = level.attention[j](h, h: height, w: width, condition: nil) }
-            }
-            if let up = level.upsample {
-                h = up(&h, h: height, w: width)
-                height *= 2; width *= 2
-            }
-        }
+        h = mid(h, h: height, w: width)
+        for level in levels { level(&h, height: &height, width: &width, condition: nil) }
         return output(&h, h: height, w: width)
     }
 }

@@ -21,15 +21,10 @@ public struct Emu3VQDecoder: Sendable {
     private let temporalBlocks: [Emu3TemporalResBlock]
     private let temporalUpsamples: [Emu3TemporalUpsample]
     private let convIn: VQConv
-    private let mid: (VQResBlock<Emu3SpatialNorm>, VQAttention<Emu3SpatialNorm>, VQResBlock<Emu3SpatialNorm>)
-    private let levels: [Level]                   // deepest first, as they run
+    private let mid: VQMiddle<Emu3SpatialNorm>
+    private let levels: [VQLevel<Emu3SpatialNorm>]                   // deepest first, as they run
     private let output: VQOutput<Emu3SpatialNorm>   // SpatialNorm + swish, conv_out
 
-    struct Level: Sendable {
-        let blocks: [VQResBlock<Emu3SpatialNorm>]
-        let attention: [VQAttention<Emu3SpatialNorm>]   // empty, or one after each block
-        let upsample: VQUpsample?
-    }
 
     /// Loads the decoder of the checkpoint folder `directory`: its config.json (the VQ fields at the top level or
     /// under `vq_config`) and its weights (`model.safetensors`, or shards listed by `model.safetensors.index.json`),
@@ -68,11 +63,11 @@ public struct Emu3VQDecoder: Sendable {
         }
         let deepest = c.baseChannels * c.channelMultiplier[c.channelMultiplier.count - 1]
         convIn = try r.conv("decoder.conv_in", latent, deepest, 3)
-        mid = (try res("decoder.middle_block.block_1", deepest, deepest),
-               try attention("decoder.middle_block.attn_1", norm: "decoder.middle_block.attn_norm", deepest),
-               try res("decoder.middle_block.block_2", deepest, deepest))
+        mid = VQMiddle(try res("decoder.middle_block.block_1", deepest, deepest),
+                       try attention("decoder.middle_block.attn_1", norm: "decoder.middle_block.attn_norm", deepest),
+                       try res("decoder.middle_block.block_2", deepest, deepest))
         var blockIn = deepest
-        var levels: [Level] = []
+        var levels: [VQLevel<Emu3SpatialNorm>] = []
         for level in (0..<c.channelMultiplier.count).reversed() {
             let name = "decoder.up_block.up.\(level)", blockOut = c.baseChannels * c.channelMultiplier[level]
             var blocks: [VQResBlock<Emu3SpatialNorm>] = [], attn: [VQAttention<Emu3SpatialNorm>] = []
@@ -84,7 +79,7 @@ public struct Emu3VQDecoder: Sendable {
                 }
             }
             let up = level == 0 ? nil : VQUpsample(conv: try r.conv("\(name).upsample.conv", blockIn, blockIn, 3))
-            levels.append(Level(blocks: blocks, attention: attn, upsample: up))
+            levels.append(VQLevel(blocks: blocks, attention: attn, upsample: up))
         }
         self.levels = levels
         output = VQOutput(norm: try r.spatialNorm("decoder.norm_out", channels: blockIn, conditionChannels: e),
@@ -113,19 +108,8 @@ public struct Emu3VQDecoder: Sendable {
         let condition = VQCondition(q, channels: e, rows: rows, columns: columns)
         var height = rows, width = columns
         h = convIn(plain: h, h: height, w: width)
-        h = mid.0(h, h: height, w: width, condition: condition)
-        h = mid.1(h, h: height, w: width, condition: condition)
-        h = mid.2(h, h: height, w: width, condition: condition)
-        for level in levels {
-            for (j, block) in level.blocks.enumerated() {
-                h = block(h, h: height, w: width, condition: condition)
-                if j < level.attention.count { h = level.attention[j](h, h: height, w: width, condition: condition) }
-            }
-            if let up = level.upsample {
-                h = up(&h, h: height, w: width)
-                height *= 2; width *= 2
-            }
-        }
+        h = mid(h, h: height, w: width, condition: condition)
+        for level in levels { level(&h, height: &height, width: &width, condition: condition) }
         return output(&h, h: height, w: width, condition: condition)
     }
 }

@@ -11,15 +11,9 @@ public struct VQDecoder: Sendable {
     private let codebook: [Float]                // [codebookSize][embedDim], normalised if configured
     private let postQuant: VQConv
     private let convIn: VQConv
-    private let mid: (VQResBlock<VQGroupNorm>, VQAttention<VQGroupNorm>, VQResBlock<VQGroupNorm>)
-    private let levels: [Level]
+    private let mid: VQMiddle<VQGroupNorm>
+    private let levels: [VQLevel<VQGroupNorm>]     // deepest first (attention at the deepest only), as they run
     private let output: VQOutput<VQGroupNorm>
-
-    /// One resolution: ResBlocks (each followed by an AttnBlock at the deepest level), then the upsample
-    /// to the next (none at the last).
-    struct Level: Sendable {
-        let res: [VQResBlock<VQGroupNorm>], attn: [VQAttention<VQGroupNorm>], upsample: VQUpsample?
-    }
 
     public init(file f: SafeTensorsFile, config c: VQConfig) throws {
         try self.init(config: c) { name, shape in try f.floats(name, shape: shape) }
@@ -35,21 +29,18 @@ public struct VQDecoder: Sendable {
     /// `grid x grid` token grid; the attention's two products at the deepest level included.
     public func flops(grid: Int) -> Double {
         var side = grid
-        var total = postQuant.flops(h: side, w: side) + convIn.flops(h: side, w: side)
-            + mid.0.flops(h: side, w: side) + mid.1.flops(h: side, w: side) + mid.2.flops(h: side, w: side)
+        var total = postQuant.flops(h: side, w: side) + convIn.flops(h: side, w: side) + mid.flops(h: side, w: side)
         for l in levels {
-            total += l.res.reduce(0) { $0 + $1.flops(h: side, w: side) } + l.attn.reduce(0) { $0 + $1.flops(h: side, w: side) }
-            if let u = l.upsample { side *= 2; total += u.conv.flops(h: side, w: side) }
+            total += l.flops(h: side, w: side)
+            if l.upsample != nil { side *= 2 }
         }
         return total + output.conv.flops(h: side, w: side)
     }
 
     /// Bytes of the decoder's weights in memory (packed convolutions, norms, codebook).
     public var weightBytes: Int {
-        let blocks = levels.reduce(mid.0.bytes + mid.1.bytes + mid.2.bytes) { total, l in
-            total + l.res.reduce(0) { $0 + $1.bytes } + l.attn.reduce(0) { $0 + $1.bytes } + (l.upsample?.conv.bytes ?? 0)
-        }
-        return postQuant.bytes + convIn.bytes + blocks + output.norm.bytes + output.conv.bytes + codebook.count * 4
+        postQuant.bytes + convIn.bytes + mid.bytes + levels.reduce(0) { $0 + $1.bytes } + output.norm.bytes + output.conv.bytes
+            + codebook.count * 4
     }
 
     /// The layers under LlamaGen's names (`decoder.conv_blocks.N.res.J`, `.attn.J`, `.upsample.conv`, ...).
@@ -70,10 +61,10 @@ public struct VQDecoder: Sendable {
         postQuant = try read.conv("post_quant_conv", c.codebookEmbedDim, c.zChannels, 1)
         let deepest = c.ch * c.chMult[c.chMult.count - 1]
         convIn = try read.conv("decoder.conv_in", c.zChannels, deepest, 3)
-        mid = (try res("decoder.mid.0", deepest, deepest), try attn("decoder.mid.1", deepest),
-               try res("decoder.mid.2", deepest, deepest))
+        mid = VQMiddle(try res("decoder.mid.0", deepest, deepest), try attn("decoder.mid.1", deepest),
+                       try res("decoder.mid.2", deepest, deepest))
         var blockIn = deepest
-        var levels: [Level] = []
+        var levels: [VQLevel<VQGroupNorm>] = []
         for (index, level) in (0..<c.chMult.count).reversed().enumerated() {
             let blockOut = c.ch * c.chMult[level]
             var resBlocks: [VQResBlock<VQGroupNorm>] = [], attnBlocks: [VQAttention<VQGroupNorm>] = []
@@ -85,7 +76,7 @@ public struct VQDecoder: Sendable {
                 }
             }
             let up = level != 0 ? VQUpsample(conv: try read.conv("decoder.conv_blocks.\(index).upsample.conv", blockIn, blockIn, 3)) : nil
-            levels.append(Level(res: resBlocks, attn: attnBlocks, upsample: up))
+            levels.append(VQLevel(blocks: resBlocks, attention: attnBlocks, upsample: up))
         }
         self.levels = levels
         output = VQOutput(norm: try read.groupNorm("decoder.norm_out", blockIn), conv: try read.conv("decoder.conv_out", blockIn, c.outChannels, 3))
@@ -98,19 +89,9 @@ public struct VQDecoder: Sendable {
         var side = grid
         var h = postQuant(plain: try vqLookup(tokens, codebook: codebook, size: config.codebookSize, embedDim: e), h: side, w: side)
         h = convIn(plain: h, h: side, w: side)
-        h = mid.0(h, h: side, w: side)                  // [channels][side][side] from here on
-        h = mid.1(h, h: side, w: side)
-        h = mid.2(h, h: side, w: side)
-        for level in levels {
-            for (j, block) in level.res.enumerated() {
-                h = block(h, h: side, w: side)
-                if j < level.attn.count { h = level.attn[j](h, h: side, w: side) }
-            }
-            if let up = level.upsample {
-                h = up(&h, h: side, w: side)
-                side *= 2
-            }
-        }
+        h = mid(h, h: side, w: side)                    // [channels][side][side] from here on
+        var height = side
+        for level in levels { level(&h, height: &height, width: &side) }
         return output(&h, h: side, w: side)
     }
 }

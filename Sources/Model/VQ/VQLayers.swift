@@ -145,6 +145,62 @@ package struct VQUpsample: Sendable {
     }
 }
 
+/// The middle of a decoder, at token resolution: ResnetBlock, attention (absent in some configs), ResnetBlock.
+package struct VQMiddle<Norm: VQNorm>: Sendable {
+    package let first: VQResBlock<Norm>, attention: VQAttention<Norm>?, second: VQResBlock<Norm>
+
+    package init(_ first: VQResBlock<Norm>, _ attention: VQAttention<Norm>?, _ second: VQResBlock<Norm>) {
+        self.first = first; self.attention = attention; self.second = second
+    }
+
+    package func callAsFunction(_ x: FloatBuffer, h: Int, w: Int, condition: VQCondition? = nil) -> FloatBuffer {
+        var y = first(x, h: h, w: w, condition: condition)
+        if let attention { y = attention(y, h: h, w: w, condition: condition) }
+        return second(y, h: h, w: w, condition: condition)
+    }
+
+    package func flops(h: Int, w: Int) -> Double {
+        first.flops(h: h, w: w) + (attention?.flops(h: h, w: w) ?? 0) + second.flops(h: h, w: w)
+    }
+
+    package var bytes: Int { first.bytes + (attention?.bytes ?? 0) + second.bytes }
+}
+
+/// One resolution of a decoder's upward path: ResnetBlocks, each followed by an attention block where the
+/// level has them, then the nearest 2x upsample to the next level (none at the last).
+package struct VQLevel<Norm: VQNorm>: Sendable {
+    package let blocks: [VQResBlock<Norm>]
+    package let attention: [VQAttention<Norm>]     // empty, or one after each block
+    package let upsample: VQUpsample?
+
+    package init(blocks: [VQResBlock<Norm>], attention: [VQAttention<Norm>], upsample: VQUpsample?) {
+        precondition(attention.isEmpty || attention.count == blocks.count)
+        self.blocks = blocks; self.attention = attention; self.upsample = upsample
+    }
+
+    /// Runs the level on `x` (`[channels][height][width]`, consumed); doubles `height` and `width` when it upsamples.
+    package func callAsFunction(_ x: inout FloatBuffer, height: inout Int, width: inout Int, condition: VQCondition? = nil) {
+        for (j, block) in blocks.enumerated() {
+            x = block(x, h: height, w: width, condition: condition)
+            if j < attention.count { x = attention[j](x, h: height, w: width, condition: condition) }
+        }
+        if let upsample {
+            x = upsample(&x, h: height, w: width)
+            height *= 2; width *= 2
+        }
+    }
+
+    /// FLOPs at `h x w`, the upsample's conv at the doubled size.
+    package func flops(h: Int, w: Int) -> Double {
+        blocks.reduce(0) { $0 + $1.flops(h: h, w: w) } + attention.reduce(0) { $0 + $1.flops(h: h, w: w) }
+            + (upsample?.conv.flops(h: 2 * h, w: 2 * w) ?? 0)
+    }
+
+    package var bytes: Int {
+        blocks.reduce(0) { $0 + $1.bytes } + attention.reduce(0) { $0 + $1.bytes } + (upsample?.conv.bytes ?? 0)
+    }
+}
+
 /// The decoder's tail: GroupNorm + swish, then the conv to pixels. `x` is consumed.
 package struct VQOutput<Norm: VQNorm>: Sendable {
     package let norm: Norm, conv: VQConv
