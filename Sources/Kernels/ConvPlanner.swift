@@ -76,7 +76,7 @@ public final class ConvPlanner: @unchecked Sendable {
     private var currentMode: Mode
     public let cache: ConvPlanCache?
     /// Output positions a measurement computes at most (the crop keeps the full width).
-    public var maxMeasuredPositions = 16_384
+    public let maxMeasuredPositions = 16_384
     /// An algorithm whose output differs from the direct kernel's by more than this (relative to max
     /// |y|) is never chosen; Winograd F(4x4) measures ~2e-5 on random layers.
     public var errorBound = 1e-4

@@ -2,7 +2,7 @@ import Foundation
 
 /// Where the time of forward passes goes, summed over passes (the bench prints it per pass).
 /// Off by default: an engine times its stages only while `DecoderEngine.profile` is set.
-public final class PassProfile: @unchecked Sendable {
+public final class PassProfile {
     public enum Stage: Int, CaseIterable, Sendable {
         case matmul       // the layers' matrix products (streaming the weights)
         case attention    // attention over the KV caches
