@@ -68,25 +68,19 @@ public struct JobParameters: Sendable, Equatable {
         if classLabel >= model.numClasses {
             throw ParameterError(field: "class", message: "\(classLabel) is out of range 0..<\(model.numClasses)")
         }
-        var window = policy.rowWindow
         if model.endOfRowLayout {
             if policy.jacobiWindow != nil {
                 throw ParameterError(field: "policy", message: "\(policyText) is not available for text models "
                                      + "(end-of-row layout); use ntp, zipar:S, adaptive:SMIN or official:S")
             }
             // The authors' Lumina-mGPT loop: its window S counts the end-of-row token before a row, so S - 1
-            // image tokens above; checked as the equivalent zipar:(S-1) wavefront.
-            if case .official(let s) = policy {
-                guard s >= 2 else {
-                    throw ParameterError(field: "policy", message: "official:\(s): on the end-of-row layout the window counts the "
-                                         + "end-of-row token, so it must be at least 2 (official:2 = one image token above)")
-                }
-                window = s - 1
+            // image tokens above.
+            if case .official(let s) = policy, s < 2 {
+                throw ParameterError(field: "policy", message: "official:\(s): on the end-of-row layout the window counts the "
+                                     + "end-of-row token, so it must be at least 2 (official:2 = one image token above)")
             }
         }
-        if let w = window, w > model.grid {
-            throw ParameterError(field: "policy", message: "window \(w) is larger than the grid width \(model.grid)")
-        }
+        try checkWindow(side: model.grid, what: "the grid width")
         if sampling.cfgScale != 1 && !model.supportsGuidance {
             throw ParameterError(field: "cfg", message: "the model has no null-class row, so guidance (cfg != 1) is unavailable")
         }
@@ -198,8 +192,25 @@ extension JobParameters {
         guard sides.contains(size) else {
             throw ParameterError(field: "size", message: "the model draws \(sides.map { "\($0)" }.joined(separator: ", ")) tokens a side, not \(size)")
         }
-        if let w = policy.rowWindow, w > size {
-            throw ParameterError(field: "policy", message: "window \(w) is larger than the image side \(size)")
+        try checkWindow(side: size, what: "the image side")
+    }
+}
+
+extension JobParameters {
+    /// The largest window a policy may name on a grid `side` tokens wide: W, or W + 1 for official:S, whose
+    /// window counts the token before a row in the authors' loops (official:W+1, like zipar:W, decodes
+    /// exactly as ntp on both layouts: a row starts once the row above is complete).
+    public static func windowLimit(_ policy: WindowPolicy, side: Int) -> Int {
+        if case .official = policy { return side + 1 }
+        return side
+    }
+
+    func checkWindow(side: Int, what: String) throws(ParameterError) {
+        guard let w = policy.rowWindow else { return }
+        let limit = Self.windowLimit(policy, side: side)
+        if w > limit {
+            throw ParameterError(field: "policy", message: "window \(w) is larger than \(what) \(side)"
+                                 + (limit > side ? " + 1 (official:\(limit) decodes like ntp)" : ""))
         }
     }
 }

@@ -86,8 +86,16 @@ enum Tiny {
         let adaptiveFull = try Tiny.run(Self.m, GenerationRequest(id: "a", classLabel: 1, policy: .adaptive(minWindow: 8), sampling: Tiny.sharp, seed: 11))
         #expect(ntp.tokens == full.tokens)
         #expect(ntp.decodeStep == full.decodeStep)
-        #expect(ntp.tokens == adaptiveFull.tokens)
-        #expect(ntp.stats.passes == 64 && full.stats.passes == 64 && adaptiveFull.stats.passes == 64)
+        // official:W+1: the authors' window counts the token before a row, so W+1 is the row above complete.
+        let officialFull = try Tiny.run(Self.m, GenerationRequest(id: "a", classLabel: 1, policy: .official(window: 9), sampling: Tiny.sharp, seed: 11))
+        #expect(ntp.tokens == adaptiveFull.tokens && ntp.tokens == officialFull.tokens && ntp.decodeStep == officialFull.decodeStep)
+        #expect(ntp.stats.passes == 64 && full.stats.passes == 64 && adaptiveFull.stats.passes == 64 && officialFull.stats.passes == 64)
+        #expect(throws: ParameterError.self) {
+            try Tiny.run(Self.m, GenerationRequest(id: "a", classLabel: 1, policy: .official(window: 10), seed: 11))
+        }
+        #expect(throws: ParameterError.self) {
+            try Tiny.run(Self.m, GenerationRequest(id: "a", classLabel: 1, policy: .zipar(window: 9), seed: 11))
+        }
         let other = try Tiny.run(Self.m, GenerationRequest(id: "a", classLabel: 1, policy: .zipar(window: 2), sampling: Tiny.sharp, seed: 11))
         #expect(other.tokens != ntp.tokens)
     }

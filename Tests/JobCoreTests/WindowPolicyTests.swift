@@ -30,7 +30,10 @@ import Testing
     @Test func officialFollowsTheWindowRules() throws {
         let classModel = ModelLimits.classModel(grid: 16, numClasses: 10)
         try JobParameters(policy: .official(window: 16)).validate(for: classModel)
-        #expect(throws: ParameterError.self) { try JobParameters(policy: .official(window: 17)).validate(for: classModel) }
+        // official:W+1 is the row above complete before a row starts: ntp's order, accepted on every layout.
+        try JobParameters(policy: .official(window: 17)).validate(for: classModel)
+        #expect(throws: ParameterError.self) { try JobParameters(policy: .official(window: 18)).validate(for: classModel) }
+        #expect(throws: ParameterError.self) { try JobParameters(policy: .zipar(window: 17)).validate(for: classModel) }
         #expect(throws: ParameterError.self) { try JobParameters(policy: .official(window: 0)).validate() }
         // On the end-of-row layout the window counts the end-of-row token: official:1 has no image token above.
         var text = JobParameters(policy: .official(window: 1))
