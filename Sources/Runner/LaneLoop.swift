@@ -49,6 +49,7 @@ struct LaneLoop {
             lane.options.observer?.inFlight(model: model, count: lane.leases.current.held.count)
             await writeFinished()
             if !passRunning { await dropLostJobs() }
+            if Task.isCancelled { return leaveToHandBack() }    // while it wrote to a database that hangs
             if stop.isSet && !stopping {
                 stopping = true
                 logger.info("stopping: finishing jobs in flight", metadata: ["in_flight": "\(decoding.count)",
