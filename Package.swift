@@ -72,6 +72,7 @@ let package = Package(
         ]),
         .target(name: "Submission", dependencies: ["JobCore", "JobStore", "ModelFolder"]),
         .target(name: "Telemetry", dependencies: [
+            "JobCore",   // Foundation only: its `Locked`, so zipar-admin still links no inference code
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),

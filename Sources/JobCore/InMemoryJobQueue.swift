@@ -19,7 +19,9 @@ public final class InMemoryJobQueue: JobQueue {
 
     private let jobs = Locked([UUID: Entry]())
     private let pausedQueues = Locked(Set<String>())
-    private let notify = Locked(0)
+    /// Every `listenForJobs` call waiting now, told on each submit or retry (its stream keeps one
+    /// pending notice: several submits while the listener is busy wake it once).
+    private let listeners = Locked([UUID: AsyncStream<Void>.Continuation]())
 
     public init() {}
 
@@ -35,7 +37,7 @@ public final class InMemoryJobQueue: JobQueue {
                 all[id] = Entry(id: id, spec: spec, runAfter: spec.runAfter ?? .distantPast, seq: base + n)
             }
         }
-        notify.withLock { $0 += 1 }
+        notifyListeners()
         return ids
     }
 
@@ -63,7 +65,7 @@ public final class InMemoryJobQueue: JobQueue {
             e.state = .queued; e.attempts = 0; e.runAfter = .distantPast
             all[id] = e
         }
-        notify.withLock { $0 += 1 }
+        notifyListeners()
     }
 
     // MARK: JobQueue
@@ -184,14 +186,19 @@ public final class InMemoryJobQueue: JobQueue {
         }.count
     }
 
-    /// Rings on every submit or retry, polling a counter (there is no connection to wait on).
+    /// Calls `onNotify` at once, then on every submit or retry, as a LISTEN connection would: it waits on
+    /// a stream the submits write to (no polling). Returns, throwing `CancellationError`, when cancelled.
     public func listenForJobs(_ onNotify: @Sendable () -> Void) async throws {
+        let (notices, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        listeners.withLock { $0[id] = continuation }
+        defer { listeners.withLock { _ = $0.removeValue(forKey: id) } }
         onNotify()
-        var seen = notify.current
-        while !Task.isCancelled {
-            try await Task.sleep(nanoseconds: 20_000_000)
-            let n = notify.current
-            if n != seen { seen = n; onNotify() }
-        }
+        for await _ in notices { onNotify() }   // ends when the calling task is cancelled
+        throw CancellationError()
+    }
+
+    private func notifyListeners() {
+        for listener in listeners.current.values { listener.yield() }
     }
 }

@@ -27,28 +27,3 @@ public struct ImageWork: Sendable {
     /// Work that is already done (executors whose output needs no decoding).
     public static func ready(_ output: JobOutput) -> ImageWork { ImageWork { .success(output) } }
 }
-
-/// The serial queues an executor lives on: one for passes, one for rendering finished images.
-final class ExecutorBox: @unchecked Sendable {
-    let executor: any JobExecutor
-    let model: String
-    let capacity: Int
-    private let queue: DispatchQueue
-    private let renderQueue: DispatchQueue
-    init(_ executor: any JobExecutor) {
-        self.executor = executor
-        self.model = executor.model
-        self.capacity = max(1, executor.capacity)
-        self.queue = DispatchQueue(label: "zipar.decode.\(executor.model)")
-        self.renderQueue = DispatchQueue(label: "zipar.render.\(executor.model)")
-    }
-    func run<T: Sendable>(_ body: @escaping @Sendable (any JobExecutor) -> T) async -> T {
-        await withCheckedContinuation { c in
-            queue.async { c.resume(returning: body(self.executor)) }
-        }
-    }
-    /// Runs `body` on the render queue, in order, without waiting for it.
-    func render(_ body: @escaping @Sendable () -> Void) {
-        renderQueue.async(execute: body)
-    }
-}

@@ -3,151 +3,58 @@ import JobCore
 import JobStore
 import Logging
 
-/// Claim -> decode -> render -> write for one model. `run` loops over five phases; each is a method below.
-/// Finished token grids are rendered (VQ decode, PNG) on the executor's render queue while the next passes
-/// run. The loop's own state (`decoding`, `toWrite`, ...) is touched only by the lane's task; what the
-/// heartbeat and render queues share with it (`leases`, `stepStarted`, `rendering`, `rendered`, `lost`)
-/// is behind locks.
-final class Lane: @unchecked Sendable {
-    let box: ExecutorBox
+/// One model's lane: claim -> decode -> render -> write. This is the handle the worker, its heartbeat and
+/// its hand-back hold: immutable, or behind locks, so plainly Sendable. The loop and its state are a
+/// `LaneLoop`, owned by the one task that runs `run`; everything that loop waits for reaches it as a
+/// `LaneEvent` through `events`.
+final class Lane: Sendable {
+    let engine: ExecutorQueues
     let queue: any JobQueue
     let options: WorkerOptions
     let logger: Logger
     let counters: Locked<WorkerCounters>
-    /// Jobs this lane holds a lease on: in the executor, or finished and waiting to be written.
+    /// Jobs this lane holds a lease on: decoding, rendering, or finished and waiting to be written. The
+    /// heartbeat renews them and the worker's hand-back releases them.
     let leases = Locked(LeaseBook())
-    /// When the pass in progress started (nil between passes).
+    /// When the pass in progress started (nil between passes), for the heartbeat's watchdog.
     let stepStarted = Locked<Date?>(nil)
-    /// Jobs handed to the render queue, with the time their render started (nil while waiting).
+    /// Jobs handed to the render queue, with the time their render started (nil while waiting), for the
+    /// heartbeat's watchdog.
     let rendering = Locked([UUID: Date?]())
-    /// Renders finished since the loop last looked.
-    private let rendered = Locked([(UUID, Result<JobOutput, JobError>)]())
-    /// Lease tokens the heartbeat found gone.
-    private let lost = Locked(Set<UUID>())
+    /// The loop's one input, read by `run` only. Unbounded: a pass's or a render's result is never dropped.
+    let events: AsyncStream<LaneEvent>
+    let inbox: AsyncStream<LaneEvent>.Continuation
+    /// A `.wake` is in `events`, not yet read: further rings add nothing to it.
+    private let wakePending = Locked(false)
 
-    /// Jobs in the executor.
-    private var decoding = Set<UUID>()
-    /// Finished jobs kept until the database takes their result or refuses the lease.
-    private var toWrite: [(ClaimedJob, Result<JobOutput, JobError>)] = []
-    /// After a database error: no reads or writes before this.
-    private var dbRetryAt = Date.distantPast
-    /// Set when a stop was asked for: jobs still in flight then are handed back.
-    private var deadline: Date?
-    /// Renders that failed in a row. A model that breaks after loading (a file changed under it) fails
-    /// every image: after `brokenAfter` in a row the lane stops claiming, so it fails at most the jobs it
-    /// already held instead of the whole queue.
-    private var failedRenders = 0
-    static let brokenAfter = 3
-
-    init(box: ExecutorBox, queue: any JobQueue, options: WorkerOptions, counters: Locked<WorkerCounters>, logger: Logger) {
-        self.box = box; self.queue = queue; self.options = options; self.counters = counters
+    init(engine: ExecutorQueues, queue: any JobQueue, options: WorkerOptions, counters: Locked<WorkerCounters>, logger: Logger) {
+        self.engine = engine; self.queue = queue; self.options = options; self.counters = counters
         var l = logger
-        l[metadataKey: "model"] = "\(box.model)"
+        l[metadataKey: "model"] = "\(engine.model)"
         self.logger = l
+        let (events, inbox) = AsyncStream.makeStream(of: LaneEvent.self)
+        self.events = events; self.inbox = inbox
     }
 
-    func markLost(_ job: ClaimedJob) { lost.withLock { _ = $0.insert(job.leaseToken) } }
-
-    func run(stop: StopSignal, doorbell: Doorbell) async {
-        while true {
-            options.observer?.inFlight(model: box.model, count: leases.current.held.count)
-            collectRendered()
-            await writeFinished()
-            await dropLostJobs()
-            if let stoppedAt = stop.setAt, await windDown(stoppedAt: stoppedAt) { return }
-            if failedRenders >= Self.brokenAfter && decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty {
-                counters.withLock { $0.brokenModels += 1 }
-                return
-            }
-            let claimed = stop.isSet ? 0 : await claimJobs()
-            if !decoding.isEmpty {
-                await decodePass()
-            } else if !toWrite.isEmpty || !rendering.current.isEmpty {
-                try? await Task.sleep(nanoseconds: 20_000_000)
-            } else if claimed == 0 {
-                if options.drain && !stop.isSet, await isDrained() { return }
-                await doorbell.wait(seconds: options.pollSeconds, stop: stop)
-            }
-        }
+    /// Runs the lane until it is done (stopped with nothing in flight, drained, model broken) or its task
+    /// is cancelled (the grace period after a stop ran out: what it holds is left to the hand-back).
+    /// Call once: the lane's events have one reader.
+    func run(stop: StopSignal) async {
+        var loop = LaneLoop(lane: self, stop: stop)
+        await loop.run()
+        inbox.finish()
     }
 
-    // MARK: 1. write results
-
-    /// Writes finished jobs; keeps those the database could not take, for a later try.
-    private func writeFinished() async {
-        guard !toWrite.isEmpty && Date() >= dbRetryAt else { return }
-        var keep: [(ClaimedJob, Result<JobOutput, JobError>)] = []
-        for (job, result) in toWrite {
-            do {
-                switch result {
-                case .success(let output):
-                    try await queue.complete(job, output: output, worker: options.id)
-                    counters.withLock { $0.completed += 1 }
-                    options.observer?.jobCompleted(model: box.model, output: output)
-                    logger.info("job done", metadata: ["job": "\(job.id.text)", "passes": "\(output.passes)",
-                                                       "ntp_passes": "\(output.ntpPasses)",
-                                                       "decode_ms": "\(Int(output.decodeSeconds * 1000))"])
-                case .failure(let error):
-                    let outcome = try await queue.fail(job, error: error.message, permanent: error.permanent,
-                                                       worker: options.id, backoff: nil)
-                    counters.withLock { $0.failed += 1 }
-                    options.observer?.jobFailed(model: box.model, permanent: error.permanent)
-                    logger.error("job failed", metadata: ["job": "\(job.id.text)", "error": "\(error.message)",
-                                                          "outcome": "\(outcome)"])
-                }
-                dropLease(job)
-            } catch let e as LeaseLost {
-                counters.withLock { $0.leaseLost += 1 }
-                logger.warning("lease lost, result discarded", metadata: ["job": "\(e.jobID.text)"])
-                dropLease(job)
-            } catch {
-                logger.warning("cannot write result, will retry", metadata: ["job": "\(job.id.text)",
-                                                                            "error": "\(describeError(error))"])
-                keep.append((job, result))
-                dbRetryAt = Date().addingTimeInterval(1)
-            }
-        }
-        toWrite = keep
+    /// Jobs may have arrived (NOTIFY, rescued leases), or a stop was asked for: the lane takes a turn.
+    func wake() {
+        if wakePending.withLock({ pending in defer { pending = true }; return !pending }) { inbox.yield(.wake) }
     }
 
-    // MARK: 2. drop lost leases
+    /// The loop read the `.wake`: the next ring sends another.
+    func wakeRead() { wakePending.withLock { $0 = false } }
 
-    /// Stops decoding jobs whose lease the heartbeat found gone (rescued, cancelled, finished elsewhere).
-    private func dropLostJobs() async {
-        let gone = lost.withLock { s -> Set<UUID> in let v = s; s.removeAll(); return v }
-        guard !gone.isEmpty else { return }
-        for job in leases.current.held.values where gone.contains(job.leaseToken) && decoding.contains(job.id) {
-            let id = job.id
-            decoding.remove(id)
-            dropLease(job)
-            await box.run { $0.cancel(id) }
-            counters.withLock { $0.leaseLost += 1 }
-            logger.warning("lease lost, job dropped", metadata: ["job": "\(id.text)"])
-        }
-    }
-
-    // MARK: 3. stopping
-
-    /// After a stop request: finish what is in flight within the grace period, then hand the rest back.
-    /// Returns true when the lane is done.
-    private func windDown(stoppedAt: Date) async -> Bool {
-        if deadline == nil {
-            deadline = stoppedAt.addingTimeInterval(options.graceSeconds)
-            logger.info("stopping: finishing jobs in flight", metadata: ["in_flight": "\(decoding.count)",
-                                                                        "grace_s": "\(options.graceSeconds)"])
-        }
-        if decoding.isEmpty && toWrite.isEmpty && rendering.current.isEmpty { return true }
-        guard let deadline, Date() >= deadline else { return false }
-        // The leases stay for the worker's hand-back (`Worker.handBack`), which is bounded in time; the
-        // cancels are not awaited, since the executor may still be inside a long pass.
-        let ids = decoding
-        decoding.removeAll()
-        let box = self.box
-        Task { for id in ids { await box.run { $0.cancel(id) } } }
-        logger.warning("grace period over: leaving jobs in flight to the hand-back", metadata: ["in_flight": "\(ids.count)",
-                                                                                            "unwritten": "\(toWrite.count)"])
-        return true
-    }
+    /// The heartbeat found `job`'s lease gone.
+    func markLost(_ job: ClaimedJob) { inbox.yield(.leaseLost(token: job.leaseToken)) }
 
     /// Takes every lease this lane still holds, for the worker to hand back. A render or write still running
     /// finds its lease gone (the token no longer matches once released).
@@ -156,130 +63,32 @@ final class Lane: @unchecked Sendable {
         leases.withLock { l in let held = Array(l.held.values); l.held.removeAll(); l.closed = true; return held }
     }
 
-    // MARK: 4. claim
-
-    /// Fills free places (continuous batching: a finished job's place goes to a new one). Returns how many
-    /// jobs were claimed.
-    private func claimJobs() async -> Int {
-        // Images waiting to be rendered count against the batch too, so a slow decoder holds at most
-        // `capacity` finished grids and the lane does not claim work it cannot finish.
-        let free = box.capacity - decoding.count - rendering.current.count
-        guard free > 0 && Date() >= dbRetryAt && failedRenders < Self.brokenAfter else { return 0 }
-        let jobs: [ClaimedJob]
-        do {
-            jobs = try await queue.claim(limit: free, queues: options.queues, models: [box.model],
-                                         owner: options.id, leaseSeconds: options.leaseSeconds)
-        } catch {
-            logger.warning("claim failed, database unavailable?", metadata: ["error": "\(describeError(error))"])
-            dbRetryAt = Date().addingTimeInterval(1)
-            return 0
-        }
-        // Every lease goes into the book before the first job starts, so a hand-back taken while the
-        // jobs are still being started (a busy executor) finds all of them, not just those started.
-        let accepted = leases.withLock { book -> Bool in
-            guard !book.closed else { return false }
-            for job in jobs { book.held[job.id] = job }
-            return true
-        }
-        guard accepted else {
-            if !jobs.isEmpty { _ = try? await queue.release(jobs) }
-            return 0
-        }
-        counters.withLock { $0.claimed += jobs.count }
-        for job in jobs { await start(job) }
-        return jobs.count
-    }
-
-    private func start(_ job: ClaimedJob) async {
-        if decoding.contains(job.id) {
-            // Our old lease ran out (a database outage) and we won the job back: the old decode is
-            // void, start over under the new lease.
-            decoding.remove(job.id)
-            await box.run { $0.cancel(job.id) }
-            logger.warning("re-claimed a job whose lease had expired; restarting it", metadata: ["job": "\(job.id.text)"])
-        }
-        toWrite.removeAll { $0.0.id == job.id }
-        // Handed back while the jobs before it were starting: the worker released it already.
-        guard leases.current.held[job.id]?.leaseToken == job.leaseToken else { return }
-        let refused: JobError? = await box.run { ex in
-            do { try ex.start(job); return nil } catch let e as JobError { return e } catch {
-                return JobError("\(error)", permanent: true)
-            }
-        }
-        if let refused {
-            toWrite.append((job, .failure(refused)))
-            return
-        }
-        decoding.insert(job.id)
-        let policy = (try? job.parameters.get().policyText) ?? "?"
-        logger.info("job started", metadata: ["job": "\(job.id.text)", "policy": "\(policy)", "attempt": "\(job.attempt)"])
-    }
-
-    // MARK: 5. decode
-
-    /// One forward pass over the jobs in flight; finished ones go to the render queue (errors straight
-    /// to `toWrite`).
-    private func decodePass() async {
-        stepStarted.withLock { $0 = Date() }
-        let finished = await box.run { $0.step() }
-        stepStarted.withLock { $0 = nil }
-        for (id, result) in finished where decoding.contains(id) {
-            decoding.remove(id)
-            guard let job = leases.current.held[id] else { continue }
-            switch result {
-            case .failure(let e): toWrite.append((job, .failure(e)))
-            case .success(let work): startRender(id, work)
-            }
-        }
-    }
-
-    private func startRender(_ id: UUID, _ work: ImageWork) {
-        rendering.withLock { $0[id] = .some(nil) }
-        box.render { [rendering, rendered] in
-            rendering.withLock { $0[id] = Date() }
-            let result = work.render()
-            rendered.withLock { $0.append((id, result)) }
-            rendering.withLock { _ = $0.removeValue(forKey: id) }
-        }
-    }
-
-    /// Moves finished renders to `toWrite` (a job whose lease went meanwhile is dropped).
-    private func collectRendered() {
-        let done = rendered.withLock { r -> [(UUID, Result<JobOutput, JobError>)] in let v = r; r.removeAll(); return v }
-        for (id, result) in done {
-            if case .failure = result { failedRenders += 1 } else { failedRenders = 0 }
-            if failedRenders == Self.brokenAfter {
-                logger.critical("model looks broken: \(Self.brokenAfter) images in a row failed; no longer claiming its jobs")
-            }
-            if let job = leases.current.held[id] { toWrite.append((job, result)) }
-        }
-    }
-
-    /// Draining: true when no runnable or running job is left for this lane's model and queues. Jobs
-    /// that wait in a paused queue are not "drained": the count goes into `pausedQueued` and the log.
-    private func isDrained() async -> Bool {
-        guard Date() >= dbRetryAt else { return false }
-        do {
-            if try await queue.pendingCount(queues: options.queues, models: [box.model]) == 0 {
-                let paused = try await queue.pausedQueuedCount(queues: options.queues, models: [box.model])
-                if paused > 0 {
-                    counters.withLock { $0.pausedQueued += paused }
-                    logger.warning("queue paused with \(paused) queued: nothing runnable left, stopping")
-                } else {
-                    logger.info("queue drained")
-                }
-                return true
-            }
-        } catch {
-            dbRetryAt = Date().addingTimeInterval(1)
-        }
-        return false
-    }
-
     /// Forgets a lease, unless the job was claimed again since (a newer token).
-    private func dropLease(_ job: ClaimedJob) {
+    func dropLease(_ job: ClaimedJob) {
         leases.withLock { if $0.held[job.id]?.leaseToken == job.leaseToken { $0.held.removeValue(forKey: job.id) } }
     }
+
+    /// A database call the lane can walk away from: it throws `CancellationError` as soon as the lane's
+    /// task is cancelled, even when the call itself ignores cancellation (a socket that hangs).
+    func database<T: Sendable>(_ call: @escaping @Sendable (any JobQueue) async throws -> T) async throws -> T {
+        let queue = self.queue
+        guard let outcome = await untilCancelled({ try await call(queue) }) else { throw CancellationError() }
+        return try outcome.get()
+    }
+}
+
+/// What wakes a lane's loop, in the order it happened.
+enum LaneEvent: Sendable {
+    /// A forward pass ended: the jobs whose tokens are complete (sent by the pass queue).
+    case passFinished([(UUID, Result<ImageWork, JobError>)])
+    /// An image was rendered (VQ decode, PNG) or failed to (sent by the render queue).
+    case rendered(UUID, Result<JobOutput, JobError>)
+    /// The heartbeat found this lease token gone (rescued, cancelled, finished elsewhere).
+    case leaseLost(token: UUID)
+    /// Jobs may have arrived, or a stop was asked for.
+    case wake
+    /// A wait's time ran out: the idle poll interval, or the retry after a database error.
+    case timer
 }
 
 /// The leases a lane holds. `closed` once the worker took them for its hand-back.

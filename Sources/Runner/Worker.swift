@@ -19,14 +19,13 @@ public struct WorkerCounters: Sendable, Equatable {
 }
 
 /// The worker: one lane per model (claim -> decode -> write), plus heartbeats, the lease rescuer and
-/// a LISTEN connection. All queue logic of `zipar-worker` lives here, so it is tested with any executor
-/// against `InMemoryJobQueue` or the real PostgreSQL `JobStore`.
+/// a LISTEN connection, all children of one task group (`runTasks`). All queue logic of `zipar-worker`
+/// lives here, so it is tested with any executor against `InMemoryJobQueue` or the real PostgreSQL `JobStore`.
 public final class Worker: Sendable {
     let store: any JobQueue
     public let options: WorkerOptions
     let lanes: [Lane]
     let logger: Logger
-    let doorbell = Doorbell()
     public let counters = Locked(WorkerCounters())
     /// Since when heartbeats have been succeeding (nil after a failure): after a database outage every
     /// lease has run out, so the rescuer waits until live workers have had a heartbeat to renew theirs.
@@ -38,8 +37,8 @@ public final class Worker: Sendable {
         self.options = options
         self.logger = logger
         let counters = self.counters
-        self.lanes = executors.map { ExecutorBox($0) }.map { box in
-            Lane(box: box, queue: store, options: options, counters: counters, logger: logger)
+        self.lanes = executors.map { ExecutorQueues($0) }.map { engine in
+            Lane(engine: engine, queue: store, options: options, counters: counters, logger: logger)
         }
     }
 
@@ -50,21 +49,14 @@ public final class Worker: Sendable {
     /// `stop` is set. Jobs still held then are handed back when the database answers in time; otherwise a
     /// log line says so and their leases are left to expire (other workers take them within a lease).
     public func run(stop: StopSignal) async {
-        let models = lanes.map(\.box.model)
+        let models = lanes.map(\.engine.model)
         guard await register(models: models, stop: stop) else {
             logger.info("stopped before the database answered: no job was held", metadata: ["worker": "\(options.id)"])
             return
         }
         logger.info("worker started", metadata: ["worker": "\(options.id)", "models": "\(models)",
                                                  "queues": "\(options.queues)", "drain": "\(options.drain)"])
-        let background = [
-            Task { await self.heartbeatLoop() },
-            Task { await self.rescueLoop() },
-            Task { await self.listenLoop() },
-        ]
-        let laneTasks = lanes.map { lane in Task { await lane.run(stop: stop, doorbell: self.doorbell) } }
-        await waitForLanes(laneTasks, stop: stop)
-        for t in background { t.cancel() }
+        await runTasks(stop: stop)
         let bound = stop.setAt.map { $0.addingTimeInterval(options.graceSeconds + 2) } ?? Date().addingTimeInterval(5)
         await handBack(until: bound.addingTimeInterval(-0.5))
         let id = options.id
@@ -75,6 +67,41 @@ public final class Worker: Sendable {
         logger.info("worker stopped", metadata: ["worker": "\(options.id)", "completed": "\(c.completed)",
                                                  "failed": "\(c.failed)", "lease_lost": "\(c.leaseLost)",
                                                  "released": "\(c.released)"])
+    }
+
+    /// The running worker: every lane, the heartbeat, the lease rescuer, the LISTEN connection and the
+    /// shutdown deadline, as one task group. It ends when every lane has ended (stopped with nothing in
+    /// flight, drained, or its model broke) or when the grace period after a stop runs out; the tasks
+    /// still running then are cancelled, and none can hold the group: passes run on their executors' queues
+    /// and report back by event, and every database call is left behind once cancelled (`untilCancelled`).
+    private func runTasks(stop: StopSignal) async {
+        enum Ended { case lane, background, graceOver }
+        await withTaskGroup(of: Ended.self) { group in
+            for lane in lanes { group.addTask { await lane.run(stop: stop); return .lane } }
+            group.addTask { await self.heartbeatLoop(); return .background }
+            group.addTask { await self.rescueLoop(); return .background }
+            group.addTask { await self.listenLoop(); return .background }
+            group.addTask { await self.graceDeadline(stop); return .graceOver }
+            var lanesLeft = lanes.count
+            while lanesLeft > 0, let ended = await group.next() {
+                switch ended {
+                case .lane: lanesLeft -= 1
+                case .background: continue
+                case .graceOver: lanesLeft = 0   // the lanes still running leave their jobs to the hand-back
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Wakes the lanes when a stop is asked for, then returns once the grace period from the stop is over
+    /// (or when cancelled: the lanes ended first).
+    private func graceDeadline(_ stop: StopSignal) async {
+        await stop.wait()
+        guard let stoppedAt = stop.setAt else { return }
+        for lane in lanes { lane.wake() }
+        let left = stoppedAt.addingTimeInterval(options.graceSeconds).timeIntervalSinceNow
+        if left > 0 { try? await Task.sleep(nanoseconds: UInt64(left * 1e9)) }
     }
 
     /// Registers the worker, retrying while the database is unreachable; false when `stop` came first
@@ -101,19 +128,6 @@ public final class Worker: Sendable {
         return false
     }
 
-    /// Waits for every lane to end. After a stop request the wait is bounded by the grace period (plus a
-    /// little for a lane to leave its loop): a lane stuck in a pass, or in a write to a database that does
-    /// not answer, is left behind and its jobs are handed back by `handBack`.
-    private func waitForLanes(_ tasks: [Task<Void, Never>], stop: StopSignal) async {
-        @Sendable func all() async { for t in tasks { await t.value } }
-        // Until the lanes end on their own (drain, broken model) or a stop is asked for...
-        guard await bounded(until: nil, orStop: stop, all) == nil, let stoppedAt = stop.setAt else { return }
-        // ...then at most the grace period from the stop.
-        if await bounded(until: stoppedAt.addingTimeInterval(options.graceSeconds + 0.5), all) == nil {
-            logger.warning("stopping without waiting for a busy lane (a pass, decode or database write outlived the grace period)")
-        }
-    }
-
     /// Releases every lease the lanes still hold (without spending an attempt), bounded by `deadline`.
     private func handBack(until deadline: Date) async {
         let held = lanes.flatMap { $0.takeLeases() }
@@ -132,87 +146,4 @@ public final class Worker: Sendable {
                                     "jobs": "\(held.map(\.id.text).joined(separator: ","))"])
         }
     }
-
-    private func heartbeatLoop() async {
-        let interval = heartbeatInterval
-        var first = true
-        while !Task.isCancelled {
-            if !first { try? await Task.sleep(nanoseconds: UInt64(interval * 1e9)) }
-            first = false
-            if Task.isCancelled { return }
-            let now = Date()
-            var held: [(Lane, ClaimedJob)] = []
-            // The watchdog times what can hang separately: a pass (it holds every job being decoded)
-            // and each image's render (it holds only that job). Past --step-timeout-seconds their leases
-            // are not extended, so other workers take those jobs over once they expire.
-            for lane in lanes {
-                let rendering = lane.rendering.current
-                var passHung = false
-                if let started = lane.stepStarted.current, now.timeIntervalSince(started) > options.stepTimeoutSeconds {
-                    passHung = true
-                    logger.error("decode pass hung; not extending the leases of the jobs in it", metadata: [
-                        "model": "\(lane.box.model)", "pass_seconds": "\(Int(now.timeIntervalSince(started)))"])
-                }
-                for job in lane.leases.current.held.values {
-                    if let entry = rendering[job.id] {
-                        if let started = entry, now.timeIntervalSince(started) > options.stepTimeoutSeconds {
-                            logger.error("image render hung; not extending its lease", metadata: [
-                                "job": "\(job.id.text)", "render_seconds": "\(Int(now.timeIntervalSince(started)))"])
-                            counters.withLock { $0.hungLeases += 1 }
-                            continue
-                        }
-                    } else if passHung {
-                        counters.withLock { $0.hungLeases += 1 }
-                        continue
-                    }
-                    held.append((lane, job))
-                }
-            }
-            do {
-                let valid = try await store.heartbeat(worker: options.id, tokens: held.map(\.1.leaseToken),
-                                                      leaseSeconds: options.leaseSeconds)
-                for (lane, job) in held where !valid.contains(job.leaseToken) { lane.markLost(job) }
-                heartbeatsOKSince.withLock { if $0 == nil { $0 = Date() } }
-            } catch {
-                heartbeatsOKSince.withLock { $0 = nil }
-                options.observer?.heartbeatFailed()
-                logger.warning("heartbeat failed", metadata: ["error": "\(describeError(error))"])
-            }
-        }
-    }
-
-    private func rescueLoop() async {
-        while !Task.isCancelled {
-            // After a database outage every lease has run out. Rescue only once our own heartbeats have
-            // worked for a whole lease: by then every live worker has reconnected and renewed its
-            // leases, so only the dead ones' jobs are taken (no job runs twice for an outage).
-            let okSince = heartbeatsOKSince.current
-            if okSince == nil || Date().timeIntervalSince(okSince!) < max(options.leaseSeconds, 1.5 * heartbeatInterval) {
-                try? await Task.sleep(nanoseconds: UInt64(min(options.rescueSeconds, heartbeatInterval) * 1e9))
-                continue
-            }
-            do {
-                let rescued = try await store.rescueExpired(graceSeconds: options.leaseSeconds)
-                for (id, state) in rescued {
-                    logger.warning("rescued expired lease", metadata: ["job": "\(id.text)", "now": "\(state.rawValue)"])
-                }
-                if !rescued.isEmpty { doorbell.ring() }
-            } catch {
-                logger.debug("rescue failed", metadata: ["error": "\(describeError(error))"])
-            }
-            try? await Task.sleep(nanoseconds: UInt64(options.rescueSeconds * 1e9))
-        }
-    }
-
-    private func listenLoop() async {
-        while !Task.isCancelled {
-            do {
-                try await store.listenForJobs { [doorbell] in doorbell.ring() }
-            } catch {
-                logger.debug("LISTEN connection ended", metadata: ["error": "\(describeError(error))"])
-            }
-            try? await Task.sleep(nanoseconds: 1_000_000_000)
-        }
-    }
 }
-

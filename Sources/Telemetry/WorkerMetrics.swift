@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Prometheus
 
 /// The worker's metrics, in Prometheus' text format through swift-prometheus. Names follow Prometheus
@@ -6,7 +7,7 @@ import Prometheus
 public final class WorkerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     /// Finish times of the last minute, for `zipar_images_per_second`.
-    private let recent = LockedValue([Date]())
+    private let recent = Locked([Date]())
 
     /// Upper bounds of the per-stage histograms: from a tiny model's milliseconds to a real model's minutes.
     static let stageBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 150, 300]
@@ -62,15 +63,4 @@ public final class WorkerMetrics: Sendable {
 
     /// The whole registry in the text exposition format.
     public func text() -> String { registry.emitToString() }
-}
-
-/// A mutex-protected value (Foundation's NSLock: no NIO dependency here).
-final class LockedValue<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock(); defer { lock.unlock() }
-        return try body(&value)
-    }
 }

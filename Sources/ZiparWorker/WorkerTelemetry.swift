@@ -20,19 +20,16 @@ struct MetricsObserver: WorkerObserver {
 }
 
 /// Ready once the models are loaded and the database answers.
-final class Readiness: @unchecked Sendable {
-    private let lock = NSLock()
-    private var models: [String] = []
-    private var store: JobStore?
+final class Readiness: Sendable {
+    private let loaded = Locked<(models: [String], store: JobStore?)>(([], nil))
 
     func ready(models: [String], store: JobStore) {
-        lock.lock(); defer { lock.unlock() }
-        self.models = models; self.store = store
+        loaded.withLock { $0 = (models, store) }
     }
 
     /// Nil when ready, else why not.
     func check() async -> String? {
-        let (models, store) = lock.withLock { (self.models, self.store) }
+        let (models, store) = loaded.current
         guard let store, !models.isEmpty else { return "models loading" }
         do { _ = try await store.schemaVersion() } catch { return "database: \(describeError(error))" }
         return nil
