@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Dashboard", dependencies: [
-            "JobCore", "JobStore", "Telemetry",
+            "JobCore", "JobStore", "Telemetry", "Submission",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .target(name: "CLISupport", dependencies: [
@@ -91,7 +91,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry",
+        .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry", "Submission",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "ZiparBench", dependencies: ["JobCore", "Model", "Decoding", "Kernels", "CLISupport", "ModelCLI",
                                                              "TextModel"]),
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
         .testTarget(name: "DashboardTests", dependencies: [
-            "Dashboard", "JobStore", "JobCore", "Telemetry", "TestSupport",
+            "Dashboard", "JobStore", "JobCore", "Telemetry", "TestSupport", "Submission",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
