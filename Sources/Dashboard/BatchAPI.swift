@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import JobCore
 import JobStore
@@ -28,7 +29,7 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
         var parser = try batchParser(q, models: config.models)
         parser.customIDRequired = true
         let jobs: [JobSpec]
-        do { jobs = try parser.parse(text, format: .jsonl) } catch {
+        do { jobs = try parser.parse(text, format: .jsonl) } catch let error as PromptErrors {
             return try json(BatchRefusal(error: "\(error.errors.count) error(s); nothing inserted", errors: error.errors.prefix(100).map {
                 BatchRefusal.LineError(line: $0.line, field: $0.field, message: $0.message)
             }), status: .badRequest)
@@ -147,9 +148,16 @@ func readBatchBody(_ request: Request, limits: BatchLimits) async throws -> Stri
         throw HTTPError(.badRequest, message: "line \(limits.maxLines + 1): a batch has at most \(limits.maxLines) lines "
                         + "(the server's --max-batch-lines): split the batch")
     }
-    do { return try InputText.decode(bytes) } catch {
+    return try utf8Text(bytes)
+}
+
+/// The body's text, or a 400 naming the line and column of the first byte that is not UTF-8.
+func utf8Text(_ bytes: [UInt8]) throws -> String {
+    let text: String
+    do { text = try InputText.decode(bytes) } catch {
         throw HTTPError(.badRequest, message: error.errors.map(\.description).joined(separator: "; "))
     }
+    return text
 }
 
 /// Creating and cancelling batches: the submit token, or the admin token (which may do anything). 403 when

@@ -40,7 +40,7 @@ func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub
             filter.batch = id
         }
         let resume = request.headers[.lastEventID] ?? q["after"]
-        var after: Int64
+        let after: Int64
         if let resume {
             guard let n = Int64(resume.trimmingCharacters(in: .whitespaces)), n >= 0 else {
                 throw HTTPError(.badRequest, message: "Last-Event-ID (or after) must be an event id, a whole number >= 0")
@@ -50,7 +50,7 @@ func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub
             after = filter.batch != nil ? 0 : try await store.lastEventID()
         }
         hub.start(store)
-        let start = after
+        let start = after, eventFilter = filter
         let body = ResponseBody { writer in
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -61,7 +61,7 @@ func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub
             var quiet = 0.0
             while !Task.isCancelled {
                 let generation = await hub.wakeups.generation
-                let events = try await store.events(after: last, filter: filter)
+                let events = try await store.events(after: last, filter: eventFilter)
                 for e in events {
                     var chunk = ByteBuffer(string: "id: \(e.id)\nevent: job\ndata: ")
                     chunk.writeBytes(try enc.encode(e))
@@ -72,7 +72,8 @@ func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub
                 if events.count == 500 { continue }   // more waiting: no sleep
                 if !events.isEmpty { quiet = 0 }
                 // A NOTIFY wakes the stream at once; the 5 s timeout is the safety net of a lost one.
-                if await !hub.wakeups.wait(since: generation, seconds: 5) {
+                let woken = await hub.wakeups.wait(since: generation, seconds: 5)
+                if !woken {
                     quiet += 5
                     if quiet >= 15 {
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))

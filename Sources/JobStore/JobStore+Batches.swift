@@ -11,7 +11,7 @@ extension JobStore {
     /// Queues must exist; labels must be free in their queue (`SubmitError` otherwise).
     public func createBatch(_ jobs: [JobSpec], requestSHA256: String, idempotencyKey: String?) async throws -> BatchCreated {
         let logger = self.logger
-        let (id, replayed): (UUID, Bool) = try await transaction { conn in
+        let (id, replayed): (UUID, Bool) = try await transaction { conn -> (UUID, Bool) in
             var inserted: UUID?
             for try await id in try await conn.query(SQL.insertBatch(key: idempotencyKey, requestSHA256: requestSHA256,
                                                                      jobs: jobs.count), logger: logger).decode(UUID.self) {
@@ -36,7 +36,7 @@ extension JobStore {
             try await checkLabels(conn, jobs, key: nil)
             for var job in jobs {
                 job.batchID = batchID
-                try await conn.query(SQL.insertJob(job, key: nil), logger: logger)
+                for try await _ in try await conn.query(SQL.insertJob(job, key: nil), logger: logger) {}
             }
             for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
             return (batchID, false)
@@ -73,12 +73,13 @@ extension JobStore {
             let jobID = try c("id", as: UUID.self)
             let state = try c("state", as: JobState.self)
             let done = try c("has_result", as: Bool.self)
+            let lastError: String? = try c("last_error")
             out.append(BatchResultLine(
                 customID: try c("custom_id"), jobID: jobID.text, label: try c("label"), state: state,
                 passes: try c("passes"), ntpPasses: try c("ntp_passes"),
                 seconds: try c("latency_ms", as: Double?.self).map { $0 / 1000 },
                 decodeSeconds: try c("decode_ms", as: Double?.self).map { $0 / 1000 },
-                imageURL: done ? imageURL(jobID) : nil, lastError: state == .done ? nil : try c("last_error")))
+                imageURL: done ? imageURL(jobID) : nil, lastError: state == .done ? nil : lastError))
         }
         return out
     }

@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand, AdminCommand {
                                      models: specs, batchLimits: BatchLimits(maxBytes: maxBatchBytes, maxLines: maxBatchLines))
         let app = dashboardApplication(store: store, config: config, logger: logger)
         say("dashboard on http://\(address)/ (\(token == nil ? "read-only" : "admin token set"); "
-            + "batches \(submitToken == nil ? "off: no submit token" : "on for \(specs.map(\.name).joined(separator: ", "))"))")
+            + "batches \(submitToken == nil && token == nil ? "off: no submit token" : specs.isEmpty ? "off: no --model" : "on for \(specs.map(\.name).joined(separator: ", "))"))")
         let group = ServiceGroup(configuration: .init(services: [.init(service: store.client), .init(service: app)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
