@@ -76,7 +76,7 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
         }
         let lines = try await store.batchResults(id: id, onlyFinished: wait < 0)
         let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var body = ByteBuffer()
         for line in lines {
             body.writeBytes(try enc.encode(line))

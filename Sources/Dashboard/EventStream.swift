@@ -53,7 +53,7 @@ func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub
         let start = after, eventFilter = filter
         let body = ResponseBody { writer in
             let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             enc.dateEncodingStrategy = .iso8601
             var last = start
             // Clients reconnect after 2 s; a comment every 15 s keeps proxies from closing an idle stream.

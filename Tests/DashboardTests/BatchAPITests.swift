@@ -5,6 +5,7 @@ import Hummingbird
 import JobCore
 import JobStore
 import Submission
+import Telemetry
 import Testing
 import TestSupport
 
