@@ -41,7 +41,7 @@ import Testing
             {"class": "dress"}
             {"custom_id": "a", "class": "coat"}
             {"custom_id": "b", "model": "nope", "class": "coat"}
-            {"custom_id": "c", "queue": "bad queue!", "class": "coat"}
+            {"custom_id": "c", "queue": "", "class": "coat"}
             {"custom_id": "d", "model": "text-tiny", "class": "coat"}
             {"custom_id": "e", "class": "coat", "seed": -1}
             {"custom_id": "", "class": "coat"}
