@@ -17,7 +17,8 @@
 //   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
 //   ModelCLI      the flags of the executables that run a model (--storage and the model-side value types)
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
-//   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
+//   Dashboard     `zipar-admin serve`: server-rendered pages, the JSON API over the job store, the batch API
+//                 (JSONL validated by Submission) and the completion event stream (SSE)
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
 //   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their decoder-only transformer,
 //                 Hugging Face checkpoints (config.json, sharded safetensors) and their VQ image decoders
