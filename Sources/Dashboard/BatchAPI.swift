@@ -38,10 +38,18 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
         if let key, key.isEmpty || key.count > 200 || key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             throw HTTPError(.badRequest, message: "Idempotency-Key must be 1-200 characters without control characters")
         }
+        var webhook: String?
+        if let hook = q["webhook"] {
+            guard config.webhookSecret != nil else {
+                throw HTTPError(.badRequest, message: "webhook: this server sends no webhooks (start `zipar-admin serve` with --webhook-secret-file)")
+            }
+            guard let url = webhookURL(hook) else { throw HTTPError(.badRequest, message: "webhook: must be an http or https URL with a host") }
+            webhook = url
+        }
         // The key names the request: its body and the defaults its query gave the lines.
-        let sha = sha256Hex(Array("\(q["model"] ?? "")\n\(q["queue"] ?? "")\n\(text)".utf8))
+        let sha = sha256Hex(Array("\(q["model"] ?? "")\n\(q["queue"] ?? "")\n\(webhook ?? "")\n\(text)".utf8))
         do {
-            let created = try await store.createBatch(jobs, requestSHA256: sha, idempotencyKey: key)
+            let created = try await store.createBatch(jobs, requestSHA256: sha, idempotencyKey: key, webhook: webhook)
             var response = try json(created.batch, status: created.replayed ? .ok : .created)
             response.headers[.location] = "/api/batches/\(created.batch.id)"
             if created.replayed { response.headers[.idempotentReplayed] = "true" }

@@ -21,11 +21,14 @@ public struct DashboardConfig: Sendable {
     /// The models batches may use (from `--model DIR`): a batch line is validated against its model.
     public var models: [ModelSpec]
     public var batchLimits: BatchLimits
+    /// Signs webhook bodies; nil = batches may not name a webhook.
+    public var webhookSecret: String?
 
     public init(address: ListenAddress, adminToken: String?, windowMinutes: Int = 60, grids: [String: Int] = [:],
-                submitToken: String? = nil, models: [ModelSpec] = [], batchLimits: BatchLimits = BatchLimits()) {
+                submitToken: String? = nil, models: [ModelSpec] = [], batchLimits: BatchLimits = BatchLimits(),
+                webhookSecret: String? = nil) {
         self.address = address; self.adminToken = adminToken; self.windowMinutes = windowMinutes; self.grids = grids
-        self.submitToken = submitToken; self.models = models; self.batchLimits = batchLimits
+        self.submitToken = submitToken; self.models = models; self.batchLimits = batchLimits; self.webhookSecret = webhookSecret
     }
 }
 

@@ -14,9 +14,11 @@ public struct BatchInfo: Sendable, Codable, Equatable {
     public var finishedAt: Date?
     public var cancelledAt: Date?
     public var idempotencyKey: String?
+    /// The batch's webhook, when it named one.
+    public var webhook: WebhookState?
 
     enum CodingKeys: String, CodingKey {
-        case id, jobs, counts
+        case id, jobs, counts, webhook
         case createdAt = "created_at", finishedAt = "finished_at", cancelledAt = "cancelled_at"
         case idempotencyKey = "idempotency_key"
     }
@@ -86,6 +88,19 @@ public struct EventFilter: Sendable, Equatable {
     public var labelPrefix: String?
     public init(batch: UUID? = nil, queue: String? = nil, labelPrefix: String? = nil) {
         self.batch = batch; self.queue = queue; self.labelPrefix = labelPrefix
+    }
+}
+
+/// A batch's webhook: tries so far, when it got through, the last failure, and whether a try is pending.
+public struct WebhookState: Sendable, Codable, Equatable {
+    public var url: String?
+    public var attempts: Int
+    public var deliveredAt: Date?
+    public var lastError: String?
+    public var pending: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case url, attempts, deliveredAt = "delivered_at", lastError = "last_error", pending
     }
 }
 

@@ -9,12 +9,14 @@ extension JobStore {
     /// With an `idempotencyKey`: when the key names a batch already, the same `requestSHA256` answers that
     /// batch (`replayed`) and another one throws `BatchKeyConflict`; nothing is inserted either way.
     /// Queues must exist; labels must be free in their queue (`SubmitError` otherwise).
-    public func createBatch(_ jobs: [JobSpec], requestSHA256: String, idempotencyKey: String?) async throws -> BatchCreated {
+    /// A `webhook` URL gets the finished batch POSTed (see `WebhookSender` in Dashboard).
+    public func createBatch(_ jobs: [JobSpec], requestSHA256: String, idempotencyKey: String?,
+                            webhook: String? = nil) async throws -> BatchCreated {
         let logger = self.logger
         let (id, replayed): (UUID, Bool) = try await transaction { conn -> (UUID, Bool) in
             var inserted: UUID?
             for try await id in try await conn.query(SQL.insertBatch(key: idempotencyKey, requestSHA256: requestSHA256,
-                                                                     jobs: jobs.count), logger: logger).decode(UUID.self) {
+                                                                     jobs: jobs.count, webhook: webhook), logger: logger).decode(UUID.self) {
                 inserted = id
             }
             guard let batchID = inserted else {
@@ -62,6 +64,7 @@ extension JobStore {
         }
         let open = (info.counts[.queued] ?? 0) + (info.counts[.running] ?? 0)
         info.finishedAt = open == 0 ? (lastFinish ?? info.createdAt) : nil
+        if let hook = try await webhookState(batch: id), hook.url != nil { info.webhook = hook }
         return info
     }
 
@@ -96,6 +99,33 @@ extension JobStore {
             for try await count in try await conn.query(SQL.cancelBatch(id: id), logger: logger).decode(Int.self) { n = count }
             return n
         }
+    }
+
+    // MARK: webhooks
+
+    /// Finished batches whose webhook is due (at most `limit`), each held for `leaseSeconds` against other
+    /// senders: (batch, URL, tries so far).
+    public func claimWebhooks(limit: Int = 20, leaseSeconds: Double = 120) async throws -> [(UUID, String, Int)] {
+        var out: [(UUID, String, Int)] = []
+        for try await row in try await client.query(SQL.claimWebhooks(limit: limit, leaseSeconds: leaseSeconds), logger: logger)
+            .decode((UUID, String, Int).self) { out.append(row) }
+        return out
+    }
+
+    public func webhookDelivered(batch: UUID) async throws { try await exec(SQL.webhookDelivered(id: batch)) }
+
+    /// Records a failed try: the next one in `retryIn` seconds, or none (nil: given up).
+    public func webhookFailed(batch: UUID, error: String, retryIn: Double?) async throws {
+        try await exec(SQL.webhookFailed(id: batch, error: String(error.prefix(1000)), retryIn: retryIn))
+    }
+
+    /// Where a batch's webhook stands (nil when there is no such batch).
+    public func webhookState(batch: UUID) async throws -> WebhookState? {
+        for try await (url, attempts, delivered, error, pending) in try await client.query(SQL.webhookState(id: batch), logger: logger)
+            .decode((String?, Int, Date?, String?, Bool).self) {
+            return WebhookState(url: url, attempts: attempts, deliveredAt: delivered, lastError: error, pending: pending)
+        }
+        return nil
     }
 
     // MARK: events

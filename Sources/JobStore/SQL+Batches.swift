@@ -7,9 +7,10 @@ extension SQL {
     // MARK: batches
 
     /// A new batch; with a key, nothing when the key is taken (then `batchByKey` says by which body).
-    static func insertBatch(key: String?, requestSHA256: String, jobs: Int) -> PostgresQuery {
+    static func insertBatch(key: String?, requestSHA256: String, jobs: Int, webhook: String?) -> PostgresQuery {
         """
-        INSERT INTO batches (idempotency_key, request_sha256, jobs) VALUES (\(key), \(requestSHA256), \(jobs))
+        INSERT INTO batches (idempotency_key, request_sha256, jobs, webhook_url, webhook_next_at)
+        VALUES (\(key), \(requestSHA256), \(jobs), \(webhook), CASE WHEN \(webhook)::text IS NULL THEN NULL ELSE now() END)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """
@@ -49,6 +50,45 @@ extension SQL {
     }
     static func markBatchCancelled(id: UUID) -> PostgresQuery {
         "UPDATE batches SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = \(id) RETURNING id"
+    }
+
+    // MARK: webhooks
+
+    /// Takes up to `limit` finished batches whose webhook is due, pushing their next try `leaseSeconds` away
+    /// so that another server (or this one, after a crash) tries again only when this try is long over.
+    static func claimWebhooks(limit: Int, leaseSeconds: Double) -> PostgresQuery {
+        """
+        UPDATE batches b SET webhook_next_at = now() + make_interval(secs => \(leaseSeconds))
+        WHERE b.id IN (
+            SELECT id FROM batches c
+            WHERE c.webhook_next_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.batch_id = c.id AND j.state IN ('queued', 'running'))
+            ORDER BY c.webhook_next_at LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED)
+        RETURNING b.id, b.webhook_url, b.webhook_attempts
+        """
+    }
+    static func webhookDelivered(id: UUID) -> PostgresQuery {
+        """
+        UPDATE batches SET webhook_delivered_at = now(), webhook_next_at = NULL, webhook_attempts = webhook_attempts + 1,
+               webhook_last_error = NULL
+        WHERE id = \(id)
+        """
+    }
+    /// `retryIn` nil: given up.
+    static func webhookFailed(id: UUID, error: String, retryIn: Double?) -> PostgresQuery {
+        """
+        UPDATE batches SET webhook_attempts = webhook_attempts + 1, webhook_last_error = \(error),
+               webhook_next_at = CASE WHEN \(retryIn)::float8 IS NULL THEN NULL
+                                      ELSE now() + make_interval(secs => \(retryIn)::float8) END
+        WHERE id = \(id)
+        """
+    }
+    static func webhookState(id: UUID) -> PostgresQuery {
+        """
+        SELECT webhook_url, webhook_attempts, webhook_delivered_at, webhook_last_error, webhook_next_at IS NOT NULL
+        FROM batches WHERE id = \(id)
+        """
     }
 
     // MARK: events

@@ -22,7 +22,9 @@ struct Serve: AsyncParsableCommand, AdminCommand {
             with a custom_id) needs the models it validates against (--model DIR, repeatable) and a submit
             token (--submit-token-file or ZIPAR_SUBMIT_TOKEN): a token that may create and cancel batches
             but not pause, retry or cancel anything else. GET /api/events streams job completions
-            (Server-Sent Events). docs/service.md has curl examples.
+            (Server-Sent Events). With --webhook-secret-file (or ZIPAR_WEBHOOK_SECRET) a batch may name a
+            webhook (?webhook=URL) that gets the finished batch POSTed, signed with HMAC-SHA256 in
+            Zipar-Signature, retried with backoff. docs/service.md has curl examples.
             """)
 
     @Option(help: "Address to listen on, HOST:PORT.")
@@ -39,6 +41,9 @@ struct Serve: AsyncParsableCommand, AdminCommand {
 
     @Option(name: .customLong("model"), help: "Model directory batches may use (repeatable): their lines are validated against it, as by zipar-submit.")
     var models: [String] = []
+
+    @Option(name: .customLong("webhook-secret-file"), help: "File holding the secret that signs webhook bodies (HMAC-SHA256); batches may name a webhook only with it.")
+    var webhookSecretFile: String?
 
     @Option(name: .customLong("max-batch-bytes"), help: "Largest POST /api/batches body, in bytes (413 beyond).")
     var maxBatchBytes = 16 << 20
@@ -66,6 +71,7 @@ struct Serve: AsyncParsableCommand, AdminCommand {
             do { specs.append(try ModelSpec.load(directory: dir)) } catch { throw CLIError("--model \(dir): \(error)") }
         }
         if Set(specs.map(\.name)).count < specs.count { throw CLIError("two --model directories name the same model") }
+        let webhookSecret = try self.token(file: webhookSecretFile, env: "ZIPAR_WEBHOOK_SECRET", what: "webhook")
         let db: DatabaseConfig
         do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("\(error)") }
         for w in db.warnings { say("\(toolName): warning: \(w)") }
@@ -74,11 +80,16 @@ struct Serve: AsyncParsableCommand, AdminCommand {
         let store = try JobStore(config: db, logger: Logger(label: "zipar.db"))
         let address = ListenAddress(bind)!
         let config = DashboardConfig(address: address, adminToken: token, windowMinutes: window, submitToken: submitToken,
-                                     models: specs, batchLimits: BatchLimits(maxBytes: maxBatchBytes, maxLines: maxBatchLines))
+                                     models: specs, batchLimits: BatchLimits(maxBytes: maxBatchBytes, maxLines: maxBatchLines),
+                                     webhookSecret: webhookSecret)
         let app = dashboardApplication(store: store, config: config, logger: logger)
         say("dashboard on http://\(address)/ (\(token == nil ? "read-only" : "admin token set"); "
             + "batches \(submitToken == nil && token == nil ? "off: no submit token" : specs.isEmpty ? "off: no --model" : "on for \(specs.map(\.name).joined(separator: ", "))"))")
-        let group = ServiceGroup(configuration: .init(services: [.init(service: store.client), .init(service: app)],
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: store.client), .init(service: app)]
+        if let webhookSecret {
+            services.append(.init(service: WebhookService(sender: WebhookSender(store: store, secret: webhookSecret, logger: logger))))
+        }
+        let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -105,4 +116,10 @@ struct Serve: AsyncParsableCommand, AdminCommand {
         }
         return nil
     }
+}
+
+/// Sends due batch webhooks until the server stops.
+struct WebhookService: Service {
+    let sender: WebhookSender
+    func run() async throws { await cancelWhenGracefulShutdown { await sender.run() } }
 }
