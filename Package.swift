@@ -45,6 +45,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),   // NIOEmbedded, for routing tests
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),   // batch webhooks (https, no libcurl)
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -76,6 +77,7 @@ let package = Package(
         .target(name: "Dashboard", dependencies: [
             "JobCore", "JobStore", "Telemetry", "Submission",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "CLISupport", dependencies: [
             "JobCore", "JobStore",

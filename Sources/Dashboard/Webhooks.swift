@@ -1,17 +1,18 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import JobCore
 import JobStore
 import Logging
+import NIOCore
+import NIOHTTP1
 
 /// POSTs each finished batch to the webhook it named (`POST /api/batches?webhook=URL`): a JSON body
 /// signed with HMAC-SHA256 under the server's webhook secret (`Zipar-Signature: sha256=HEX`), so the
 /// receiver can tell it came from this server unchanged. A try that fails (no answer in `timeout`, or a
 /// status outside 2xx) is retried after `backoffBase` * 2^(tries-1) seconds (at most an hour) until
 /// `maxAttempts` tries; every try is recorded on the batch. Which batches are due lives in the database, so
-/// several servers share the work and a restart loses nothing.
+/// several servers share the work and a restart loses nothing. HTTP goes through AsyncHTTPClient (TLS by
+/// BoringSSL linked in: no libcurl, so the packaged zipar-admin needs no new shared library).
 public final class WebhookSender: Sendable {
     let store: JobStore
     let secret: [UInt8]
@@ -45,25 +46,28 @@ public final class WebhookSender: Sendable {
 
     private func deliver(batch id: UUID, url: String, attempt: Int) async throws {
         guard let info = try await store.batch(id: id) else { return }
-        guard let target = URL(string: url) else {
-            try await store.webhookFailed(batch: id, error: "not a URL", retryIn: nil)
+        guard webhookURL(url) != nil else {
+            try await store.webhookFailed(batch: id, error: "not an http or https URL", retryIn: nil)
             return
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         enc.dateEncodingStrategy = .iso8601
         let body = try enc.encode(WebhookPayload(batch: info, resultsURL: "/api/batches/\(info.id)/results"))
-        var request = URLRequest(url: target, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("sha256=" + hex(hmacSHA256(key: secret, message: Array(body))), forHTTPHeaderField: "Zipar-Signature")
-        request.setValue(info.id, forHTTPHeaderField: "Zipar-Batch-ID")
-        request.setValue(String(attempt), forHTTPHeaderField: "Zipar-Delivery-Attempt")
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(bytes: body))
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Zipar-Signature", value: "sha256=" + hex(hmacSHA256(key: secret, message: Array(body))))
+        request.headers.add(name: "Zipar-Batch-ID", value: info.id)
+        request.headers.add(name: "Zipar-Delivery-Attempt", value: String(attempt))
+        request.headers.add(name: "User-Agent", value: "zipar-admin")
         var failure: String
         do {
-            let (_, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let status = Int(response.status.code)
+            // The receiver's body is not needed, only read (at most 64 KiB) so the connection can be reused.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
             if (200..<300).contains(status) {
                 try await store.webhookDelivered(batch: id)
                 logger.info("webhook delivered", metadata: ["batch": "\(info.id)", "attempt": "\(attempt)"])
@@ -71,7 +75,7 @@ public final class WebhookSender: Sendable {
             }
             failure = "HTTP \(status)"
         } catch {
-            failure = error.localizedDescription
+            failure = "\(error)"
         }
         let retryIn = attempt >= maxAttempts ? nil : min(3600, backoffBase * pow(2, Double(attempt - 1)))
         logger.warning("webhook failed", metadata: ["batch": "\(info.id)", "attempt": "\(attempt)", "error": "\(failure)",
