@@ -18,12 +18,12 @@ struct Serve: AsyncParsableCommand, AdminCommand {
             POSTs that must carry it (a form field on the pages, `Authorization: Bearer` on /api).
             The API is described by docs/openapi.yaml. SIGTERM or SIGINT stops the server.
 
-            The batch API (POST /api/batches, a JSONL body as for `zipar-submit --format jsonl`, each line
-            with a custom_id) needs the models it validates against (--model DIR, repeatable) and a submit
-            token (--submit-token-file or ZIPAR_SUBMIT_TOKEN): a token that may create and cancel batches
-            but not pause, retry or cancel anything else. GET /api/events streams job completions
-            (Server-Sent Events). With --webhook-secret-file (or ZIPAR_WEBHOOK_SECRET) a batch may name a
-            webhook (?webhook=URL) that gets the finished batch POSTed, signed with HMAC-SHA256 in
+            The batch API (POST /api/batches, a JSONL body as for `zipar-submit --format jsonl`, each line \
+            with a custom_id) needs the models it validates against (--model DIR, repeatable) and a submit \
+            token (--submit-token-file or ZIPAR_SUBMIT_TOKEN): a token that may create and cancel batches \
+            but not pause, retry or cancel anything else. GET /api/events streams job completions \
+            (Server-Sent Events). With --webhook-secret-file (or ZIPAR_WEBHOOK_SECRET) a batch may name a \
+            webhook (?webhook=URL) that gets the finished batch POSTed, signed with HMAC-SHA256 in \
             Zipar-Signature, retried with backoff. docs/service.md has curl examples.
             """)
 
