@@ -106,5 +106,13 @@ extension SQL {
         ORDER BY id LIMIT \(limit)
         """
     }
+    /// Events older than the age whose job was purged (a live job's events stay).
+    static func purgeEvents(olderThanSeconds: Double) -> PostgresQuery {
+        """
+        DELETE FROM job_events e
+        WHERE e.at < now() - make_interval(secs => \(olderThanSeconds))
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id)
+        """
+    }
     static let lastEventID: PostgresQuery = "SELECT coalesce(max(id), 0)::bigint FROM job_events"
 }
