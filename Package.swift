@@ -19,7 +19,8 @@
 //   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
 //   ModelCLI      the flags of the executables that run a model (--storage and the model-side value types)
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
-//   Dashboard     `zipar-admin serve`: server-rendered pages and the JSON API over the job store
+//   Dashboard     `zipar-admin serve`: server-rendered pages, the JSON API over the job store, the batch API
+//                 (JSONL validated by Submission) and the completion event stream (SSE)
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
 //   TextModel     the text-to-image families (Emu3, Chameleon/Lumina-mGPT): their configs and weight names mapped
 //                 onto Model's DecoderModel, Hugging Face checkpoints (sharded safetensors), their VQ decoders
@@ -47,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),   // NIOEmbedded, for routing tests
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),   // batch webhooks (https, no libcurl)
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -78,8 +80,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Dashboard", dependencies: [
-            "JobCore", "JobStore", "Telemetry",
+            "JobCore", "JobStore", "Telemetry", "Submission",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "CLISupport", dependencies: [
             "JobCore", "JobStore",
@@ -96,7 +99,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry",
+        .executableTarget(name: "ZiparAdmin", dependencies: ["JobCore", "JobStore", "CLISupport", "Dashboard", "Telemetry", "Submission",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "ZiparBench", dependencies: ["JobCore", "Model", "Decoding", "ImageModels", "Kernels", "CLISupport", "ModelCLI",
                                                              "TextModel"]),
@@ -114,7 +117,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TextModelTests", dependencies: ["TextModel", "Model", "Kernels"]),
         .testTarget(name: "DashboardTests", dependencies: [
-            "Dashboard", "JobStore", "JobCore", "Telemetry", "TestSupport",
+            "Dashboard", "JobStore", "JobCore", "Telemetry", "TestSupport", "Submission",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -3,6 +3,7 @@ import Hummingbird
 import JobCore
 import JobStore
 import Logging
+import Submission
 import Telemetry
 
 /// How `zipar-admin serve` runs.
@@ -15,8 +16,19 @@ public struct DashboardConfig: Sendable {
     /// Model grids by model name, for the decode-order heatmap (from the model directories given).
     public var grids: [String: Int]
 
-    public init(address: ListenAddress, adminToken: String?, windowMinutes: Int = 60, grids: [String: Int] = [:]) {
+    /// `POST /api/batches` and batch cancels need this token (or the admin token); nil = no submit scope.
+    public var submitToken: String?
+    /// The models batches may use (from `--model DIR`): a batch line is validated against its model.
+    public var models: [ModelSpec]
+    public var batchLimits: BatchLimits
+    /// Signs webhook bodies; nil = batches may not name a webhook.
+    public var webhookSecret: String?
+
+    public init(address: ListenAddress, adminToken: String?, windowMinutes: Int = 60, grids: [String: Int] = [:],
+                submitToken: String? = nil, models: [ModelSpec] = [], batchLimits: BatchLimits = BatchLimits(),
+                webhookSecret: String? = nil) {
         self.address = address; self.adminToken = adminToken; self.windowMinutes = windowMinutes; self.grids = grids
+        self.submitToken = submitToken; self.models = models; self.batchLimits = batchLimits; self.webhookSecret = webhookSecret
     }
 }
 
@@ -94,6 +106,9 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
     }
 
     addAPI(to: router, store: store, config: config, pageSize: pageSize)
+    let hub = EventHub()
+    addBatchAPI(to: router, store: store, config: config, hub: hub)
+    addEventStream(to: router, store: store, hub: hub)
 
     HealthRoutes.add(to: router, metrics: {
         let depths = (try? await store.queueDepths()) ?? []
@@ -192,11 +207,11 @@ func html(_ text: String, _ status: HTTPResponse.Status = .ok) -> Response {
     Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
 }
 
-func json<T: Encodable>(_ value: T) throws -> Response {
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
     enc.dateEncodingStrategy = .iso8601
-    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try enc.encode(value))))
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try enc.encode(value))))
 }
 
 /// No scripts at all, and nothing from elsewhere: a prompt's `<script>` could not run even unescaped.

@@ -25,6 +25,11 @@ public struct JobSpec: Sendable, Equatable {
     public var runAfter: Date?
     /// The input line it came from (1-based; 0 when built in code). Not stored.
     public var line: Int = 0
+    /// The caller's name for the request (JSONL `custom_id`, `JobSpec.isValidCustomID`): echoed in batch
+    /// results and events, unlike a label not unique per queue.
+    public var customID: String?
+    /// The batch of `POST /api/batches` it belongs to (set by the store when it inserts the batch).
+    public var batchID: UUID?
 
     public init(queue: String = "default", model: String, parameters: JobParameters, priority: Int = 0,
                 maxAttempts: Int = 5, label: String? = nil, prompt: String? = nil, className: String? = nil,
@@ -39,6 +44,12 @@ public struct JobSpec: Sendable, Equatable {
     public static func isValidLabel(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 100 && s != "." && s != ".."
             && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    /// A custom id is any text of 1-200 characters without control characters (the column's CHECK): it is
+    /// the caller's key, echoed back, never used as a file name.
+    public static func isValidCustomID(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 200 && !s.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }
 

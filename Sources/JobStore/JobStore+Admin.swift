@@ -163,13 +163,17 @@ extension JobStore {
 
     /// Finished jobs older than `olderThan` seconds within `filter` (and their results). Results never
     /// exported stay unless `includeUnexported`. With `dryRun` nothing is deleted. Also forgets workers
-    /// stopped that long ago. Returns what was (or would be) removed: id and state.
+    /// stopped that long ago, and the completion events that old whose jobs are gone (a stream resuming
+    /// from before them starts at the oldest left). Returns what was (or would be) removed: id and state.
     public func purge(olderThan: Double, filter: JobFilter = JobFilter(), includeUnexported: Bool = false,
                       dryRun: Bool = false) async throws -> [(UUID, JobState)] {
         var out: [(UUID, JobState)] = []
         let q = SQL.purge(filter, olderThanSeconds: olderThan, includeUnexported: includeUnexported, dryRun: dryRun)
         for try await row in try await client.query(q, logger: logger).decode((UUID, JobState).self) { out.append(row) }
-        if !dryRun { try await exec(SQL.purgeWorkers(olderThanSeconds: olderThan)) }
+        if !dryRun {
+            try await exec(SQL.purgeWorkers(olderThanSeconds: olderThan))
+            try await exec(SQL.purgeEvents(olderThanSeconds: olderThan))
+        }
         return out
     }
 

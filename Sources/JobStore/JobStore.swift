@@ -153,7 +153,7 @@ public final class JobStore: Sendable {
     }
 
     /// A label names one job of a queue: refuse labels already held by jobs of another submission.
-    private func checkLabels(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String?) async throws {
+    func checkLabels(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String?) async throws {
         for queue in Set(jobs.compactMap { $0.label != nil ? $0.queue : nil }) {
             let labels = jobs.filter { $0.queue == queue }.compactMap(\.label)
             for try await (label, id, existingKey) in try await conn.query(SQL.labelsTaken(queue: queue, labels: labels), logger: logger)

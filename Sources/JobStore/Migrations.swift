@@ -127,7 +127,15 @@ public struct Migration: Sendable, Equatable {
 }
 
 /// SHA-256 (FIPS 180-4) of `bytes`, lowercase hex. Small and dependency-free: it checks migration files.
-func sha256Hex(_ bytes: [UInt8]) -> String {
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    let hex = Array("0123456789abcdef")
+    var out = ""
+    for byte in sha256(bytes) { out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xf)]) }
+    return out
+}
+
+/// SHA-256 (FIPS 180-4) of `bytes`: the 32 bytes of the digest (webhook signatures build HMAC on it).
+public func sha256(_ bytes: [UInt8]) -> [UInt8] {
     let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -164,10 +172,9 @@ func sha256Hex(_ bytes: [UInt8]) -> String {
         }
         for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] &+= v }
     }
-    let hex = Array("0123456789abcdef")
-    var out = ""
+    var out: [UInt8] = []
     for word in h {
-        for shift in stride(from: 28, through: 0, by: -4) { out.append(hex[Int((word >> UInt32(shift)) & 0xf)]) }
+        for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
     }
     return out
 }

@@ -40,7 +40,7 @@ enum SQL {
         !s.isEmpty && s.count < 60 && s.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" }
     }
     static func countRows(_ table: String) -> PostgresQuery {
-        precondition(["jobs", "results", "queues", "workers", "schema_version"].contains(table))
+        precondition(["jobs", "results", "queues", "workers", "schema_version", "batches", "job_events"].contains(table))
         return PostgresQuery(unsafeSQL: "SELECT count(*)::bigint FROM \(table)")
     }
 
@@ -63,6 +63,11 @@ enum SQL {
         add("label", j.label.map { .text($0) } ?? .null)
         add("prompt", j.prompt.map { .text($0) } ?? .null)
         add("class_name", j.className.map { .text($0) } ?? .null)
+        if let custom = j.customID { add("custom_id", .text(custom)) }
+        if let batch = j.batchID {
+            let v = q.bind(batch)
+            columns.append("batch_id"); values.append(v)
+        }
         if let at = j.runAfter {
             let v = q.bind(at)
             columns.append("run_after"); values.append(v)

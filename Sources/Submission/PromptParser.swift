@@ -51,15 +51,26 @@ public struct PromptErrors: Error, Sendable, CustomStringConvertible {
 /// model `"TEXT" [key=value ...]` (quoting rules in `PromptLine`); the keys are `JobParameters.fields`
 /// (policy, seed, cfg, prompt, ...) plus the submission's own `submissionKeys`; `#` outside quotes starts a
 /// comment. JSONL: one object per line with the same keys, `{"class": "dress", "policy": "zipar:4"}` or
-/// `{"prompt": "a dark ankle boot"}`.
+/// `{"prompt": "a dark ankle boot"}`, plus the `routingKeys` (custom_id, model, queue): a JSONL file is also
+/// a batch for `POST /api/batches`, which parses it with this same code.
 public struct PromptParser: Sendable {
     /// Keys that shape the submission rather than the image. `id` is another name for `label`.
     public static let submissionKeys = ["count", "priority", "max_attempts", "label", "id", "run_at"]
     public static var keys: [String] { JobParameters.fields.map(\.key) + submissionKeys }
     public static let maxJobs = 100_000
+    /// JSONL keys that say where a request goes rather than what it draws: the caller's id for it (echoed
+    /// in results and events), the model (one this parser knows) and the queue (default: `defaults.queue`).
+    public static let routingKeys = ["custom_id", "model", "queue"]
 
+    /// The model of lines that name none.
     public var model: ModelSpec
     public var defaults: SubmitDefaults
+    /// Models a JSONL line may name with `model` besides `model` (the models a server was given).
+    public var otherModels: [ModelSpec] = []
+    /// The batch API: every JSONL line must carry a `custom_id`.
+    public var customIDRequired = false
+    /// The batch API without a default model: every JSONL line must name its `model`.
+    public var modelRequired = false
 
     public init(model: ModelSpec, defaults: SubmitDefaults) {
         self.model = model; self.defaults = defaults
@@ -69,6 +80,7 @@ public struct PromptParser: Sendable {
         var jobs: [JobSpec] = []
         var errors: [PromptError] = []
         var labelLines: [String: Int] = [:]
+        var customIDLines: [String: Int] = [:]
         // A bad command-line default would be reported again on every line that uses it: say it once.
         if let e = validateDefaults() { throw PromptErrors(errors: [e]) }
         // CRLF files read like LF ones: "\r\n" is one Character, so split on both.
@@ -90,9 +102,14 @@ public struct PromptParser: Sendable {
                 if line.isEmpty || line.hasPrefix("#") { continue }
                 fields = jsonFields(line, lineNo, &errors)
             }
-            guard let fields else { continue }
+            guard var fields else { continue }
             let before = errors.count
-            var made = makeJobs(fields, lineNo, firstIndex: jobs.count, &errors)
+            var target = LineTarget(model: model, queue: defaults.queue, customID: nil)
+            if format == .jsonl {
+                guard let routed = routing(&fields, lineNo, &errors, &customIDLines) else { continue }
+                target = routed
+            }
+            var made = makeJobs(fields, target, lineNo, firstIndex: jobs.count, &errors)
             for k in made.indices { made[k].prompt = line }
             for label in made.compactMap(\.label) {
                 if let first = labelLines[label] {
@@ -185,8 +202,55 @@ public struct PromptParser: Sendable {
         return "\(v)"
     }
 
-    private func makeJobs(_ fields: [PromptField], _ lineNo: Int, firstIndex: Int, _ errors: inout [PromptError]) -> [JobSpec] {
+    /// Where one JSONL line's jobs go: what its routing keys said, or the defaults.
+    struct LineTarget {
+        var model: ModelSpec
+        var queue: String
+        var customID: String?
+    }
+
+    /// Takes the `routingKeys` out of a JSONL line's fields and checks them; nil when one is wrong (reported).
+    private func routing(_ fields: inout [PromptField], _ lineNo: Int, _ errors: inout [PromptError],
+                         _ customIDLines: inout [String: Int]) -> LineTarget? {
+        var target = LineTarget(model: model, queue: defaults.queue, customID: nil)
+        let before = errors.count
+        func bad(_ field: String, _ message: String) { errors.append(PromptError(line: lineNo, field: field, message: message)) }
+        var named = Set<String>()
+        for f in fields where Self.routingKeys.contains(f.key) {
+            named.insert(f.key)
+            switch f.key {
+            case "custom_id":
+                guard JobSpec.isValidCustomID(f.value) else {
+                    bad("custom_id", "'\(f.value.prefix(80))' must be 1-200 characters without control characters"); continue
+                }
+                if let first = customIDLines[f.value] {
+                    bad("custom_id", "'\(f.value.prefix(80))' is already used on line \(first)"); continue
+                }
+                customIDLines[f.value] = lineNo
+                target.customID = f.value
+            case "model":
+                let known = [model] + otherModels
+                guard let spec = known.first(where: { $0.name == f.value }) else {
+                    bad("model", "unknown model '\(f.value.prefix(80))' (known here: \(known.map(\.name).joined(separator: ", ")))"); continue
+                }
+                target.model = spec
+            default:
+                if let problem = QueueName.problem(f.value) { bad("queue", problem); continue }
+                target.queue = f.value
+            }
+        }
+        if customIDRequired && !named.contains("custom_id") { bad("custom_id", "missing: every line of a batch needs its custom_id") }
+        if modelRequired && !named.contains("model") {
+            bad("model", "missing: name the model of each line (known here: \(([model] + otherModels).map(\.name).joined(separator: ", ")))")
+        }
+        fields.removeAll { Self.routingKeys.contains($0.key) }
+        return errors.count == before ? target : nil
+    }
+
+    private func makeJobs(_ fields: [PromptField], _ target: LineTarget, _ lineNo: Int, firstIndex: Int,
+                          _ errors: inout [PromptError]) -> [JobSpec] {
         let d = defaults
+        let model = target.model   // a JSONL line may name another model than the parser's default
         var params = d.parameters
         var count = d.count, priority = d.priority, maxAttempts = d.maxAttempts
         var label: String?
@@ -264,9 +328,11 @@ public struct PromptParser: Sendable {
             p.seed = first + UInt64(n)
             // A line's count images share its label with a -1, -2, ... suffix, so each stays unique.
             let name = count == 1 ? label : label.map { "\($0.prefix(96))-\(n + 1)" }
-            return JobSpec(queue: d.queue, model: model.name, parameters: p, priority: priority,
-                           maxAttempts: maxAttempts, label: name, className: model.className(p.classLabel),
-                           runAfter: runAfter, line: lineNo)
+            var job = JobSpec(queue: target.queue, model: model.name, parameters: p, priority: priority,
+                              maxAttempts: maxAttempts, label: name, className: model.className(p.classLabel),
+                              runAfter: runAfter, line: lineNo)
+            job.customID = target.customID
+            return job
         }
     }
 

@@ -22,6 +22,9 @@ struct ZiparSubmit: AsyncParsableCommand {
               '#' outside quotes starts a comment; blank lines are skipped; CRLF reads like LF.
             JSON lines (--format jsonl): {"class": "dress", "policy": "zipar:4"}
               or {"prompt": "a dark ankle boot", "seed": 3}
+              A line may also carry custom_id (your name for it, unique in the file),
+              model (it must be --model's) and queue (else --queue): the same file
+              is a batch for POST /api/batches of `zipar-admin serve`.
             Everything is validated against the model directory first (config.json;
             a text model's layout.json); errors name the line, the column where
             known, and the field, and nothing is inserted. All jobs go in
@@ -74,7 +77,7 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Flag(help: "Print one JSON object on stdout ({\"ids\": [...], \"inserted\": N, ...}; with --wait also the summary) instead of one id a line.")
     var json = false
 
-    @Flag(help: "Show progress until every job finished, then print a summary.")
+    @Flag(help: "Show progress until every job finished (woken by each job's completion event), then print a summary.")
     var wait = false
 
     @Flag(name: .customLong("dry-run"), help: "Validate only; insert nothing.")
@@ -181,12 +184,23 @@ extension PromptFormat: ExpressibleByArgument {}
 
 extension ZiparSubmit: LogConfigurable { var logOptions: LogOptions { log } }
 
-/// A progress bar on stderr until every job is done, failed or cancelled; then the summary.
+/// A progress bar on stderr until every job is done, failed or cancelled; then the summary. Listens for
+/// the completion events (NOTIFY zipar_job_events) instead of polling; a slow poll every 5 s is the safety
+/// net for a lost connection or a database older than the events.
 func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {
     let started = Date()
     var progress = Progress(total: ids.count, label: "jobs", every: max(1, ids.count / 20))
     var shown = 0
+    let wakeups = Wakeups()
+    let listener = Task {
+        while !Task.isCancelled {
+            try? await store.listenForEvents { await wakeups.wakeAll() }
+            try? await Task.sleep(nanoseconds: 1_000_000_000)
+        }
+    }
+    defer { listener.cancel() }
     while true {
+        let generation = await wakeups.generation
         let states = try await store.states(of: ids)
         var counts: [JobState: Int] = [:]
         for s in states.values { counts[s, default: 0] += 1 }
@@ -206,6 +220,6 @@ func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {
                                wallSeconds: Date().timeIntervalSince(started), meanLatencyMs: meanMs, maxLatencyMs: maxMs,
                                passes: passes, ntpPasses: ntp, failed: failures)
         }
-        try await Task.sleep(nanoseconds: 500_000_000)
+        await wakeups.wait(since: generation, seconds: 5)
     }
 }

@@ -103,8 +103,10 @@ import TestSupport
             #expect(dry.map(\.0) == [ids[0]] && dry[0].1 == .done)
             #expect(try await store.count("jobs") == 3)
             #expect(try await store.purge(olderThan: 0, filter: JobFilter(queue: "nope")).isEmpty)
+            #expect(try await store.count("job_events") == 3)
             #expect(try await store.purge(olderThan: 0).map(\.0) == [ids[0]])
             #expect(try await store.count("jobs") == 2)
+            #expect(try await store.count("job_events") == 2, "the purged job's completion event goes with it")
         }
     }
 
