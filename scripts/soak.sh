@@ -81,6 +81,7 @@ export ZK_THREADS="${ZK_THREADS:-1}"
 declare -A pids
 declare -A logs
 lease=3
+grace=10    # SIGTERM grace of every worker (set before the first one starts: the script runs with set -u)
 start_worker() {
     local n="$1" id="soak-$n-$RANDOM"
     logs[$n]="$logdir/worker-$id.log"          # one log per process: the zombie's is told apart
@@ -95,7 +96,7 @@ start=$(date +%s)
 for ((n = 0; n < workers; n++)); do start_worker "$n"; done
 
 kills=0; restarts=0; zombies=0; zombie_log=""; last_kill=$((start - kill_every))   # the first kill comes at once
-term_seconds="-"; term_ok=1; grace=10
+term_seconds="-"; term_ok=1
 # Jobs not finished yet (a failed job is finished: the run ends and reports it).
 remaining() { psql_ -c "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')" 2>/dev/null || echo "?"; }
 while true; do
