@@ -109,11 +109,9 @@ extension ZiparBench {
 
     /// Batch-1 cells (ours and the official scripts') run `rounds` times, fastest kept; batches of several jobs once.
     /// Each model first decodes one image untimed (first-touch page faults, the convolution plans).
-    func e2eBench(storages: [WeightStorage], policies: [WindowPolicy], batches: [Int], large: Bool, peak: Double, torch: Bool,
-                  rounds: Int) throws -> [E2ERow] {
+    func e2eBench(storages: [WeightStorage], policies: [WindowPolicy], batches: [Int], shapes: [(String, Int)], peak: Double,
+                  torch: Bool, rounds: Int) throws -> [E2ERow] {
         let bandwidth = KernelRuntime.readBandwidth(megabytes: 512, repeats: 5)
-        var shapes: [(String, Int)] = [("GPT-B", 16)]
-        if large { shapes.append(("GPT-L", 24)) }
         var rows: [E2ERow] = []
         var torchSource: String? = nil
         for (shape, grid) in shapes {

@@ -30,7 +30,7 @@ struct ZiparBench: ParsableCommand {
     @Flag(help: "Also run random weights at the GPT-L shape on a 24x24 grid (slow).")
     var large = false
 
-    @Option(help: "Models to run, comma separated: gpt-b, bundled, gpt-l (default: gpt-b,bundled, plus gpt-l with --large).")
+    @Option(help: "Models to run, comma separated: gpt-b, bundled, gpt-l (default: gpt-b,bundled, plus gpt-l with --large; with --e2e: gpt-b, gpt-l).")
     var only: CommaList<BenchModel>?
 
     @Flag(help: "Fast smoke run: few repeats, ntp and zipar:8 only, no CFG rows, no torch, no RSS probe.")
@@ -141,8 +141,12 @@ struct ZiparBench: ParsableCommand {
         }
         if e2e {
             let peak = KernelRuntime.peakFlops() ?? 257e9
-            let rows = try e2eBench(storages: storage.values, policies: e2ePolicies.values, batches: batches.values, large: large, peak: peak,
-                                    torch: !noTorch, rounds: rounds ?? 2)
+            // --only picks the shapes (gpt-b, gpt-l); without it GPT-B, plus GPT-L with --large.
+            let picked = only?.values ?? (large ? [.gptB, .gptL] : [.gptB])
+            let shapes = (picked.contains(.gptB) ? [("GPT-B", 16)] : []) + (picked.contains(.gptL) ? [("GPT-L", 24)] : [])
+            guard !shapes.isEmpty else { throw ValidationError("--e2e runs gpt-b and/or gpt-l (--only)") }
+            let rows = try e2eBench(storages: storage.values, policies: e2ePolicies.values, batches: batches.values, shapes: shapes,
+                                    peak: peak, torch: !noTorch, rounds: rounds ?? 2)
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
