@@ -36,27 +36,3 @@ extension TextModelWeights {
                               output: output)
     }
 }
-
-/// A fast deterministic stream of uniform values (xorshift64): the head of a 7-8B model alone is up to
-/// 756 M values, so the generator must cost a few nanoseconds a value.
-struct UniformNoise {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed | 1 }
-
-    /// `n` values uniform in [-std * sqrt(3), std * sqrt(3)) (standard deviation `std`).
-    mutating func values(_ n: Int, std: Float) -> [Float] {
-        let scale = std * 2 * Float(3).squareRoot() / Float(1 << 24)
-        let shift = std * Float(3).squareRoot()
-        var s = state
-        let out = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
-            for i in 0..<n {
-                s ^= s << 13; s ^= s >> 7; s ^= s << 17
-                buffer[i] = Float(s >> 40) * scale - shift
-            }
-            initialized = n
-        }
-        state = s
-        return out
-    }
-}

@@ -37,15 +37,8 @@ extension DecoderWeights {
     /// LlamaGen's init). `tokens` replaces the token table's values (tests shape the model's predictions).
     public static func randomLlamaGen(_ c: GPTConfig, seed: UInt64, storage: WeightStorage = .f32,
                                       tokens: (([Float]) -> [Float])? = nil) -> DecoderWeights {
-        var state = seed | 1
-        func noise(_ n: Int, std: Float) -> [Float] {
-            (0..<n).map { _ in
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                // Sum of uniforms ~ normal, cheap and deterministic.
-                let u = Float(state >> 40) / Float(1 << 24)
-                return (u - 0.5) * std * 3.46
-            }
-        }
+        var generator = UniformNoise(seed: seed)
+        func noise(_ n: Int, std: Float) -> [Float] { generator.centered(n, std: std) }
         let d = c.dim, hd = c.headDim
         func matrix(_ out: Int, _ inF: Int) -> WeightMatrix {
             WeightMatrix(outFeatures: out, inFeatures: inF, values: noise(out * inF, std: 0.02), storage: storage)
