@@ -9,6 +9,8 @@ import Model
 ///   the Hugging Face text-only class saves).
 /// * Emu3 as the Hugging Face conversion writes it: `model_type` "emu3" with the decoder's fields nested
 ///   under `text_config` (the VQ model's under `vq_config`, ignored here).
+/// * Janus / Janus-Pro (transformers' JanusForConditionalGeneration): `model_type` "janus", the Llama
+///   language model under `text_config` (the VQ model and generation modules: `JanusConfigFile`).
 ///
 /// RoPE comes either as `rope_theta` with `rope_scaling` null/absent (older writers) or as
 /// `rope_parameters: {"rope_type": "default", "rope_theta": ...}` (newer ones). Anything the forward pass
@@ -39,9 +41,15 @@ extension TextModelConfig {
                 throw ModelError.badConfig(field: "text_config", reason: "missing: model_type \"emu3\" nests the decoder's fields there")
             }
             fields = ConfigFields(values: text, prefix: "text_config.")
+        case "janus":
+            family = .janus
+            guard let text = top["text_config"] as? [String: Any] else {
+                throw ModelError.badConfig(field: "text_config", reason: "missing: model_type \"janus\" nests the language model's fields there")
+            }
+            fields = ConfigFields(values: text, prefix: "text_config.")
         default:
             throw ModelError.badConfig(field: "model_type",
-                                       reason: "\"\(modelType)\" is not supported (expected chameleon, Emu3, emu3 or emu3_text_model)")
+                                       reason: "\"\(modelType)\" is not supported (expected chameleon, Emu3, emu3, emu3_text_model or janus)")
         }
         return try fields.decoderConfig(family: family, root: root)
     }

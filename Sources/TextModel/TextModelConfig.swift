@@ -6,6 +6,9 @@ import Model
 public enum TextModelFamily: String, Sendable, Equatable {
     case emu3
     case chameleon
+    /// DeepSeek's Janus / Janus-Pro: a Llama decoder whose image codes enter and leave through their own
+    /// embedding, aligner and head (`JanusGeneration`), no image ids in the language vocabulary.
+    case janus
 }
 
 /// Hyper-parameters of an Emu3 or Chameleon (Lumina-mGPT) decoder, read from the Hugging Face

@@ -11,7 +11,9 @@ public final class TextTransformer: Sendable {
 
     public init(config: TextModelConfig, weights: DecoderWeights) {
         self.config = config
-        decoder = DecoderModel(spec: config.transformerSpec, weights: weights,
+        var spec = config.transformerSpec
+        spec.vocabSize = weights.inputs.vocabularySize   // Janus: the image codes follow the language vocabulary
+        decoder = DecoderModel(spec: spec, weights: weights,
                                rotary: .sequence(headDim: config.headDim, positions: config.maxPositions, theta: config.ropeTheta))
     }
 
@@ -23,7 +25,14 @@ public final class TextTransformer: Sendable {
         let config = try TextModelConfig.load(path: dir.appendingPathComponent("config.json").path)
         let checkpoint = try HFCheckpoint(directory: directory)
         let chosen = try storage ?? TextModelWeights.naturalStorage(of: checkpoint)
-        self.init(config: config, weights: try TextModelWeights.load(checkpoint: checkpoint, config: config, storage: chosen))
+        var weights = try TextModelWeights.load(checkpoint: checkpoint, config: config, storage: chosen)
+        if config.family == .janus {
+            let path = try JanusGeneration(directory: directory)
+                .imageCodePath(checkpoint, firstID: config.vocabSize, hidden: config.hiddenSize, storage: chosen)
+            weights = DecoderWeights(inputs: .init(tokens: weights.inputs.tokens, imageCodes: path), layers: weights.layers,
+                                     norm: weights.norm, output: weights.output)
+        }
+        self.init(config: config, weights: weights)
     }
 
     public var weights: DecoderWeights { decoder.weights }

@@ -10,8 +10,10 @@ import Model
 /// | Chameleon / Lumina-mGPT, original Emu3, Emu3ForCausalLM | `model.`              | `lm_head.weight`            |
 /// | Emu3ForConditionalGeneration as published on the Hub    | `text_model.model.`   | `text_model.lm_head.weight` |
 /// | Emu3ForConditionalGeneration's in-memory names          | `model.text_model.`   | `lm_head.weight`            |
+/// | JanusForConditionalGeneration (Janus, Janus-Pro)        | `model.language_model.` | `lm_head.weight`          |
 ///
-/// Other tensors (Chameleon's `model.vqmodel.*`, Emu3's `vqmodel.*`) belong to the VQ model and are ignored.
+/// Other tensors (Chameleon's `model.vqmodel.*`, Emu3's `vqmodel.*`, Janus's VQ model, generation modules and
+/// SigLIP understanding tower) are not the decoder's.
 public struct TextWeightNames: Sendable, Equatable {
     public let decoderPrefix: String
     public let head: String
@@ -20,6 +22,7 @@ public struct TextWeightNames: Sendable, Equatable {
         TextWeightNames(decoderPrefix: "model.", head: "lm_head.weight"),
         TextWeightNames(decoderPrefix: "text_model.model.", head: "text_model.lm_head.weight"),
         TextWeightNames(decoderPrefix: "model.text_model.", head: "lm_head.weight"),
+        TextWeightNames(decoderPrefix: "model.language_model.", head: "lm_head.weight"),
     ]
 
     init(decoderPrefix: String, head: String) {

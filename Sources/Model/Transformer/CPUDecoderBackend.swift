@@ -20,6 +20,8 @@ public final class CPUDecoderBackend: DecoderBackend {
     private let gate, up: FloatBuffer       // [query][ffnHidden]
     private let logits: FloatBuffer         // [logits row][vocabulary]: rows that want logits, packed
     private let attention: BatchedAttention
+    // Janus's image-code aligner and head: [row][widest layer], rows packed (only with an ImageCodePath).
+    private let mlpIn: FloatBuffer, mlpOut: FloatBuffer
 
     public init(model: DecoderModel, maxQueries: Int, maxSequences: Int, maxPositions: Int, maxVocabulary: Int,
                 attentionMode: AttentionMode, cacheStorage: WeightStorage) {
@@ -39,6 +41,9 @@ public final class CPUDecoderBackend: DecoderBackend {
         logits = FloatBuffer(count: maxQueries * maxVocabulary)
         attention = BatchedAttention(heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, positions: maxPositions,
                                      maxQueries: maxQueries)
+        let widest = model.weights.inputs.imageCodes?.widest ?? 0
+        mlpIn = FloatBuffer(count: maxQueries * widest)
+        mlpOut = FloatBuffer(count: maxQueries * widest)
     }
 
     public var openSequences: Int { caches.openCount }
@@ -51,6 +56,7 @@ public final class CPUDecoderBackend: DecoderBackend {
         var clock = StageClock(profile)
         defer { clock.lap(.other) }
         let inputs = model.weights.inputs, d = model.spec.dim
+        var codeRows: [(row: Int, code: Int)] = []
         for r in 0..<batch.count {
             let cache = caches.cache(batch.sequences[r]), position = batch.positions[r]
             precondition(position >= 0 && position < maxPositions, "position \(position) outside 0..<\(maxPositions)")
@@ -59,13 +65,19 @@ public final class CPUDecoderBackend: DecoderBackend {
                 guard let classes = inputs.classes else { preconditionFailure("this model takes no class inputs") }
                 precondition(k >= 0 && k < inputs.classRows, "class \(k) outside 0..<\(inputs.classRows)")
                 VectorOps.gatherRow(classes, row: k, width: d, into: x, offset: r * d)
+            case .token(let t) where t >= inputs.tokens.outFeatures:
+                guard let path = inputs.imageCodes, path.ids.contains(t) else {
+                    preconditionFailure("token \(t) outside the vocabulary of \(inputs.vocabularySize)")
+                }
+                codeRows.append((r, t - path.firstID))
             case .token(let t):
-                precondition(t >= 0 && t < inputs.tokens.outFeatures, "token \(t) outside the vocabulary of \(inputs.tokens.outFeatures)")
+                precondition(t >= 0, "token \(t) is negative")
                 inputs.tokens.copyRow(t, into: x, offset: r * d)
             }
             cache.setFilled(position)
             attention.setQuery(r, cache: cache, last: position)
         }
+        if let path = inputs.imageCodes, !codeRows.isEmpty { embedCodes(codeRows, path: path) }
         // Only now is every slot of the pass marked filled.
         for r in 0..<batch.count where !batch.hidden[r].isEmpty { attention.hide(r, batch.hidden[r]) }
     }
@@ -110,9 +122,38 @@ public final class CPUDecoderBackend: DecoderBackend {
         for (k, r) in rows.enumerated() { xNorm.copy(from: x, srcOffset: r * s.dim, offset: k * s.dim, count: s.dim) }
         VectorOps.rmsNorm(xNorm, rows: rows.count, width: s.dim, weight: w.norm, eps: s.normEps, into: projected)
         clock.lap(.other)
-        w.output.apply(projected, rows: rows.count, into: logits, outputRows: vocabulary)
+        if let path = w.inputs.imageCodes, vocabulary.lowerBound >= path.firstID {
+            precondition(vocabulary.upperBound <= path.ids.upperBound, "logits \(vocabulary) outside the image codes \(path.ids)")
+            let codes = (vocabulary.lowerBound - path.firstID)..<(vocabulary.upperBound - path.firstID)
+            runMLP(path.head, input: projected, rows: rows.count, into: logits, lastOutputs: codes)
+        } else {
+            w.output.apply(projected, rows: rows.count, into: logits, outputRows: vocabulary)
+        }
         clock.lap(.head)
         return PassLogits(buffer: logits, vocabulary: vocabulary, queryRows: rows)
+    }
+
+    /// Janus: each code's embedding through the generation aligner, into its query's residual row.
+    private func embedCodes(_ codeRows: [(row: Int, code: Int)], path: ImageCodePath) {
+        let d = model.spec.dim, e = path.embedDim
+        for (k, c) in codeRows.enumerated() { mlpIn.copy(from: path.embedding, srcOffset: c.code * e, offset: k * e, count: e) }
+        let out = path.aligner.count % 2 == 1 ? mlpOut : mlpIn   // where the last layer's output lands
+        runMLP(path.aligner, input: mlpIn, rows: codeRows.count, into: out)
+        for (k, c) in codeRows.enumerated() { x.copy(from: out, srcOffset: k * d, offset: c.row * d, count: d) }
+    }
+
+    /// Dense layers with GELU between them, ping-ponging through the scratch buffers; the last one writes
+    /// `output` (over `lastOutputs` of its features when given).
+    private func runMLP(_ layers: [DenseLayer], input: FloatBuffer, rows: Int, into output: FloatBuffer,
+                        lastOutputs: Range<Int>? = nil) {
+        var source = input
+        for (i, layer) in layers.enumerated() {
+            let last = i == layers.count - 1
+            let target = last ? output : (source === mlpOut ? mlpIn : mlpOut)
+            layer.apply(source, rows: rows, into: target, outputRows: last ? lastOutputs : nil)
+            if !last { VectorOps.gelu(target, count: rows * layer.weight.outFeatures) }
+            source = target
+        }
     }
 
     /// Per query: the optional per-head query/key norm, RoPE at the query's position, then its keys and

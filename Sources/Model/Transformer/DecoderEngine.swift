@@ -27,7 +27,8 @@ public final class DecoderEngine {
     public convenience init(model: DecoderModel, maxQueries: Int = 64, maxSequences: Int = 16, maxPositions: Int? = nil,
                             logitsVocabulary: Range<Int>? = nil, attentionMode: AttentionMode = .masked,
                             cacheStorage: WeightStorage? = nil) {
-        let vocabulary = logitsVocabulary ?? 0..<model.spec.vocabSize
+        // Default: the rows of the output head (the language vocabulary; for Janus not its image codes).
+        let vocabulary = logitsVocabulary ?? 0..<model.weights.output.outFeatures
         let backend = CPUDecoderBackend(model: model, maxQueries: maxQueries, maxSequences: maxSequences,
                                         maxPositions: min(maxPositions ?? model.spec.positions, model.spec.positions),
                                         maxVocabulary: vocabulary.count, attentionMode: attentionMode,

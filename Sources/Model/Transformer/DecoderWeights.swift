@@ -41,12 +41,18 @@ public struct DecoderWeights: Sendable {
         /// class of classifier-free guidance); nil for text models.
         public let classes: FloatBuffer?
         public let classRows: Int
+        /// Janus: image codes as ids past the token table, with their own embedding, aligner and head.
+        public let imageCodes: ImageCodePath?
 
-        public init(tokens: WeightMatrix, classes: FloatBuffer? = nil, classRows: Int = 0) {
+        public init(tokens: WeightMatrix, classes: FloatBuffer? = nil, classRows: Int = 0, imageCodes: ImageCodePath? = nil) {
             precondition((classes == nil) == (classRows == 0))
             precondition(classes.map { $0.count == classRows * tokens.inFeatures } ?? true, "class table is not [classRows][dim]")
-            self.tokens = tokens; self.classes = classes; self.classRows = classRows
+            precondition(imageCodes.map { $0.firstID >= tokens.outFeatures } ?? true, "image codes overlap the token table")
+            self.tokens = tokens; self.classes = classes; self.classRows = classRows; self.imageCodes = imageCodes
         }
+
+        /// Every id an input may carry: the token table's, then the image codes'.
+        public var vocabularySize: Int { imageCodes.map { $0.ids.upperBound } ?? tokens.outFeatures }
     }
 
     public let inputs: Inputs

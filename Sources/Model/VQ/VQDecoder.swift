@@ -44,7 +44,7 @@ public struct VQDecoder: Sendable {
     }
 
     /// The layers under LlamaGen's names (`decoder.conv_blocks.N.res.J`, `.attn.J`, `.upsample.conv`, ...).
-    init(config c: VQConfig, tensor: @escaping VQTensorSource) throws {
+    public init(config c: VQConfig, tensor: @escaping VQTensorSource) throws {
         config = c
         let read = VQLayerReader(prefix: "", tensor: tensor)
         func res(_ name: String, _ inC: Int, _ outC: Int) throws -> VQResBlock<VQGroupNorm> {
