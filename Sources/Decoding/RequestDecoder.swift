@@ -184,8 +184,8 @@ public final class RequestDecoder {
 
     /// The input for slot (r, W-1): the real token once row r is complete, else its placeholder.
     func lastSlotInput(ofRow r: Int) -> (input: DecoderQuery.Input, isPlaceholder: Bool) {
-        if rowCount[r] == grid { return (.token(tokens[r * grid + grid - 1]), false) }
-        return (.token(placeholder(forRow: r)), true)
+        if rowCount[r] == grid { return (imageInput(r * grid + grid - 1), false) }
+        return (.token(layout.vocabularyID(code: placeholder(forRow: r))), true)
     }
 
     /// The queries of this request for the next pass. Pure: the state changes only in `apply`.
@@ -221,7 +221,7 @@ public final class RequestDecoder {
             } else if c == 0 {
                 let s = slot(lastOfRow: i - 1)
                 if above == W {
-                    let real = DecoderQuery.Input.token(tokens[i * W - 1])
+                    let real = imageInput(i * W - 1)
                     if drafts[i] != nil { rows.append(q(s, real, .verify(row: i, window: W))) }
                     else { rows.append(q(s, real, .decode(token: i * W))) }
                 } else if let d = drafts[i] {
@@ -229,7 +229,7 @@ public final class RequestDecoder {
                         rows.append(q(s, .token(d.placeholder), .verify(row: i, window: above), placeholder: true))
                     }
                 } else if above >= w {
-                    let ph = DecoderQuery.Input.token(placeholder(forRow: i - 1))
+                    let ph = DecoderQuery.Input.token(layout.vocabularyID(code: placeholder(forRow: i - 1)))
                     if isAdaptive { rows.append(q(s, ph, .draft(row: i, window: above), placeholder: true)) }
                     else { rows.append(q(s, ph, .decode(token: i * W), placeholder: true)) }
                 }
@@ -245,7 +245,7 @@ public final class RequestDecoder {
         let touched = Set(rows.map(\.position))
         for r in placeholderRows.sorted() where rowCount[r] == W {
             let s = slot(lastOfRow: r)
-            if !touched.contains(s) { out.append(q(s, .token(tokens[r * W + W - 1]), .rewrite(row: r))) }
+            if !touched.contains(s) { out.append(q(s, imageInput(r * W + W - 1), .rewrite(row: r))) }
         }
         guard !rows.isEmpty else { return [] }   // rewrites alone are useless: nothing would read them
         if maxQueries == .max { return out + rows }

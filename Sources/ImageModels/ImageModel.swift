@@ -10,10 +10,12 @@ import TextModel
 /// prediction needs, a scheduler over its engine, the image of a finished grid of codes, and a probe.
 /// Only `load` and the `Family` switches below know which family a folder is.
 public final class ImageModel: Sendable {
-    /// What was loaded: a LlamaGen bundle (class-conditional) or a text-to-image bundle.
+    /// What was loaded: a LlamaGen bundle (class-conditional), a text-to-image bundle with end-of-row tokens
+    /// (Emu3 / Chameleon architecture), or a Janus / Janus-Pro checkpoint.
     public enum Family: Sendable {
         case llamaGen(ModelBundle)
         case text(TextModelBundle)
+        case janus(JanusBundle)
     }
 
     public let directory: String
@@ -33,6 +35,8 @@ public final class ImageModel: Sendable {
         case .llamaGen:
             return ImageModel(directory: directory, identity: identity,
                               family: .llamaGen(try ModelBundle(directory: directory, storage: storage, gptFile: gptFile)))
+        case .text where !identity.limits.endOfRowLayout:
+            return ImageModel(directory: directory, identity: identity, family: .janus(try JanusBundle(directory: directory, storage: storage)))
         case .text:
             return ImageModel(directory: directory, identity: identity,
                               family: .text(try TextModelBundle(directory: directory, storage: storage)))
@@ -48,6 +52,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.gpt.limits
         case .text(let b): return b.limits
+        case .janus(let b): return b.limits
         }
     }
 
@@ -56,6 +61,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.config.gpt.grid
         case .text(let b): return b.layout.rows
+        case .janus(let b): return b.generation.grid
         }
     }
 
@@ -63,6 +69,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.config.gpt.grid
         case .text(let b): return b.layout.columns
+        case .janus(let b): return b.generation.grid
         }
     }
 
@@ -74,6 +81,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.storage
         case .text(let b): return b.transformer.weights.storage
+        case .janus(let b): return b.transformer.weights.storage
         }
     }
 
@@ -82,6 +90,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.gpt.decoder
         case .text(let b): return b.transformer.decoder
+        case .janus(let b): return b.transformer.decoder
         }
     }
 
@@ -90,6 +99,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.vq != nil
         case .text(let b): return b.vq != nil
+        case .janus: return true
         }
     }
 
@@ -98,6 +108,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return b.config.gpt.grid * (b.vq?.config.upsampling ?? 1)
         case .text(let b): return b.layout.columns * (b.vq?.config.upsampling ?? 1)
+        case .janus(let b): return b.generation.grid * b.vq.config.upsampling
         }
     }
 
@@ -106,6 +117,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return DecoderTokenEngine(gpt: b.gpt, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode)
         case .text(let b): return DecoderTokenEngine(textBundle: b, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode)
+        case .janus(let b): return DecoderTokenEngine(janus: b, batch: batch, maxQueries: maxQueries, attentionMode: attentionMode)
         }
     }
 
@@ -120,6 +132,7 @@ public final class ImageModel: Sendable {
         switch family {
         case .llamaGen(let b): return try b.image(tokens: codes)
         case .text(let b): return try b.image(codes: codes)
+        case .janus(let b): return try b.image(codes: codes)
         }
     }
 

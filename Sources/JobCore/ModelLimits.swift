@@ -24,11 +24,12 @@ public struct ModelLimits: Sendable, Equatable {
     /// A text-to-image bundle (Emu3, Chameleon / Lumina-mGPT): prompts, no classes (a text job stores class 0,
     /// the one id its limits allow), an end-of-row token after each row. Submit, the worker and the decoder
     /// all build text limits here, so the rules they check are the same.
-    public static func textModel(grid: Int, sizes: [Int]? = nil) -> ModelLimits {
+    /// `endOfRowLayout: false` for text-conditioned models that lay the image out like LlamaGen (Janus).
+    public static func textModel(grid: Int, sizes: [Int]? = nil, endOfRowLayout: Bool = true) -> ModelLimits {
         var l = ModelLimits(grid: grid, numClasses: 1, supportsGuidance: true)
         l.conditioning = .text
         l.sizes = sizes
-        l.endOfRowLayout = true
+        l.endOfRowLayout = endOfRowLayout
         return l
     }
 }

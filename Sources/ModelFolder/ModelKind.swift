@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 
 /// The kind of model a folder holds, decided in this one place for every tool (zipar, zipar-submit,
 /// zipar-worker, zipar-bench): a config.json that names a `model_type` is a Hugging Face text-to-image
@@ -27,19 +28,25 @@ public struct ModelFolderIdentity: Sendable, Equatable {
     public var name: String
     /// Token grid side (square grids).
     public var grid: Int
+    /// What jobs for the folder are validated against before any weight is read (guidance assumed possible:
+    /// the worker checks the weights again).
+    public var limits: ModelLimits
 
-    public init(kind: ModelKind, name: String, grid: Int) { self.kind = kind; self.name = name; self.grid = grid }
+    public init(kind: ModelKind, name: String, grid: Int, limits: ModelLimits) {
+        self.kind = kind; self.name = name; self.grid = grid; self.limits = limits
+    }
 
     public static func load(directory: String) throws -> ModelFolderIdentity {
         switch try ModelKind.of(directory: directory) {
         case .llamaGen:
             let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
-            return ModelFolderIdentity(kind: .llamaGen, name: config.name, grid: config.gpt.grid)
+            return ModelFolderIdentity(kind: .llamaGen, name: config.name, grid: config.gpt.grid,
+                                       limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses))
         case .text:
             guard let identity = try TextModelIdentity.load(directory: directory) else {
                 preconditionFailure("ModelKind.of and TextModelIdentity.load disagree on \(directory)")
             }
-            return ModelFolderIdentity(kind: .text, name: identity.name, grid: identity.grid)
+            return ModelFolderIdentity(kind: .text, name: identity.name, grid: identity.grid, limits: identity.limits)
         }
     }
 }

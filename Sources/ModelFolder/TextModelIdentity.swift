@@ -9,9 +9,14 @@ public struct TextModelIdentity: Sendable, Equatable {
     public var name: String
     /// The image side in tokens (square grids only).
     public var grid: Int
+    /// An end-of-row token after each image row (Emu3, Chameleon / Lumina-mGPT); Janus has none.
+    public var endOfRowLayout = true
+
+    /// The limits jobs for this model are validated against.
+    public var limits: ModelLimits { .textModel(grid: grid, endOfRowLayout: endOfRowLayout) }
 
     /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
-    public static let modelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model"]
+    public static let modelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model", "janus"]
 
     /// Nil for a LlamaGen folder (`ModelKind.of`: no `model_type`); throws when it names a family
     /// zipar does not serve, or when the layout.json is missing or states no square grid.
@@ -24,6 +29,14 @@ public struct TextModelIdentity: Sendable, Equatable {
         guard let family = type as? String, modelTypes.contains(family) else {
             throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
                                        + "(\(modelTypes.sorted().joined(separator: ", ")))")
+        }
+        // Janus checkpoints state their grid in vq_config.num_patches and carry no layout.json: named by folder.
+        if family == "janus" {
+            let vq = top["vq_config"] as? [String: Any]
+            guard let grid = (vq?["num_patches"] as? NSNumber)?.intValue, grid >= 1, grid <= JobParameters.maxSize else {
+                throw ModelError.badConfig(field: "vq_config.num_patches", reason: "\(configPath) needs the image side in tokens there")
+            }
+            return TextModelIdentity(name: dir.lastPathComponent, grid: grid, endOfRowLayout: false)
         }
         let layoutPath = dir.appendingPathComponent("layout.json").path
         guard let layoutData = FileManager.default.contents(atPath: layoutPath) else {

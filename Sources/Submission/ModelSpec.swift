@@ -15,6 +15,8 @@ public struct ModelSpec: Sendable, Equatable {
     public var classNames: [String]?
     /// Other image sides the model draws (nil = only `grid`).
     public var sizes: [Int]?
+    /// Text models: an end-of-row token after each image row (Emu3, Chameleon); Janus has none.
+    public var endOfRowLayout = true
 
     /// A class-conditional LlamaGen model, from its zipar config.json.
     public init(_ config: ModelConfig) {
@@ -23,15 +25,16 @@ public struct ModelSpec: Sendable, Equatable {
     }
 
     /// A text-to-image model: no classes; a text job stores class 0, the one id its limits allow.
-    public init(textModel name: String, grid: Int, sizes: [Int]? = nil) {
+    public init(textModel name: String, grid: Int, sizes: [Int]? = nil, endOfRowLayout: Bool = true) {
         self.name = name; conditioning = .text; self.grid = grid; numClasses = 1; classNames = nil; self.sizes = sizes
+        self.endOfRowLayout = endOfRowLayout
     }
 
     /// The config alone cannot tell whether the weights can guide (a LlamaGen null-class row, a text model
     /// trained with caption dropout); the models zipar serves are trained for it, so submit assumes it and
     /// the worker, which loads the weights, checks again.
     public var limits: ModelLimits {
-        conditioning == .text ? .textModel(grid: grid, sizes: sizes) : .classModel(grid: grid, numClasses: numClasses)
+        conditioning == .text ? .textModel(grid: grid, sizes: sizes, endOfRowLayout: endOfRowLayout) : .classModel(grid: grid, numClasses: numClasses)
     }
 
     /// Class id for a name (any case) or a decimal id; nil for an unknown class or a text model.
@@ -58,7 +61,9 @@ extension ModelSpec {
     /// Hugging Face config.json (`model_type` emu3 / chameleon) is a text model, named and sized by
     /// `TextModelIdentity.load`, the function the worker names it with too.
     public static func load(directory: String) throws -> ModelSpec {
-        if let text = try TextModelIdentity.load(directory: directory) { return ModelSpec(textModel: text.name, grid: text.grid) }
+        if let text = try TextModelIdentity.load(directory: directory) {
+            return ModelSpec(textModel: text.name, grid: text.grid, endOfRowLayout: text.endOfRowLayout)
+        }
         let configPath = URL(fileURLWithPath: directory).standardizedFileURL.appendingPathComponent("config.json").path
         return ModelSpec(try ModelConfig.load(path: configPath))
     }

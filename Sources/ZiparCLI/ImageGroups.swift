@@ -48,7 +48,7 @@ struct ConditioningChoice {
                 ImageGroup(label: bundle.config.className(c), condition: { $0.classLabel = c },
                            fileName: { "\(c)-\($0)" }, manifestColumns: "\(c)")
             }
-        case .text:
+        case .text, .janus:
             if classLabel != nil { throw CLIError("model \(dir) draws from a text prompt: use --prompt, not --class") }
             guard let prompts else { throw CLIError("model \(dir) is a text-to-image bundle: give --prompt\(single ? "" : " or --prompts")") }
             let negative = negativePrompt

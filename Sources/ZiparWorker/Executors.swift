@@ -37,11 +37,10 @@ final class SimulatedExecutor: JobExecutor {
         switch identity.kind {
         case .llamaGen:
             let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
-            self.init(model: identity.name,
-                      limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses),
-                      side: config.gpt.grid * (config.vq?.upsampling ?? 1), capacity: capacity, passMs: passMs)
+            self.init(model: identity.name, limits: identity.limits, side: config.gpt.grid * (config.vq?.upsampling ?? 1),
+                      capacity: capacity, passMs: passMs)
         case .text:
-            self.init(model: identity.name, limits: .textModel(grid: identity.grid), side: identity.grid, capacity: capacity, passMs: passMs)
+            self.init(model: identity.name, limits: identity.limits, side: identity.grid, capacity: capacity, passMs: passMs)
         }
     }
 

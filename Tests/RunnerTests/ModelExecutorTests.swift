@@ -28,8 +28,9 @@ import TestSupport
         #expect(try ModelKind.of(directory: Self.textBundle) == .text)
         #expect(try ModelKind.of(directory: Self.classModel) == .llamaGen)
         // The name submit stores (layout.json "name" via TextModelIdentity), the grid from the layout.
-        #expect(try ModelFolderIdentity.load(directory: Self.textBundle) == ModelFolderIdentity(kind: .text, name: "text-bundle-tiny", grid: 6))
-        #expect(try ModelFolderIdentity.load(directory: Self.classModel) == ModelFolderIdentity(kind: .llamaGen, name: "fashion-16", grid: 16))
+        let text = try ModelFolderIdentity.load(directory: Self.textBundle), llamaGen = try ModelFolderIdentity.load(directory: Self.classModel)
+        #expect(text.kind == .text && text.name == "text-bundle-tiny" && text.grid == 6 && text.limits.endOfRowLayout)
+        #expect(llamaGen.kind == .llamaGen && llamaGen.name == "fashion-16" && llamaGen.grid == 16 && llamaGen.limits.numClasses == 10)
     }
 
     @Test func oneWorkerDecodesTextAndClassJobs() async throws {
