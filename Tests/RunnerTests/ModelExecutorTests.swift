@@ -61,4 +61,24 @@ import TestSupport
         #expect(queue.state(of: ids[3]) == .failed && queue.attempts(of: ids[3]) == 1)
         #expect(queue.errors(of: ids[3]).first?.contains("prompt: the model is class-conditional") == true, "\(queue.errors(of: ids[3]))")
     }
+
+    /// Janus / Janus-Pro (transformers' checkpoint layout) as a worker serves it: named by its folder, its
+    /// grid from vq_config, the raster layout after a prompt (zipar:S passes as on LlamaGen).
+    @Test func oneWorkerDecodesJanusJobs() async throws {
+        let folder = Self.root.appendingPathComponent("Tests/Fixtures/janus-tiny").path
+        let identity = try ModelFolderIdentity.load(directory: folder)
+        #expect(identity.kind == .text && identity.name == "janus-tiny" && identity.grid == 4 && !identity.limits.endOfRowLayout)
+        let janus = try loadModelExecutor(directory: folder, batch: 2, maxQueries: 64).executor
+        let queue = InMemoryJobQueue()
+        var withNegative = Self.zipar4(seed: 5, prompt: "a dark ankle boot", negative: "a red bag")
+        withNegative.policy = .zipar(window: 2)
+        let ids = queue.submit([JobSpec(model: janus.model, parameters: withNegative),
+                                JobSpec(model: janus.model, parameters: Self.zipar4(seed: 6, prompt: "a light summer dress"))])
+        var options = WorkerOptions(id: "w", host: "test", queues: ["default"])
+        options.drain = true; options.pollSeconds = 0.05; options.leaseSeconds = 120
+        await Worker(store: queue, options: options, executors: [janus], logger: PG.quiet).run(stop: StopSignal())
+        let first = try #require(queue.output(of: ids[0]), "\(queue.errors(of: ids[0]))")
+        #expect(first.passes == (4 - 1) * 2 + 4 && first.ntpPasses == 16 && first.width == 8)
+        #expect(queue.output(of: ids[1])?.passes == 16)   // zipar:4 on a 4-wide grid is ntp
+    }
 }
