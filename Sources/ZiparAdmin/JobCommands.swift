@@ -131,25 +131,27 @@ struct ChangeReport: Encodable {
     }
 
     /// Why nothing changed, counted by reason ("1 already final, 1 unknown").
-    func nothingChanged(unchangedAs reason: String) -> String {
+    func nothingChanged(unchangedAs reason: String, whenEmpty: String) -> String {
         var parts: [String] = []
         if unchanged > 0 { parts.append("\(unchanged) \(reason)") }
         if unknown > 0 { parts.append("\(unknown) unknown") }
-        return "nothing \(action): " + (parts.isEmpty ? "no job matched" : parts.joined(separator: ", "))
+        return "nothing \(action): " + (parts.isEmpty ? whenEmpty : parts.joined(separator: ", "))
     }
 }
 
 /// Prints each id's outcome (one line each, or one `ChangeReport` with `--json`). Exit 1 when nothing
 /// changed: the error line names each reason; with `--json` the report alone is the JSON document (it says
 /// `"changed": 0`), so stdout stays one document.
-func report(_ outcomes: [IDOutcome], json: Bool, action: String, unchangedAs reason: String) throws {
+func report(_ outcomes: [IDOutcome], json: Bool, action: String, unchangedAs reason: String,
+            whenEmpty: String = "no job matched") throws {
     let r = ChangeReport(action: action, outcomes)
     if json { try printJSON(r) } else {
         for o in outcomes { print("\(o.id)  \(o.outcome)") }
     }
     if r.changed == 0 {
-        if json { sayError(r.nothingChanged(unchangedAs: reason)); throw ExitStatus.failure.code }
-        throw CLIError(r.nothingChanged(unchangedAs: reason))
+        let why = r.nothingChanged(unchangedAs: reason, whenEmpty: whenEmpty)
+        if json { sayError(why); throw ExitStatus.failure.code }
+        throw CLIError(why)
     }
     if !json { say("\(action) \(r.changed) of \(outcomes.count) job(s)" + (r.unknown > 0 ? "; \(r.unknown) unknown" : "")) }
 }
@@ -174,7 +176,8 @@ struct Retry: AsyncParsableCommand, AdminCommand {
         let outcomes = try await withDatabase { store in
             failed ? try await store.retryAllFailed(queue: queue) : try await store.retry(ids: uuids)
         }
-        try report(outcomes, json: common.json, action: IDOutcome.requeued, unchangedAs: failed ? "failed" : "not failed or cancelled")
+        try report(outcomes, json: common.json, action: IDOutcome.requeued, unchangedAs: "not failed or cancelled",
+                   whenEmpty: "no failed job")
     }
 }
 
