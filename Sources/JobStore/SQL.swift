@@ -413,12 +413,15 @@ enum SQL {
     /// The filter of `jobs`, `export` and `purge` as conditions over `jobs j`, every value a bind.
     static func filter(_ f: JobFilter, into q: inout QueryBuilder) {
         let queue = q.bind(f.queue), label = q.bind(f.labelPrefix), states = q.bind(f.states?.map(\.rawValue))
+        // The stored states behind the shown ones (scheduled is stored as queued): a condition on the column
+        // itself, which the (queue, state) index can serve, before the derived one.
+        let stored = q.bind(f.states.map { Array(Set($0.map { $0 == .scheduled ? JobState.queued.rawValue : $0.rawValue })).sorted() })
         let model = q.bind(f.model), since = q.bind(f.sinceSeconds), policy = q.bind(f.policy)
         let cls = q.bind(f.className), seed = q.bind(f.seed.map(Int64.init)), text = q.bind(f.text)
         q.text("""
             (\(queue)::text IS NULL OR j.queue = \(queue)::text)
             AND (\(label)::text IS NULL OR left(j.label, length(\(label)::text)) = \(label)::text)
-            AND (\(states)::text[] IS NULL OR (\(shownState)) = ANY(\(states)::text[]))
+            AND (\(states)::text[] IS NULL OR (j.state = ANY(\(stored)::text[]) AND (\(shownState)) = ANY(\(states)::text[])))
             AND (\(model)::text IS NULL OR j.model = \(model)::text)
             AND (\(since)::float8 IS NULL OR j.created_at > now() - make_interval(secs => \(since)::float8))
             AND (\(policy)::text IS NULL OR j.policy = \(policy)::text)
