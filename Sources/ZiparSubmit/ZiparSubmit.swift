@@ -216,6 +216,7 @@ func waitForJobs(store: JobStore, ids: [UUID], warnNoWorkerAfter: Double = 30) a
     var progress = Progress(total: ids.count, label: "jobs", every: max(1, ids.count / 20))
     var shown = 0
     var warned = Set<String>()
+    var lastWorkerCheck = Date.distantPast
     let wakeups = Wakeups()
     let listener = Task {
         while !Task.isCancelled {
@@ -246,7 +247,9 @@ func waitForJobs(store: JobStore, ids: [UUID], warnNoWorkerAfter: Double = 30) a
                                passes: passes, ntpPasses: ntp, failed: failures)
         }
         let waited = Date().timeIntervalSince(started)
-        if waited >= warnNoWorkerAfter {
+        // At most every 5 s: completion events of a busy submission must not each cost a query.
+        if waited >= warnNoWorkerAfter && Date().timeIntervalSince(lastWorkerCheck) >= 5 {
+            lastWorkerCheck = Date()
             for u in try await store.unservedJobs(ids: ids) where warned.insert("\(u.queue)\u{0}\(u.model)").inserted {
                 say("\(toolName): warning: no live worker serves queue \(u.queue) model \(u.model) (\(u.queued) job(s) waiting); still waiting")
             }
