@@ -15,7 +15,7 @@ public func withDatabase<R: Sendable>(_ body: @escaping @Sendable (JobStore) asy
     } catch let e as ExitCode {
         throw e
     } catch {
-        throw CLIError("database \(db): \(describeError(error))")
+        throw CLIError("database: \(describeError(error))")
     }
 }
 

@@ -82,15 +82,39 @@ extension AsyncParsableCommand {
 }
 
 extension ParsableCommand {
+    /// Every failure ends here, so every tool reports it the same way: `<tool>: error: <message>` on
+    /// standard error (ArgumentParser's own `Error:` prefix replaced), with `--json` also
+    /// `{"error": "<message>"}` on standard output, and the documented exit code (1 failure, 2 usage).
     static func exitAsTool(_ error: Error) -> Never {
         if let e = error as? CLIError {
-            sayError(e.description)
+            reportFailure(e.description)
             Foundation.exit(ExitStatus.failure.rawValue)
         }
-        if exitCode(for: error) == .validationFailure {
-            say(fullMessage(for: error))
+        let code = exitCode(for: error)
+        if code == .validationFailure {
+            let full = fullMessage(for: error)
+            say(full.hasPrefix("Error: ") ? "\(toolName): error: " + String(full.dropFirst("Error: ".count)) : full)
+            if jsonRequested { printErrorJSON(message(for: error)) }
             Foundation.exit(ExitStatus.usage.rawValue)
         }
-        exit(withError: error)
+        // Help, --version and a deliberate exit code (3 from --wait) are not errors.
+        if code == .success || error is ExitCode { exit(withError: error) }
+        reportFailure(message(for: error))
+        Foundation.exit(code.rawValue == 0 ? ExitStatus.failure.rawValue : code.rawValue)
     }
+}
+
+/// The human error line, and with `--json` the JSON error object.
+func reportFailure(_ message: String) {
+    sayError(message)
+    if jsonRequested { printErrorJSON(message) }
+}
+
+/// Whether the command line asks for `--json` (before any `--`). Read from the arguments themselves: a
+/// usage error happens before there is a parsed command to ask.
+public let jsonRequested: Bool = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
+
+/// `{"error": "<message>"}` on standard output: a script reading `--json` output sees the failure as JSON.
+public func printErrorJSON(_ message: String) {
+    try? printJSON(["error": message])
 }

@@ -224,12 +224,12 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// The admin server's own /metrics: queue depth by state and the age of each queue's oldest queued job.
+/// The admin server's own /metrics: queue depth by state and how long each queue's oldest due job has waited.
 enum QueueMetrics {
     static func text(_ depths: [QueueDepth]) -> String {
-        var out = "# HELP zipar_queue_jobs Jobs by queue and state.\n# TYPE zipar_queue_jobs gauge\n"
+        var out = "# HELP zipar_queue_jobs Jobs by queue and state (scheduled: queued but not due yet).\n# TYPE zipar_queue_jobs gauge\n"
         for d in depths { out += "zipar_queue_jobs{queue=\"\(label(d.queue))\",state=\"\(d.state.rawValue)\"} \(d.count)\n" }
-        out += "# HELP zipar_queue_oldest_queued_seconds Age of the oldest queued job of each queue.\n"
+        out += "# HELP zipar_queue_oldest_queued_seconds How long the oldest due queued job of each queue has been due (scheduled jobs do not count).\n"
         out += "# TYPE zipar_queue_oldest_queued_seconds gauge\n"
         for d in depths { if let age = d.oldestQueuedSeconds { out += "zipar_queue_oldest_queued_seconds{queue=\"\(label(d.queue))\"} \(age)\n" } }
         return out

@@ -51,7 +51,7 @@ struct Pages {
     func job(_ d: JobDetail, grid: Int?) -> String {
         var info: [[String]] = [
             ["id", HTML.esc(d.id)], ["label", HTML.esc(d.label ?? "-")], ["queue", HTML.esc(d.queue)], ["model", HTML.esc(d.model)],
-            ["state", "<b>\(d.state.rawValue)</b>"], ["prompt", "<code>\(HTML.esc(d.prompt ?? "-"))</code>"],
+            ["state", "<b>\(d.state.rawValue)</b>" + (d.state == .scheduled ? " until \(HTML.date(d.runAfter))" : "")], ["prompt", "<code>\(HTML.esc(d.prompt ?? "-"))</code>"],
         ]
         // A text job's prompts are what it draws: shown whole, up front, escaped like every database text.
         if let text = d.parameters?.prompt { info.append(["text prompt", "<b id=\"text-prompt\">\(HTML.esc(text))</b>"]) }
@@ -90,7 +90,7 @@ struct Pages {
             }, id: "errors")
         }
         if d.state == .failed || d.state == .cancelled { body += HTML.action("/jobs/\(d.id)/retry", "retry", enabled: !readOnly) }
-        if d.state == .queued || d.state == .running { body += HTML.action("/jobs/\(d.id)/cancel", "cancel", enabled: !readOnly) }
+        if [.scheduled, .queued, .running].contains(d.state) { body += HTML.action("/jobs/\(d.id)/cancel", "cancel", enabled: !readOnly) }
         // Text jobs all store class 0: "same class and seed" would set unrelated prompts side by side.
         if let p = d.parameters, p.prompt == nil {
             body += "<p><a href=\"/compare?model=\(HTML.query(d.model))&class=\(p.classLabel)&seed=\(p.seed)\">same seed under other policies</a></p>"

@@ -5,8 +5,12 @@ import Foundation
 
 /// A job's life: queued -> running -> done | failed | cancelled (running -> queued again on retry or rescue).
 /// Bound and read as this type (JobStore's `Rows.swift`): a state the code does not know is an error.
+///
+/// `scheduled` is never stored: reports (stats, lists, the dashboard, /metrics) show a queued job whose
+/// `run_after` is still in the future as scheduled, derived when read (`SQL.shownState`). Claims, cancels and
+/// retries keep working on the stored `queued`, so nothing that changes jobs needs to know about it.
 public enum JobState: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable {
-    case queued, running, done, failed, cancelled
+    case scheduled, queued, running, done, failed, cancelled
 }
 
 /// One job to insert (a validated prompt line expands to `count` of these).

@@ -6,7 +6,9 @@ import PostgresNIO
 /// An operator's request the store refuses (unknown queue, a key reused for other content, a taken label).
 public struct SubmitError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The input line the refusal is about (a taken label), so the caller can name its file and line.
+    public var line: Int?
+    public init(_ description: String, line: Int? = nil) { self.description = description; self.line = line }
 }
 
 /// What `zipar-admin` reads and changes: queues, one job, job lists, retries, cancels, purges, workers,
@@ -130,23 +132,27 @@ extension JobStore {
 
     /// Failed or cancelled jobs back to queued with fresh attempts; an outcome for every id asked.
     public func retry(ids: [UUID]) async throws -> [IDOutcome] {
-        try await changeEach(SQL.retry(ids: ids), ids: ids, verb: "requeued", refusal: { "is \($0.rawValue), not failed or cancelled" })
+        try await changeEach(SQL.retry(ids: ids), ids: ids, verb: IDOutcome.requeued, refusal: { "is \($0.rawValue), not failed or cancelled" })
     }
 
     /// Every failed job (of `queue`) back to queued. Returns how many.
-    public func retryFailed(queue: String?) async throws -> Int {
+    public func retryFailed(queue: String?) async throws -> Int { try await retryAllFailed(queue: queue).count }
+
+    /// Every failed job (of `queue`) back to queued: an outcome (`requeued`) for each, as `retry(ids:)` gives.
+    public func retryAllFailed(queue: String?) async throws -> [IDOutcome] {
         var queues = Set<String>()
-        var n = 0
-        for try await q in try await client.query(SQL.retryFailed(queue: queue), logger: logger).decode(String.self) {
-            queues.insert(q); n += 1
+        var out: [IDOutcome] = []
+        for try await (id, q) in try await client.query(SQL.retryFailed(queue: queue), logger: logger).decode((UUID, String).self) {
+            queues.insert(q)
+            out.append(IDOutcome(id: id.text, outcome: IDOutcome.requeued, changed: true))
         }
         for q in queues { try await exec(SQL.notify(queue: q)) }
-        return n
+        return out
     }
 
     /// Queued or running jobs to cancelled (a running job's worker loses its lease); an outcome for every id.
     public func cancel(ids: [UUID]) async throws -> [IDOutcome] {
-        try await changeEach(SQL.cancel(ids: ids), ids: ids, verb: "cancelled", refusal: { "is already \($0.rawValue)" })
+        try await changeEach(SQL.cancel(ids: ids), ids: ids, verb: IDOutcome.cancelled, refusal: { "already final (\($0.rawValue))" })
     }
 
     private func changeEach(_ q: PostgresQuery, ids: [UUID], verb: String,
@@ -157,8 +163,8 @@ extension JobStore {
             if let queue { queues.insert(queue) }
             seen[id] = IDOutcome(id: id.text, outcome: queue != nil ? verb : refusal(before), changed: queue != nil)
         }
-        if verb == "requeued" { for q in queues { try await exec(SQL.notify(queue: q)) } }
-        return ids.map { seen[$0] ?? IDOutcome(id: $0.text, outcome: "not found", changed: false) }
+        if verb == IDOutcome.requeued { for q in queues { try await exec(SQL.notify(queue: q)) } }
+        return ids.map { seen[$0] ?? IDOutcome(id: $0.text, outcome: IDOutcome.unknown, changed: false) }
     }
 
     /// Finished jobs older than `olderThan` seconds within `filter` (and their results). Results never
@@ -234,7 +240,17 @@ extension JobStore {
         return out
     }
 
-    /// Jobs by queue and state, and the oldest queued job's age per queue.
+    /// Queued jobs among `ids` that no live worker serves, by queue and model (one definition of live:
+    /// heartbeat younger than the worker's lease, as `workers` says).
+    public func unservedJobs(ids: [UUID]) async throws -> [UnservedJobs] {
+        var out: [UnservedJobs] = []
+        for try await (queue, model, n) in try await client.query(SQL.unserved(ids: ids), logger: logger).decode((String, String, Int).self) {
+            out.append(UnservedJobs(queue: queue, model: model, queued: n))
+        }
+        return out
+    }
+
+    /// Jobs by queue and shown state, and how long each queue's oldest due job has waited.
     public func queueDepths() async throws -> [QueueDepth] {
         var out: [QueueDepth] = []
         for try await row in try await client.query(SQL.queueDepths, logger: logger) {

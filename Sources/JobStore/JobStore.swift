@@ -88,8 +88,11 @@ public final class JobStore: Sendable {
     /// Inserts all `jobs` in one transaction and wakes the workers. With an `idempotencyKey`, job n of the
     /// submission gets the key `KEY#n`: a re-run with the same content inserts nothing and returns the ids of
     /// the first run; the same key with other content is an error and inserts nothing. Queues must exist
-    /// unless `createQueues`; labels must be free in their queue.
-    public func submit(_ jobs: [JobSpec], idempotencyKey: String? = nil, createQueues: Bool = false) async throws -> SubmitOutcome {
+    /// unless `createQueues`; labels must be free in their queue: a taken label is an error naming its line
+    /// (`.fail`), or with `.skip` that job is not inserted and counted in `skipped` (the rest still go in
+    /// in the one transaction).
+    public func submit(_ jobs: [JobSpec], idempotencyKey: String? = nil, createQueues: Bool = false,
+                       onConflict: LabelConflict = .fail) async throws -> SubmitOutcome {
         let logger = self.logger
         return try await transaction { conn -> SubmitOutcome in
             let queues = Set(jobs.map(\.queue)).sorted()
@@ -106,10 +109,12 @@ public final class JobStore: Sendable {
                 }
             }
             if let key = idempotencyKey { try await checkResubmission(conn, jobs, key: key) }
-            try await checkLabels(conn, jobs, key: idempotencyKey)
+            let taken = try await takenLabels(conn, jobs, key: idempotencyKey, onConflict: onConflict)
             var ids: [UUID] = []
             var inserted = 0
+            var skipped = 0
             for (n, job) in jobs.enumerated() {
+                if let label = job.label, taken.contains(LabelKey(queue: job.queue, label: label)) { skipped += 1; continue }
                 let key = idempotencyKey.map { "\($0)#\(n)" }
                 var id: UUID?
                 for try await row in try await conn.query(SQL.insertJob(job, key: key), logger: logger).decode(UUID.self) {
@@ -127,7 +132,7 @@ public final class JobStore: Sendable {
             if inserted > 0 {
                 for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
             }
-            return SubmitOutcome(ids: ids, inserted: inserted)
+            return SubmitOutcome(ids: ids, inserted: inserted, skipped: skipped)
         }
     }
 
@@ -152,17 +157,26 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// A label names one job of a queue: refuse labels already held by jobs of another submission.
+    /// Refuses labels already held by jobs of another submission (what batches do: they never skip).
     func checkLabels(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String?) async throws {
+        _ = try await takenLabels(conn, jobs, key: key, onConflict: .fail)
+    }
+
+    /// A label names one job of a queue: labels already held by jobs of another submission are refused
+    /// (`.fail`, the error names the line) or returned to be skipped (`.skip`).
+    func takenLabels(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String?, onConflict: LabelConflict) async throws -> Set<LabelKey> {
+        var taken = Set<LabelKey>()
         for queue in Set(jobs.compactMap { $0.label != nil ? $0.queue : nil }) {
             let labels = jobs.filter { $0.queue == queue }.compactMap(\.label)
             for try await (label, id, existingKey) in try await conn.query(SQL.labelsTaken(queue: queue, labels: labels), logger: logger)
                 .decode((String, UUID, String?).self) {
                 if let key, let existingKey, existingKey.hasPrefix(key + "#") { continue }   // this submission's own re-run
-                let line = jobs.first { $0.label == label }?.line ?? 0
-                throw SubmitError("line \(line), label: '\(label)' is already used in queue \(queue) by job \(id.text)")
+                if onConflict == .skip { taken.insert(LabelKey(queue: queue, label: label)); continue }
+                let line = jobs.first { $0.label == label && $0.queue == queue }?.line ?? 0
+                throw SubmitError("line \(line), label: '\(label)' is already used in queue \(queue) by job \(id.text)", line: line)
             }
         }
+        return taken
     }
 
     // MARK: worker side

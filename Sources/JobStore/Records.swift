@@ -9,7 +9,20 @@ public struct SubmitOutcome: Sendable, Equatable {
     public var ids: [UUID]
     /// How many rows this call inserted.
     public var inserted: Int
+    /// Jobs not inserted because their label was taken (`LabelConflict.skip`); not in `ids`.
+    public var skipped: Int = 0
 }
+
+/// What submit does with a job whose label another job of its queue already holds.
+public enum LabelConflict: String, Sendable, CaseIterable {
+    /// Refuse the whole submission, naming the line (the default).
+    case fail
+    /// Leave those jobs out and insert the rest.
+    case skip
+}
+
+/// A label within its queue (labels are unique per queue).
+struct LabelKey: Hashable { var queue: String; var label: String }
 
 /// A queue, whether it is paused, and its jobs by state (`zipar-admin queues` and `stats`).
 public struct QueueInfo: Sendable, Codable, Equatable {
@@ -187,9 +200,18 @@ public struct JobFilter: Sendable, Equatable {
 /// What happened to one id of `cancel` or `retry`.
 public struct IDOutcome: Sendable, Codable, Equatable {
     public var id: String
-    /// `cancelled` / `requeued`, or why not: `not found`, `already done`, ...
+    /// `cancelled` / `requeued`; or why not: `unknown` (no such job), `already final (done)` (cancel),
+    /// `is queued, not failed or cancelled` (retry).
     public var outcome: String
     public var changed: Bool
+
+    public static let cancelled = "cancelled"
+    public static let requeued = "requeued"
+    /// No job has this id.
+    public static let unknown = "unknown"
+
+    /// The job exists (changed or not).
+    public var found: Bool { outcome != Self.unknown }
 }
 
 /// Jobs of one queue and state, and how long the oldest queued one has waited (`/metrics`).

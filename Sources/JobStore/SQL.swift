@@ -5,6 +5,11 @@ import PostgresNIO
 /// Every SQL statement of the service, in one place. Values are always binds (`\(value)` in a
 /// `PostgresQuery` becomes `$n`); the only text spliced in is a migration file's own contents.
 enum SQL {
+    /// The state reports show for `jobs j`: a queued job not due yet (`run_after` in the future: `--run-at`,
+    /// or a retry waiting out its backoff) reads as `scheduled`. Derived when read, never stored, so claims,
+    /// cancels and retries keep working on `queued` unchanged (JobState's comment).
+    static let shownState = "CASE WHEN j.state = 'queued' AND j.run_after > now() THEN 'scheduled' ELSE j.state END"
+
     // MARK: migrations
 
     /// Serialises migrators across hosts: held until the transaction ends.
@@ -237,12 +242,26 @@ enum SQL {
               AND j.model = ANY(w.models) AND j.queue = ANY(w.queues))
         GROUP BY j.queue, j.model ORDER BY j.queue, j.model
         """
-    /// Jobs by queue and state, with the age of the oldest queued job per queue.
-    static let queueDepths: PostgresQuery = """
-        SELECT queue, state, count(*)::bigint AS n,
-               CASE WHEN state = 'queued' THEN EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 END AS oldest
-        FROM jobs GROUP BY queue, state ORDER BY queue, state
+    /// The same for the jobs among `ids` only (`zipar-submit --wait` warns when its jobs wait for nobody).
+    static func unserved(ids: [UUID]) -> PostgresQuery {
         """
+        SELECT j.queue, j.model, count(*)::bigint AS n FROM jobs j
+        WHERE j.id = ANY(\(ids)) AND j.state = 'queued' AND NOT EXISTS (
+            SELECT 1 FROM workers w
+            WHERE w.stopped_at IS NULL AND now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds)
+              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues))
+        GROUP BY j.queue, j.model ORDER BY j.queue, j.model
+        """
+    }
+    /// Jobs by queue and shown state (scheduled apart from queued), with how long the oldest due queued job
+    /// has been due: since it was created, or since its `run_after` passed if that came later. A job
+    /// scheduled for later is not waiting, so it must not age the queue (the ZiparQueueStuck alert).
+    static let queueDepths = PostgresQuery(unsafeSQL: """
+        SELECT d.queue, d.state, count(*)::bigint AS n,
+               CASE WHEN d.state = 'queued' THEN EXTRACT(EPOCH FROM (now() - min(d.due_at)))::float8 END AS oldest
+        FROM (SELECT j.queue, \(shownState) AS state, greatest(j.created_at, j.run_after) AS due_at FROM jobs j) d
+        GROUP BY d.queue, d.state ORDER BY d.queue, d.state
+        """)
     static func workerHeartbeat(id: String) -> PostgresQuery {
         "UPDATE workers SET heartbeat_at = now() WHERE id = \(id) RETURNING id"
     }
@@ -252,11 +271,12 @@ enum SQL {
 
     // MARK: admin
 
-    static let queues: PostgresQuery = """
-        SELECT q.name, q.paused, j.state, count(j.id)::bigint
+    /// Jobs per queue by shown state (scheduled apart from queued); a queue without jobs has one NULL row.
+    static let queues = PostgresQuery(unsafeSQL: """
+        SELECT q.name, q.paused, \(shownState) AS state, count(j.id)::bigint
         FROM queues q LEFT JOIN jobs j ON j.queue = q.name
-        GROUP BY q.name, q.paused, j.state ORDER BY q.name
-        """
+        GROUP BY q.name, q.paused, 3 ORDER BY q.name
+        """)
     /// Returns the queue's name when it exists (pausing an unknown queue is an error, not a creation).
     static func setPaused(_ queue: String, _ paused: Bool) -> PostgresQuery {
         "UPDATE queues SET paused = \(paused) WHERE name = \(queue) RETURNING name"
@@ -305,7 +325,7 @@ enum SQL {
         UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, lease_token = NULL,
                lease_expires_at = NULL, updated_at = now()
         WHERE state = 'failed' AND (\(queue)::text IS NULL OR queue = \(queue)::text)
-        RETURNING queue
+        RETURNING id, queue
         """
     }
     /// Queued or running jobs to cancelled; one row per asked id that exists: its state before and whether
@@ -393,12 +413,15 @@ enum SQL {
     /// The filter of `jobs`, `export` and `purge` as conditions over `jobs j`, every value a bind.
     static func filter(_ f: JobFilter, into q: inout QueryBuilder) {
         let queue = q.bind(f.queue), label = q.bind(f.labelPrefix), states = q.bind(f.states?.map(\.rawValue))
+        // The stored states behind the shown ones (scheduled is stored as queued): a condition on the column
+        // itself, which the (queue, state) index can serve, before the derived one.
+        let stored = q.bind(f.states.map { Array(Set($0.map { $0 == .scheduled ? JobState.queued.rawValue : $0.rawValue })).sorted() })
         let model = q.bind(f.model), since = q.bind(f.sinceSeconds), policy = q.bind(f.policy)
         let cls = q.bind(f.className), seed = q.bind(f.seed.map(Int64.init)), text = q.bind(f.text)
         q.text("""
             (\(queue)::text IS NULL OR j.queue = \(queue)::text)
             AND (\(label)::text IS NULL OR left(j.label, length(\(label)::text)) = \(label)::text)
-            AND (\(states)::text[] IS NULL OR j.state = ANY(\(states)::text[]))
+            AND (\(states)::text[] IS NULL OR (j.state = ANY(\(stored)::text[]) AND (\(shownState)) = ANY(\(states)::text[])))
             AND (\(model)::text IS NULL OR j.model = \(model)::text)
             AND (\(since)::float8 IS NULL OR j.created_at > now() - make_interval(secs => \(since)::float8))
             AND (\(policy)::text IS NULL OR j.policy = \(policy)::text)
@@ -410,7 +433,8 @@ enum SQL {
 
     static func jobList(_ f: JobFilter) -> PostgresQuery {
         var q = QueryBuilder("""
-            SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.class_label, j.text_prompt, j.state, j.policy, j.seed,
+            SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.class_label, j.text_prompt, \(shownState) AS state,
+                   j.policy, j.seed,
                    j.attempts, j.created_at, j.finished_at, j.errors -> -1 ->> 'error' AS last_error
             FROM jobs j WHERE
             """)
@@ -437,7 +461,8 @@ enum SQL {
     /// Everything about one job; the result's columns are NULL when it has none.
     static func jobDetail(id: UUID) -> PostgresQuery {
         """
-        SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, j.state, j.priority, j.attempts, j.max_attempts,
+        SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, \(unescaped: shownState) AS state, j.priority,
+               j.attempts, j.max_attempts,
                j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_owner, j.lease_expires_at,
                j.errors::text AS errors_json, \(unescaped: JobParameters.columnList(alias: "j")),
                r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,

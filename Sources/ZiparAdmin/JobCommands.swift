@@ -8,7 +8,7 @@ import JobStore
 struct FilterOptions: ParsableArguments {
     @Option(help: "Only this queue.") var queue: String?
     @Option(help: "Only jobs whose label starts with this.") var label: String?
-    @Option(help: "Only jobs in these states (repeat): queued, running, done, failed, cancelled.") var state: [JobState] = []
+    @Option(help: "Only jobs in these states (repeat): scheduled (queued, not due yet), queued (due), running, done, failed, cancelled.") var state: [JobState] = []
     @Option(help: "Only jobs of this model.") var model: String?
     @Option(help: "Only jobs created within this age: 30s, 15m, 12h, 7d.") var since: DurationArgument?
 
@@ -112,20 +112,58 @@ struct Show: AsyncParsableCommand, AdminCommand {
     }
 }
 
-/// Prints each id's outcome; exits 1 when nothing changed.
-func report(_ outcomes: [IDOutcome], json: Bool, verb: String) throws {
-    if json { try printJSON(outcomes) } else {
+/// What `retry` and `cancel` print with `--json`, by ids and by `--failed` alike: how many jobs changed,
+/// how many exist but were left as they were, how many ids name no job, and each id's outcome.
+struct ChangeReport: Encodable {
+    /// `requeued` or `cancelled`.
+    var action: String
+    var changed: Int
+    var unchanged: Int
+    var unknown: Int
+    var jobs: [IDOutcome]
+
+    init(action: String, _ outcomes: [IDOutcome]) {
+        self.action = action
+        changed = outcomes.filter(\.changed).count
+        unknown = outcomes.filter { !$0.found }.count
+        unchanged = outcomes.count - changed - unknown
+        jobs = outcomes
+    }
+
+    /// Why nothing changed, counted by reason ("1 already final, 1 unknown").
+    func nothingChanged(unchangedAs reason: String, whenEmpty: String) -> String {
+        var parts: [String] = []
+        if unchanged > 0 { parts.append("\(unchanged) \(reason)") }
+        if unknown > 0 { parts.append("\(unknown) unknown") }
+        return "nothing \(action): " + (parts.isEmpty ? whenEmpty : parts.joined(separator: ", "))
+    }
+}
+
+/// Prints each id's outcome (one line each, or one `ChangeReport` with `--json`). Exit 1 when nothing
+/// changed: the error line names each reason; with `--json` the report alone is the JSON document (it says
+/// `"changed": 0`), so stdout stays one document.
+func report(_ outcomes: [IDOutcome], json: Bool, action: String, unchangedAs reason: String,
+            whenEmpty: String = "no job matched") throws {
+    let r = ChangeReport(action: action, outcomes)
+    if json { try printJSON(r) } else {
         for o in outcomes { print("\(o.id)  \(o.outcome)") }
     }
-    let changed = outcomes.filter(\.changed).count
-    if changed == 0 { throw CLIError("nothing \(verb): no job matched") }
-    if !json { say("\(verb) \(changed) of \(outcomes.count) job(s)") }
+    if r.changed == 0 {
+        let why = r.nothingChanged(unchangedAs: reason, whenEmpty: whenEmpty)
+        if json { sayError(why); throw ExitStatus.failure.code }
+        throw CLIError(why)
+    }
+    if !json { say("\(action) \(r.changed) of \(outcomes.count) job(s)" + (r.unknown > 0 ? "; \(r.unknown) unknown" : "")) }
 }
 
 struct Retry: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
         abstract: "Puts failed or cancelled jobs back in their queue with fresh attempts.",
-        discussion: "Prints each id's outcome (requeued, not found, or its state); exit 1 when none was requeued.")
+        discussion: """
+            Prints each id's outcome (requeued, unknown, or its state); --json prints one object either way: \
+            {"action": "requeued", "changed": N, "unchanged": N, "unknown": N, "jobs": [{"id", "outcome", "changed"}]}. \
+            Exit 1 when none was requeued.
+            """)
     @Flag(help: "Retry every failed job (of --queue if given).") var failed = false
     @Option(help: "With --failed: only this queue.") var queue: String?
     @Argument(help: "Job ids.") var ids: [JobID] = []
@@ -135,25 +173,29 @@ struct Retry: AsyncParsableCommand, AdminCommand {
     }
     func run() async throws {
         let (uuids, failed, queue) = (ids.map(\.uuid), self.failed, self.queue)
-        if failed {
-            let n = try await withDatabase { try await $0.retryFailed(queue: queue) }
-            if common.json { try printJSON(["requeued": n]) } else { print("requeued \(n) job(s)") }
-            if n == 0 { throw CLIError("nothing requeued: no failed job") }
-            return
+        let outcomes = try await withDatabase { store in
+            failed ? try await store.retryAllFailed(queue: queue) : try await store.retry(ids: uuids)
         }
-        try report(try await withDatabase { try await $0.retry(ids: uuids) }, json: common.json, verb: "requeued")
+        try report(outcomes, json: common.json, action: IDOutcome.requeued, unchangedAs: "not failed or cancelled",
+                   whenEmpty: "no failed job")
     }
 }
 
 struct Cancel: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cancels queued or running jobs (a running job's worker loses its lease and drops it).",
-        discussion: "Prints each id's outcome (cancelled, not found, or its state); exit 1 when none was cancelled.")
+        abstract: "Cancels scheduled, queued or running jobs (a running job's worker loses its lease and drops it).",
+        discussion: """
+            Prints each id's outcome: cancelled, already final (done, failed or cancelled), or unknown (no such \
+            job). --json prints one object: {"action": "cancelled", "changed": N, "unchanged": N, "unknown": N, \
+            "jobs": [...]}. Exit 0 when at least one job was cancelled, 1 when none was (the error line counts \
+            each reason).
+            """)
     @Argument(help: "Job ids.") var ids: [JobID]
     @OptionGroup var common: Common
     func run() async throws {
         let uuids = ids.map(\.uuid)
-        try report(try await withDatabase { try await $0.cancel(ids: uuids) }, json: common.json, verb: "cancelled")
+        try report(try await withDatabase { try await $0.cancel(ids: uuids) }, json: common.json,
+                   action: IDOutcome.cancelled, unchangedAs: "already final")
     }
 }
 
@@ -176,16 +218,25 @@ struct Purge: AsyncParsableCommand, AdminCommand {
         for (_, s) in removed { byState[s, default: 0] += 1 }
         let summary = JobState.allCases.compactMap { s in byState[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")
         if common.json {
-            try printJSON(PurgeReport(dryRun: dry, purged: removed.count, byState: byState, ids: removed.map { $0.0.text }))
+            try printJSON(PurgeReport(dryRun: dry, count: removed.count, byState: byState, ids: removed.map { $0.0.text }))
             return
         }
         print("\(dry ? "would purge" : "purged") \(removed.count) job(s)" + (summary.isEmpty ? "" : " (\(summary))"))
     }
 }
 
+/// `purge --json`: `purged` counts what was deleted; a dry run deletes nothing, so it says `wouldPurge`
+/// instead (never `purged`), and `dryRun: true`.
 struct PurgeReport: Encodable {
     var dryRun: Bool
-    var purged: Int
+    var purged: Int?
+    var wouldPurge: Int?
     var byState: [JobState: Int]
     var ids: [String]
+
+    init(dryRun: Bool, count: Int, byState: [JobState: Int], ids: [String]) {
+        self.dryRun = dryRun
+        if dryRun { wouldPurge = count } else { purged = count }
+        self.byState = byState; self.ids = ids
+    }
 }

@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand, AdminCommand {
         let db: DatabaseConfig
         do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("\(error)") }
         for w in db.warnings { say("\(toolName): warning: \(w)") }
-        do { try await db.checkConnection() } catch { throw CLIError("database \(db): \(describeError(error))") }
+        do { try await db.checkConnection() } catch { throw CLIError("database: \(describeError(error))") }
         let logger = Logger(label: "zipar.dashboard")
         let store = try JobStore(config: db, logger: Logger(label: "zipar.db"))
         let address = ListenAddress(bind)!

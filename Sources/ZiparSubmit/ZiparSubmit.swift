@@ -83,7 +83,21 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Validate only; insert nothing.")
     var dryRun = false
 
+    @Option(name: .customLong("on-conflict"), help: "A line whose label a job of the queue already has: fail (nothing is inserted; the error names the file and line) or skip (that line is left out, the rest inserted, the summary counts the skipped).")
+    var onConflict: LabelConflict = .fail
+
+    @Option(name: .customLong("warn-no-worker-after"), help: "With --wait: warn once on stderr when, after this long, no live worker serves a queue and model the jobs wait in (30s, 2m; they keep waiting).")
+    var warnNoWorkerAfter = DurationArgument(argument: "30s")!
+
     @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        // A re-run under the same key already passes over its own labels; skipping other lines as well would
+        // make the re-run a different submission (fewer jobs than the key recorded).
+        if onConflict == .skip && idempotencyKey != nil {
+            throw ValidationError("--on-conflict skip cannot be combined with --idempotency-key")
+        }
+    }
 
     func run() async throws {
         let spec: ModelSpec
@@ -122,22 +136,27 @@ struct ZiparSubmit: AsyncParsableCommand {
             }
             return
         }
-        let (key, json, wait, create) = (idempotencyKey, self.json, self.wait, createQueue)
+        let (key, json, wait, create, conflict) = (idempotencyKey, self.json, self.wait, createQueue, onConflict)
+        let (source, warnAfter) = (file == "-" ? "stdin" : file, warnNoWorkerAfter.seconds)
         let status: ExitStatus = try await withDatabase { store in
             try await store.checkSchema()
             let outcome: SubmitOutcome
-            do { outcome = try await store.submit(jobs, idempotencyKey: key, createQueues: create) } catch let e as SubmitError {
-                throw CLIError("\(e); nothing submitted")
+            do {
+                outcome = try await store.submit(jobs, idempotencyKey: key, createQueues: create, onConflict: conflict)
+            } catch let e as SubmitError {
+                // A refusal about one line (a taken label) names the file too, as parse errors do.
+                throw CLIError((e.line != nil ? "\(source): " : "") + "\(e); nothing submitted")
             }
             var report = SubmitReport(queue: jobs.first?.queue ?? "", valid: jobs.count, ids: outcome.ids.map(\.text),
-                                      inserted: outcome.inserted)
+                                      inserted: outcome.inserted, skipped: outcome.skipped)
             if !json {
                 for id in outcome.ids { print(id.text) }
-                say("submitted \(outcome.inserted) new job(s) of \(outcome.ids.count) to queue \(report.queue)")
+                say("submitted \(outcome.inserted) new job(s) of \(outcome.ids.count) to queue \(report.queue)"
+                    + (outcome.skipped > 0 ? "; skipped \(outcome.skipped) whose label was taken" : ""))
             }
             var status = ExitStatus.ok
             if wait {
-                let summary = try await waitForJobs(store: store, ids: outcome.ids)
+                let summary = try await waitForJobs(store: store, ids: outcome.ids, warnNoWorkerAfter: warnAfter)
                 report.summary = summary
                 status = summary.failed.isEmpty ? .ok : .jobsFailed
                 if !json { printSummary(summary) }
@@ -156,6 +175,8 @@ struct SubmitReport: Encodable {
     var valid: Int
     var ids: [String]
     var inserted: Int
+    /// Lines left out because their label was taken (`--on-conflict skip`).
+    var skipped = 0
     var summary: WaitSummary?
 }
 
@@ -181,16 +202,21 @@ func printSummary(_ s: WaitSummary) {
 }
 
 extension PromptFormat: ExpressibleByArgument {}
+extension LabelConflict: ExpressibleByArgument {}
 
 extension ZiparSubmit: LogConfigurable { var logOptions: LogOptions { log } }
 
 /// A progress bar on stderr until every job is done, failed or cancelled; then the summary. Listens for
 /// the completion events (NOTIFY zipar_job_events) instead of polling; a slow poll every 5 s is the safety
-/// net for a lost connection or a database older than the events.
-func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {
+/// net for a lost connection or a database older than the events. After `warnNoWorkerAfter` seconds it
+/// warns once per queue and model whose queued jobs no live worker serves (else it would wait silently
+/// forever for a worker nobody started), and keeps waiting.
+func waitForJobs(store: JobStore, ids: [UUID], warnNoWorkerAfter: Double = 30) async throws -> WaitSummary {
     let started = Date()
     var progress = Progress(total: ids.count, label: "jobs", every: max(1, ids.count / 20))
     var shown = 0
+    var warned = Set<String>()
+    var lastWorkerCheck = Date.distantPast
     let wakeups = Wakeups()
     let listener = Task {
         while !Task.isCancelled {
@@ -220,6 +246,16 @@ func waitForJobs(store: JobStore, ids: [UUID]) async throws -> WaitSummary {
                                wallSeconds: Date().timeIntervalSince(started), meanLatencyMs: meanMs, maxLatencyMs: maxMs,
                                passes: passes, ntpPasses: ntp, failed: failures)
         }
-        await wakeups.wait(since: generation, seconds: 5)
+        let waited = Date().timeIntervalSince(started)
+        // At most every 5 s: completion events of a busy submission must not each cost a query.
+        if waited >= warnNoWorkerAfter && Date().timeIntervalSince(lastWorkerCheck) >= 5 {
+            lastWorkerCheck = Date()
+            for u in try await store.unservedJobs(ids: ids) where warned.insert("\(u.queue)\u{0}\(u.model)").inserted {
+                say("\(toolName): warning: no live worker serves queue \(u.queue) model \(u.model) (\(u.queued) job(s) waiting); still waiting")
+            }
+        }
+        // Wake in time for the check above, not only at the 5 s safety poll.
+        let untilCheck = waited < warnNoWorkerAfter ? warnNoWorkerAfter - waited : 5
+        await wakeups.wait(since: generation, seconds: max(0.05, min(5, untilCheck)))
     }
 }

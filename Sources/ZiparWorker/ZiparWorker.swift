@@ -98,7 +98,7 @@ struct ZiparWorker: AsyncParsableCommand {
         for w in db.warnings { logger.warning("\(w)") }
         // Retrying cannot fix a wrong password, a missing database or a bad certificate: exit 1 at once.
         do { try await db.checkConnection() } catch let e as DatabaseConnectionError where e.isPermanent {
-            throw CLIError("database \(db): \(e)")
+            throw CLIError("database: \(e)")
         } catch {
             logger.warning("database not reachable yet (retrying)", metadata: ["error": "\(describeError(error))"])
         }

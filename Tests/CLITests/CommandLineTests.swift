@@ -25,12 +25,14 @@ enum Tool {
     }
 
     /// Runs `tool` to completion; stdout and stderr go through files so neither pipe can fill up.
-    static func run(_ tool: String, _ args: [String], database: String? = nil, cwd: String? = nil) throws -> Run {
+    static func run(_ tool: String, _ args: [String], database: String? = nil, cwd: String? = nil,
+                    environment: [String: String] = [:]) throws -> Run {
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(tool)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         if let database { env["PGDATABASE"] = database; env["DATABASE_URL"] = nil }
+        env.merge(environment) { $1 }
         p.environment = env
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
@@ -160,7 +162,8 @@ enum Tool {
 
             // Cancel says what happened to each id, and fails when nothing was cancelled.
             let cancel = try Tool.run("zipar-admin", ["cancel", ids[0], UUID().uuidString], database: db)
-            #expect(cancel.status == 1 && cancel.out.contains("is already done") && cancel.out.contains("not found"))
+            #expect(cancel.status == 1 && cancel.out.contains("already final (done)") && cancel.out.contains("unknown"))
+            #expect(cancel.err.contains("nothing cancelled: 1 already final, 1 unknown"), "\(cancel.err)")
 
             // Nothing exported yet: purge keeps every result.
             let kept = try Tool.run("zipar-admin", ["purge", "--older-than", "0s", "--json"], database: db)

@@ -84,7 +84,7 @@ import TestSupport
             try await store.complete(done, output: tinyOutput, worker: "w")
             let ghost = UUID()
             let out = try await store.cancel(ids: [ids[0], ids[1], ghost])
-            #expect(out.map(\.outcome) == ["is already done", "cancelled", "not found"])
+            #expect(out.map(\.outcome) == ["already final (done)", "cancelled", "unknown"])
             #expect(out.map(\.changed) == [false, true, false])
             let back = try await store.retry(ids: [ids[1], ids[0]])
             #expect(back.map(\.outcome) == ["requeued", "is done, not failed or cancelled"])
