@@ -55,16 +55,16 @@ logdir="$(mktemp -d /tmp/zipar-soak.XXXXXX)"
 echo "soak: $jobs jobs, $workers workers, model $model${simulate:+ (simulated decoding)}, logs in $logdir" >&2
 
 # Prompt files cycling classes, every policy, CFG on every third job, one label per job; a fifth of the
-# jobs are text prompts when the text model is there (sjd and zipar-sjd are for the raster layout only).
+# jobs are text prompts when the text model is there (every policy runs on its end-of-row layout too).
 policies=(ntp zipar:4 zipar:8 official:8 adaptive:4 sjd:8 zipar-sjd:4,4)
-text_policies=(ntp zipar:4 official:8 adaptive:4)
+text_policies=(ntp zipar:4 official:8 adaptive:4 sjd:8 zipar-sjd:4,4)
 text_prompts_=("a dark ankle boot" "a light summer dress" "a striped shirt" "a leather bag")
 prompts="$logdir/prompts.txt"; text_file="$logdir/text-prompts.txt"
 : > "$prompts"; : > "$text_file"
 for ((i = 0; i < jobs; i++)); do
     cfg=""; (( i % 3 == 0 )) && cfg=" cfg=3"
     if [[ -n "$text_model" ]] && (( i % 5 == 4 )); then
-        echo "prompt=\"${text_prompts_[$((i % 4))]}\" policy=${text_policies[$((i % 4))]} seed=$i$cfg label=soak-$i" >> "$text_file"
+        echo "prompt=\"${text_prompts_[$((i % 4))]}\" policy=${text_policies[$((i % ${#text_policies[@]}))]} seed=$i$cfg label=soak-$i" >> "$text_file"
     else
         echo "$((i % 10)) policy=${policies[$((i % 7))]} seed=$i$cfg label=soak-$i" >> "$prompts"
     fi

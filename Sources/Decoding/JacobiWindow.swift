@@ -8,6 +8,8 @@ import Model
 /// predicting `n` has a final input, so `n` comes out exact (its draft verified, or sampled when it has none);
 /// every later query has the draft of the token before it as input. Verification runs left to right; after
 /// the first rejection the rest of the window is re-drafted from the distributions this pass gave it.
+/// On the end-of-row layout the window covers image tokens only: the query predicting a row's first token
+/// feeds the known end-of-row token, and the row's last token, when a draft, gets a write of its own.
 struct JacobiState {
     struct Draft: Sendable, Equatable {
         var token: Int
@@ -82,20 +84,35 @@ extension RequestDecoder {
             let width = j.latest[lane] == nil ? 1 : end - next
             let start = out.count
             for t in next..<(next + width) {
-                let position = clsTokenNum + t - 1
+                // The input of the query predicting t: the value of token t - 1, final at the window's head,
+                // else its pending draft, else a fresh draft drawn now.
+                let value: Int, fresh: Bool
                 if t == next {
-                    // The exact head of the window: its input is final, or the row above's placeholder.
-                    if t % W == 0 {
+                    if t % W == 0 && !layout.hasEndOfRow {
+                        // The exact head of a row: its input is the row above's last slot, real or placeholder.
                         let (input, isPlaceholder) = lastSlotInput(ofRow: t / W - 1)
-                        out.append(query(position, input, .jacobi(token: t, freshDraft: false), placeholder: isPlaceholder))
-                    } else {
-                        out.append(query(position, .token(tokens[t - 1]), .jacobi(token: t, freshDraft: false)))
+                        out.append(query(clsTokenNum + t - 1, input, .jacobi(token: t, freshDraft: false), placeholder: isPlaceholder))
+                        continue
                     }
+                    (value, fresh) = (t % W == 0 ? -1 : tokens[t - 1], false)
                 } else if let d = j.drafts[t - 1] {
-                    out.append(query(position, .token(d.token), .jacobi(token: t, freshDraft: false)))
+                    (value, fresh) = (d.token, false)
                 } else {
-                    let x = freshDraft(token: t - 1, lane: lane)
-                    out.append(query(position, .token(x), .jacobi(token: t, freshDraft: true)))
+                    (value, fresh) = (freshDraft(token: t - 1, lane: lane), true)
+                }
+                if t % W == 0, let eol = layout.endOfRow?.token, let eolPosition = layout.endOfRowPosition(row: t / W - 1) {
+                    // End-of-row layout: the token before x(i,0) is EOL(i-1), known, so that query feeds it as
+                    // it is. Inside a window the row's last token is a draft: it gets a logits-less write of its
+                    // own at its slot, in this pass, before the EOL query reads it. (At the head it is final,
+                    // and written by the `.feed` the decoder plans for every finished row's last token.)
+                    if value >= 0 {
+                        out.append(query(layout.position(ofToken: t - 1), .token(layout.vocabularyID(code: value)),
+                                         .draftFeed(token: t - 1, freshDraft: fresh)))
+                    }
+                    out.append(query(eolPosition, .token(eol), .jacobi(token: t, freshDraft: false)))
+                } else {
+                    out.append(query(layout.position(ofToken: t - 1), .token(layout.vocabularyID(code: value)),
+                                     .jacobi(token: t, freshDraft: fresh)))
                 }
             }
             let hidden = draftSlots(above: lane)
@@ -105,13 +122,15 @@ extension RequestDecoder {
     }
 
     /// Under zipar-sjd, the slots of the rows above row `i` past their final tokens (their last slot excepted,
-    /// which holds the placeholder): they may hold drafts, being verified in this very pass or rejected in an
-    /// earlier one, and a token must see only final tokens of other rows. Empty for sjd (one lane).
+    /// which holds the placeholder on LlamaGen's layout; on the end-of-row layout a row's last token is only
+    /// ever written final and its end-of-row token is known, so neither holds a guess): they may hold drafts,
+    /// being verified in this very pass or rejected in an earlier one, and a token must see only final tokens
+    /// of other rows. Empty for sjd (one lane).
     func draftSlots(above i: Int) -> [Range<Int>] {
         guard jacobi?.rowLanes == true else { return [] }
         var out: [Range<Int>] = []
         for r in 0..<i where rowCount[r] < grid - 1 {
-            out.append((clsTokenNum + r * grid + rowCount[r])..<(clsTokenNum + r * grid + grid - 1))
+            out.append(layout.position(row: r, column: rowCount[r])..<layout.position(row: r, column: grid - 1))
         }
         return out
     }
@@ -125,10 +144,16 @@ extension RequestDecoder {
         }
         // Fresh drafts first: they were drawn by plan() from the proposals as they stood before this pass.
         for (pq, _) in windowed {
-            guard case .jacobi(let t, true) = pq.action, let x = pq.input.tokenValue,
-                  let proposal = j.latest[jacobiLane(of: t)] else { continue }
-            j.drafts[t - 1] = JacobiState.Draft(token: x, proposal: proposal)
-            j.attempts[t - 1, default: 0] += 1
+            let drafted: Int   // the token the query's input is a fresh draft of
+            switch pq.action {
+            case .jacobi(let t, true): drafted = t - 1
+            case .draftFeed(let t, true): drafted = t
+            default: continue
+            }
+            guard let id = pq.input.tokenValue, let x = layout.code(vocabularyID: id),
+                  let proposal = j.latest[jacobiLane(of: drafted + 1)] else { continue }
+            j.drafts[drafted] = JacobiState.Draft(token: x, proposal: proposal)
+            j.attempts[drafted, default: 0] += 1
             stats.drafts += 1
         }
         var lane = -1
@@ -162,6 +187,13 @@ extension RequestDecoder {
                 stats.drafts += 1
             }
             j.latest[lane] = probs
+        }
+        // A row's last token whose draft this pass wrote and then accepted already holds its final value:
+        // the `.feed` that finalize() planned for it would only write the same K/V again.
+        for (pq, _) in windowed {
+            guard case .draftFeed(let t, _) = pq.action, tokens[t] >= 0,
+                  pq.input.tokenValue == layout.vocabularyID(code: tokens[t]) else { continue }
+            unfedRowEnds.remove(t / W)
         }
         jacobi = j
     }

@@ -22,6 +22,10 @@ public struct PlannedQuery: Sendable, Equatable {
         /// token before it is final, re-draft it otherwise. `freshDraft`: the input is a new draft of
         /// `token - 1`, drawn by `plan()` from its window's latest distribution (JacobiWindow.swift).
         case jacobi(token: Int, freshDraft: Bool)
+        /// Speculative Jacobi on the end-of-row layout: write the draft of token `token`, the last of its row,
+        /// at its slot; no logits. The window's next query sits on the end-of-row token after it (known, fed
+        /// as it is), so the draft needs a query of its own. `freshDraft` as for `.jacobi`, for `token` itself.
+        case draftFeed(token: Int, freshDraft: Bool)
     }
 
     /// Which sequences run the query: `.both` is the conditional one plus, when `guided`, its
@@ -47,7 +51,7 @@ public struct PlannedQuery: Sendable, Equatable {
 
     public var wantsLogits: Bool {
         switch action {
-        case .prefix, .rewrite, .feed: return false
+        case .prefix, .rewrite, .feed, .draftFeed: return false
         default: return true
         }
     }
@@ -73,7 +77,8 @@ public struct PlannedQuery: Sendable, Equatable {
 /// - adaptive:SMIN drafts x(i,0) at window SMIN and re-predicts it in every later pass with one more token of
 ///   row i-1 in context, accepting by speculative sampling; row i continues only once its first token is final;
 /// - sjd:K and zipar-sjd:S,K run a Jacobi window of up to K tokens per lane (the whole raster for sjd, each row
-///   for zipar-sjd, cut where the row above allows): JacobiWindow.swift.
+///   for zipar-sjd, cut where the row above allows): JacobiWindow.swift. On the end-of-row layout a window covers
+///   image tokens only: the end-of-row token is fed as it is, never drafted, sampled or verified.
 public final class RequestDecoder {
     public struct Draft: Sendable, Equatable {
         public var token: Int
@@ -283,6 +288,7 @@ public final class RequestDecoder {
                 if prefixNext == clsTokenNum { prefilled = true }
             }
             if case .feed(let t) = pq.action { unfedRowEnds.remove(t / W) }
+            if case .draftFeed = pq.action { windowed.append((pq, [])) }   // records the draft it wrote
             guard pq.wantsLogits, let full = cond[k] else { continue }
             // Inside the grid only image ids may be drawn: the sampler sees their logits alone, indexed by code.
             let c = layout.imageLogits(full)
@@ -291,7 +297,7 @@ public final class RequestDecoder {
             else { logits = c }
             let probs = Sampler.probabilities(logits: logits, params: sp)
             switch pq.action {
-            case .prefix, .rewrite, .feed:
+            case .prefix, .rewrite, .feed, .draftFeed:
                 break
             case .jacobi:
                 windowed.append((pq, probs))

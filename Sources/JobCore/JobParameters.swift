@@ -69,10 +69,6 @@ public struct JobParameters: Sendable, Equatable {
             throw ParameterError(field: "class", message: "\(classLabel) is out of range 0..<\(model.numClasses)")
         }
         if model.endOfRowLayout {
-            if policy.jacobiWindow != nil {
-                throw ParameterError(field: "policy", message: "\(policyText) is not available for text models "
-                                     + "(end-of-row layout); use ntp, zipar:S, adaptive:SMIN or official:S")
-            }
             // The authors' Lumina-mGPT loop: its window S counts the end-of-row token before a row, so S - 1
             // image tokens above.
             if case .official(let s) = policy, s < 2 {

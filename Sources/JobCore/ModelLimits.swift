@@ -10,7 +10,7 @@ public struct ModelLimits: Sendable, Equatable {
     /// Image sides in tokens the model draws besides its native `grid` (nil = only the native grid).
     public var sizes: [Int]? = nil
     /// The sequence carries an end-of-row token after each image row (Emu3, Chameleon / Lumina-mGPT): the
-    /// official schedule's window counts that token, and the Jacobi policies are not offered.
+    /// official schedule's window counts that token, and a Jacobi window feeds it instead of drafting it.
     public var endOfRowLayout = false
     public init(grid: Int, numClasses: Int, supportsGuidance: Bool) {
         self.grid = grid; self.numClasses = numClasses; self.supportsGuidance = supportsGuidance

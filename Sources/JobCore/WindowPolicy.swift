@@ -15,7 +15,8 @@ public enum WindowPolicy: Sendable, Hashable, CustomStringConvertible {
     /// sampling as the row above grows.
     case adaptive(minWindow: Int)
     /// Speculative Jacobi decoding in raster order: a window of `jacobiWindow` tokens per pass, the first
-    /// exact, the rest drafts verified by speculative sampling. `sjd:1` is `ntp`.
+    /// exact, the rest drafts verified by speculative sampling. `sjd:1` is `ntp`. On the end-of-row layout
+    /// (text models) the window counts image tokens only: each end-of-row token is fed, never drafted.
     case sjd(jacobiWindow: Int)
     /// ZipAR's fixed window across rows, and inside each running row a Jacobi window of up to `jacobiWindow`
     /// tokens. `zipar-sjd:S,1` is `zipar:S`.

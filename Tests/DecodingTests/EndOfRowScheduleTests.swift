@@ -141,8 +141,8 @@ struct LuminaFixture: Decodable {
         for i in 0..<5 { #expect(fed[layout.endOfRowPosition(row: i)!] == (i < 4 ? ToyTextEngine.eol : nil)) }
     }
 
-    @Test func officialWindowOneAndSpeculativePoliciesAreRefused() throws {
-        for bad in ["official:1", "sjd:2", "zipar-sjd:2,2", "official:8"] {
+    @Test func officialWindowOneAndOversizedWindowsAreRefused() throws {
+        for bad in ["official:1", "official:8", "sjd:17", "zipar-sjd:7,2"] {
             #expect(throws: ParameterError.self, "\(bad)") { try run(grid: 6, bad) }
         }
         #expect(throws: ParameterError.self) { try run(grid: 6, "zipar:7") }

@@ -6,7 +6,8 @@ import JobCore
 /// Issue 21, item 4: submit validates a job against `ModelLimits.textModel` / `.classModel` (what
 /// `zipar-submit` and the API see of a model folder); the decoder validates it against the loaded model
 /// and its layout. Both must agree on every policy, window and guidance setting, so nothing is inserted
-/// that the worker then fails for good (`"coat" policy=sjd:8` on a text model used to be).
+/// that the worker then fails for good (`"coat" policy=sjd:8` on a text model used to be, when submit took it
+/// and the decoder refused it; both take it since the end-of-row layout runs the Jacobi policies, issue #25).
 @Suite struct SubmitDecoderAgreementTests {
     static let policies: [String] = {
         var out = ["ntp"]
@@ -29,9 +30,17 @@ import JobCore
             }
         }
         #expect(accepted > 0)
-        // The case the probe found.
-        let sjd = try TextBundleFixture.request("sjd", prompt: "coat", policy: "sjd:8")
-        #expect(throws: ParameterError.self) { try sjd.parameters.validate(for: submitLimits) }
+        // The case the probe found, and the speculative policies now taken on both sides up to K = 16.
+        for k in [1, 2, 4, 8, 16] {
+            for policy in ["sjd:\(k)", "zipar-sjd:4,\(k)"] {
+                let r = try TextBundleFixture.request("sjd", prompt: "coat", policy: policy, cfg: 3)
+                #expect(throws: Never.self, "\(policy)") { try r.parameters.validate(for: submitLimits) }
+                #expect(throws: Never.self, "\(policy)") { _ = try RequestDecoder(request: r, setup: try engine.setup(for: r)) }
+            }
+        }
+        let tooWide = try TextBundleFixture.request("sjd", prompt: "coat", policy: "sjd:17")
+        #expect(throws: ParameterError.self) { try tooWide.parameters.validate(for: submitLimits) }
+        #expect(throws: ParameterError.self) { _ = try engine.setup(for: tooWide) }
     }
 }
 

@@ -159,6 +159,6 @@ final class MixedEngine: ImageTokenEngine {
         #expect(throws: ParameterError.self) { try s.add(noPrompt) }
         let long = String(repeating: "boot ", count: 300)
         #expect(throws: ParameterError.self) { try s.add(try TextBundleFixture.request("y", prompt: long)) }
-        #expect(throws: ParameterError.self) { try s.add(try TextBundleFixture.request("z", prompt: "a bag", policy: "sjd:2")) }
+        #expect(throws: ParameterError.self) { try s.add(try TextBundleFixture.request("z", prompt: "a bag", policy: "sjd:17")) }
     }
 }
