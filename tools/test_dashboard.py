@@ -143,10 +143,13 @@ def test_queues_page_shows_the_counts(service, browser):
     from selenium.webdriver.common.by import By
 
     browser.get(service["base"] + "/queues")
-    rows = {r.find_elements(By.TAG_NAME, "td")[0].text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
+    # Columns by their header, so a new state column (scheduled) does not shift what is checked.
+    headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#queues thead th")]
+    rows = {r.find_elements(By.TAG_NAME, "td")[0].text: dict(zip(headers, [c.text for c in r.find_elements(By.TAG_NAME, "td")]))
             for r in browser.find_elements(By.CSS_SELECTOR, "#queues tbody tr")}
-    assert rows["demo"][3] == "4"          # done
-    assert rows["demo"][1] == "0"          # queued
+    assert rows["demo"]["done"] == "4"
+    assert rows["demo"]["queued"] == "0"
+    assert rows["demo"]["scheduled"] == "0"
     assert "saved" in browser.find_element(By.TAG_NAME, "main").text
 
 
