@@ -38,15 +38,16 @@ scripts/check-links.sh "$(swift build --show-bin-path)"
 
 swift test --skip-build
 
-# The shutdown bounds are wall-clock measurements: run alone, so the main run's compute-heavy suites
-# (which share the two cooperative threads of a 2-core machine) cannot delay the worker's timers.
-echo "==> shutdown bounds (timing, alone)"
-ZIPAR_TIMING_TESTS=1 swift test --skip-build --filter 'ShutdownBoundTests'
+# The shutdown and connect bounds are wall-clock measurements: run alone, so the main run's compute-heavy
+# suites (which share the two cooperative threads of a 2-core machine) cannot delay the timers.
+echo "==> shutdown and connect bounds (timing, alone)"
+ZIPAR_TIMING_TESTS=1 swift test --skip-build --filter 'ShutdownBoundTests|DatabaseConnectionTests'
 
-# The real-model batch-independence tests decode for minutes; alone, so their compute does not starve
-# the timing-sensitive worker tests of the main run (ZIPAR_SLOW_TESTS enables them).
-echo "==> batch independence on the real model (alone vs busy batches vs restarts)"
-ZIPAR_SLOW_TESTS=1 swift test --skip-build --filter 'BatchIndependenceTests'
+# The real-model batch-independence tests decode for minutes, the exact-distribution checks of the Jacobi
+# policies tens of thousands of times; alone, so their compute does not starve the timing-sensitive tests of
+# the main run (ZIPAR_SLOW_TESTS enables them).
+echo "==> batch independence on the real model, exact Jacobi distributions on the end-of-row layout (slow, alone)"
+ZIPAR_SLOW_TESTS=1 swift test --skip-build --filter 'BatchIndependenceTests|EndOfRowSJDExactnessTests'
 
 # On an AVX-512 machine the kernels and every parity fixture run again capped at AVX2 (ZK_ISA=avx2), so
 # both instruction sets' code paths are checked wherever CI runs (an AVX2-only machine ran them above).

@@ -6,7 +6,9 @@ import Model
 
 /// Speculative Jacobi decoding on the end-of-row layout (issue #25): the window covers image tokens only and
 /// every end-of-row token is fed, never drafted, sampled or verified (docs/decoding.md, "At a row's end").
-@Suite struct EndOfRowSJDExactnessTests {
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["ZIPAR_SLOW_TESTS"] == "1",
+                "tens of thousands of decodes: scripts/test.sh runs them on their own, so they cannot starve the timing-sensitive suites"))
+struct EndOfRowSJDExactnessTests {
     /// The driver's teacher forcing gives ntp's exact probabilities, so it can serve as the oracle below.
     @Test func forcingGivesTheExactNTPProbability() throws {
         let toy = EndOfRowToyModel(grid: 2, codebook: 3)
