@@ -10,12 +10,22 @@ public enum ModelKind: String, Sendable {
 
     /// Reads `directory/config.json`; throws when it is missing or not JSON.
     public static func of(directory: String) throws -> ModelKind {
-        let path = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
+        ModelKind(config: try configObject(directory: directory).values)
+    }
+
+    /// The rule itself, on a parsed config.json.
+    public init(config top: [String: Any]) {
+        self = top["model_type"] == nil ? .llamaGen : .text
+    }
+
+    /// `directory/config.json` as a JSON object, and its path (for errors).
+    static func configObject(directory: String) throws -> (values: [String: Any], path: String) {
+        let path = URL(fileURLWithPath: directory).standardizedFileURL.appendingPathComponent("config.json").path
         guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.missingFile(path) }
         guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelError.badConfig(field: "(file)", reason: "\(path) is not a JSON object")
         }
-        return top["model_type"] == nil ? .llamaGen : .text
+        return (top, path)
     }
 }
 
@@ -37,16 +47,12 @@ public struct ModelFolderIdentity: Sendable, Equatable {
     }
 
     public static func load(directory: String) throws -> ModelFolderIdentity {
-        switch try ModelKind.of(directory: directory) {
-        case .llamaGen:
-            let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
-            return ModelFolderIdentity(kind: .llamaGen, name: config.name, grid: config.gpt.grid,
-                                       limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses))
-        case .text:
-            guard let identity = try TextModelIdentity.load(directory: directory) else {
-                preconditionFailure("ModelKind.of and TextModelIdentity.load disagree on \(directory)")
-            }
+        // TextModelIdentity.load answers nil exactly for the LlamaGen kind (ModelKind's rule).
+        if let identity = try TextModelIdentity.load(directory: directory) {
             return ModelFolderIdentity(kind: .text, name: identity.name, grid: identity.grid, limits: identity.limits)
         }
+        let config = try ModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
+        return ModelFolderIdentity(kind: .llamaGen, name: config.name, grid: config.gpt.grid,
+                                   limits: .classModel(grid: config.gpt.grid, numClasses: config.gpt.numClasses))
     }
 }

@@ -22,10 +22,8 @@ public struct TextModelIdentity: Sendable, Equatable {
     /// zipar does not serve, or when the layout.json is missing or states no square grid.
     public static func load(directory: String) throws -> TextModelIdentity? {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL
-        let configPath = dir.appendingPathComponent("config.json").path
-        guard try ModelKind.of(directory: directory) == .text,
-              let data = FileManager.default.contents(atPath: configPath),
-              let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let type = top["model_type"] else { return nil }
+        let (top, configPath) = try ModelKind.configObject(directory: directory)
+        guard ModelKind(config: top) == .text, let type = top["model_type"] else { return nil }
         guard let family = type as? String, modelTypes.contains(family) else {
             throw ModelError.badConfig(field: "model_type", reason: "\(type) in \(configPath) is not a text-to-image family zipar serves "
                                        + "(\(modelTypes.sorted().joined(separator: ", ")))")
