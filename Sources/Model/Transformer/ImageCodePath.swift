@@ -14,12 +14,7 @@ public struct DenseLayer: Sendable {
     func apply(_ x: FloatBuffer, rows: Int, into y: FloatBuffer, outputRows: Range<Int>? = nil) {
         let selected = outputRows ?? 0..<weight.outFeatures
         weight.apply(x, rows: rows, into: y, outputRows: selected)
-        guard let bias else { return }
-        if selected == 0..<weight.outFeatures {
-            VectorOps.addBias(y, rows: rows, width: selected.count, bias: bias)
-        } else {
-            VectorOps.addBias(y, rows: rows, width: selected.count, bias: FloatBuffer(bias.array(offset: selected.lowerBound, count: selected.count)))
-        }
+        if let bias { VectorOps.addBias(y, rows: rows, width: selected.count, bias: bias, biasOffset: selected.lowerBound) }
     }
 }
 
