@@ -162,12 +162,12 @@ public final class RequestDecoder {
 
     func slot(lastOfRow r: Int) -> Int { clsTokenNum + r * grid + grid - 1 }
 
-    /// The stand-in for x(r, W-1): the last decoded token of row r-1 (row 0 itself for r = 0).
-    func placeholder(forRow r: Int) -> Int {
+    /// The stand-in fed at x(r, W-1): the last decoded token of row r-1 (row 0 itself for r = 0).
+    func placeholderInput(forRow r: Int) -> DecoderQuery.Input {
         let src = r >= 1 ? r - 1 : 0
         let c = rowCount[src]
         precondition(c >= 1, "no decoded token to stand in for x(\(r), \(grid - 1))")
-        return tokens[src * grid + c - 1]
+        return imageInput(src * grid + c - 1)
     }
 
     func guided(position p: Int) -> Bool {
@@ -190,7 +190,7 @@ public final class RequestDecoder {
     /// The input for slot (r, W-1): the real token once row r is complete, else its placeholder.
     func lastSlotInput(ofRow r: Int) -> (input: DecoderQuery.Input, isPlaceholder: Bool) {
         if rowCount[r] == grid { return (imageInput(r * grid + grid - 1), false) }
-        return (.token(layout.vocabularyID(code: placeholder(forRow: r))), true)
+        return (placeholderInput(forRow: r), true)
     }
 
     /// The queries of this request for the next pass. Pure: the state changes only in `apply`.
@@ -234,7 +234,7 @@ public final class RequestDecoder {
                         rows.append(q(s, .token(d.placeholder), .verify(row: i, window: above), placeholder: true))
                     }
                 } else if above >= w {
-                    let ph = DecoderQuery.Input.token(layout.vocabularyID(code: placeholder(forRow: i - 1)))
+                    let ph = placeholderInput(forRow: i - 1)
                     if isAdaptive { rows.append(q(s, ph, .draft(row: i, window: above), placeholder: true)) }
                     else { rows.append(q(s, ph, .decode(token: i * W), placeholder: true)) }
                 }
