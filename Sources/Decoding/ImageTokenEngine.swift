@@ -20,6 +20,17 @@ public struct DecodingSetup: Sendable, Equatable {
         precondition(cond.count <= layout.prefixLength && uncond.count <= layout.prefixLength)
         self.layout = layout; self.cond = cond; self.uncond = uncond; self.limits = limits
     }
+
+    /// A text-conditioned request: its prompts' ids and `layout` (whose prefix is the longer prompt), refused
+    /// naming the field when prompt and image do not fit the engine's `maxPositions`.
+    public static func prompted(_ p: JobParameters, cond: [Int], uncond: [Int], layout: ImageLayout, limits: ModelLimits,
+                                maxPositions: Int) throws -> DecodingSetup {
+        guard layout.length <= maxPositions else {
+            throw ParameterError(field: p.negativePrompt != nil && uncond.count > cond.count ? "negative_prompt" : "prompt",
+                                 message: "\(layout.prefixLength) prompt tokens plus the image make \(layout.length) positions; the engine holds \(maxPositions)")
+        }
+        return DecodingSetup(layout: layout, cond: cond.map { .token($0) }, uncond: uncond.map { .token($0) }, limits: limits)
+    }
 }
 
 /// The engine a `BatchScheduler` drives: one forward pass over a ragged batch of queries from many

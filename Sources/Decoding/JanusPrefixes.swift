@@ -20,11 +20,7 @@ extension JanusBundle: RequestPrefixes {
         let g = generation.grid
         let layout = ImageLayout(rows: g, columns: g, prefixLength: max(cond.count, uncond.count),
                                  imageTokenOffset: firstCodeID, codebookSize: generation.codes)
-        guard layout.length <= maxPositions else {
-            throw ParameterError(field: p.negativePrompt != nil && uncond.count > cond.count ? "negative_prompt" : "prompt",
-                                 message: "\(layout.prefixLength) prompt tokens plus the image make \(layout.length) positions; the engine holds \(maxPositions)")
-        }
-        return DecodingSetup(layout: layout, cond: cond.map { .token($0) }, uncond: uncond.map { .token($0) }, limits: limits)
+        return try .prompted(p, cond: cond, uncond: uncond, layout: layout, limits: limits, maxPositions: maxPositions)
     }
 }
 

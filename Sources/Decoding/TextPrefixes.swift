@@ -20,11 +20,7 @@ extension TextModelBundle: RequestPrefixes {
         let imageLayout = ImageLayout(rows: l.rows, columns: l.columns, prefixLength: max(cond.count, uncond.count),
                                       imageTokenOffset: l.imageOffset, codebookSize: l.codebookSize,
                                       endOfRow: .init(token: l.endOfRow, suffix: l.suffix))
-        guard imageLayout.length <= maxPositions else {
-            throw ParameterError(field: p.negativePrompt != nil && uncond.count > cond.count ? "negative_prompt" : "prompt",
-                                 message: "\(imageLayout.prefixLength) prompt tokens plus the image make \(imageLayout.length) positions; the engine holds \(maxPositions)")
-        }
-        return DecodingSetup(layout: imageLayout, cond: cond.map { .token($0) }, uncond: uncond.map { .token($0) }, limits: limits)
+        return try .prompted(p, cond: cond, uncond: uncond, layout: imageLayout, limits: limits, maxPositions: maxPositions)
     }
 
     /// Positions a sequence needs for a prompt of up to `maxPromptTokens` plus the image.
