@@ -21,8 +21,12 @@ import TestSupport
     @Test func workersDrainQueueExactlyOnce() async throws {
         let queue = InMemoryJobQueue()
         let ids = queue.submit((0..<30).map { job($0 % 10, model: $0 % 2 == 0 ? "m" : "n") } + [job(12, model: "m")])
-        let workers = (0..<3).map { w in
-            Worker(store: queue, options: options("w\(w)"),
+        // No lease may run out here, however busy the machine: a rescued job would record a lost lease first.
+        var o = options("w")
+        o.leaseSeconds = 120
+        let workers = (0..<3).map { w -> Worker in
+            o.id = "w\(w)"
+            return Worker(store: queue, options: o,
                    executors: [FakeExecutor(model: "m", capacity: 3), FakeExecutor(model: "n", capacity: 2, passes: 5)],
                    logger: PG.quiet)
         }
