@@ -1,4 +1,5 @@
-// Shared between conv.c, winograd.c and winograd_avx512.c; not part of the public header.
+// Shared between conv.c, winograd.c and the per-ISA transforms (winograd_avx2.c, winograd_avx512.c,
+// both built from winograd_body.h); not part of the public header.
 #ifndef CKERNELS_WINOGRAD_H
 #define CKERNELS_WINOGRAD_H
 #include <stddef.h>
@@ -19,10 +20,10 @@ typedef struct {
 
 // The transformed input V [positions][in][tp], columns 0 ..< nt, of tiles n0 ..< n0 + nt; and
 // the inverse transform of M [positions][8][tp] (output channels b*8 ..< b*8 + 8) into y, with
-// bias and skip. AVX-512 versions for m = 2 and 4 (winograd_avx512.c).
+// bias and skip, for m = 2 and 4: 16 tiles per zmm vector (winograd_avx512.c) ...
 void zk_wg_input_avx512(const zk_wg_ctx *a, int n0, int nt, float *v);
 void zk_wg_output_avx512(const zk_wg_ctx *a, int n0, int nt, int b, const float *m);
-// The same on 8 tiles per ymm vector (winograd_avx2.c), for the AVX2 level.
+// ... and 8 per ymm vector (winograd_avx2.c).
 void zk_wg_input_avx2(const zk_wg_ctx *a, int n0, int nt, float *v);
 void zk_wg_output_avx2(const zk_wg_ctx *a, int n0, int nt, int b, const float *m);
 #endif
