@@ -22,13 +22,54 @@
 #define ZK_CONV_SLACK 64   // zeros after each padded plane: the last tile reads up to TP + 2 past it
 
 #if defined(__x86_64__)
+// The intrinsics tiles of conv_body.h for 256 and 512 bits (the AVX2 one is the fallback of the
+// assembly tile below).
+#define CLOADU _mm256_loadu_ps
+#define CSTOREU _mm256_storeu_ps
+#define CFMA _mm256_fmadd_ps
+#define CSET1 _mm256_set1_ps
+#define CZERO _mm256_setzero_ps
 #define SFX avx2
 #define TGT __attribute__((target("avx2,fma")))
 #define NO 4
+#define CV __m256
+#define CL 8
+#define CTP ZK_CONV_TP
 #include "conv_body.h"
 #undef SFX
 #undef TGT
 #undef NO
+#undef CV
+#undef CL
+#undef CTP
+#undef CLOADU
+#undef CSTOREU
+#undef CFMA
+#undef CSET1
+#undef CZERO
+#define CLOADU _mm512_loadu_ps
+#define CSTOREU _mm512_storeu_ps
+#define CFMA _mm512_fmadd_ps
+#define CSET1 _mm512_set1_ps
+#define CZERO _mm512_setzero_ps
+#define SFX avx512
+#define TGT __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define NO 8
+#define CV __m512
+#define CL 16
+#define CTP ZK_CONV_TP512
+#include "conv_body.h"
+#undef SFX
+#undef TGT
+#undef NO
+#undef CV
+#undef CL
+#undef CTP
+#undef CLOADU
+#undef CSTOREU
+#undef CFMA
+#undef CSET1
+#undef CZERO
 
 // AVX2 register tile in inline assembly: 4 output channels x 24 positions in ymm0-11, the 3 input
 // vectors of a tap in ymm12-14, the broadcast weight in ymm15. Compilers do not keep the intrinsics
@@ -100,43 +141,6 @@ static void conv_asm1_avx2(const float *x, size_t stride, int channels, const fl
 #define ZK_CONV_ASM 1
 #endif
 
-#define TGT512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
-// AVX-512: 8 output channels x 48 positions in 24 zmm accumulators; per input channel and tap
-// 3 loads and 8 broadcasts for 24 FMAs of 16 lanes (half the instructions per FLOP of ymm code).
-#define ZK_CONV_TILE512(NAME, TAPS)                                                                  \
-TGT512 static void NAME(const float *restrict x, size_t plane, int channels, const int *restrict offs, \
-                        const float *restrict w, float *restrict tmp, int accumulate) {               \
-    __m512 acc[8][3];                                                                                \
-    for (int j = 0; j < 8; j++)                                                                      \
-        for (int v = 0; v < 3; v++)                                                                  \
-            acc[j][v] = accumulate ? _mm512_loadu_ps(tmp + j * ZK_CONV_TP512 + v * 16) : _mm512_setzero_ps(); \
-    int off[TAPS];                                                                                   \
-    for (int t = 0; t < TAPS; t++) off[t] = offs[t];                                                 \
-    for (int c = 0; c < channels; c++) {                                                             \
-        const float *xc = x + (size_t)c * plane;                                                     \
-        const float *wc = w + (size_t)c * TAPS * 8;                                                  \
-        for (int t = 0; t < TAPS; t++) {                                                             \
-            const float *xt = xc + off[t];                                                           \
-            __m512 x0 = _mm512_loadu_ps(xt), x1 = _mm512_loadu_ps(xt + 16), x2 = _mm512_loadu_ps(xt + 32); \
-            for (int j = 0; j < 8; j++) {                                                            \
-                __m512 b = _mm512_set1_ps(wc[t * 8 + j]);                                            \
-                acc[j][0] = _mm512_fmadd_ps(b, x0, acc[j][0]);                                       \
-                acc[j][1] = _mm512_fmadd_ps(b, x1, acc[j][1]);                                       \
-                acc[j][2] = _mm512_fmadd_ps(b, x2, acc[j][2]);                                       \
-            }                                                                                        \
-        }                                                                                            \
-    }                                                                                                \
-    for (int j = 0; j < 8; j++)                                                                      \
-        for (int v = 0; v < 3; v++) _mm512_storeu_ps(tmp + j * ZK_CONV_TP512 + v * 16, acc[j][v]);  \
-}
-ZK_CONV_TILE512(conv_tile9_avx512, 9)
-ZK_CONV_TILE512(conv_tile1_avx512, 1)
-
-TGT512 static void conv_block_avx512(const float *x, size_t plane, int channels, const int *offs, int taps,
-                                     const float *w, float *tmp) {
-    if (taps == 9) conv_tile9_avx512(x, plane, channels, offs, w, tmp, 0);
-    else conv_tile1_avx512(x, plane, channels, offs, w, tmp, 0);
-}
 #endif
 
 static void conv_block_scalar(const float *x, size_t plane, int channels, const int *offs, int taps,
