@@ -36,17 +36,6 @@
 #define CL 8
 #define CTP ZK_CONV_TP
 #include "conv_body.h"
-#undef SFX
-#undef TGT
-#undef NO
-#undef CV
-#undef CL
-#undef CTP
-#undef CLOADU
-#undef CSTOREU
-#undef CFMA
-#undef CSET1
-#undef CZERO
 #define CLOADU _mm512_loadu_ps
 #define CSTOREU _mm512_storeu_ps
 #define CFMA _mm512_fmadd_ps
@@ -59,17 +48,6 @@
 #define CL 16
 #define CTP ZK_CONV_TP512
 #include "conv_body.h"
-#undef SFX
-#undef TGT
-#undef NO
-#undef CV
-#undef CL
-#undef CTP
-#undef CLOADU
-#undef CSTOREU
-#undef CFMA
-#undef CSET1
-#undef CZERO
 
 // AVX2 register tile in inline assembly: 4 output channels x 24 positions in ymm0-11, the 3 input
 // vectors of a tap in ymm12-14, the broadcast weight in ymm15. Compilers do not keep the intrinsics

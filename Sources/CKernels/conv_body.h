@@ -1,7 +1,7 @@
 // The direct-convolution register tile in intrinsics, written once for both vector widths and
 // compiled twice by conv.c, which defines SFX (name suffix), TGT (target attribute), NO (output
 // channels per tile), CV / CL (vector type, lanes), CTP (positions per tile: 3 vectors) and the ops
-// CLOADU, CSTOREU, CFMA, CSET1, CZERO:
+// CLOADU, CSTOREU, CFMA, CSET1, CZERO (undefined again at the end):
 //   AVX-512: NO = 8 x 48 positions in 24 zmm accumulators (3 loads and 8 broadcasts for 24 FMAs of
 //            16 lanes per input channel and tap: half the instructions per FLOP of ymm code);
 //   AVX2:    NO = 4 x 24 positions, the fallback where conv.c's inline-assembly tile (GNU C asm) is
@@ -60,3 +60,15 @@ TGT static void CFN(conv_block)(const float *x, size_t plane, int channels, cons
 #undef CFN
 #undef ZK_CCAT
 #undef ZK_CCAT_
+// The parameters too, so the next inclusion defines its own.
+#undef SFX
+#undef TGT
+#undef NO
+#undef CV
+#undef CL
+#undef CTP
+#undef CLOADU
+#undef CSTOREU
+#undef CFMA
+#undef CSET1
+#undef CZERO
