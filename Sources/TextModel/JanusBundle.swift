@@ -25,13 +25,14 @@ public final class JanusBundle: Sendable {
 
     public init(directory: String, storage: WeightStorage? = nil) throws {
         self.directory = directory
-        transformer = try TextTransformer(directory: directory, storage: storage)
+        let checkpoint = try HFCheckpoint(directory: directory)     // opened once: the decoder and the VQ read it
+        transformer = try TextTransformer(checkpoint: checkpoint, storage: storage)
         guard transformer.config.family == .janus else {
             throw ModelError.badConfig(field: "model_type", reason: "\(directory) is not a Janus checkpoint")
         }
         tokenizer = try Tokenizer(contentsOf: URL(fileURLWithPath: directory + "/tokenizer.json"))
         generation = try JanusGeneration(directory: directory)
-        vq = try generation.vqDecoder(try HFCheckpoint(directory: directory))
+        vq = try generation.vqDecoder(checkpoint)
         let ids = try JanusSpecialTokens(directory: directory, tokenizer: tokenizer)
         bos = ids.bos; pad = ids.pad; imageStart = ids.imageStart
     }

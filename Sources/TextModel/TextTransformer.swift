@@ -21,9 +21,14 @@ public final class TextTransformer: Sendable {
     /// - storage: nil keeps F16 checkpoints as f16 and widens everything else to f32
     ///   (`TextModelWeights.naturalStorage`); `.f16` / `.int8` shrink BF16 or F32 checkpoints.
     public convenience init(directory: String, storage: WeightStorage? = nil) throws {
-        let dir = URL(fileURLWithPath: directory)
-        let config = try TextModelConfig.load(path: dir.appendingPathComponent("config.json").path)
-        let checkpoint = try HFCheckpoint(directory: directory)
+        try self.init(checkpoint: try HFCheckpoint(directory: directory), storage: storage)
+    }
+
+    /// From a checkpoint already opened, so a bundle that reads more of it (Janus: its VQ decoder lives in the
+    /// same safetensors) maps and indexes the files once.
+    public convenience init(checkpoint: HFCheckpoint, storage: WeightStorage? = nil) throws {
+        let directory = checkpoint.directory
+        let config = try TextModelConfig.load(path: URL(fileURLWithPath: directory).appendingPathComponent("config.json").path)
         let chosen = try storage ?? TextModelWeights.naturalStorage(of: checkpoint)
         var weights = try TextModelWeights.load(checkpoint: checkpoint, config: config, storage: chosen)
         if config.family == .janus {
