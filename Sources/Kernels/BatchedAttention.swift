@@ -10,7 +10,7 @@ import CKernels
 /// Ragged batches need no mask matrix: each query brings its cache and its last position. Set the
 /// pass's queries once with `setQuery`, then `run` each layer; the (query, head) pairs are split
 /// over the kernel threads. Descriptors and score scratch are allocated once, at init.
-public final class BatchedAttention: @unchecked Sendable {
+public final class BatchedAttention {
     public let heads: Int
     public let kvHeads: Int
     public let headDim: Int

@@ -79,14 +79,14 @@ public final class ConvPlanner: @unchecked Sendable {
     public let maxMeasuredPositions = 16_384
     /// An algorithm whose output differs from the direct kernel's by more than this (relative to max
     /// |y|) is never chosen; Winograd F(4x4) measures ~2e-5 on random layers.
-    public var errorBound = 1e-4
+    public let errorBound = 1e-4
     /// Another algorithm replaces the direct kernel only when at least this much faster (1.05 = 5%).
-    public var minGain = 1.05
+    public let minGain = 1.05
     /// The exchange rate between memory and time in a plan: a packing 1 MB larger must save this many
     /// milliseconds a call (0.5: the 512-channel VQ-16 layers on a 16x16 plane stay direct on AVX2,
     /// where F(2x2) saved ~3 ms a call for 7 MB a layer; the large-plane layers keep F(4x4), which
     /// saves 40-80 ms for the same). `ZK_CONV_MS_PER_MB` sets it (0: time alone).
-    public var millisecondsPerMegabyte: Double = {
+    public let millisecondsPerMegabyte: Double = {
         ProcessInfo.processInfo.environment["ZK_CONV_MS_PER_MB"].flatMap(Double.init).map { max($0, 0) } ?? 0.5
     }()
 

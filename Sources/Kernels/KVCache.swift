@@ -6,7 +6,7 @@ import CKernels
 /// cache also keeps which positions hold a decoded token's K/V (`filled`). One head's keys and
 /// values are contiguous runs, which is what the attention kernel streams. Values are f32, or IEEE halves
 /// (half the memory: with f16 weights the caches of 8 CFG jobs would otherwise outweigh them).
-public final class KVCache: @unchecked Sendable {
+public final class KVCache {
     public let layers: Int
     public let kvHeads: Int
     public let headDim: Int

@@ -26,8 +26,7 @@ extension ZiparBench {
         let scheduler = BatchScheduler(model: m, batch: batch, maxQueries: 128)
         let queue = DispatchQueue(label: "zipar-bench.image")
         let group = DispatchGroup()
-        final class Latencies: @unchecked Sendable { let lock = NSLock(); var values: [Double] = [] }
-        let latencies = Latencies()
+        let latencies = Locked<[Double]>([])
         let grid = m.config.grid, size = grid * vq.config.upsampling, channels = vq.config.outChannels
         let t0 = DispatchTime.now().uptimeNanoseconds
         for i in 0..<batch {
@@ -44,13 +43,14 @@ extension ZiparBench {
                     let image = try! PixelImage(decoderOutput: try! vq.decode(tokens: tokens, grid: grid), channels: channels, size: size)
                     _ = try! image.pngData()
                     let t = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-                    latencies.lock.lock(); latencies.values.append(t); latencies.lock.unlock()
+                    latencies.withLock { $0.append(t) }
                 }
             }
         }
         group.wait()
         let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        return (latencies.values.reduce(0, +) / Double(latencies.values.count), Double(batch) / wall, passes)
+        let values = latencies.current
+        return (values.reduce(0, +) / Double(values.count), Double(batch) / wall, passes)
     }
 
     /// A batch-1 cell `rounds` times, keeping the fastest (one disturbed run must not decide a ratio).
