@@ -42,6 +42,8 @@ public final class BatchScheduler {
     private var active: [Active] = []
     /// Passes run so far.
     public private(set) var passCount = 0
+    /// Query tokens of the last pass (guidance twins included): what a pass cost depends on.
+    public private(set) var lastPassQueries = 0
 
     public init(engine: any ImageTokenEngine, limits: SchedulerLimits = SchedulerLimits()) {
         self.engine = engine
@@ -130,6 +132,7 @@ public final class BatchScheduler {
         precondition(!queries.isEmpty, "scheduler made no progress with \(active.count) requests in flight")
 
         let t0 = Date()
+        lastPassQueries = queries.count
         let logits = engine.forward(queries)
         func row(_ q: Int?) -> [Float]? { q.flatMap { logits[$0] } }
         var gathered: [(Active, [PlannedQuery], [[Float]?], [[Float]?])] = []

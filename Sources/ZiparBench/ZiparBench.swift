@@ -102,6 +102,15 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Policies of the --text table, comma separated: ntp, zipar:S, official:S (the authors' Lumina loop; official:16 is Lumina-mGPT's default).")
     var textPolicies = CommaList<WindowPolicy>([.ntp, .zipar(window: 16), .zipar(window: 8), .zipar(window: 4), .official(window: 16)])
 
+    @Flag(help: "Only the Jacobi table: do sjd:K / zipar-sjd:S,K windows pay on this CPU? Acceptance (query tokens per pass) from the trained bundled model, pass cost at GPT-B 16x16 (and GPT-L 24x24 with --large or --only gpt-l) for each --storage, CFG off and on.")
+    var jacobi = false
+
+    @Option(help: "Policies of --jacobi, comma separated (zipar-sjd:S,K is written zipar-sjd:S/K here).")
+    var jacobiPolicies = CommaList<WindowPolicy>([.ntp, .zipar(window: 4), .sjd(jacobiWindow: 4), .sjd(jacobiWindow: 8), .ziparSJD(window: 8, jacobiWindow: 4), .ziparSJD(window: 4, jacobiWindow: 4)])
+
+    @Option(help: "Images per policy and CFG setting that --jacobi decodes on the bundled model.")
+    var jacobiImages = 20
+
     @Option(help: "Instruction sets to measure, comma separated (scalar, avx2, avx512): one run per ISA, each in a fresh process with our kernels (ZK_ISA), OpenBLAS (OPENBLAS_CORETYPE) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) capped alike, so an AVX-512 machine prints the AVX2 tables too. Default: the CPU's own, in this process.")
     var isa: CommaList<ISAName>?
 
@@ -137,6 +146,20 @@ struct ZiparBench: ParsableCommand {
         if text {
             try runTextBench(families: textModels.values, measuredLayers: max(textLayers, 1), policies: textPolicies.values,
                              queryCounts: quick ? [1, 4, 16, 48] : [1, 2, 4, 8, 16, 32, 48], rounds: max(1, rounds ?? (quick ? 2 : 5)))
+            return
+        }
+        if jacobi {
+            let picked = only?.values ?? (large ? [.gptB, .gptL] : [.gptB])
+            let shapes = (picked.contains(.gptB) ? [("GPT-B", 16)] : []) + (picked.contains(.gptL) ? [("GPT-L", 24)] : [])
+            let bw = KernelRuntime.readBandwidth(megabytes: 256, repeats: 3)
+            let rows = try jacobiBench(bundled: model, policies: jacobiPolicies.values, storages: storage.values, shapes: shapes,
+                                       cfgScale: cfgScale, images: quick ? 4 : jacobiImages, repeats: quick ? 2 : 5,
+                                       bandwidth: bw, flops: KernelRuntime.peakFlops() ?? 257e9)
+            if let json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(rows).write(to: URL(fileURLWithPath: json))
+            }
             return
         }
         if e2e {
