@@ -3,7 +3,7 @@
 # (tools/test_no_machine_paths.py, no torch needed), starts a private PostgreSQL (unless DATABASE_URL/PGHOST
 # is set), checks that zipar-submit and zipar-admin link no inference code (scripts/check-links.sh),
 # runs `swift test` (kernels, model parity against PyTorch fixtures, decoding, job store),
-# the browser test of the dashboard (headless Chromium), the release tarball without the Swift toolchain
+# the browser test of the dashboard (headless Chromium), the API contract test (docs/openapi.yaml), the release tarball without the Swift toolchain
 # (scripts/test-package.sh), then the bounded soak test (real worker processes, SIGKILLs, a zombie, a
 # PostgreSQL outage) on the same release binaries.
 # Usage: scripts/test.sh            SKIP_PACKAGE=1 skips the package test, SKIP_SOAK=1 the soak test.
@@ -61,6 +61,13 @@ ZK_ISA=scalar swift test --skip-build --filter 'KernelsTests'
 
 echo "==> browser test (dashboard, metrics)"
 scripts/browser-test.sh
+
+# docs/openapi.yaml against the server: a valid spec, every registered route described, every operation
+# answering a documented status with a body that matches its schema (tools/test_api_contract.py).
+echo "==> API contract (docs/openapi.yaml against a live zipar-admin serve)"
+python3 -c "import openapi_spec_validator, openapi_schema_validator, yaml" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check openapi-spec-validator pyyaml
+python3 -m pytest -q tools/test_api_contract.py
 
 # The release tarball: static Swift runtime, its units verified, a submit -> worker -> export cycle with
 # the Swift toolchain hidden in a mount namespace (root, as CI runs; skipped with a message otherwise).
