@@ -68,6 +68,9 @@ echo "==> API contract (docs/openapi.yaml against a live zipar-admin serve)"
 python3 -c "import openapi_spec_validator, openapi_schema_validator, yaml" 2>/dev/null \
     || python3 -m pip install -q --disable-pip-version-check openapi-spec-validator pyyaml
 python3 -m pytest -q tools/test_api_contract.py
+# Every --json output of zipar-admin and zipar-submit against docs/cli-json.yaml.
+echo "==> --json outputs against docs/cli-json.yaml"
+python3 -m pytest -q tools/test_cli_json.py
 
 # The release tarball: static Swift runtime, its units verified, a submit -> worker -> export cycle with
 # the Swift toolchain hidden in a mount namespace (root, as CI runs; skipped with a message otherwise).
