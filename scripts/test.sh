@@ -71,6 +71,9 @@ python3 -m pytest -q tools/test_api_contract.py
 # Every --json output of zipar-admin and zipar-submit against docs/cli-json.yaml.
 echo "==> --json outputs against docs/cli-json.yaml"
 python3 -m pytest -q tools/test_cli_json.py
+# The metrics and alert rules docs/service.md documents, against a live worker's and serve's /metrics.
+echo "==> documented metrics and alert rules against live /metrics"
+python3 -m pytest -q tools/test_metrics_docs.py
 
 # The release tarball: static Swift runtime, its units verified, a submit -> worker -> export cycle with
 # the Swift toolchain hidden in a mount namespace (root, as CI runs; skipped with a message otherwise).

@@ -231,7 +231,12 @@ enum QueueMetrics {
         for d in depths { out += "zipar_queue_jobs{queue=\"\(label(d.queue))\",state=\"\(d.state.rawValue)\"} \(d.count)\n" }
         out += "# HELP zipar_queue_oldest_queued_seconds How long the oldest due queued job of each queue has been due (scheduled jobs do not count).\n"
         out += "# TYPE zipar_queue_oldest_queued_seconds gauge\n"
-        for d in depths { if let age = d.oldestQueuedSeconds { out += "zipar_queue_oldest_queued_seconds{queue=\"\(label(d.queue))\"} \(age)\n" } }
+        // One series per queue, 0 while nothing is due (an absent series would read as "no such queue").
+        var oldest: [String: Double] = [:]
+        for d in depths { oldest[d.queue] = max(oldest[d.queue] ?? 0, d.oldestQueuedSeconds ?? 0) }
+        for (queue, age) in oldest.sorted(by: { $0.key < $1.key }) {
+            out += "zipar_queue_oldest_queued_seconds{queue=\"\(label(queue))\"} \(age)\n"
+        }
         return out
     }
 

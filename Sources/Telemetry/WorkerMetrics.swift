@@ -23,6 +23,20 @@ public final class WorkerMetrics: Sendable {
                              labels: [])
     }
 
+    /// A model this worker serves: its series start at 0, so `rate(zipar_jobs_failed_total[10m])` and the
+    /// other alert expressions have a series before the first failure (rate needs two samples of one).
+    public func serving(model: String) {
+        for (metric, help) in [("jobs_done", "Jobs finished with an image"), ("passes", "Forward passes the finished jobs took part in"),
+                               ("query_tokens", "Query tokens the finished jobs put into passes (CFG twins included)")] {
+            _ = registry.makeCounter(descriptor: name(metric, "total", help), labels: [("model", model)])
+        }
+        for permanent in [false, true] {
+            _ = registry.makeCounter(descriptor: name("jobs_failed", "total", "Job attempts that ended in an error"),
+                                     labels: [("model", model), ("permanent", permanent ? "true" : "false")])
+        }
+        setInFlight(model: model, count: 0)
+    }
+
     public func jobCompleted(model: String, passes: Int, queries: Int, stages: [(String, Double)]) {
         registry.makeCounter(descriptor: name("jobs_done", "total", "Jobs finished with an image"),
                              labels: [("model", model)]).increment()

@@ -137,6 +137,7 @@ struct ZiparWorker: AsyncParsableCommand {
         options.observer = MetricsObserver(metrics: metrics)
         options.version = ziparVersion
 
+        for ex in executors where !(ex is BrokenExecutor) { metrics.serving(model: ex.model) }
         let store = try JobStore(config: db, logger: Logger(label: "zipar.db"))
         readiness.ready(models: executors.filter { !($0 is BrokenExecutor) }.map(\.model), store: store)
         let worker = Worker(store: store, options: options, executors: executors, logger: logger)
