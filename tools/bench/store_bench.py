@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""The job store at scale: a million jobs with results, and what operators and workers feel of it.
+
+Fills a scratch database (real PostgreSQL from PG*, the schema from `zipar-admin migrate`) with --jobs
+synthetic jobs in SQL: 80% done with a result (a small PNG, 76 pass times), 5% failed, 1% cancelled,
+14% queued, created over the last 30 days, all but 1,000 results already exported. Then it measures, each
+the median of --repeats runs:
+
+- `zipar-admin stats`, `jobs`, `jobs --state failed`, `show`, `workers`, `queues`, `export --only-new` (the
+  1,000 new results);
+- every dashboard page and API list through a live `zipar-admin serve`;
+- claim latency p50 / p99 with 16 concurrent claimers (pgbench running the worker's own claim statement,
+  one job per claim, per-transaction log);
+- the tables' and indexes' sizes.
+
+Targets (issue "operator's console"): claim p99 < 10 ms, every page and stats < 1 s.
+
+    eval "$(scripts/pg-start.sh)"
+    swift build -c release --product zipar-admin
+    python3 -m tools.bench.store_bench --bin .build/release --jobs 1000000 --out docs/bench/store.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT) if ROOT not in sys.path else None
+from tools.test_dashboard import free_port, psql, wait_for  # noqa: E402
+
+# The claim of JobStore (Sources/JobStore/SQL.swift, `claim`) with one queue, one model, limit 1.
+CLAIM_SQL = """
+WITH picked AS (
+    SELECT j.id FROM jobs j JOIN queues q ON q.name = j.queue
+    WHERE j.state = 'queued' AND j.run_after <= now() AND NOT q.paused
+      AND j.queue = ANY('{bench}') AND j.model = ANY('{fashion-16}')
+    ORDER BY j.priority DESC, j.seq
+    LIMIT 1
+    FOR UPDATE OF j SKIP LOCKED)
+UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = 'bench:' || :client_id,
+       lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => 30),
+       started_at = coalesce(j.started_at, now()), updated_at = now()
+FROM picked WHERE j.id = picked.id
+RETURNING j.id;
+"""
+
+# A 1x1 grey PNG: results need bytes, not pictures.
+PNG_HEX = ("89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+           "3a7e9b550000000a49444154789c636800000082008177cd72b60000000049454e44ae426082")
+
+
+def fill(db: str, jobs: int) -> float:
+    t0 = time.time()
+    psql(db, "INSERT INTO queues (name) VALUES ('bench') ON CONFLICT DO NOTHING")
+    psql(db, f"""
+        INSERT INTO jobs (queue, model, class_label, class_name, policy, seed, state, attempts, created_at,
+                          updated_at, started_at, finished_at, run_after, label, prompt, errors)
+        SELECT 'bench', 'fashion-16', g % 10, 'class' || (g % 10), CASE WHEN g % 3 = 0 THEN 'ntp' ELSE 'zipar:4' END,
+               g, s.state, CASE WHEN s.state = 'queued' THEN 0 ELSE 1 END, c.at, c.at,
+               CASE WHEN s.state IN ('done', 'failed') THEN c.at + interval '1 second' END,
+               CASE WHEN s.state IN ('done', 'failed', 'cancelled') THEN c.at + interval '9 seconds' END,
+               c.at, 'job-' || g, 'class' || (g % 10) || ' seed=' || g,
+               CASE WHEN s.state = 'failed' THEN '[{{"at": "2026-01-01T00:00:00Z", "attempt": 1, "error": "synthetic"}}]'::jsonb
+                    ELSE '[]'::jsonb END
+        FROM generate_series(1, {jobs}) g,
+             LATERAL (SELECT CASE WHEN g % 100 < 80 THEN 'done' WHEN g % 100 < 85 THEN 'failed'
+                                  WHEN g % 100 < 86 THEN 'cancelled' ELSE 'queued' END AS state) s,
+             LATERAL (SELECT now() - (interval '30 days') * ((({jobs} - g)::float8) / {jobs}) AS at) c
+    """)
+    psql(db, f"""
+        INSERT INTO results (job_id, png, width, height, passes, ntp_passes, tokens, queries, decode_ms, latency_ms,
+                             pass_ms, worker, attempt, created_at, exported_at)
+        SELECT id, '\\x{PNG_HEX}'::bytea, 64, 64, 76, 256, 256, 282, 900 + (seq % 400), 9000 + (seq % 4000),
+               array_fill(11.5::float8, ARRAY[76]), 'bench-worker', 1, finished_at,
+               CASE WHEN seq <= {jobs} - 1000 * 100 / 80 THEN finished_at END
+        FROM jobs WHERE state = 'done'
+    """)
+    psql(db, "VACUUM ANALYZE")
+    return time.time() - t0
+
+
+def timed(args: list[str], env: dict, repeats: int) -> float:
+    runs = []
+    for _ in range(repeats):
+        t = time.time()
+        subprocess.run(args, env=env, check=True, capture_output=True)
+        runs.append(time.time() - t)
+    return statistics.median(runs)
+
+
+def fetch(url: str, repeats: int) -> tuple[float, int]:
+    runs, status = [], 0
+    for _ in range(repeats):
+        t = time.time()
+        with urllib.request.urlopen(url, timeout=120) as r:
+            r.read()
+            status = r.status
+        runs.append(time.time() - t)
+    return statistics.median(runs), status
+
+
+def claim_latency(db: str, env: dict, seconds: int, work: str) -> tuple[float, float, int]:
+    script = os.path.join(work, "claim.sql")
+    with open(script, "w") as f:
+        f.write(CLAIM_SQL)
+    logdir = os.path.join(work, "pgbench")
+    os.makedirs(logdir)
+    subprocess.run(["pgbench", "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-f", script, "-l",
+                    "--log-prefix", os.path.join(logdir, "claim"), db], env=env, check=True, capture_output=True, cwd=logdir)
+    latencies = []
+    for name in os.listdir(logdir):
+        with open(os.path.join(logdir, name)) as f:
+            latencies += [int(line.split()[2]) / 1000 for line in f if line.strip()]   # microseconds -> ms
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+    return pick(0.5), pick(0.99), len(latencies)
+
+
+def sizes(db: str) -> list[tuple[str, str]]:
+    rows = psql(db, """
+        SELECT c.relname || '|' || pg_size_pretty(pg_total_relation_size(c.oid)) || '|' || pg_size_pretty(pg_indexes_size(c.oid))
+        FROM pg_class c WHERE c.relname IN ('jobs', 'results', 'job_events') ORDER BY c.relname""")
+    return [tuple(r.split("|")) for r in rows.splitlines()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.path.join(ROOT, ".build", "release"), help="folder of zipar-admin (a release build)")
+    ap.add_argument("--jobs", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--claim-seconds", type=int, default=15)
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database (zipar_store_bench)")
+    ap.add_argument("--out", help="also write the report (markdown) here")
+    args = ap.parse_args()
+
+    db = "zipar_store_bench"
+    env = dict(os.environ, PGDATABASE=db)
+    env.pop("DATABASE_URL", None)
+    admin = os.path.join(args.bin, "zipar-admin")
+    work = tempfile.mkdtemp(prefix="zipar-store-bench-")
+    serve = None
+    lines = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    try:
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        psql("postgres", f"CREATE DATABASE {db}")
+        subprocess.run([admin, "migrate"], env=env, check=True, capture_output=True)
+        print(f"filling {args.jobs:,} jobs ...", flush=True)
+        fill_s = fill(db, args.jobs)
+        counts = psql(db, "SELECT state || '=' || count(*) FROM jobs GROUP BY state ORDER BY state").replace("\n", ", ")
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+        pg = psql("postgres", "SHOW server_version")
+        say(f"Store benchmark: {args.jobs:,} jobs ({counts}), filled in {fill_s:.0f} s; PostgreSQL {pg}, {cpu}, "
+            f"{os.cpu_count()} cores; median of {args.repeats} runs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        say()
+        say("| what | time | target |")
+        say("|---|---:|---|")
+        failed = psql(db, "SELECT id FROM jobs WHERE state = 'failed' LIMIT 1")
+        done = psql(db, "SELECT id FROM jobs WHERE state = 'done' ORDER BY seq DESC LIMIT 1")
+        cli = [("zipar-admin stats", ["stats", "--json"]), ("zipar-admin jobs", ["jobs", "--json"]),
+               ("zipar-admin jobs --state failed", ["jobs", "--state", "failed", "--json"]),
+               ("zipar-admin show ID", ["show", done, "--json"]), ("zipar-admin workers", ["workers", "--json"]),
+               ("zipar-admin queues", ["queues", "--json"])]
+        worst = 0.0
+        for name, a in cli:
+            t = timed([admin, *a], env, args.repeats)
+            worst = max(worst, t)
+            say(f"| `{name}` | {t * 1e3:.0f} ms | {'ok' if t < 1 else '**over 1 s**'} |")
+        out_dir = os.path.join(work, "export")
+        t = time.time()
+        exported = json.loads(subprocess.run([admin, "export", "--only-new", "--out", out_dir, "--json"], env=env, check=True,
+                                             capture_output=True, text=True).stdout)["exported"]
+        t = time.time() - t
+        say(f"| `zipar-admin export --only-new` ({exported} new results) | {t * 1e3:.0f} ms | {'ok' if t < 1 else '**over 1 s**'} |")
+
+        port = free_port()
+        serve = subprocess.Popen([admin, "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/healthz", 200)
+        pages = ["/queues", "/jobs", "/jobs?state=failed", f"/jobs/{done}", f"/jobs/{failed}", "/gallery", "/workers",
+                 "/api/queues", "/api/stats", "/api/jobs", "/api/jobs?state=failed&page=100", "/api/workers", "/metrics"]
+        for page in pages:
+            t, status = fetch(base + page, args.repeats)
+            worst = max(worst, t)
+            say(f"| GET `{page.replace(done, 'ID').replace(failed, 'ID')}` ({status}) | {t * 1e3:.0f} ms | {'ok' if t < 1 else '**over 1 s**'} |")
+        p50, p99, n = claim_latency(db, env, args.claim_seconds, work)
+        say(f"| claim, 16 concurrent claimers ({n:,} claims in {args.claim_seconds} s): p50 / p99 | {p50:.2f} / {p99:.2f} ms | "
+            f"{'ok' if p99 < 10 else '**p99 over 10 ms**'} |")
+        say()
+        say("| table | total size | of it indexes |")
+        say("|---|---:|---:|")
+        for name, total, idx in sizes(db):
+            say(f"| {name} | {total} | {idx} |")
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write("\n".join(lines) + "\n")
+    finally:
+        if serve and serve.poll() is None:
+            serve.terminate()
+            serve.wait(timeout=30)
+        if not args.keep:
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
