@@ -37,8 +37,10 @@ public protocol LogConfigurable {
     var logOptions: LogOptions { get }
 }
 
-/// One JSON object a line on standard error: `ts`, `level`, `label`, `message`, and every metadata key
-/// (a job line carries `job` and `worker`), values as strings.
+/// One JSON object a line on standard error: `ts`, `level`, `logger` (the logger's name), `message`, and every
+/// metadata key as its own field (a job line carries `job`, its `label`, `worker`, ...). Values keep their
+/// types: metadata given as a number or a Bool (`.stringConvertible(42)`) is a JSON number or boolean, arrays
+/// and dictionaries are JSON arrays and objects; strings stay strings (a label "123" is not a number).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
@@ -52,15 +54,33 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let (level, message, extra) = (event.level, event.message, event.metadata)
-        var fields: [String: String] = [:]
-        for (k, v) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) { fields[k] = "\(v)" }
-        fields["ts"] = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        fields["level"] = level.rawValue
-        fields["label"] = label
-        fields["message"] = message.description
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        FileHandle.standardError.write(Self.line(event: event, metadata: metadata, logger: label) + Data("\n".utf8))
     }
 
+    /// The JSON object of one event (tests read it).
+    static func line(event: LogEvent, metadata: Logger.Metadata, logger: String, now: Date = Date()) -> Data {
+        var fields: [String: Any] = [:]
+        for (k, v) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { fields[k] = jsonValue(v) }
+        fields["ts"] = now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        fields["level"] = event.level.rawValue
+        fields["logger"] = logger
+        fields["message"] = event.message.description
+        return (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
+
+    static func jsonValue(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .string(let s): return s
+        case .stringConvertible(let c):
+            switch c {
+            case let b as Bool: return b
+            case let i as any BinaryInteger: return NSNumber(value: Int64(i))
+            case let d as Double where d.isFinite: return d
+            case let f as Float where f.isFinite: return Double(f)
+            default: return c.description
+            }
+        case .array(let items): return items.map(jsonValue)
+        case .dictionary(let d): return d.mapValues(jsonValue)
+        }
+    }
 }

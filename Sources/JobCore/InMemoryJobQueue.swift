@@ -93,7 +93,7 @@ public final class InMemoryJobQueue: JobQueue {
                                       try e.spec.parameters.validate(); return e.spec.parameters
                                   },
                                   priority: e.spec.priority, attempt: e.attempts, maxAttempts: e.spec.maxAttempts,
-                                  leaseToken: e.leaseToken!, createdAt: now)
+                                  leaseToken: e.leaseToken!, createdAt: now, label: e.spec.label)
             }
         }
     }

@@ -71,11 +71,14 @@ public struct ClaimedJob: Sendable, Equatable {
     public var maxAttempts: Int
     public var leaseToken: UUID
     public var createdAt: Date
+    /// The caller's name for the job (logged beside its id).
+    public var label: String?
 
     public init(id: UUID, queue: String, model: String, parameters: Result<JobParameters, ParameterError>, priority: Int,
-                attempt: Int, maxAttempts: Int, leaseToken: UUID, createdAt: Date) {
+                attempt: Int, maxAttempts: Int, leaseToken: UUID, createdAt: Date, label: String? = nil) {
         self.id = id; self.queue = queue; self.model = model; self.parameters = parameters; self.priority = priority
         self.attempt = attempt; self.maxAttempts = maxAttempts; self.leaseToken = leaseToken; self.createdAt = createdAt
+        self.label = label
     }
 }
 

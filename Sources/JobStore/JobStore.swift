@@ -206,7 +206,7 @@ public final class JobStore: Sendable {
             let id = try c("id", as: UUID.self)
             out.append(ClaimedJob(id: id, queue: try c("queue"), model: try c("model"), parameters: c.parameters(),
                                   priority: try c("priority"), attempt: try c("attempts"), maxAttempts: try c("max_attempts"),
-                                  leaseToken: try c("lease_token"), createdAt: try c("created_at")))
+                                  leaseToken: try c("lease_token"), createdAt: try c("created_at"), label: try c("label")))
             order[id] = try c("seq", as: Int64.self)
         }
         return out.sorted { ($0.priority, order[$1.id]!) > ($1.priority, order[$0.id]!) }

@@ -116,7 +116,7 @@ enum SQL {
 
     /// What a claim returns; `JobStore.claim` reads it by these names.
     static let claimColumns = "j.id, j.queue, j.model, \(JobParameters.columnList(alias: "j")), "
-        + "j.priority, j.attempts, j.max_attempts, j.lease_token, j.created_at, j.seq"
+        + "j.priority, j.attempts, j.max_attempts, j.lease_token, j.created_at, j.seq, j.label"
 
     /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold.
     static func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) -> PostgresQuery {

@@ -19,17 +19,18 @@ extension LaneLoop {
                     try await lane.database { try await $0.complete(job, output: output, worker: options.id) }
                     lane.counters.withLock { $0.completed += 1 }
                     options.observer?.jobCompleted(model: model, output: output)
-                    logger.info("job done", metadata: ["job": "\(job.id.text)", "passes": "\(output.passes)",
-                                                       "ntp_passes": "\(output.ntpPasses)",
-                                                       "decode_ms": "\(Int(output.decodeSeconds * 1000))"])
+                    logger.info("job done", metadata: job.logMetadata.merging([
+                        "passes": .stringConvertible(output.passes), "ntp_passes": .stringConvertible(output.ntpPasses),
+                        "decode_ms": .stringConvertible(Int(output.decodeSeconds * 1000))]) { $1 })
                 case .failure(let error):
                     let outcome = try await lane.database {
                         try await $0.fail(job, error: error.message, permanent: error.permanent, worker: options.id, backoff: nil)
                     }
                     lane.counters.withLock { $0.failed += 1 }
                     options.observer?.jobFailed(model: model, permanent: error.permanent)
-                    logger.error("job failed", metadata: ["job": "\(job.id.text)", "error": "\(error.message)",
-                                                          "outcome": "\(outcome)"])
+                    logger.error("job failed", metadata: job.logMetadata.merging([
+                        "error": "\(error.message)", "permanent": .stringConvertible(error.permanent)]
+                        .merging(outcome.logMetadata) { $1 }) { $1 })
                 }
                 lane.dropLease(job)
             } catch is CancellationError {
@@ -128,7 +129,8 @@ extension LaneLoop {
         }
         decoding.insert(job.id)
         let policy = (try? job.parameters.get().policyText) ?? "?"
-        logger.info("job started", metadata: ["job": "\(job.id.text)", "policy": "\(policy)", "attempt": "\(job.attempt)"])
+        logger.info("job started", metadata: job.logMetadata.merging([
+            "policy": "\(policy)", "attempt": .stringConvertible(job.attempt)]) { $1 })
     }
 
     // MARK: decode

@@ -54,8 +54,9 @@ public final class Worker: Sendable {
             logger.info("stopped before the database answered: no job was held", metadata: ["worker": "\(options.id)"])
             return
         }
-        logger.info("worker started", metadata: ["worker": "\(options.id)", "models": "\(models)",
-                                                 "queues": "\(options.queues)", "drain": "\(options.drain)"])
+        logger.info("worker started", metadata: ["worker": "\(options.id)", "models": .array(models.map { .string($0) }),
+                                                 "queues": .array(options.queues.map { .string($0) }),
+                                                 "drain": .stringConvertible(options.drain)])
         await runTasks(stop: stop)
         let bound = stop.setAt.map { $0.addingTimeInterval(options.graceSeconds + 2) } ?? Date().addingTimeInterval(5)
         await handBack(until: bound.addingTimeInterval(-0.5))
@@ -64,9 +65,9 @@ public final class Worker: Sendable {
             logger.warning("database did not answer: the worker is not marked stopped (it shows as silent until its heartbeat ages out)")
         }
         let c = counters.current
-        logger.info("worker stopped", metadata: ["worker": "\(options.id)", "completed": "\(c.completed)",
-                                                 "failed": "\(c.failed)", "lease_lost": "\(c.leaseLost)",
-                                                 "released": "\(c.released)"])
+        logger.info("worker stopped", metadata: ["worker": "\(options.id)", "completed": .stringConvertible(c.completed),
+                                                 "failed": .stringConvertible(c.failed), "lease_lost": .stringConvertible(c.leaseLost),
+                                                 "released": .stringConvertible(c.released)])
     }
 
     /// The running worker: every lane, the heartbeat, the lease rescuer, the LISTEN connection and the

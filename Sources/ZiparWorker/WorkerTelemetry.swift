@@ -44,6 +44,12 @@ func startTelemetry(address: ListenAddress, metrics: WorkerMetrics, readiness: R
                           logger: logger)
     logger.info("serving /metrics, /healthz, /readyz", metadata: ["address": "\(address)"])
     return Task {
-        do { try await app.run() } catch { logger.error("HTTP server stopped", metadata: ["error": "\(error)"]) }
+        do {
+            try await app.run()
+        } catch is CancellationError {
+            // The worker's own clean stop cancels this task: nothing went wrong.
+        } catch {
+            logger.error("HTTP server stopped", metadata: ["error": "\(error)"])
+        }
     }
 }
