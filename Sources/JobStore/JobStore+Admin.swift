@@ -272,8 +272,11 @@ extension JobStore {
     }
 
     /// Records that a job's result was exported (purge keeps results that never were).
-    public func markExported(id: UUID) async throws {
-        try await exec(SQL.markExported(id: id))
+    /// Stamps the result exported; returns the stamp (nil when the job has no result).
+    @discardableResult
+    public func markExported(id: UUID) async throws -> Date? {
+        for try await (at,) in try await client.query(SQL.markExported(id: id), logger: logger).decode((Date,).self) { return at }
+        return nil
     }
 
     /// (results, passes, ntp passes, mean latency ms, max latency ms) over `ids`.

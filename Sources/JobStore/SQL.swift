@@ -455,7 +455,7 @@ enum SQL {
     }
 
     static func markExported(id: UUID) -> PostgresQuery {
-        "UPDATE results SET exported_at = now() WHERE job_id = \(id)"
+        "UPDATE results SET exported_at = now() WHERE job_id = \(id) RETURNING exported_at"
     }
 
     /// Everything about one job; the result's columns are NULL when it has none.

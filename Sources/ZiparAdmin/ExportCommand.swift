@@ -46,15 +46,16 @@ struct Export: AsyncParsableCommand, AdminCommand {
             var names: [String] = []
             let digits = String(ids.count).count
             for (i, id) in ids.enumerated() {
-                guard let d = try await store.job(id: id) else { continue }
+                guard var d = try await store.job(id: id) else { continue }
                 var base = fileName(template, d, index: i + 1, digits: digits)
                 if used.contains(base) { base += "-" + d.id.prefix(8) }
                 used.insert(base)
                 if let png = try await store.png(id: id) {
                     try writeFileAtomically(Data(png), directory: out, name: base + ".png")
-                    try await store.markExported(id: id)
+                    // The JSON beside it says when (no second read of the whole job for one column).
+                    d.result?.exportedAt = try await store.markExported(id: id)
                 }
-                try writeFileAtomically(try enc.encode(try await store.job(id: id) ?? d), directory: out, name: base + ".json")
+                try writeFileAtomically(try enc.encode(d), directory: out, name: base + ".json")
                 names.append(base)
                 progress.step()
             }
