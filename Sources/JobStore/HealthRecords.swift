@@ -1,0 +1,20 @@
+import Foundation
+
+/// How one worker fared with one model over a recent window (the workers page): jobs done, failed
+/// attempts and the last error. `loadFailed`: its jobs failed because the model did not load there.
+public struct ModelHealth: Sendable, Codable, Equatable {
+    public var worker: String
+    public var model: String
+    public var done: Int
+    public var failures: Int
+    public var lastError: String?
+    public var lastFailureAt: Date?
+    public var loadFailed: Bool
+
+    /// ok, failing (some attempts failed), broken (failures and nothing done: every image fails), load failed.
+    public var status: String {
+        if loadFailed { return "load failed" }
+        if failures > 0 && done == 0 { return "broken" }
+        return failures > 0 ? "failing" : "ok"
+    }
+}
