@@ -146,6 +146,28 @@ import TestSupport
         }
     }
 
+    @Test func hostileFormsAndCookiesGetAFourHundredNeverAServerError() async throws {
+        try await PG.withDatabase { _, store in
+            let http = driver(store)
+            let (cookie, csrf) = try await signIn(http)
+            let values = HostileQueryTests.hostile
+            for value in values {
+                for body in ["token=\(value)", "csrf=\(value)", "csrf=\(csrf)&action=\(value)&expected=1",
+                             "csrf=\(csrf)&action=retry&expected=\(value)", "csrf=\(csrf)&action=delete&expected=0&since=\(value)",
+                             "csrf=\(csrf)&action=cancel&expected=0&state=\(value)", String(repeating: "a=b&", count: 5000)] {
+                    for path in ["/signin", "/signout", "/jobs/bulk", "/queues/default/pause"] {
+                        let status = try await http.send(.post, path, body: body, headers: cookie).status
+                        #expect(status.code < 500, "\(path) \(body.prefix(60)) answered \(status.code)")
+                    }
+                }
+                var hostileCookie = Self.form
+                hostileCookie[.cookie] = "zipar_session=\(value); zipar_session=; other=\(value)"
+                let status = try await http.send(.post, "/queues/default/pause", body: "csrf=\(csrf)", headers: hostileCookie).status
+                #expect(status == .unauthorized || status == .badRequest, "cookie \(value.prefix(30)) answered \(status.code)")
+            }
+        }
+    }
+
     @Test func theAPIKeepsBearerTokensAndIsAudited() async throws {
         try await PG.withDatabase { _, store in
             let id = try await store.submit([job(1)]).ids[0]
