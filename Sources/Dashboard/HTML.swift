@@ -1,8 +1,8 @@
 import Foundation
 
 /// Server-rendered HTML: every piece of text from the database (queue names, prompts, labels, errors)
-/// goes through `esc`, so a prompt holding `<script>` shows as text. The pages carry no JavaScript and
-/// the server forbids inline scripts by Content-Security-Policy, so even a missed escape could not run one.
+/// goes through `esc`, so a prompt holding `<script>` shows as text. The only script is the server's own
+/// /console.js and the Content-Security-Policy forbids inline ones, so even a missed escape could not run one.
 enum HTML {
     static func esc(_ s: String) -> String {
         var out = ""
