@@ -10,11 +10,13 @@ public struct ModelHealth: Sendable, Codable, Equatable {
     public var lastError: String?
     public var lastFailureAt: Date?
     public var loadFailed: Bool
-
     /// ok, failing (some attempts failed), broken (failures and nothing done: every image fails), load failed.
-    public var status: String {
-        if loadFailed { return "load failed" }
-        if failures > 0 && done == 0 { return "broken" }
-        return failures > 0 ? "failing" : "ok"
+    /// Stored, so the JSON carries it too.
+    public var status: String
+
+    public init(worker: String, model: String, done: Int, failures: Int, lastError: String?, lastFailureAt: Date?, loadFailed: Bool) {
+        self.worker = worker; self.model = model; self.done = done; self.failures = failures
+        self.lastError = lastError; self.lastFailureAt = lastFailureAt; self.loadFailed = loadFailed
+        status = loadFailed ? "load failed" : failures > 0 && done == 0 ? "broken" : failures > 0 ? "failing" : "ok"
     }
 }

@@ -258,6 +258,8 @@ import TestSupport
             #expect(page.contains("m <span class=\"err\">(load failed)</span>"), "\(page)")
             #expect(page.contains("stopped: no heartbeat for") && page.contains("1 still marked running"))
             #expect(page.contains("id=\"health\"") && page.contains("no such file"))
+            let api = try await http.send(.get, "/api/workers/health").body
+            #expect(api.contains("\"status\":\"load failed\"") && api.contains("\"loadFailed\":true"), "\(api)")
         }
     }
 }
