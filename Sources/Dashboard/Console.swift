@@ -25,7 +25,7 @@ struct ConsoleAuth: Sendable {
     let secureCookie: Bool
 
     init(config: DashboardConfig) {
-        keys = SessionKeys(secret: config.sessionSecret, lifetime: config.sessionLifetime)
+        keys = SessionKeys(secret: config.sessionSecret, lifetime: config.sessionLifetime, boundTo: Array((config.adminToken ?? "").utf8))
         adminToken = config.adminToken
         secureCookie = config.secureCookie
     }

@@ -25,14 +25,18 @@ public struct SessionKeys: Sendable {
     /// The shortest secret accepted: 32 bytes, the HMAC-SHA256 block's half.
     public static let minimumSecretBytes = 32
 
+    /// The signing key: the configured (or drawn) secret bound to the admin token.
     let secret: [UInt8]
     /// How long a session lasts from sign-in.
     public let lifetime: TimeInterval
 
-    /// `secret` nil: 32 random bytes, so sessions end when the server restarts.
-    public init(secret: [UInt8]?, lifetime: TimeInterval) {
+    /// `secret` nil: 32 random bytes, so sessions end when the server restarts. `boundTo` (the admin token)
+    /// is mixed into the signing key: a new admin token ends every session signed under the old one, even
+    /// with the same configured secret.
+    public init(secret: [UInt8]?, lifetime: TimeInterval, boundTo binding: [UInt8] = []) {
         var rng = SystemRandomNumberGenerator()   // getrandom(2) on Linux: fit for keys
-        self.secret = secret ?? (0..<Self.minimumSecretBytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let base = secret ?? (0..<Self.minimumSecretBytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        self.secret = hmacSHA256(key: base, message: Array("zipar session key|".utf8) + binding)
         self.lifetime = lifetime
     }
 

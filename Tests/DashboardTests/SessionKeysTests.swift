@@ -13,6 +13,9 @@ struct SessionKeysTests {
         #expect(session.id.count == 32 && session.actor == "admin session \(session.id.prefix(8))")
         let other = SessionKeys(secret: Array(repeating: 8, count: 32), lifetime: 3600)
         #expect(other.verify(cookie) == nil, "a cookie signed under another secret is no session")
+        // A new admin token ends the sessions of the old one, even under the same configured secret.
+        let rotated = SessionKeys(secret: Array(repeating: 7, count: 32), lifetime: 3600, boundTo: Array("new-admin-token".utf8))
+        #expect(rotated.verify(cookie) == nil)
         // Without a configured secret each server start draws its own.
         #expect(SessionKeys(secret: nil, lifetime: 60).verify(SessionKeys(secret: nil, lifetime: 60).issue().cookie) == nil)
     }
