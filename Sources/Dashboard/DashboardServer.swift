@@ -65,7 +65,7 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
 
     router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/queues"]) }
     router.get("/queues") { request, _ in
-        html(try pages(request).queues(try await store.stats(windowMinutes: config.windowMinutes)))
+        html(try pages(request).queues(try await store.stats(windowMinutes: config.windowMinutes, resultsInWindow: true)))
     }
     router.get("/jobs") { request, _ in
         var q = try query(request)

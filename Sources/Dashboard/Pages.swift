@@ -37,8 +37,9 @@ struct Pages {
         for (name, key) in [("queue wait", "queue"), ("GPT passes", "gpt"), ("VQ decode", "vq"), ("PNG", "png")] {
             if let s = stats.stageMs?[key] { lat.append([name, HTML.ms(s.p50), HTML.ms(s.p95), HTML.ms(s.max)]) }
         }
+        body += "<p>Latency of the jobs finished in the last \(stats.windowMinutes) min (<a href=\"/charts\">charts</a> for the last hour and day):</p>"
         body += HTML.table(["", "p50", "p95", "max"], lat)
-        body += String(format: "<p>%d results: %d forward passes vs %d for next-token prediction (<b>%.1f%% saved</b>). Live workers: %d.</p>",
+        body += String(format: "<p>%d results in that window: %d forward passes vs %d for next-token prediction (<b>%.1f%% saved</b>). Live workers: %d.</p>",
                        stats.results, stats.passes, stats.ntpPasses, 100 * stats.passesSaved, stats.liveWorkers.count)
         return page("Queues", active: "queues", body)
     }

@@ -215,6 +215,10 @@ import TestSupport
             #expect(c.done.count == 60 && c.done.reduce(0, +) == 2 && c.done.last == 2)
             #expect(c.depth.first == 0 && c.depth.last == 1, "0 waiting an hour ago, 1 now: \(c.depth)")
             #expect(c.p50Ms.last! != nil && c.p95Ms.first! == nil)
+            // The queues page's figures come from the window's jobs (through jobs_finished), not every result.
+            let recent = try await store.stats(windowMinutes: 60, resultsInWindow: true)
+            let all = try await store.stats(windowMinutes: 60)
+            #expect(recent.results == 2 && recent.latencyMs == all.latencyMs && recent.passes == all.passes)
 
             let http = HTTPDriver(responder: dashboardRouter(store: store, config: DashboardConfig(
                 address: ListenAddress("127.0.0.1:0")!, adminToken: nil)).buildResponder())
