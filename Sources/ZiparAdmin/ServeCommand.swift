@@ -10,14 +10,14 @@ import Telemetry
 
 struct Serve: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serves the dashboard: queues, jobs, job pages with image and decode order, gallery, workers; JSON under /api; /metrics, /healthz, /readyz.",
+        abstract: "Serves the operator's console: queues, jobs, job pages with image and decode order, gallery, workers and their health, charts, bulk actions, audit log; JSON under /api; /metrics, /healthz, /readyz.",
         discussion: """
-            Binds 127.0.0.1 unless told otherwise. Read-only unless an admin token is given, from a file
-            (--admin-token-file, which should be readable by its owner only) or the ZIPAR_ADMIN_TOKEN
-            environment variable, never on the command line. With a token, an operator signs in once on
-            /signin and gets a session cookie (HttpOnly, SameSite=Strict, HMAC-signed, --session-hours long);
-            every form that changes something carries the session's CSRF token. Programs send the token as
-            `Authorization: Bearer` on /api. Every change is recorded in the audit log (/audit, /api/audit).
+            Binds 127.0.0.1 unless told otherwise. Read-only unless an admin token is given, from a file \
+            (--admin-token-file, which should be readable by its owner only) or the ZIPAR_ADMIN_TOKEN \
+            environment variable, never on the command line. With a token, an operator signs in once on \
+            /signin and gets a session cookie (HttpOnly, SameSite=Strict, HMAC-signed, --session-hours long); \
+            every form that changes something carries the session's CSRF token. Programs send the token as \
+            `Authorization: Bearer` on /api. Every change is recorded in the audit log (/audit, /api/audit). \
             The API is described by docs/openapi.yaml. SIGTERM or SIGINT stops the server.
 
             The batch API (POST /api/batches, a JSONL body as for `zipar-submit --format jsonl`, each line \
