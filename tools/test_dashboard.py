@@ -295,6 +295,17 @@ def test_charts_are_drawn(service, browser):
     shot(browser, "dashboard-charts.png")
 
 
+def test_workers_page_shows_stopped_workers_and_health(service, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(service["base"] + "/workers")
+    states = [r.find_elements(By.TAG_NAME, "td")[1].text for r in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")]
+    assert states and all(s.startswith("stopped") for s in states), states
+    health = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in browser.find_elements(By.CSS_SELECTOR, "#health tbody tr")]
+    assert any(h[1] == "fashion-16" and h[2] == "ok" and h[3] == "4" for h in health), health
+    shot(browser, "dashboard-workers.png")
+
+
 def test_a_job_page_follows_its_job_to_done_without_a_reload(service, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
