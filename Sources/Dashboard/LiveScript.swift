@@ -2,7 +2,8 @@
 /// and nothing inline): it refreshes counts and job states without a reload, reading the same JSON API as
 /// programs do. Pages work without it; it only keeps them current.
 ///
-/// - `[data-queue][data-state]`: a queue's count of jobs in a state (`/api/queues`, every 3 s);
+/// - `[data-queue][data-state]`: a queue's count of jobs in a state (`/api/queues`, every 3 s, or five times
+///   as long as the last round took);
 /// - `[data-job]`: a job's shown state while it is not final (`/api/jobs/ID`, at most 30 per round); on a
 ///   job's page a job that became done gets its image shown in `#live-image`.
 enum LiveScript {
@@ -49,12 +50,15 @@ enum LiveScript {
               });
             }));
           }
+          // Every 3 s, or five times as long as the last round took: on a large store the counts cost the
+          // database most of a second, and open pages must not keep it busy.
           function round() {
-            if (document.hidden) return schedule();
-            Promise.all([counts(), jobs()]).catch(function () {}).then(schedule);
+            if (document.hidden) return schedule(0);
+            var started = Date.now();
+            Promise.all([counts(), jobs()]).catch(function () {}).then(function () { schedule(Date.now() - started); });
           }
-          function schedule() { setTimeout(round, 3000); }
-          schedule();
+          function schedule(took) { setTimeout(round, Math.max(3000, 5 * took)); }
+          schedule(0);
         })();
         """#
 }
