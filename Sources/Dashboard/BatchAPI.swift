@@ -19,8 +19,8 @@ public struct BatchLimits: Sendable {
 /// cancellation and each job's PNG are read back under /api. Creating and cancelling need the submit token
 /// (or the admin token); reading needs none, like every other GET of the server.
 func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config: DashboardConfig, hub: EventHub) {
-    router.post("/api/batches") { request, _ in
-        try requireSubmitToken(request, config: config)
+    router.post("/api/batches") { request, context in
+        let actor = try requireSubmitToken(request, config: config)
         let q = try query(request)
         guard !config.models.isEmpty else {
             throw HTTPError(.serviceUnavailable, message: "this server knows no model: start `zipar-admin serve` with --model DIR")
@@ -50,6 +50,12 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
         let sha = sha256Hex(Array("\(q["model"] ?? "")\n\(q["queue"] ?? "")\n\(webhook ?? "")\n\(text)".utf8))
         do {
             let created = try await store.createBatch(jobs, requestSHA256: sha, idempotencyKey: key, webhook: webhook)
+            if !created.replayed {
+                // After the batch's own transaction: a failed audit write must not undo an accepted batch.
+                let note = AuditNote(actor: actor, action: "batch-create", target: "batch \(created.batch.id)")
+                try? await store.recordAudit(note, count: jobs.count)
+                logMutation(context.logger, note, count: jobs.count)
+            }
             var response = try json(created.batch, status: created.replayed ? .ok : .created)
             response.headers[.location] = "/api/batches/\(created.batch.id)"
             if created.replayed { response.headers[.idempotentReplayed] = "true" }
@@ -95,8 +101,11 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
     }
     router.post("/api/batches/{id}/cancel") { request, context in
         let id = try context.parameters.require("id", as: UUID.self)
-        try requireSubmitToken(request, config: config)
+        let actor = try requireSubmitToken(request, config: config)
         guard let cancelled = try await store.cancelBatch(id: id) else { throw HTTPError(.notFound, message: "no batch \(id.text)") }
+        let note = AuditNote(actor: actor, action: "batch-cancel", target: "batch \(id.text)")
+        try? await store.recordAudit(note, count: cancelled)
+        logMutation(context.logger, note, count: cancelled)
         guard let batch = try await store.batch(id: id) else { throw HTTPError(.notFound, message: "no batch \(id.text)") }
         return try json(BatchCancelAnswer(cancelled: cancelled, batch: batch))
     }
@@ -170,7 +179,9 @@ func utf8Text(_ bytes: [UInt8]) throws -> String {
 
 /// Creating and cancelling batches: the submit token, or the admin token (which may do anything). 403 when
 /// the server has neither, 401 when the request's is missing or wrong.
-func requireSubmitToken(_ request: Request, config: DashboardConfig) throws {
+/// Returns which token it was, for the audit log: "submit token" or "admin token".
+@discardableResult
+func requireSubmitToken(_ request: Request, config: DashboardConfig) throws -> String {
     let accepted = [config.submitToken, config.adminToken].compactMap { $0 }
     guard !accepted.isEmpty else {
         throw HTTPError(.forbidden, message: "batches are off: start `zipar-admin serve` with a submit token (--submit-token-file or ZIPAR_SUBMIT_TOKEN)")
@@ -182,6 +193,7 @@ func requireSubmitToken(_ request: Request, config: DashboardConfig) throws {
     // Both compared, always: the time taken says nothing about which token was close.
     let matches = accepted.map { constantTimeEqual(given, Array($0.utf8)) }
     guard matches.contains(true) else { throw HTTPError(.unauthorized, message: "submit token wrong") }
+    return config.submitToken.map { constantTimeEqual(given, Array($0.utf8)) } == true ? "submit token" : "admin token"
 }
 
 /// A refused batch: every line error (the first 100), each naming its line and field.

@@ -23,19 +23,29 @@ public struct DashboardConfig: Sendable {
     public var batchLimits: BatchLimits
     /// Signs webhook bodies; nil = batches may not name a webhook.
     public var webhookSecret: String?
+    /// Signs dashboard session cookies (at least 32 bytes); nil = a random secret per start (sessions end when
+    /// the server restarts, and servers behind one address do not share them).
+    public var sessionSecret: [UInt8]?
+    /// How long a dashboard session lasts from sign-in, seconds.
+    public var sessionLifetime: TimeInterval
+    /// Marks the session cookie `Secure` (the dashboard is reached over https).
+    public var secureCookie: Bool
 
     public init(address: ListenAddress, adminToken: String?, windowMinutes: Int = 60, grids: [String: Int] = [:],
                 submitToken: String? = nil, models: [ModelSpec] = [], batchLimits: BatchLimits = BatchLimits(),
-                webhookSecret: String? = nil) {
+                webhookSecret: String? = nil, sessionSecret: [UInt8]? = nil, sessionLifetime: TimeInterval = 8 * 3600,
+                secureCookie: Bool = false) {
         self.address = address; self.adminToken = adminToken; self.windowMinutes = windowMinutes; self.grids = grids
         self.submitToken = submitToken; self.models = models; self.batchLimits = batchLimits; self.webhookSecret = webhookSecret
+        self.sessionSecret = sessionSecret; self.sessionLifetime = sessionLifetime; self.secureCookie = secureCookie
     }
 }
 
 /// The dashboard: server-rendered pages for people, the same data as JSON under /api (docs/openapi.yaml),
-/// and /metrics, /healthz, /readyz. Every mutating request is a POST carrying the admin token (a form
-/// field on pages, `Authorization: Bearer` on /api) and is refused without it; image routes take a job id
-/// (a UUID), never a path.
+/// and /metrics, /healthz, /readyz. Every mutating request is a POST: from the pages a form of a signed-in
+/// session carrying its CSRF token (`ConsoleAuth`), on /api `Authorization: Bearer` with the admin token;
+/// each is refused otherwise and recorded in the audit log when done. Image routes take a job id (a UUID),
+/// never a path.
 public func dashboardApplication(store: JobStore, config: DashboardConfig, logger: Logger) -> some ApplicationProtocol {
     Application(router: dashboardRouter(store: store, config: config), configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"),
                 logger: logger)
@@ -43,25 +53,30 @@ public func dashboardApplication(store: JobStore, config: DashboardConfig, logge
 
 /// Every route of the dashboard, the API and the health endpoints (tests drive it without a socket).
 public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<BasicRequestContext> {
-    let router = Router()
-    let pages = Pages(readOnly: config.adminToken == nil)
+    // HEAD answered as GET without the body (monitors and link checkers send HEAD; it was a 404).
+    let router = Router(options: .autoGenerateHeadEndpoints)
+    let auth = ConsoleAuth(config: config)
     let pageSize = 60
     router.middlewares.add(SecurityHeaders())
+    router.middlewares.add(HTMLErrors())
     router.middlewares.add(ErrorBodies())
+    /// The pages as this request's viewer sees them, with the confirmation its `?done=` names.
+    @Sendable func pages(_ request: Request) throws -> Pages { Pages(viewer: auth.viewer(request), notice: Notice.text(try query(request))) }
 
     router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/queues"]) }
-    router.get("/queues") { _, _ in
-        html(pages.queues(try await store.stats(windowMinutes: config.windowMinutes)))
+    router.get("/queues") { request, _ in
+        html(try pages(request).queues(try await store.stats(windowMinutes: config.windowMinutes, resultsInWindow: true)))
     }
     router.get("/jobs") { request, _ in
-        let q = try query(request)
+        var q = try query(request)
+        (q["done"], q["n"]) = (nil, nil)   // the confirmation shows once, not on every page after it
         let (filter, page) = try jobFilter(q, pageSize: pageSize)
-        return html(pages.jobs(try await store.jobs(filter), filter: filter, page: page, pageSize: pageSize, query: q))
+        return html(try pages(request).jobs(try await store.jobs(filter), filter: filter, page: page, pageSize: pageSize, query: q))
     }
-    router.get("/jobs/{id}") { _, context in
+    router.get("/jobs/{id}") { request, context in
         let id = try context.parameters.require("id", as: UUID.self)
-        guard let d = try await store.job(id: id) else { return html(pages.message("Not found", "no job \(id.text)"), .notFound) }
-        return html(pages.job(d, grid: config.grids[d.model] ?? d.result?.decodeOrder.map { Int(Double($0.count).squareRoot()) }))
+        guard let d = try await store.job(id: id) else { throw HTTPError(.notFound, message: "No job \(id.text).") }
+        return html(try pages(request).job(d, grid: config.grids[d.model] ?? d.result?.decodeOrder.map { Int(Double($0.count).squareRoot()) }))
     }
     router.get("/jobs/{id}/image.png") { _, context in
         let id = try context.parameters.require("id", as: UUID.self)
@@ -74,7 +89,7 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
         q["state"] = "done"
         let (filter, page) = try jobFilter(q, pageSize: pageSize)
         q["state"] = nil
-        return html(pages.gallery(try await store.jobs(filter), query: q, page: page, pageSize: pageSize))
+        return html(try pages(request).gallery(try await store.jobs(filter), query: q, page: page, pageSize: pageSize))
     }
     router.get("/compare") { request, _ in
         let q = try query(request)
@@ -83,27 +98,51 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
         }
         let seed = try QueryValues.int(q, "seed", default: 0, range: 0...Int(Int64.max))
         let jobs = try await store.jobs(JobFilter(states: [.done], model: model, className: cls, seed: seed, limit: 50))
-        return html(pages.compare(jobs, model: model, classLabel: cls, seed: seed))
+        return html(try pages(request).compare(jobs, model: model, classLabel: cls, seed: seed))
     }
-    router.get("/workers") { _, _ in html(pages.workers(try await store.workers())) }
+    router.get("/workers") { request, _ in
+        html(try pages(request).workers(try await store.workers(), health: try await store.workerHealth()))
+    }
+    router.get("/audit") { request, _ in
+        let page = try QueryValues.int(try query(request), "page", default: 0, range: 0...QueryValues.maxPage)
+        return html(try pages(request).audit(try await store.auditLog(limit: pageSize, offset: page * pageSize), page: page, pageSize: pageSize))
+    }
+    router.get("/charts") { request, _ in
+        let range = try query(request)["range"] ?? "hour"
+        guard let r = chartRanges[range] else { throw HTTPError(.badRequest, message: "range must be hour or day") }
+        return html(try pages(request).charts(try await store.charts(windowSeconds: r.window, buckets: r.buckets), range: range))
+    }
+    router.get("/console.js") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"],
+                 body: .init(byteBuffer: ByteBuffer(string: LiveScript.source)))
+    }
+    addSignIn(to: router, auth: auth)
 
-    // Mutations from pages: a form POST with the token, then back to the page.
+    // Mutations from pages: a signed-in form with its CSRF token, recorded, then back to the page with a
+    // confirmation.
     for verb in ["pause", "resume"] {
         router.post("/queues/{name}/\(verb)") { request, context in
             let name = try context.parameters.require("name")
-            try await requireToken(request, config: config, form: true)
-            try await store.setPaused(queue: name, verb == "pause")
-            return Response(status: .seeOther, headers: [.location: "/queues"])
+            let (session, _) = try await auth.requireSession(request)
+            let note = AuditNote(actor: session.actor, action: verb, target: "queue \(name)")
+            try await store.setPaused(queue: name, verb == "pause", audit: note)
+            logMutation(context.logger, note, count: 1)
+            return Response(status: .seeOther, headers: [.location: "/queues?done=\(verb == "pause" ? "paused" : "resumed")"])
         }
     }
     for verb in ["retry", "cancel"] {
         router.post("/jobs/{id}/\(verb)") { request, context in
             let id = try context.parameters.require("id", as: UUID.self)
-            try await requireToken(request, config: config, form: true)
-            _ = verb == "retry" ? try await store.retry(ids: [id]) : try await store.cancel(ids: [id])
-            return Response(status: .seeOther, headers: [.location: "/jobs/\(id.text)"])
+            let (session, _) = try await auth.requireSession(request)
+            let note = AuditNote(actor: session.actor, action: verb, target: "job \(id.text)")
+            let outcome = verb == "retry" ? try await store.retry(ids: [id], audit: note) : try await store.cancel(ids: [id], audit: note)
+            let changed = outcome.first?.changed == true
+            logMutation(context.logger, note, count: changed ? 1 : 0)
+            let done = changed ? (verb == "retry" ? "retried" : "cancelled") : "unchanged"
+            return Response(status: .seeOther, headers: [.location: "/jobs/\(id.text)?done=\(done)"])
         }
     }
+    addBulkActions(to: router, store: store, auth: auth, pages: pages)
 
     addAPI(to: router, store: store, config: config, pageSize: pageSize)
     let hub = EventHub()
@@ -125,6 +164,16 @@ func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: Das
     router.get("/api/queues") { _, _ in try json(try await store.queues()) }
     router.get("/api/stats") { _, _ in try json(try await store.stats(windowMinutes: config.windowMinutes)) }
     router.get("/api/workers") { _, _ in try json(try await store.workers()) }
+    router.get("/api/workers/health") { _, _ in try json(try await store.workerHealth()) }
+    router.get("/api/charts") { request, _ in
+        let range = try query(request)["range"] ?? "hour"
+        guard let r = chartRanges[range] else { throw HTTPError(.badRequest, message: "range must be hour or day") }
+        return try json(try await store.charts(windowSeconds: r.window, buckets: r.buckets))
+    }
+    router.get("/api/audit") { request, _ in
+        let page = try QueryValues.int(try query(request), "page", default: 0, range: 0...QueryValues.maxPage)
+        return try json(try await store.auditLog(limit: pageSize, offset: page * pageSize))
+    }
     router.get("/api/jobs") { request, _ in
         let (filter, _) = try jobFilter(try query(request), pageSize: pageSize)
         return try json(try await store.jobs(filter))
@@ -137,37 +186,43 @@ func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: Das
     for verb in ["pause", "resume"] {
         router.post("/api/queues/{name}/\(verb)") { request, context in
             let name = try context.parameters.require("name")
-            try await requireToken(request, config: config, form: false)
-            try await store.setPaused(queue: name, verb == "pause")
+            try await requireToken(request, config: config)
+            let note = AuditNote(actor: "admin token", action: verb, target: "queue \(name)")
+            try await store.setPaused(queue: name, verb == "pause", audit: note)
+            logMutation(context.logger, note, count: 1)
             return try json(PauseAnswer(queue: name, paused: verb == "pause"))
         }
     }
     for verb in ["retry", "cancel"] {
         router.post("/api/jobs/{id}/\(verb)") { request, context in
             let id = try context.parameters.require("id", as: UUID.self)
-            try await requireToken(request, config: config, form: false)
-            return try json(verb == "retry" ? try await store.retry(ids: [id]) : try await store.cancel(ids: [id]))
+            try await requireToken(request, config: config)
+            let note = AuditNote(actor: "admin token", action: verb, target: "job \(id.text)")
+            let outcome = verb == "retry" ? try await store.retry(ids: [id], audit: note) : try await store.cancel(ids: [id], audit: note)
+            logMutation(context.logger, note, count: outcome.filter(\.changed).count)
+            return try json(outcome)
         }
     }
 }
 
-/// Refuses the request unless it carries the admin token: 403 when the dashboard is read-only, 401 when
-/// the token is missing or wrong. Compared in constant time.
-func requireToken(_ request: Request, config: DashboardConfig, form: Bool) async throws {
+/// Refuses an API request unless it carries the admin token as `Authorization: Bearer`: 403 when the
+/// dashboard is read-only, 401 when the token is missing or wrong. Compared in constant time. (The pages
+/// use sessions instead: `ConsoleAuth`.)
+func requireToken(_ request: Request, config: DashboardConfig) async throws {
     guard let expected = config.adminToken else {
         throw HTTPError(.forbidden, message: "read-only dashboard: start `zipar-admin serve` with an admin token to change anything")
     }
     var given: String?
-    if form {
-        let body = try await request.body.collect(upTo: 16 * 1024)
-        given = formFields(String(buffer: body))["token"]
-    } else if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
+    if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
         given = String(auth.dropFirst("Bearer ".count))
     }
     guard let given, constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
         throw HTTPError(.unauthorized, message: "admin token missing or wrong")
     }
 }
+
+/// The charts' windows: the last hour in minutes, the last day in half hours.
+let chartRanges: [String: (window: Double, buckets: Int)] = ["hour": (3600, 60), "day": (86_400, 48)]
 
 func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
@@ -214,11 +269,13 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try enc.encode(value))))
 }
 
-/// No scripts at all, and nothing from elsewhere: a prompt's `<script>` could not run even unescaped.
+/// One script, the server's own /console.js, and nothing from elsewhere: a prompt's `<script>` could not run
+/// even unescaped (inline scripts are not allowed), and the script may only talk to this server.
 struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
+            + "style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
         return response
     }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Server-rendered HTML: every piece of text from the database (queue names, prompts, labels, errors)
-/// goes through `esc`, so a prompt holding `<script>` shows as text. The pages carry no JavaScript and
-/// the server forbids inline scripts by Content-Security-Policy, so even a missed escape could not run one.
+/// goes through `esc`, so a prompt holding `<script>` shows as text. The only script is the server's own
+/// /console.js and the Content-Security-Policy forbids inline ones, so even a missed escape could not run one.
 enum HTML {
     static func esc(_ s: String) -> String {
         var out = ""
@@ -25,21 +25,35 @@ enum HTML {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
     }
 
-    static func page(_ title: String, active: String, readOnly: Bool, _ body: String) -> String {
-        let nav = [("queues", "/queues"), ("jobs", "/jobs"), ("gallery", "/gallery"), ("workers", "/workers")].map { name, href in
+    /// A whole page. `viewer` nil: an error page, whose header offers nothing that depends on who asks.
+    /// `notice`: the confirmation of the mutation that led here (`Notice`), shown above the title.
+    static func page(_ title: String, active: String, viewer: Viewer?, notice: String? = nil, _ body: String) -> String {
+        let nav = [("queues", "/queues"), ("jobs", "/jobs"), ("gallery", "/gallery"), ("workers", "/workers"), ("charts", "/charts"), ("audit", "/audit")].map { name, href in
             "<a href=\"\(href)\"\(name == active ? " class=\"on\"" : "")>\(name)</a>"
         }.joined(separator: " ")
+        var who = ""
+        switch viewer {
+        case .readOnly: who = " <span class=\"ro\">read-only</span>"
+        case .signedOut: who = " <a class=\"who\" id=\"signin\" href=\"/signin\">sign in</a>"
+        case .signedIn(let s):
+            who = " <form method=\"post\" action=\"/signout\" class=\"who\">\(csrfField(s))<span id=\"signed-in\">signed in</span> "
+                + "<button type=\"submit\" id=\"signout\">sign out</button></form>"
+        case nil: break
+        }
+        let shown = notice.map { "<p class=\"notice\" id=\"notice\">\(esc($0))</p>" } ?? ""
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>\(esc(title)) · zipar</title>
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <style>\(css)</style></head>
-            <body><header><b>zipar</b> \(nav)\(readOnly ? " <span class=\"ro\">read-only</span>" : "")</header>
-            <main><h1>\(esc(title))</h1>
+            <style>\(css)</style><script src="/console.js" defer></script></head>
+            <body><header><b>zipar</b> \(nav)\(who)</header>
+            <main>\(shown)<h1>\(esc(title))</h1>
             \(body)
             </main></body></html>
             """
     }
+
+    static func csrfField(_ s: Session) -> String { "<input type=\"hidden\" name=\"csrf\" value=\"\(esc(s.csrf))\">" }
 
     static func table(_ head: [String], _ rows: [[String]], id: String = "") -> String {
         let h = head.map { "<th>\(esc($0))</th>" }.joined()
@@ -47,12 +61,11 @@ enum HTML {
         return "<table\(id.isEmpty ? "" : " id=\"\(id)\"")><thead><tr>\(h)</tr></thead><tbody>\n\(r)\n</tbody></table>"
     }
 
-    /// A POST form with one button, carrying the admin token the operator types (never stored in the page).
-    static func action(_ path: String, _ label: String, enabled: Bool) -> String {
-        guard enabled else { return "" }
+    /// A POST form with one button and the session's CSRF token; nothing unless signed in.
+    static func action(_ path: String, _ label: String, viewer: Viewer) -> String {
+        guard let session = viewer.session else { return "" }
         return """
-            <form method="post" action="\(esc(path))" class="act">\
-            <input type="password" name="token" placeholder="admin token" autocomplete="off" required>\
+            <form method="post" action="\(esc(path))" class="act">\(csrfField(session))\
             <button type="submit">\(esc(label))</button></form>
             """
     }
@@ -62,7 +75,16 @@ enum HTML {
         return esc(d.formatted(Date.ISO8601FormatStyle()))
     }
 
-    static func ms(_ x: Double?) -> String { x.map { String(format: "%.0f ms", $0) } ?? "-" }
+    /// A duration for people: "704 ms", "4.2 s", "1 m 33 s", "2 h 5 m" (issue 24: not "93308 ms").
+    static func ms(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "-" }
+        if x < 1000 { return String(format: "%.0f ms", max(x, 0)) }
+        let s = x / 1000
+        if s < 60 { return String(format: "%.1f s", s) }
+        let whole = Int(s.rounded())
+        if whole < 3600 { return "\(whole / 60) m \(whole % 60) s" }
+        return "\(whole / 3600) h \((whole % 3600) / 60) m"
+    }
 
     static let css = """
         body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#1d2b3a;color:#fff;padding:8px 16px}
@@ -75,6 +97,10 @@ enum HTML {
         .tile img,.pix{image-rendering:pixelated;background:#000}.tile img{width:96px;height:96px}
         .heat{display:grid;gap:0;margin:6px 0}.heat div{width:12px;height:12px}
         .err{color:#a00}code{background:#f4f4f4;padding:0 3px}
+        header .who{float:right;margin:0;color:#cde}header .who button{margin-left:6px}
+        .notice{background:#e6f4ea;border:1px solid #9c9;padding:6px 10px}form.filters label{margin-right:8px}
+        .bulk{margin:8px 0}.bulk a{margin-right:10px}figure.chart{margin:0 12px 12px 0}figcaption{font-weight:bold}
+        .legend{font-size:12px}
         """
 
     /// A viridis-like ramp from dark blue (early) to yellow (late), as a CSS colour.

@@ -4,17 +4,24 @@ import JobStore
 
 /// The HTML pages. Each takes what it shows, already read from the store, and returns the page.
 struct Pages {
-    let readOnly: Bool
+    let viewer: Viewer
+    /// The confirmation of the mutation that led to this page, if any (`Notice`).
+    var notice: String? = nil
+
+    func page(_ title: String, active: String, _ body: String) -> String {
+        HTML.page(title, active: active, viewer: viewer, notice: notice, body)
+    }
 
     func queues(_ stats: StatsReport) -> String {
         let states = JobState.allCases
         let rows = stats.queues.map { q -> [String] in
             [HTML.esc(q.name)] + states.map { s in
                 let n = q.counts[s] ?? 0
-                return n == 0 ? "0" : "<a href=\"/jobs?queue=\(HTML.query(q.name))&state=\(s.rawValue)\">\(n)</a>"
+                let link = n == 0 ? "0" : "<a href=\"/jobs?queue=\(HTML.query(q.name))&state=\(s.rawValue)\">\(n)</a>"
+                return "<span data-queue=\"\(HTML.esc(q.name))\" data-state=\"\(s.rawValue)\">\(link)</span>"
             } + [q.paused ? "<b>paused</b>" : "no",
                  HTML.action("/queues/\(HTML.query(q.name))/\(q.paused ? "resume" : "pause")", q.paused ? "resume" : "pause",
-                             enabled: !readOnly)]
+                             viewer: viewer)]
         }
         var body = HTML.table(["queue"] + states.map(\.rawValue) + ["paused", ""], rows, id: "queues")
         for u in stats.unserved {
@@ -30,28 +37,69 @@ struct Pages {
         for (name, key) in [("queue wait", "queue"), ("GPT passes", "gpt"), ("VQ decode", "vq"), ("PNG", "png")] {
             if let s = stats.stageMs?[key] { lat.append([name, HTML.ms(s.p50), HTML.ms(s.p95), HTML.ms(s.max)]) }
         }
+        body += "<p>Latency of the jobs finished in the last \(stats.windowMinutes) min (<a href=\"/charts\">charts</a> for the last hour and day):</p>"
         body += HTML.table(["", "p50", "p95", "max"], lat)
-        body += String(format: "<p>%d results: %d forward passes vs %d for next-token prediction (<b>%.1f%% saved</b>). Live workers: %d.</p>",
+        body += String(format: "<p>%d results in that window: %d forward passes vs %d for next-token prediction (<b>%.1f%% saved</b>). Live workers: %d.</p>",
                        stats.results, stats.passes, stats.ntpPasses, 100 * stats.passesSaved, stats.liveWorkers.count)
-        return HTML.page("Queues", active: "queues", readOnly: readOnly, body)
+        return page("Queues", active: "queues", body)
     }
 
     func jobs(_ jobs: [JobListEntry], filter f: JobFilter, page: Int, pageSize: Int, query: [String: String]) -> String {
-        var body = filterForm(action: "/jobs", query: query, fields: ["queue", "state", "label", "policy", "class", "q", "since"])
+        var body = filterForm(action: "/jobs", query: query, fields: Self.jobFilterFields)
+        if viewer.session != nil {
+            // Links to a confirmation page (a GET changes nothing); the POST behind it carries the CSRF token.
+            let filter = Self.jobFilterFields.compactMap { k in query[k].map { "&\(k)=\(HTML.query($0))" } }.joined()
+            body += "<p class=\"bulk\" id=\"bulk\">All jobs matching this filter: "
+                + BulkAction.allCases.map { "<a id=\"bulk-\($0.rawValue)\" href=\"/jobs/bulk?action=\($0.rawValue)\(HTML.esc(filter))\">\($0.rawValue)…</a>" }.joined()
+                + "</p>"
+        }
         let rows = jobs.map { j -> [String] in
-            ["<a href=\"/jobs/\(j.id)\">\(j.id.prefix(8))</a>", HTML.esc(j.label ?? ""), HTML.esc(j.queue), j.state.rawValue,
-             subject(j), HTML.esc(j.policy), "\(j.seed)", "\(j.attempts)", HTML.date(j.createdAt),
+            ["<a href=\"/jobs/\(j.id)\">\(j.id.prefix(8))</a>", HTML.esc(j.label ?? ""), HTML.esc(j.queue),
+             "<span data-job=\"\(j.id)\">\(j.state.rawValue)</span>",
+             className(j), textPrompt(j), HTML.esc(j.policy), "\(j.seed)", "\(j.attempts)", HTML.date(j.createdAt),
              j.lastError.map { "<span class=\"err\">\(HTML.esc(String($0.prefix(100))))</span>" } ?? ""]
         }
-        body += HTML.table(["job", "label", "queue", "state", "class", "policy", "seed", "attempts", "created", "last error"], rows, id: "jobs")
+        body += HTML.table(["job", "label", "queue", "state", "class", "prompt", "policy", "seed", "attempts", "created", "last error"], rows, id: "jobs")
         body += pager("/jobs", query: query, page: page, more: jobs.count == pageSize)
-        return HTML.page("Jobs", active: "jobs", readOnly: readOnly, body)
+        return self.page("Jobs", active: "jobs", body)
+    }
+
+    /// The filters of the jobs page, which its bulk actions apply too.
+    static let jobFilterFields = ["queue", "state", "model", "label", "policy", "class", "q", "since"]
+
+    /// A class job's class (name, else id); empty for a text job, whose prompt has a column of its own.
+    func className(_ j: JobListEntry) -> String {
+        if let name = j.className { return HTML.esc(name) }
+        return j.textPrompt == nil ? "\(j.classLabel)" : ""
+    }
+
+    /// A text job's prompt, cut to 60 characters.
+    func textPrompt(_ j: JobListEntry) -> String {
+        guard let text = j.textPrompt else { return "" }
+        return "“" + HTML.esc(text.count > 60 ? String(text.prefix(59)) + "…" : text) + "”"
+    }
+
+    func signIn(error: String?) -> String {
+        var body = error.map { "<p class=\"err\" id=\"signin-error\">\(HTML.esc($0))</p>" } ?? ""
+        switch viewer {
+        case .readOnly: body += "<p>This dashboard is read-only: it was started without an admin token.</p>"
+        case .signedIn: body += "<p>You are signed in.</p>"
+        case .signedOut:
+            body += """
+                <form method="post" action="/signin" id="signin-form"><label>admin token \
+                <input type="password" name="token" autocomplete="current-password" required autofocus></label> \
+                <button type="submit">sign in</button></form>\
+                <p>The token is checked once; the browser then keeps a session cookie (HttpOnly, SameSite=Strict) \
+                until you sign out or it expires.</p>
+                """
+        }
+        return page("Sign in", active: "", body)
     }
 
     func job(_ d: JobDetail, grid: Int?) -> String {
         var info: [[String]] = [
             ["id", HTML.esc(d.id)], ["label", HTML.esc(d.label ?? "-")], ["queue", HTML.esc(d.queue)], ["model", HTML.esc(d.model)],
-            ["state", "<b>\(d.state.rawValue)</b>" + (d.state == .scheduled ? " until \(HTML.date(d.runAfter))" : "")], ["prompt", "<code>\(HTML.esc(d.prompt ?? "-"))</code>"],
+            ["state", "<b id=\"state\" data-job=\"\(d.id)\">\(d.state.rawValue)</b>" + (d.state == .scheduled ? " until \(HTML.date(d.runAfter))" : "")], ["prompt", "<code>\(HTML.esc(d.prompt ?? "-"))</code>"],
         ]
         // A text job's prompts are what it draws: shown whole, up front, escaped like every database text.
         if let text = d.parameters?.prompt { info.append(["text prompt", "<b id=\"text-prompt\">\(HTML.esc(text))</b>"]) }
@@ -82,6 +130,8 @@ struct Pages {
                                      ["PNG", HTML.ms(r.pngMs)]]
             if let drafts = r.drafts, drafts > 0 { stats.append(["drafts accepted", "\(r.accepted ?? 0) of \(drafts)"]) }
             body += HTML.table(["result", ""], stats, id: "stats")
+        } else {
+            body += "<div id=\"live-image\"></div>"   // /console.js shows the image here once the job is done
         }
         body += "</div></div>"
         if !d.errors.isEmpty {
@@ -89,13 +139,13 @@ struct Pages {
                 ["\($0.attempt)", HTML.esc($0.at), HTML.esc($0.worker ?? "-"), "<span class=\"err\">\(HTML.esc($0.error))</span>"]
             }, id: "errors")
         }
-        if d.state == .failed || d.state == .cancelled { body += HTML.action("/jobs/\(d.id)/retry", "retry", enabled: !readOnly) }
-        if [.scheduled, .queued, .running].contains(d.state) { body += HTML.action("/jobs/\(d.id)/cancel", "cancel", enabled: !readOnly) }
+        if d.state == .failed || d.state == .cancelled { body += HTML.action("/jobs/\(d.id)/retry", "retry", viewer: viewer) }
+        if [.scheduled, .queued, .running].contains(d.state) { body += HTML.action("/jobs/\(d.id)/cancel", "cancel", viewer: viewer) }
         // Text jobs all store class 0: "same class and seed" would set unrelated prompts side by side.
         if let p = d.parameters, p.prompt == nil {
             body += "<p><a href=\"/compare?model=\(HTML.query(d.model))&class=\(p.classLabel)&seed=\(p.seed)\">same seed under other policies</a></p>"
         }
-        return HTML.page("Job \(d.label ?? String(d.id.prefix(8)))", active: "jobs", readOnly: readOnly, body)
+        return page("Job \(d.label ?? String(d.id.prefix(8)))", active: "jobs", body)
     }
 
     /// Parameters the job page shows in rows of their own.
@@ -124,7 +174,7 @@ struct Pages {
             """
         }.joined(separator: "\n") + "</div>"
         body += pager("/gallery", query: query, page: page, more: jobs.count == pageSize)
-        return HTML.page("Gallery", active: "gallery", readOnly: readOnly, body)
+        return self.page("Gallery", active: "gallery", body)
     }
 
     func compare(_ jobs: [JobListEntry], model: String, classLabel: String, seed: Int) -> String {
@@ -135,40 +185,64 @@ struct Pages {
             "<div class=\"tile\"><a href=\"/jobs/\(j.id)\"><img src=\"/jobs/\(j.id)/image.png\" alt=\"\"></a><br>\(HTML.esc(j.policy))</div>"
         }.joined() + "</div>"
         if one.count < 2 { body += "<p>No other policy has this seed yet.</p>" }
-        return HTML.page("Same seed, different policies", active: "gallery", readOnly: readOnly, body)
+        return page("Same seed, different policies", active: "gallery", body)
     }
 
-    func workers(_ ws: [WorkerInfo]) -> String {
+    func workers(_ ws: [WorkerInfo], health: [ModelHealth]) -> String {
+        let byWorker = Dictionary(grouping: health, by: \.worker)
         let rows = ws.map { w -> [String] in
-            [HTML.esc(w.id), w.liveness == .live ? "<b>live</b>" : w.liveness.rawValue, String(format: "%.1f s (lease %.0f s)", w.heartbeatAge, w.leaseSeconds),
-             HTML.esc(w.models.joined(separator: ", ")), HTML.esc(w.queues.joined(separator: ", ")), "\(w.running)", "\(w.jobsDone)",
-             HTML.esc(w.version ?? "-"), HTML.esc(w.host)]
+            let state: String
+            switch w.liveness {
+            case .live: state = "<b>live</b>"
+            case .stopped: state = "stopped"
+            // A worker that stopped beating crashed, hung or lost the database: for the operator it has stopped.
+            case .silent: state = "<span class=\"err\">stopped: no heartbeat for \(HTML.ms(w.heartbeatAge * 1000))</span>"
+            }
+            let running = w.running > 0 && w.liveness != .live
+                ? "<span class=\"err stale\">\(w.running) still marked running: their leases run out and another worker retries them</span>"
+                : "\(w.running)"
+            let models = w.models.map { m -> String in
+                let status = byWorker[w.id]?.first { $0.model == m }?.status ?? "ok"
+                return status == "ok" || status == "failing" ? HTML.esc(m) : "\(HTML.esc(m)) <span class=\"err\">(\(status))</span>"
+            }.joined(separator: ", ")
+            return [HTML.esc(w.id), state, String(format: "%.1f s (lease %.0f s)", w.heartbeatAge, w.leaseSeconds),
+                    models, HTML.esc(w.queues.joined(separator: ", ")), running, "\(w.jobsDone)",
+                    HTML.esc(w.version ?? "-"), HTML.esc(w.host)]
         }
-        let body = HTML.table(["worker", "state", "heartbeat", "models", "queues", "running", "done", "version", "host"], rows, id: "workers")
-            + "<p>A worker is live while its heartbeat is younger than its lease; silent ones have crashed, hung or lost the database.</p>"
-        return HTML.page("Workers", active: "workers", readOnly: readOnly, body)
+        var body = HTML.table(["worker", "state", "heartbeat", "models", "queues", "running", "done", "version", "host"], rows, id: "workers")
+            + "<p>A worker is live while its heartbeat is younger than its lease; one without a heartbeat has crashed, hung or lost the database.</p>"
+        body += "<h2>Health by worker and model, last hour</h2>"
+        body += HTML.table(["worker", "model", "status", "done", "failed attempts", "last error", "at"], health.map { h in
+            [HTML.esc(h.worker), HTML.esc(h.model), h.status == "ok" ? "ok" : "<span class=\"err\">\(h.status)</span>", "\(h.done)",
+             "\(h.failures)", h.lastError.map { "<span class=\"err\">\(HTML.esc(String($0.prefix(200))))</span>" } ?? "",
+             HTML.date(h.lastFailureAt)]
+        }, id: "health")
+        body += "<p>From the jobs finished in the last hour: each failed attempt names its worker. <i>load failed</i>: the model "
+            + "did not load there and its jobs fail at once; <i>broken</i>: attempts failed and none succeeded.</p>"
+        return page("Workers", active: "workers", body)
     }
 
     func message(_ title: String, _ text: String) -> String {
-        HTML.page(title, active: "", readOnly: readOnly, "<p>\(HTML.esc(text))</p>")
+        page(title, active: "", "<p>\(HTML.esc(text))</p>")
     }
 
     private func filterForm(action: String, query: [String: String], fields: [String]) -> String {
         let inputs = fields.map { f -> String in
             let v = HTML.esc(query[f] ?? "")
+            let name = ["q": "prompt text", "since": "age", "label": "label prefix"][f] ?? f
             if f == "state" {
                 let opts = ([""] + JobState.allCases.map(\.rawValue)).map { s in
                     "<option value=\"\(s)\"\(s == (query["state"] ?? "") ? " selected" : "")>\(s.isEmpty ? "any state" : s)</option>"
                 }.joined()
-                return "<select name=\"state\">\(opts)</select>"
+                return "<label>\(name) <select name=\"state\">\(opts)</select></label>"
             }
-            let hint = ["q": "prompt text", "since": "age: 2h, 7d"][f] ?? f
-            return "<input name=\"\(f)\" value=\"\(v)\" placeholder=\"\(hint)\" size=\"10\">"
+            let hint = ["since": "2h, 7d"][f] ?? ""
+            return "<label>\(name) <input name=\"\(f)\" value=\"\(v)\" placeholder=\"\(hint)\" size=\"10\"></label>"
         }.joined()
         return "<form class=\"filters\" method=\"get\" action=\"\(action)\">\(inputs)<button type=\"submit\">filter</button></form>"
     }
 
-    private func pager(_ path: String, query: [String: String], page: Int, more: Bool) -> String {
+    func pager(_ path: String, query: [String: String], page: Int, more: Bool) -> String {
         func link(_ p: Int) -> String {
             var q = query
             q["page"] = "\(p)"

@@ -17,18 +17,23 @@ enum QueryValues {
     /// are refused.
     static func parse(_ request: Request) throws -> [String: String] {
         var out: [String: String] = [:]
-        for (k, v) in request.uri.queryParameters where !v.isEmpty {
-            let value = String(v)
+        for (k, v) in request.uri.queryParameters where !v.isEmpty { out[String(k)] = String(v) }
+        return try checked(out)
+    }
+
+    /// `fields` (a query's or a form's) when every value passes: at most `maxTextLength` characters and no
+    /// control character; else a 400 naming the field.
+    static func checked(_ fields: [String: String]) throws -> [String: String] {
+        for (k, value) in fields {
             guard value.count <= maxTextLength else {
-                throw HTTPError(.badRequest, message: "query parameter \(String(k).prefix(40)) is longer than \(maxTextLength) characters")
+                throw HTTPError(.badRequest, message: "parameter \(k.prefix(40)) is longer than \(maxTextLength) characters")
             }
             // A NUL is refused by PostgreSQL as text (a 500), and no filter needs a control character.
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw HTTPError(.badRequest, message: "query parameter \(String(k).prefix(40)) holds a control character")
+                throw HTTPError(.badRequest, message: "parameter \(k.prefix(40)) holds a control character")
             }
-            out[String(k)] = value
         }
-        return out
+        return fields.filter { !$0.value.isEmpty }
     }
 
     /// A whole number in `range`; absent means `fallback`. Anything else (not a number, too big, negative) is

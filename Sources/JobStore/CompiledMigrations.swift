@@ -234,5 +234,34 @@ ALTER TABLE batches ADD COLUMN webhook_last_error text;
 CREATE INDEX batches_webhook_due ON batches (webhook_next_at) WHERE webhook_next_at IS NOT NULL;
 
 """##),
+        ("0010_audit_log", "65a11d03a885f551d4e67040ac90aa3c7b76fa98ef04ef22822ca20733cc5744", ##"""
+-- 0010: the audit log (issue 24): every change made through `zipar-admin serve` (its pages or its API) is
+-- recorded with who made it, written in the same transaction as the change wherever the change is one.
+-- `actor` names a credential, never holds one: `admin session 1a2b3c4d` (the first 8 hex digits of a
+-- dashboard session's id), `admin token`, `submit token`.
+
+CREATE TABLE audit_log (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      timestamptz NOT NULL DEFAULT now(),
+    actor   text NOT NULL CHECK (char_length(actor) <= 200),
+    action  text NOT NULL CHECK (char_length(action) <= 100),   -- pause, resume, retry, cancel, bulk-retry, ...
+    target  text NOT NULL CHECK (char_length(target) <= 2000),  -- a queue, a job id, a filter, a batch id
+    count   integer NOT NULL DEFAULT 0,                         -- jobs or queues changed
+    detail  text CHECK (char_length(detail) <= 2000)
+);
+-- The Audit page reads the newest first, a page at a time.
+CREATE INDEX audit_log_at ON audit_log (at DESC);
+
+"""##),
+        ("0011_chart_indexes", "1df3d22335d93bfaea0475cc18a75b77662505dd4582c7bbb1d5cf258acae456", ##"""
+-- 0011: indexes for the dashboard's charts (issue 24), so a chart reads only the jobs of its window (an
+-- hour or a day) however many jobs the store holds. Queue depth over time is rebuilt from the jobs that
+-- arrived (created_at) and left the queue (started_at) since the window began; throughput and latency read
+-- the jobs finished in it (jobs_finished, 0001).
+
+CREATE INDEX jobs_created ON jobs (created_at);
+CREATE INDEX jobs_started ON jobs (started_at) WHERE started_at IS NOT NULL;
+
+"""##),
     ]
 }

@@ -27,11 +27,17 @@ extension JobStore {
         return order.map { byName[$0]! }
     }
 
-    /// Pauses or resumes a queue; throws for a queue that does not exist (it is never created here).
-    public func setPaused(queue: String, _ paused: Bool) async throws {
-        guard try await first(SQL.setPaused(queue, paused), String.self) != nil else {
-            throw SubmitError("queue '\(queue)' does not exist (zipar-admin queues lists them)")
+    /// Pauses or resumes a queue; throws for a queue that does not exist (it is never created here). With
+    /// `audit`, its audit row is written in the same transaction.
+    public func setPaused(queue: String, _ paused: Bool, audit: AuditNote? = nil) async throws {
+        let logger = self.logger
+        let found = try await transaction { conn -> Bool in
+            var found = false
+            for try await _ in try await conn.query(SQL.setPaused(queue, paused), logger: logger).decode(String.self) { found = true }
+            if found, let audit { try await conn.query(SQL.insertAudit(audit, count: 1), logger: logger) }
+            return found
         }
+        guard found else { throw SubmitError("queue '\(queue)' does not exist (zipar-admin queues lists them)") }
         if !paused { try await exec(SQL.notify(queue: queue)) }
     }
 
@@ -131,8 +137,9 @@ extension JobStore {
     // MARK: retry, cancel, purge
 
     /// Failed or cancelled jobs back to queued with fresh attempts; an outcome for every id asked.
-    public func retry(ids: [UUID]) async throws -> [IDOutcome] {
-        try await changeEach(SQL.retry(ids: ids), ids: ids, verb: IDOutcome.requeued, refusal: { "is \($0.rawValue), not failed or cancelled" })
+    public func retry(ids: [UUID], audit: AuditNote? = nil) async throws -> [IDOutcome] {
+        try await changeEach(SQL.retry(ids: ids), ids: ids, verb: IDOutcome.requeued, audit: audit,
+                             refusal: { "is \($0.rawValue), not failed or cancelled" })
     }
 
     /// Every failed job (of `queue`) back to queued. Returns how many.
@@ -151,17 +158,30 @@ extension JobStore {
     }
 
     /// Queued or running jobs to cancelled (a running job's worker loses its lease); an outcome for every id.
-    public func cancel(ids: [UUID]) async throws -> [IDOutcome] {
-        try await changeEach(SQL.cancel(ids: ids), ids: ids, verb: IDOutcome.cancelled, refusal: { "already final (\($0.rawValue))" })
+    public func cancel(ids: [UUID], audit: AuditNote? = nil) async throws -> [IDOutcome] {
+        try await changeEach(SQL.cancel(ids: ids), ids: ids, verb: IDOutcome.cancelled, audit: audit,
+                             refusal: { "already final (\($0.rawValue))" })
     }
 
-    private func changeEach(_ q: PostgresQuery, ids: [UUID], verb: String,
+    /// Runs a retry or cancel over `ids` and, with `audit`, writes its audit row (counting the jobs changed)
+    /// in the same transaction.
+    private func changeEach(_ q: PostgresQuery, ids: [UUID], verb: String, audit: AuditNote?,
                             refusal: (JobState) -> String) async throws -> [IDOutcome] {
+        struct Row: Sendable { var id: UUID; var before: JobState; var queue: String? }
+        let logger = self.logger
+        let rows = try await transaction { conn -> [Row] in
+            var rows: [Row] = []
+            for try await (id, before, queue) in try await conn.query(q, logger: logger).decode((UUID, JobState, String?).self) {
+                rows.append(Row(id: id, before: before, queue: queue))
+            }
+            if let audit { try await conn.query(SQL.insertAudit(audit, count: rows.filter { $0.queue != nil }.count), logger: logger) }
+            return rows
+        }
         var seen: [UUID: IDOutcome] = [:]
         var queues = Set<String>()
-        for try await (id, before, queue) in try await client.query(q, logger: logger).decode((UUID, JobState, String?).self) {
-            if let queue { queues.insert(queue) }
-            seen[id] = IDOutcome(id: id.text, outcome: queue != nil ? verb : refusal(before), changed: queue != nil)
+        for r in rows {
+            if let queue = r.queue { queues.insert(queue) }
+            seen[r.id] = IDOutcome(id: r.id.text, outcome: r.queue != nil ? verb : refusal(r.before), changed: r.queue != nil)
         }
         if verb == IDOutcome.requeued { for q in queues { try await exec(SQL.notify(queue: q)) } }
         return ids.map { seen[$0] ?? IDOutcome(id: $0.text, outcome: IDOutcome.unknown, changed: false) }
@@ -200,7 +220,9 @@ extension JobStore {
     }
 
     /// Figures for `zipar-admin stats`. Live workers as `workers` says: heartbeat younger than their lease.
-    public func stats(windowMinutes: Int = 10) async throws -> StatsReport {
+    /// `resultsInWindow`: results, latencies, stages and passes of the jobs finished in the window only (the
+    /// dashboard's queues page, which must not sort every result of a large store), not of all history.
+    public func stats(windowMinutes: Int = 10, resultsInWindow: Bool = false) async throws -> StatsReport {
         precondition(windowMinutes >= 1, "the throughput window must be at least a minute")
         let queues = try await self.queues()
         var recent = 0, total = 0
@@ -213,7 +235,7 @@ extension JobStore {
             jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0,
             results: 0, latencyMs: nil, decodeMs: nil, stageMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])
         for try await (n, l50, l95, lmax, d50, d95, dmax, passes, ntp)
-            in try await client.query(SQL.resultFigures, logger: logger)
+            in try await client.query(SQL.resultFigures(windowMinutes: resultsInWindow ? windowMinutes : nil), logger: logger)
             .decode((Int, Double?, Double?, Double?, Double?, Double?, Double?, Int, Int).self) {
             report.results = n
             if let l50, let l95, let lmax { report.latencyMs = .init(p50: l50, p95: l95, max: lmax) }
@@ -223,7 +245,7 @@ extension JobStore {
             report.passesSaved = ntp > 0 ? 1 - Double(passes) / Double(ntp) : 0
         }
         var stages: [String: StatsReport.Latency] = [:]
-        for try await (stage, p50, p95, mx) in try await client.query(SQL.stageFigures, logger: logger)
+        for try await (stage, p50, p95, mx) in try await client.query(SQL.stageFigures(windowMinutes: resultsInWindow ? windowMinutes : nil), logger: logger)
             .decode((String, Double, Double, Double).self) { stages[stage] = .init(p50: p50, p95: p95, max: mx) }
         report.stageMs = stages.isEmpty ? nil : stages
         report.liveWorkers = try await workers().filter { $0.liveness == .live }

@@ -381,23 +381,46 @@ enum SQL {
         FROM jobs WHERE state = 'done'
         """
     }
-    static let resultFigures: PostgresQuery = """
-        SELECT count(*)::bigint,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms),
-               max(latency_ms),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY decode_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY decode_ms),
-               max(decode_ms),
-               coalesce(sum(passes), 0)::bigint, coalesce(sum(ntp_passes), 0)::bigint
-        FROM results
-        """
-    /// p50, p95 and max of each stage column, over the results that have it.
-    static let stageFigures: PostgresQuery = """
-        SELECT s.stage,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms), max(s.ms)
-        FROM results r CROSS JOIN LATERAL (VALUES ('queue', r.queue_ms), ('gpt', r.gpt_ms), ('vq', r.vq_ms), ('png', r.png_ms))
-             AS s(stage, ms)
-        WHERE s.ms IS NOT NULL GROUP BY s.stage
-        """
+    /// Counts, latency percentiles and passes over every result; with `windowMinutes`, over the results of
+    /// the jobs finished in that window only (the dashboard's queues page: read through jobs_finished, so a
+    /// store of a million results does not sort them all for one page).
+    static func resultFigures(windowMinutes: Int?) -> PostgresQuery {
+        var q = QueryBuilder("""
+            SELECT count(*)::bigint,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms),
+                   max(r.latency_ms),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.decode_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY r.decode_ms),
+                   max(r.decode_ms),
+                   coalesce(sum(r.passes), 0)::bigint, coalesce(sum(r.ntp_passes), 0)::bigint
+
+            """)
+        from(windowMinutes, into: &q)
+        return q.query
+    }
+    /// p50, p95 and max of each stage column, over the results that have it (within the window, if given).
+    static func stageFigures(windowMinutes: Int?) -> PostgresQuery {
+        var q = QueryBuilder("""
+            SELECT s.stage,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms), max(s.ms)
+            FROM \(windowMinutes == nil ? "results r" : "jobs j JOIN results r ON r.job_id = j.id")
+            CROSS JOIN LATERAL (VALUES ('queue', r.queue_ms), ('gpt', r.gpt_ms), ('vq', r.vq_ms), ('png', r.png_ms)) AS s(stage, ms)
+            WHERE s.ms IS NOT NULL
+            """)
+        if let windowMinutes { q.text(" AND " + windowCondition(&q, windowMinutes)) }
+        q.text(" GROUP BY s.stage")
+        return q.query
+    }
+    /// `FROM results r`, joined to the jobs finished in the window when there is one.
+    private static func from(_ windowMinutes: Int?, into q: inout QueryBuilder) {
+        guard let windowMinutes else { q.text("FROM results r"); return }
+        let condition = windowCondition(&q, windowMinutes)
+        q.text("FROM jobs j JOIN results r ON r.job_id = j.id WHERE " + condition)
+    }
+    /// The jobs done within the last `windowMinutes` (through jobs_finished); binds the window.
+    private static func windowCondition(_ q: inout QueryBuilder, _ windowMinutes: Int) -> String {
+        let mins = q.bind(Int32(clamping: windowMinutes))
+        return "j.finished_at > now() - make_interval(mins => \(mins)) AND j.state = 'done'"
+    }
     /// Liveness has one definition: not stopped and a heartbeat younger than the worker's own lease
     /// (a worker that cannot renew within its lease loses its jobs, so it no longer counts as live).
     static let workers: PostgresQuery = """

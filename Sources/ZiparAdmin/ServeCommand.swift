@@ -10,12 +10,14 @@ import Telemetry
 
 struct Serve: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serves the dashboard: queues, jobs, job pages with image and decode order, gallery, workers; JSON under /api; /metrics, /healthz, /readyz.",
+        abstract: "Serves the operator's console: queues, jobs, job pages with image and decode order, gallery, workers and their health, charts, bulk actions, audit log; JSON under /api; /metrics, /healthz, /readyz.",
         discussion: """
-            Binds 127.0.0.1 unless told otherwise. Read-only unless an admin token is given, from a file
-            (--admin-token-file, which should be readable by its owner only) or the ZIPAR_ADMIN_TOKEN
-            environment variable, never on the command line. With a token, pause/resume/retry/cancel are
-            POSTs that must carry it (a form field on the pages, `Authorization: Bearer` on /api).
+            Binds 127.0.0.1 unless told otherwise. Read-only unless an admin token is given, from a file \
+            (--admin-token-file, which should be readable by its owner only) or the ZIPAR_ADMIN_TOKEN \
+            environment variable, never on the command line. With a token, an operator signs in once on \
+            /signin and gets a session cookie (HttpOnly, SameSite=Strict, HMAC-signed, --session-hours long); \
+            every form that changes something carries the session's CSRF token. Programs send the token as \
+            `Authorization: Bearer` on /api. Every change is recorded in the audit log (/audit, /api/audit). \
             The API is described by docs/openapi.yaml. SIGTERM or SIGINT stops the server.
 
             The batch API (POST /api/batches, a JSONL body as for `zipar-submit --format jsonl`, each line \
@@ -45,6 +47,15 @@ struct Serve: AsyncParsableCommand, AdminCommand {
     @Option(name: .customLong("webhook-secret-file"), help: "File holding the secret that signs webhook bodies (HMAC-SHA256); batches may name a webhook only with it.")
     var webhookSecretFile: String?
 
+    @Option(name: .customLong("session-secret-file"), help: "File holding the secret (first line, at least 32 characters) that signs dashboard session cookies; default: a random one per start, so sessions end on restart.")
+    var sessionSecretFile: String?
+
+    @Option(name: .customLong("session-hours"), help: "How long a dashboard sign-in lasts, in hours.")
+    var sessionHours = 8.0
+
+    @Flag(name: .customLong("secure-cookie"), help: "Mark the session cookie Secure: set it when the dashboard is reached over https.")
+    var secureCookie = false
+
     @Option(name: .customLong("max-batch-bytes"), help: "Largest POST /api/batches body, in bytes (413 beyond).")
     var maxBatchBytes = 16 << 20
 
@@ -56,6 +67,7 @@ struct Serve: AsyncParsableCommand, AdminCommand {
     func validate() throws {
         if ListenAddress(bind) == nil { throw ValidationError("--bind must be HOST:PORT, e.g. 127.0.0.1:8080 (got '\(bind)')") }
         if window < 1 { throw ValidationError("--window must be at least 1 (minutes)") }
+        if !(sessionHours > 0 && sessionHours <= 24 * 30) { throw ValidationError("--session-hours must be more than 0 and at most 720") }
         if maxBatchBytes < 1 { throw ValidationError("--max-batch-bytes must be at least 1") }
         if !(1...PromptParser.maxJobs).contains(maxBatchLines) {
             throw ValidationError("--max-batch-lines must be in 1...\(PromptParser.maxJobs)")
@@ -72,6 +84,10 @@ struct Serve: AsyncParsableCommand, AdminCommand {
         }
         if Set(specs.map(\.name)).count < specs.count { throw CLIError("two --model directories name the same model") }
         let webhookSecret = try self.token(file: webhookSecretFile, env: "ZIPAR_WEBHOOK_SECRET", what: "webhook")
+        let sessionSecret = try self.token(file: sessionSecretFile, env: "ZIPAR_SESSION_SECRET", what: "session secret")
+        if let sessionSecret, sessionSecret.utf8.count < SessionKeys.minimumSecretBytes {
+            throw CLIError("the session secret must be at least \(SessionKeys.minimumSecretBytes) characters")
+        }
         let db: DatabaseConfig
         do { db = try DatabaseConfig.fromEnvironment() } catch { throw CLIError("\(error)") }
         for w in db.warnings { say("\(toolName): warning: \(w)") }
@@ -81,7 +97,8 @@ struct Serve: AsyncParsableCommand, AdminCommand {
         let address = ListenAddress(bind)!
         let config = DashboardConfig(address: address, adminToken: token, windowMinutes: window, submitToken: submitToken,
                                      models: specs, batchLimits: BatchLimits(maxBytes: maxBatchBytes, maxLines: maxBatchLines),
-                                     webhookSecret: webhookSecret)
+                                     webhookSecret: webhookSecret, sessionSecret: sessionSecret.map { Array($0.utf8) },
+                                     sessionLifetime: sessionHours * 3600, secureCookie: secureCookie)
         let app = dashboardApplication(store: store, config: config, logger: logger)
         say("dashboard on http://\(address)/ (\(token == nil ? "read-only" : "admin token set"); "
             + "batches \(submitToken == nil && token == nil ? "off: no submit token" : specs.isEmpty ? "off: no --model" : "on for \(specs.map(\.name).joined(separator: ", "))"))")

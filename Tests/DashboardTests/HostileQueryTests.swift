@@ -18,10 +18,12 @@ import TestSupport
         "infd", "1e308d", "-5m", "1e400s", "", "%00", "%FF%FE", "%E2%80%AE", "%1B%5B31m", "%F0%9F%98%80",
         String(repeating: "x", count: 5000), "' OR 1=1 --", "..%2F..%2Fetc%2Fpasswd",
     ]
-    static let keys = ["page", "since", "state", "queue", "label", "model", "policy", "class", "q", "seed", "wait", "after", "batch"]
+    static let keys = ["page", "since", "state", "queue", "label", "model", "policy", "class", "q", "seed", "wait", "after", "batch",
+                       "range", "action", "done", "n"]
     static let routes = ["/", "/queues", "/jobs", "/gallery", "/compare", "/workers", "/api/queues", "/api/stats",
                          "/api/workers", "/api/jobs", "/metrics", "/healthz", "/readyz", "/api/events",
-                         "/api/batches/00000000-0000-0000-0000-000000000000/results"]
+                         "/api/batches/00000000-0000-0000-0000-000000000000/results",
+                         "/charts", "/api/charts", "/audit", "/api/audit", "/signin", "/jobs/bulk", "/api/workers/health"]
 
     @Test func everyRouteAnswersHostileValuesWithoutAServerError() async throws {
         try await PG.withDatabase { _, store in

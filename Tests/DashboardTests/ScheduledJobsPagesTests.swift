@@ -33,7 +33,7 @@ import TestSupport
             let queuePage = try await http.send(.get, "/queues").body
             #expect(queuePage.contains("state=scheduled\">1</a>"), "the queues page links the scheduled count")
             let jobPage = try await http.send(.get, "/jobs/\(id.text)").body
-            #expect(jobPage.contains("<b>scheduled</b> until"))
+            #expect(jobPage.contains(">scheduled</b> until"))
 
             // Once due, it is queued and ages the queue from its due time, not from its creation.
             _ = try await store.submit([job(1)])
