@@ -127,13 +127,25 @@ public final class ImageModel: Sendable {
                        limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
-    /// Decodes a finished grid of VQ codes (raster order) to an image.
-    public func image(codes: [Int]) throws -> PixelImage {
+    /// Decodes a finished grid of VQ codes (raster order) to an image. `size`: the job's grid (nil = the
+    /// native one); only text bundles draw other grids (`limits.maxImagePositions`), the others refuse them.
+    public func image(codes: [Int], size: ImageSize? = nil) throws -> PixelImage {
+        let grid = self.grid(size)
         switch family {
-        case .llamaGen(let b): return try b.image(tokens: codes)
-        case .text(let b): return try b.image(codes: codes)
-        case .janus(let b): return try b.image(codes: codes)
+        case .llamaGen(let b) where grid == ImageSize(rows: rows, columns: columns): return try b.image(tokens: codes)
+        case .janus(let b) where grid == ImageSize(rows: rows, columns: columns): return try b.image(codes: codes)
+        case .text(let b): return try b.image(codes: codes, rows: grid.rows, columns: grid.columns)
+        default: throw ModelError.badInput("size \(grid): this model decodes its \(rows)x\(columns) grid only")
         }
+    }
+
+    /// The grid a job of `size` draws: `size`, or the native grid.
+    public func grid(_ size: ImageSize?) -> ImageSize { size ?? ImageSize(rows: rows, columns: columns) }
+
+    /// Height and width in pixels of the image of a `size` grid (the grid's own when there is no VQ decoder).
+    public func imagePixels(_ size: ImageSize?) -> (height: Int, width: Int) {
+        let g = grid(size), f = imageSide / columns
+        return (g.rows * f, g.columns * f)
     }
 
     /// Checks at load what jobs will need, so a broken model fails at start and not after every job has been
