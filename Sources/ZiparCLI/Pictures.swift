@@ -13,9 +13,12 @@ struct Canvas {
         fill(x: 0, y: 0, w: width, h: height, color: background)
     }
 
+    /// Clipped to the canvas: a glyph past its edge (a title wider than a sheet of small panels) draws nothing.
     mutating func fill(x: Int, y: Int, w: Int, h: Int, color: (UInt8, UInt8, UInt8)) {
-        for yy in max(y, 0)..<min(y + h, height) {
-            for xx in max(x, 0)..<min(x + w, width) {
+        let (x0, x1, y0, y1) = (max(x, 0), min(x + w, width), max(y, 0), min(y + h, height))
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 {
+            for xx in x0..<x1 {
                 let o = (yy * width + xx) * 3
                 pixels[o] = color.0; pixels[o + 1] = color.1; pixels[o + 2] = color.2
             }
