@@ -142,12 +142,6 @@ public final class ImageModel: Sendable {
     /// The grid a job of `size` draws: `size`, or the native grid.
     public func grid(_ size: ImageSize?) -> ImageSize { size ?? ImageSize(rows: rows, columns: columns) }
 
-    /// Height and width in pixels of the image of a `size` grid (the grid's own when there is no VQ decoder).
-    public func imagePixels(_ size: ImageSize?) -> (height: Int, width: Int) {
-        let g = grid(size), f = imageSide / columns
-        return (g.rows * f, g.columns * f)
-    }
-
     /// Checks at load what jobs will need, so a broken model fails at start and not after every job has been
     /// decoded: the VQ decoder must be there, no weight may be NaN or infinite (such a model marks every job
     /// done with noise), one pass of a request must run (for a text model: the tokenizer and a prompt prefill)

@@ -78,6 +78,8 @@ import TextModel
     @Test func oversizedGridsAreRefused() throws {
         let b = TextBundleFixture.bundle
         #expect(b.limits.maxImagePositions == 512 - ModelLimits.promptReserve)
+        // Submit and the worker read the same limits from the folder (TextModelIdentity) as the decoder has.
+        #expect(try TextModelIdentity.load(directory: TextBundleFixture.path)?.limits == b.limits)
         for bad in [ImageSize(rows: 24, columns: 24), ImageSize(rows: 2, columns: 256), ImageSize(rows: 257, columns: 1)] {
             #expect(throws: ParameterError.self, "\(bad)") { try b.setup(for: try request("ntp", size: bad), maxPositions: 4096) }
             do { _ = try b.setup(for: try request("ntp", size: bad), maxPositions: 4096) } catch let e as ParameterError {
