@@ -13,6 +13,10 @@ extension WindowPolicy: ExpressibleByArgument {
     public static var defaultCompletionKind: CompletionKind { .list(forms.map(\.example)) }
 }
 
+extension ImageSize: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
+
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// A comma-separated list of a flag's values (`--policies ntp,zipar:8`).

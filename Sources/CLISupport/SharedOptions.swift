@@ -21,6 +21,8 @@ public struct SamplingOptions: ParsableArguments {
     public var minP: Float = 0
     @Flag(help: "Run zipar:S policies on the official ZipAR schedule: the whole first row by NTP before rows overlap (2W + (H-2)S passes). Same as policy official:S.")
     public var officialSchedule = false
+    @Option(help: "Text-to-image bundles: the image grid in tokens, N (N x N) or HxW (H rows of W tokens, e.g. 12x20); default: the model's own grid. Janus-Pro draws its native grid only.")
+    public var size: ImageSize?
 
     public init() {}
 
@@ -39,7 +41,9 @@ public struct SamplingOptions: ParsableArguments {
 
     /// The parameters of one image under `policy` (with `--official-schedule` applied).
     public func parameters(policy: WindowPolicy, classLabel: Int = 0, seed: UInt64) throws -> JobParameters {
-        JobParameters(classLabel: classLabel, policy: try scheduled(policy), sampling: sampling, seed: seed)
+        var p = JobParameters(classLabel: classLabel, policy: try scheduled(policy), sampling: sampling, seed: seed)
+        p.size = size
+        return p
     }
 }
 

@@ -42,7 +42,7 @@ extension RequestDecoder {
 
     /// First and past-the-end token of lane `lane`.
     func jacobiLaneBounds(_ lane: Int) -> (start: Int, end: Int) {
-        jacobi?.rowLanes == true ? (lane * grid, lane * grid + grid) : (0, grid * grid)
+        jacobi?.rowLanes == true ? (lane * grid, lane * grid + grid) : (0, layout.imageTokens)
     }
 
     /// The first non-final token of the lane (finals are a prefix of each lane).
@@ -72,7 +72,7 @@ extension RequestDecoder {
         guard let j = jacobi else { return [] }
         let W = grid
         var out: [PlannedQuery] = []
-        let lanes = j.rowLanes ? grid : 1
+        let lanes = j.rowLanes ? gridRows : 1
         for lane in 0..<lanes {
             let next = jacobiNext(lane: lane)
             let end = min(next + j.window, jacobiAllowedEnd(lane: lane))

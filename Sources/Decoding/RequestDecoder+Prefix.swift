@@ -4,12 +4,9 @@ import Model
 
 extension RequestDecoder {
     /// The rules a request must meet on its layout: `JobParameters.validate(for:)` with the layout's
-    /// end-of-row flag (the same rules submit checks, so what submit accepts the decoder accepts), plus
-    /// the square grid the VQ decoders take.
+    /// end-of-row flag (the same rules submit checks, so what submit accepts the decoder accepts). Any
+    /// rows x columns decodes: the window rules speak of the width W alone (`grid`).
     static func validate(_ parameters: JobParameters, layout: ImageLayout, limits: ModelLimits) throws {
-        guard layout.rows == layout.columns else {
-            throw ParameterError(field: "size", message: "\(layout.rows)x\(layout.columns): only square grids are decoded")
-        }
         var limits = limits
         limits.endOfRowLayout = layout.hasEndOfRow
         try parameters.validate(for: limits)

@@ -88,7 +88,10 @@ public final class RequestDecoder {
     }
 
     public let request: GenerationRequest
+    /// The grid's width W (tokens a row): every window rule speaks of it.
     public let grid: Int
+    /// The grid's height H (rows); equal to `grid` on square grids.
+    public let gridRows: Int
     /// Where every token of this request sits in its sequences.
     public let layout: ImageLayout
     /// Positions before x(0,0) (`layout.prefixLength`): LlamaGen's class tokens, or a text model's prompt.
@@ -130,20 +133,21 @@ public final class RequestDecoder {
         self.layout = layout
         self.setup = setup
         grid = layout.columns
+        gridRows = layout.rows
         clsTokenNum = layout.prefixLength
         prefixNext = layout.prefixLength - max(setup.cond.count, s.cfgScale != 1 ? setup.uncond.count : 0)
         usesGuidance = s.cfgScale != 1
-        let n = grid * grid
+        let n = layout.imageTokens
         tokens = [Int](repeating: -1, count: n)
         decodeStep = [Int](repeating: -1, count: n)
-        rowCount = [Int](repeating: 0, count: grid)
-        stats.rowWindows = [Int](repeating: 0, count: max(grid - 1, 0))
+        rowCount = [Int](repeating: 0, count: gridRows)
+        stats.rowWindows = [Int](repeating: 0, count: max(gridRows - 1, 0))
         if let k = request.policy.jacobiWindow {
             jacobi = JacobiState(window: k, rowLanes: request.policy != .sjd(jacobiWindow: k))
         }
     }
 
-    public var isFinished: Bool { decoded == grid * grid }
+    public var isFinished: Bool { decoded == layout.imageTokens }
     /// True while the prefix (class tokens or prompt) is still being fed.
     public var isPrefilling: Bool { !prefilled }
 
@@ -206,7 +210,7 @@ public final class RequestDecoder {
         let W = grid
         var rows: [PlannedQuery] = []
         if jacobi != nil { rows = jacobiQueries() }
-        for i in 0..<grid where jacobi == nil {
+        for i in 0..<gridRows where jacobi == nil {
             let c = rowCount[i]
             if c == W { continue }
             if i == 0 {
@@ -337,7 +341,7 @@ public final class RequestDecoder {
     func finalize(_ t: Int, _ x: Int, pass: Int) {
         tokens[t] = x; decodeStep[t] = pass; rowCount[t / grid] += 1; decoded += 1; stats.tokens += 1
         // A row's last token precedes the end-of-row token, which was fed long ago: it needs a write.
-        if layout.hasEndOfRow && t % grid == grid - 1 && t / grid < grid - 1 { unfedRowEnds.insert(t / grid) }
+        if layout.hasEndOfRow && t % grid == grid - 1 && t / grid < gridRows - 1 { unfedRowEnds.insert(t / grid) }
     }
 
     func setLastPassSeconds(_ s: Double) {

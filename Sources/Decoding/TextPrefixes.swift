@@ -5,8 +5,9 @@ import TextModel
 /// A text-to-image bundle's prefixes: a prompt becomes `[BOS] caption [SOI] meta [IMG]`; the image is laid
 /// out with end-of-row tokens.
 extension TextModelBundle: RequestPrefixes {
-    /// The limits text jobs for this bundle are validated against.
-    public var limits: ModelLimits { ModelLimits.textModel(grid: layout.columns) }
+    /// The limits text jobs for this bundle are validated against: any `size=HxW` whose image fits the
+    /// context (what `TextModelIdentity` states for submit and the worker, from the same config.json field).
+    public var limits: ModelLimits { ModelLimits.textModel(grid: layout.columns, maxPositions: transformer.config.maxPositions) }
 
     public var imageVocabulary: Range<Int> { layout.imageOffset..<(layout.imageOffset + layout.codebookSize) }
 
@@ -14,18 +15,21 @@ extension TextModelBundle: RequestPrefixes {
         let p = request.parameters
         try p.validate(for: limits)
         let l = layout
-        let cond = promptTokens(caption: p.prompt ?? "")
-        // The unconditional side: the family's empty-caption prompt, or the negative prompt in its place.
-        let uncond = p.sampling.cfgScale != 1 ? promptTokens(caption: p.negativePrompt ?? l.uncondCaption) : []
-        let imageLayout = ImageLayout(rows: l.rows, columns: l.columns, prefixLength: max(cond.count, uncond.count),
+        let (rows, columns) = (p.size?.rows ?? l.rows, p.size?.columns ?? l.columns)
+        let cond = promptTokens(caption: p.prompt ?? "", rows: rows, columns: columns)
+        // The unconditional side: the family's empty-caption prompt, or the negative prompt in its place;
+        // both name the same grid in their meta text.
+        let uncond = p.sampling.cfgScale != 1 ? promptTokens(caption: p.negativePrompt ?? l.uncondCaption, rows: rows, columns: columns) : []
+        let imageLayout = ImageLayout(rows: rows, columns: columns, prefixLength: max(cond.count, uncond.count),
                                       imageTokenOffset: l.imageOffset, codebookSize: l.codebookSize,
                                       endOfRow: .init(token: l.endOfRow, suffix: l.suffix))
         return try .prompted(p, cond: cond, uncond: uncond, layout: imageLayout, limits: limits, maxPositions: maxPositions)
     }
 
-    /// Positions a sequence needs for a prompt of up to `maxPromptTokens` plus the image.
+    /// Positions a sequence needs for a prompt of up to `maxPromptTokens` plus the native image, or the
+    /// model's whole context when larger (a `size=HxW` grid may take up to that; `ModelLimits.textModel`).
     public func positions(maxPromptTokens: Int) -> Int {
-        maxPromptTokens + layout.rows * (layout.columns + 1) + layout.suffix.count
+        max(maxPromptTokens + layout.rows * (layout.columns + 1) + layout.suffix.count, transformer.config.maxPositions)
     }
 }
 

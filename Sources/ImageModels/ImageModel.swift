@@ -127,14 +127,20 @@ public final class ImageModel: Sendable {
                        limits: SchedulerLimits(maxRequestsInFlight: batch, maxQueriesPerPass: maxQueries))
     }
 
-    /// Decodes a finished grid of VQ codes (raster order) to an image.
-    public func image(codes: [Int]) throws -> PixelImage {
+    /// Decodes a finished grid of VQ codes (raster order) to an image. `size`: the job's grid (nil = the
+    /// native one); only text bundles draw other grids (`limits.maxImagePositions`), the others refuse them.
+    public func image(codes: [Int], size: ImageSize? = nil) throws -> PixelImage {
+        let grid = self.grid(size)
         switch family {
-        case .llamaGen(let b): return try b.image(tokens: codes)
-        case .text(let b): return try b.image(codes: codes)
-        case .janus(let b): return try b.image(codes: codes)
+        case .llamaGen(let b) where grid == ImageSize(rows: rows, columns: columns): return try b.image(tokens: codes)
+        case .janus(let b) where grid == ImageSize(rows: rows, columns: columns): return try b.image(codes: codes)
+        case .text(let b): return try b.image(codes: codes, rows: grid.rows, columns: grid.columns)
+        default: throw ModelError.badInput("size \(grid): this model decodes its \(rows)x\(columns) grid only")
         }
     }
+
+    /// The grid a job of `size` draws: `size`, or the native grid.
+    public func grid(_ size: ImageSize?) -> ImageSize { size ?? ImageSize(rows: rows, columns: columns) }
 
     /// Checks at load what jobs will need, so a broken model fails at start and not after every job has been
     /// decoded: the VQ decoder must be there, no weight may be NaN or infinite (such a model marks every job

@@ -62,10 +62,18 @@ extension JobParameters {
                        help: "text-to-image models: what guidance (cfg) steers away from; only with a prompt",
                        read: { $0.negativePrompt.map { .text($0) } ?? .null },
                        write: { p, v throws(ParameterError) in p.negativePrompt = try optionalText(v, "negative_prompt") }),
-        ParameterField(key: "size", column: "image_size", kind: .optionalInt,
-                       help: "image side in tokens, for models that draw several resolutions (none = the model's grid)",
-                       read: { $0.size.map { .int($0) } ?? .null },
-                       write: { p, v throws(ParameterError) in p.size = v == .null ? nil : try int(v, "size") }),
+        // Text (migration 0012): `N` for a square grid, as the integer column held it, or `HxW`.
+        ParameterField(key: "size", column: "image_size", kind: .optionalText,
+                       help: "image grid in tokens: N (N x N) or HxW (H rows of W tokens), for models that draw several sizes (none = the model's grid)",
+                       read: { $0.size.map { .text($0.description) } ?? .null },
+                       write: { p, v throws(ParameterError) in
+                           switch v {
+                           case .null: p.size = nil
+                           case .text(let t) where t.isEmpty || t.lowercased() == "none": p.size = nil
+                           case .text(let t): p.size = try ImageSize(parsing: t)
+                           default: p.size = ImageSize(side: try int(v, "size"))   // JSON written before sizes were text
+                           }
+                       }),
         ParameterField(key: "policy", column: "policy", kind: .text,
                        help: WindowPolicy.helpList,
                        read: { .text($0.policyText) },
@@ -166,6 +174,8 @@ extension JobParameters: Codable {
             // reads back as a prompt for the text model (which refuses a class).
             if key == "class" && prompt != nil { continue }
             let k = Key(stringValue: key)
+            // A square size stays the JSON integer it always was; only HxW needs text.
+            if key == "size", let size, size.isSquare { try c.encode(size.rows, forKey: k); continue }
             switch value {
             case .int(let i): try c.encode(i, forKey: k)
             case .double(let d): try c.encode(d, forKey: k)
@@ -185,7 +195,11 @@ extension JobParameters: Codable {
             switch f.kind {
             case .int, .optionalInt: values[f.key] = .int(try c.decode(Int.self, forKey: k))
             case .double: values[f.key] = .double(try c.decode(Double.self, forKey: k))
-            case .text, .optionalText: values[f.key] = .text(try c.decode(String.self, forKey: k))
+            case .text: values[f.key] = .text(try c.decode(String.self, forKey: k))
+            // `size` was an integer in JSON written before non-square grids: still read as one.
+            case .optionalText:
+                if let n = try? c.decode(Int.self, forKey: k) { values[f.key] = .int(n) }
+                else { values[f.key] = .text(try c.decode(String.self, forKey: k)) }
             }
         }
         try self.init(values: values)

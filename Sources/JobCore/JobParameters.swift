@@ -19,8 +19,8 @@ public struct JobParameters: Sendable, Equatable {
     public var prompt: String? = nil
     /// Text-to-image models: what guidance steers away from (the unconditional side of CFG). Only with a prompt.
     public var negativePrompt: String? = nil
-    /// Image side in tokens, for models that draw several resolutions; nil = the model's native grid.
-    public var size: Int? = nil
+    /// The image grid in tokens (`N` or `HxW`), for models that draw several sizes; nil = the model's native grid.
+    public var size: ImageSize? = nil
 
     public init(classLabel: Int = 0, policy: WindowPolicy = .ntp, sampling: SamplingParams = SamplingParams(),
                 seed: UInt64 = 0) {
@@ -76,7 +76,8 @@ public struct JobParameters: Sendable, Equatable {
                                      + "end-of-row token, so it must be at least 2 (official:2 = one image token above)")
             }
         }
-        try checkWindow(side: model.grid, what: "the grid width")
+        // Windows are bounded by the width of the grid the job draws: its `size`, else the model's own.
+        try checkWindow(side: size?.columns ?? model.grid, what: size == nil ? "the grid width" : "the image width")
         if sampling.cfgScale != 1 && !model.supportsGuidance {
             throw ParameterError(field: "cfg", message: "the model has no null-class row, so guidance (cfg != 1) is unavailable")
         }
@@ -132,8 +133,8 @@ extension JobParameters {
     /// against its context.
     public static let maxPromptLength = 2000
 
-    /// Largest `size` in tokens a side. The families draw at most about a hundred tokens a side; a job's
-    /// image is size x size tokens, so the bound keeps that and every per-token array small.
+    /// Largest `size` in tokens a side (rows and columns alike). The families draw at most about a hundred
+    /// tokens a side; the bound keeps a job's grid and every per-token array small.
     public static let maxSize = 256
 
     /// The model-free rules of the text fields: a prompt is one line of real text, a negative prompt needs
@@ -146,8 +147,8 @@ extension JobParameters {
             }
             try Self.checkText(negativePrompt, field: "negative_prompt")
         }
-        if let size, !(1...Self.maxSize).contains(size) {
-            throw ParameterError(field: "size", message: "\(size) must be in 1...\(Self.maxSize) (tokens a side; leave it out for the model's own grid)")
+        if let size, !(1...Self.maxSize).contains(size.rows) || !(1...Self.maxSize).contains(size.columns) {
+            throw ParameterError(field: "size", message: "\(size): rows and columns must be in 1...\(Self.maxSize) (tokens a side; leave it out for the model's own grid)")
         }
     }
 
@@ -184,11 +185,26 @@ extension JobParameters {
             }
         }
         guard let size else { return }
-        let sides = Set((model.sizes ?? []) + [model.grid]).sorted()
-        guard sides.contains(size) else {
-            throw ParameterError(field: "size", message: "the model draws \(sides.map { "\($0)" }.joined(separator: ", ")) tokens a side, not \(size)")
+        try checkSize(size, for: model)   // its windows: `validate(for:)`, against the size's width
+    }
+
+    /// A size the model draws: with `maxImagePositions` (text bundles with an end-of-row layout) any
+    /// rows x columns whose image fits the model's positions, else one of its square sides.
+    func checkSize(_ size: ImageSize, for model: ModelLimits) throws(ParameterError) {
+        if let budget = model.maxImagePositions {
+            let positions = model.imagePositions(size)
+            if positions > budget {
+                throw ParameterError(field: "size", message: "\(size) takes \(positions) positions (rows x (columns + 1 end-of-row token)); "
+                                     + "the model holds at most \(budget) besides its prompt (max_position_embeddings)")
+            }
+            return
         }
-        try checkWindow(side: size, what: "the image side")
+        let sides = Set((model.sizes ?? []) + [model.grid]).sorted()
+        guard size.isSquare, sides.contains(size.rows) else {
+            let list = sides.map { "\($0)" }.joined(separator: ", ")
+            throw ParameterError(field: "size", message: size.isSquare ? "the model draws \(list) tokens a side, not \(size.rows)"
+                                 : "the model draws square grids only (\(list) tokens a side), not \(size); its layout has no other shapes")
+        }
     }
 }
 

@@ -22,7 +22,12 @@ public struct PixelImage: Sendable, Equatable {
     /// `clamp(127.5 x + 128, 0, 255)` truncated to an integer. A non-finite value throws instead of
     /// trapping in the conversion.
     public init(decoderOutput x: [Float], channels: Int, size: Int) throws {
-        let n = size * size
+        try self.init(decoderOutput: x, channels: channels, height: size, width: size)
+    }
+
+    /// From decoder output `[channels][height][width]` (a non-square grid's image), converted as above.
+    public init(decoderOutput x: [Float], channels: Int, height: Int, width: Int) throws {
+        let n = height * width
         precondition(x.count == channels * n)
         if let bad = x.firstIndex(where: { !$0.isFinite }) { throw NonFinitePixels(index: bad) }
         var px = [UInt8](repeating: 0, count: channels * n)
@@ -32,7 +37,7 @@ public struct PixelImage: Sendable, Equatable {
                 px[p * channels + c] = UInt8(v)
             }
         }
-        self.init(width: size, height: size, channels: channels, pixels: px)
+        self.init(width: width, height: height, channels: channels, pixels: px)
     }
 
     public func pngData() throws -> [UInt8] {

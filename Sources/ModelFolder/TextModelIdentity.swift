@@ -11,9 +11,12 @@ public struct TextModelIdentity: Sendable, Equatable {
     public var grid: Int
     /// An end-of-row token after each image row (Emu3, Chameleon / Lumina-mGPT); Janus has none.
     public var endOfRowLayout = true
+    /// config.json `max_position_embeddings` of an end-of-row bundle: jobs may then ask for any `size=HxW`
+    /// whose image fits it (the meta text names the grid). Nil for Janus, whose one grid is `num_patches`.
+    public var maxPositions: Int? = nil
 
     /// The limits jobs for this model are validated against.
-    public var limits: ModelLimits { .textModel(grid: grid, endOfRowLayout: endOfRowLayout) }
+    public var limits: ModelLimits { .textModel(grid: grid, endOfRowLayout: endOfRowLayout, maxPositions: maxPositions) }
 
     /// `model_type` values of the text-to-image families (what `TextModelConfig` parses).
     public static let modelTypes: Set<String> = ["chameleon", "Emu3", "emu3", "emu3_text_model", "janus"]
@@ -49,11 +52,17 @@ public struct TextModelIdentity: Sendable, Equatable {
               rows >= 1, rows <= JobParameters.maxSize else {
             throw ModelError.badConfig(field: "grid", reason: "\(layoutPath) needs \"grid\": {\"rows\": R, \"cols\": C} with R in 1...\(JobParameters.maxSize)")
         }
-        // Jobs, the window policies and `size` speak of one side: a rectangular grid needs them extended first.
+        // The native grid is what a job without `size` draws, and `grid` names one side: a non-square native grid
+        // would need a second side here. A job asks for a non-square grid with size=HxW instead.
         guard rows == cols else {
-            throw ModelError.badConfig(field: "grid", reason: "\(rows)x\(cols) in \(layoutPath): only square grids are served")
+            throw ModelError.badConfig(field: "grid", reason: "\(rows)x\(cols) in \(layoutPath): the native grid must be square "
+                                       + "(jobs draw other grids with size=HxW)")
         }
         let name = (layout["name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? dir.lastPathComponent
-        return TextModelIdentity(name: name, grid: rows)
+        // The nested Emu3 conversion keeps the decoder's fields under text_config (TextModelConfig+Parsing).
+        // Without the field only the native grid is offered here; the worker's loader requires it anyway.
+        let decoder = top["text_config"] as? [String: Any] ?? top
+        let positions = ((decoder["max_position_embeddings"] as? NSNumber)?.intValue).flatMap { $0 >= 1 ? $0 : nil }
+        return TextModelIdentity(name: name, grid: rows, maxPositions: positions)
     }
 }

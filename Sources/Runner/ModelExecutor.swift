@@ -12,13 +12,15 @@ public final class ModelExecutor: JobExecutor {
     public let scheduler: BatchScheduler
     public let model: String
     public let capacity: Int
-    /// The passes plain next-token prediction needs for this model's grid (the stats' baseline).
+    /// The passes plain next-token prediction needs for this model's native grid (a job's own baseline is
+    /// its grid's token count: a `size=HxW` job's differs).
     public let ntpPasses: Int
-    /// Decodes a finished grid of VQ codes (raster order) to pixels; runs on the render queue.
-    public let image: @Sendable ([Int]) throws -> PixelImage
+    /// Decodes a finished grid of VQ codes (raster order) of the job's size (nil: the native grid) to
+    /// pixels; runs on the render queue.
+    public let image: @Sendable ([Int], ImageSize?) throws -> PixelImage
 
     public init(model: String, scheduler: BatchScheduler, capacity: Int, ntpPasses: Int,
-                image: @escaping @Sendable ([Int]) throws -> PixelImage) {
+                image: @escaping @Sendable ([Int], ImageSize?) throws -> PixelImage) {
         self.model = model; self.scheduler = scheduler; self.capacity = capacity
         self.ntpPasses = ntpPasses; self.image = image
     }
@@ -26,7 +28,7 @@ public final class ModelExecutor: JobExecutor {
     /// The executor of a loaded folder of any family (`ImageModel`).
     public convenience init(model m: ImageModel, batch: Int, maxQueries: Int) {
         self.init(model: m.name, scheduler: m.scheduler(batch: batch, maxQueries: maxQueries), capacity: batch,
-                  ntpPasses: m.ntpPasses, image: { try m.image(codes: $0) })
+                  ntpPasses: m.ntpPasses, image: { try m.image(codes: $0, size: $1) })
     }
 
     /// Parameters that break a rule (`JobParameters.validate(for:)`, run by the scheduler) fail the job
@@ -42,13 +44,14 @@ public final class ModelExecutor: JobExecutor {
     /// Finished token grids leave as `ImageWork`: the worker runs the VQ decode and PNG encode beside
     /// the next passes.
     public func step() -> [(UUID, Result<ImageWork, JobError>)] {
-        let (ntpPasses, decode) = (self.ntpPasses, self.image)
+        let decode = self.image
         return scheduler.step().compactMap { r in
             guard let id = UUID(uuidString: r.id) else { return nil }
             return (id, .success(ImageWork {
                 let started = Date()
                 do {
-                    let image = try decode(r.tokens)
+                    let image = try decode(r.tokens, r.request.parameters.size)
+                    let ntpPasses = r.tokens.count   // one pass a token: the native grid's, or the job's size
                     let decoded = Date()
                     let png = try image.pngData()
                     let stages = StageSeconds(gpt: r.stats.wallSeconds, vq: decoded.timeIntervalSince(started),

@@ -17,6 +17,9 @@ public struct ModelSpec: Sendable, Equatable {
     public var sizes: [Int]?
     /// Text models: an end-of-row token after each image row (Emu3, Chameleon); Janus has none.
     public var endOfRowLayout = true
+    /// Text bundles with an end-of-row layout: the context (`max_position_embeddings`) any `size=HxW` must
+    /// fit (`ModelLimits.maxImagePositions`); nil = only the square `grid` and `sizes`.
+    public var maxPositions: Int? = nil
 
     /// A class-conditional LlamaGen model, from its zipar config.json.
     public init(_ config: ModelConfig) {
@@ -25,16 +28,16 @@ public struct ModelSpec: Sendable, Equatable {
     }
 
     /// A text-to-image model: no classes; a text job stores class 0, the one id its limits allow.
-    public init(textModel name: String, grid: Int, sizes: [Int]? = nil, endOfRowLayout: Bool = true) {
+    public init(textModel name: String, grid: Int, sizes: [Int]? = nil, endOfRowLayout: Bool = true, maxPositions: Int? = nil) {
         self.name = name; conditioning = .text; self.grid = grid; numClasses = 1; classNames = nil; self.sizes = sizes
-        self.endOfRowLayout = endOfRowLayout
+        self.endOfRowLayout = endOfRowLayout; self.maxPositions = maxPositions
     }
 
     /// The config alone cannot tell whether the weights can guide (a LlamaGen null-class row, a text model
     /// trained with caption dropout); the models zipar serves are trained for it, so submit assumes it and
     /// the worker, which loads the weights, checks again.
     public var limits: ModelLimits {
-        conditioning == .text ? .textModel(grid: grid, sizes: sizes, endOfRowLayout: endOfRowLayout) : .classModel(grid: grid, numClasses: numClasses)
+        conditioning == .text ? .textModel(grid: grid, sizes: sizes, endOfRowLayout: endOfRowLayout, maxPositions: maxPositions) : .classModel(grid: grid, numClasses: numClasses)
     }
 
     /// Class id for a name (any case) or a decimal id; nil for an unknown class or a text model.
@@ -62,7 +65,7 @@ extension ModelSpec {
     /// `TextModelIdentity.load`, the function the worker names it with too.
     public static func load(directory: String) throws -> ModelSpec {
         if let text = try TextModelIdentity.load(directory: directory) {
-            return ModelSpec(textModel: text.name, grid: text.grid, endOfRowLayout: text.endOfRowLayout)
+            return ModelSpec(textModel: text.name, grid: text.grid, endOfRowLayout: text.endOfRowLayout, maxPositions: text.maxPositions)
         }
         let configPath = URL(fileURLWithPath: directory).standardizedFileURL.appendingPathComponent("config.json").path
         return ModelSpec(try ModelConfig.load(path: configPath))

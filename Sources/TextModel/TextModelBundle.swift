@@ -95,16 +95,27 @@ public final class TextModelBundle: Sendable {
 
     /// The prompt a caption conditions on: `[BOS] caption [SOI] meta [IMG]` (x(0,0) follows [IMG]), as
     /// tools/train/text2img/layout.py's `prefix` builds it. An empty caption is the unconditional prompt.
-    public func promptTokens(caption: String) -> [Int] {
+    /// `rows` x `columns` other than the native grid: the meta text names them, "H*W" as Emu3 writes it.
+    public func promptTokens(caption: String, rows: Int? = nil, columns: Int? = nil) -> [Int] {
         let l = layout
-        return [l.bos] + (caption.isEmpty ? [] : tokenizer.encode(caption)) + [l.startOfImage] + l.metaIDs + [l.imageMarker]
+        return [l.bos] + (caption.isEmpty ? [] : tokenizer.encode(caption)) + [l.startOfImage]
+            + metaIDs(rows: rows ?? l.rows, columns: columns ?? l.columns) + [l.imageMarker]
     }
 
-    /// Decodes a finished grid of VQ codes (raster order, no end-of-row tokens) to an image.
-    public func image(codes: [Int]) throws -> PixelImage {
+    /// The meta text's ids for a grid: layout.json's own ids for the native grid (what training saw, byte
+    /// for byte), else the encoding of "H*W" (layout.py encodes its meta text the same way, without specials).
+    public func metaIDs(rows: Int, columns: Int) -> [Int] {
+        if rows == layout.rows && columns == layout.columns { return layout.metaIDs }
+        return tokenizer.encode("\(rows)*\(columns)")
+    }
+
+    /// Decodes a finished grid of VQ codes (raster order, no end-of-row tokens) to an image; `rows` x
+    /// `columns` (default: the native grid) gives an image of `rows * f` x `columns * f` pixels.
+    public func image(codes: [Int], rows: Int? = nil, columns: Int? = nil) throws -> PixelImage {
         guard let vq else { throw ModelError.missingFile(directory + "/vq.safetensors") }
-        guard layout.rows == layout.columns else { throw ModelError.badInput("the VQ decoder takes square grids only") }
-        let pixels = try vq.decode(tokens: codes, grid: layout.columns)
-        return try PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, size: layout.columns * vq.config.upsampling)
+        let (h, w) = (rows ?? layout.rows, columns ?? layout.columns)
+        let pixels = try vq.decode(tokens: codes, rows: h, columns: w)
+        let f = vq.config.upsampling
+        return try PixelImage(decoderOutput: pixels, channels: vq.config.outChannels, height: h * f, width: w * f)
     }
 }

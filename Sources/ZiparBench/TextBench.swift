@@ -24,8 +24,18 @@ struct TextFamilyShape {
     /// context.
     var promptTokens: Int
 
-    /// Sequence positions of the image: every row is followed by a fixed end-of-row token.
-    var imagePositions: Int { rows * (columns + 1) }
+    /// Every row is followed by a fixed end-of-row token (Emu3, Lumina-mGPT); Janus-Pro's raster has none.
+    var endOfRow = true
+    /// Said beside the family's table: how the measured model differs from the real one (Janus's head).
+    var note: String? = nil
+
+    /// Sequence positions of the image: every row followed by its end-of-row token, where the layout has one.
+    var imagePositions: Int { rows * (columns + (endOfRow ? 1 : 0)) }
+
+    /// The passes of one image under `policy` on this family's layout (nil: no pass model for the policy).
+    func schedule(_ policy: WindowPolicy) -> [TextPass]? {
+        endOfRow ? endOfRowSchedule(rows: rows, columns: columns, policy: policy) : rasterSchedule(rows: rows, columns: columns, policy: policy)
+    }
 
     /// The KV cache the timed passes attend to: the prompt plus half the image, the mean context of the
     /// image's queries (attention cost grows linearly with it, so the mean gives the per-image total).
@@ -53,7 +63,15 @@ struct TextFamilyShape {
 /// `--text-models`: which families to time.
 enum TextFamily: String, CaseIterable, ExpressibleByArgument {
     case lumina, emu3
-    var shape: TextFamilyShape { self == .lumina ? .lumina : .emu3 }
+    case janusPro1B = "janus-pro-1b", janusPro7B = "janus-pro-7b"
+    var shape: TextFamilyShape {
+        switch self {
+        case .lumina: return .lumina
+        case .emu3: return .emu3
+        case .janusPro1B: return .janusPro1B
+        case .janusPro7B: return .janusPro7B
+        }
+    }
 }
 
 // MARK: the schedule of one image on the end-of-row layout
@@ -198,11 +216,13 @@ extension ZiparBench {
                 })
             }
         }
-        emit("== \(shape.name), \(shape.pixels) = \(shape.rows) x \(shape.columns) tokens + an end-of-row token a row "
+        emit("== \(shape.name), \(shape.pixels) = \(shape.rows) x \(shape.columns) tokens"
+             + (shape.endOfRow ? " + an end-of-row token a row" : " in raster order") + " "
              + "(\(shape.imagePositions) positions): hidden \(full.hiddenSize), \(full.layers) layers, \(full.heads) heads / "
              + "\(full.kvHeads) kv, intermediate \(full.intermediateSize), vocab \(full.vocabSize)\(full.queryKeyNorm ? ", qk-norm" : "")")
         emit("   built \(layers) random f16 layers (\(mb(w.layerBytes))) + head in \(f(buildSeconds, 1)) s; KV cache filled to "
              + "\(context) positions (\(shape.promptTokens) prompt + half the image) in \(f(prefill, 1)) s")
+        if let note = shape.note { emit("   \(note)") }
 
         let d = c.hiddenSize
         let gatherOut = FloatBuffer(count: maxQ * d)
@@ -255,8 +275,8 @@ extension ZiparBench {
         var rows: [TextImageRow] = []
         for cfg in [false, true] {
             for policy in policies {
-                guard let schedule = endOfRowSchedule(rows: shape.rows, columns: shape.columns, policy: policy) else {
-                    emit("   \(policy): no pass schedule for this policy on the end-of-row layout; skipped")
+                guard let schedule = shape.schedule(policy) else {
+                    emit("   \(policy): no pass schedule for this policy on \(shape.name)'s layout; skipped")
                     continue
                 }
                 let twins = cfg ? 2.0 : 1.0

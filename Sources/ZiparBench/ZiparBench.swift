@@ -90,13 +90,13 @@ struct ZiparBench: ParsableCommand {
     @Flag(help: "Only the end-to-end table: GPT + VQ + PNG per image (GPT-B + VQ-16 256 px; with --large also GPT-L + VQ-16 384 px), --storage x --e2e-policies x CFG off/on x --batches, beside the official LlamaGen/ZipAR scripts (tools/bench/bench_official.py, when ZIPAR_REPO names a checkout of the ZipAR repository; else our PyTorch code).")
     var e2e = false
 
-    @Flag(help: "Only the text-to-image families at their real sizes (Lumina-mGPT-7B 768 px, Emu3-Gen-8B 720 px): passes of --text-layers random f16 layers and the full head, extrapolated to per-image seconds for --text-policies with and without CFG.")
+    @Flag(help: "Only the text-to-image families at their real sizes (Lumina-mGPT-7B 768 px, Emu3-Gen-8B 720 px; Janus-Pro-1B / 7B 384 px with --text-models): passes of --text-layers random f16 layers and the full head, extrapolated to per-image seconds for --text-policies with and without CFG.")
     var text = false
 
-    @Option(help: "Families of --text, comma separated (lumina, emu3).")
+    @Option(help: "Families of --text, comma separated (lumina, emu3, janus-pro-1b, janus-pro-7b).")
     var textModels = CommaList<TextFamily>([.lumina, .emu3])
 
-    @Option(help: "Layers --text builds and times (the per-image figures extrapolate them to 32).")
+    @Option(help: "Layers --text builds and times (the per-image figures extrapolate them to the model's depth: 32, Janus-Pro 24 / 30).")
     var textLayers = 2
 
     @Option(help: "Policies of the --text table, comma separated: ntp, zipar:S, official:S (the authors' Lumina loop; official:16 is Lumina-mGPT's default).")

@@ -13,9 +13,12 @@ struct Canvas {
         fill(x: 0, y: 0, w: width, h: height, color: background)
     }
 
+    /// Clipped to the canvas: a glyph past its edge (a title wider than a sheet of small panels) draws nothing.
     mutating func fill(x: Int, y: Int, w: Int, h: Int, color: (UInt8, UInt8, UInt8)) {
-        for yy in max(y, 0)..<min(y + h, height) {
-            for xx in max(x, 0)..<min(x + w, width) {
+        let (x0, x1, y0, y1) = (max(x, 0), min(x + w, width), max(y, 0), min(y + h, height))
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 {
+            for xx in x0..<x1 {
                 let o = (yy * width + xx) * 3
                 pixels[o] = color.0; pixels[o + 1] = color.1; pixels[o + 2] = color.2
             }
@@ -94,12 +97,13 @@ func rampColor(_ t: Double) -> (UInt8, UInt8, UInt8) {
 /// Each token cell coloured by the pass that decoded it: dark early, yellow at pass `maxPass` (the image's own
 /// last pass), with every other band of `band` passes drawn darker so the iso-pass lines (ZipAR's diagonal
 /// wavefront, ntp's raster) stand out.
-func heatmap(decodeStep: [Int], grid: Int, cell: Int, maxPass: Int, band: Int = 0) -> PixelImage {
-    var c = Canvas(width: grid * cell, height: grid * cell)
+/// `rows` x `columns` cells (a non-square `--size` grid draws a non-square map).
+func heatmap(decodeStep: [Int], rows: Int, columns: Int, cell: Int, maxPass: Int, band: Int = 0) -> PixelImage {
+    var c = Canvas(width: columns * cell, height: rows * cell)
     let b = band > 0 ? band : max(1, (maxPass + 1) / 16)
-    for i in 0..<grid {
-        for j in 0..<grid {
-            let s = decodeStep[i * grid + j]
+    for i in 0..<rows {
+        for j in 0..<columns {
+            let s = decodeStep[i * columns + j]
             var col = rampColor(Double(s) / Double(max(maxPass, 1)))
             if (s / b) % 2 == 1 { col = (UInt8(Double(col.0) * 0.8), UInt8(Double(col.1) * 0.8), UInt8(Double(col.2) * 0.8)) }
             c.fill(x: j * cell, y: i * cell, w: cell, h: cell, color: col)

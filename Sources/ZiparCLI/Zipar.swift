@@ -165,7 +165,7 @@ struct Generate: ParsableCommand {
             let base = singleFile ? String(out.dropLast(4)) : "\(out)/\(r.id)"
             try writeTokens(r.tokens, to: base + ".tokens")
             if !tokensOnly || npy != nil || sheet != nil {
-                let img = try model.image(codes: r.tokens)
+                let img = try model.image(codes: r.tokens, size: r.request.parameters.size)
                 if npy != nil || sheet != nil { images[r.id] = img }
                 if !tokensOnly { try writeFile(try img.scaled(by: scale).pngData(), to: base + ".png") }
             }
@@ -185,7 +185,7 @@ struct Generate: ParsableCommand {
             try writeFile(try classSheet(rows: rows).pngData(), to: sheet)
             print("wrote \(sheet)")
         }
-        printRunSummary(results, spec: spec, ntpPasses: model.ntpPasses, since: t0)
+        printRunSummary(results, spec: spec, ntpPasses: model.grid(sampling.size).tokens, since: t0)
     }
 }
 
@@ -263,25 +263,24 @@ struct Heatmap: ParsableCommand {
 
 func writeSheet(model: ImageModel, group: ImageGroup, seed: UInt64, specs: [WindowPolicy], sampling: SamplingOptions,
                 attention: AttentionMode, scale: Int, images: Bool, heatmaps: Bool, out: String) throws {
-    guard model.rows == model.columns else {
-        throw CLIError("compare draws square grids only (this model is \(model.rows)x\(model.columns))")
-    }
     let requests = try specs.enumerated().map { k, s in
         var p = try sampling.parameters(policy: s, seed: seed)
         group.condition(&p)
         return GenerationRequest(id: "\(k)", parameters: p)
     }
     let results = try decodeAll(model, requests, batch: requests.count, maxQueries: 2048, mode: attention)
-    try writeSheet(results: results, grid: model.columns, side: model.imageSide * scale,
-                   image: images ? { try model.image(codes: $0).scaled(by: scale) } : nil, heatmaps: heatmaps,
+    let grid = model.grid(sampling.size)
+    try writeSheet(results: results, grid: grid, cell: model.imageSide / model.columns * scale,
+                   image: images ? { try model.image(codes: $0, size: sampling.size).scaled(by: scale) } : nil, heatmaps: heatmaps,
                    title: "\(group.label) seed \(seed)", out: out)
 }
 
 /// The contact sheet of finished requests, one column per policy: picture (when `image` is given), decode-order
-/// heatmap, policy and pass count. Shared by class-conditional and text-to-image models (square grids).
-func writeSheet(results: [GenerationResult], grid: Int, side: Int, image: (([Int]) throws -> PixelImage)?,
+/// heatmap, policy and pass count. Shared by class-conditional and text-to-image models; `grid` is rows x
+/// columns (a `--size HxW` grid), `cell` the pixels a token takes in the picture and the heatmap.
+func writeSheet(results: [GenerationResult], grid: ImageSize, cell: Int, image: (([Int]) throws -> PixelImage)?,
                 heatmaps: Bool, title: String, out: String) throws {
-    let cell = max(side / grid, 1)
+    let cell = max(cell, 1)
     // One band width for all panels (from the slowest), so stripes are comparable; colours per panel.
     let band = max(1, (results.map(\.stats.passes).max()! + 15) / 32)
     var columns: [(images: [PixelImage], labels: [String])] = []
@@ -289,7 +288,7 @@ func writeSheet(results: [GenerationResult], grid: Int, side: Int, image: (([Int
         let spec = r.request.parameters.policyText
         var imgs: [PixelImage] = []
         if let image { imgs.append(try image(r.tokens)) }
-        if heatmaps { imgs.append(heatmap(decodeStep: r.decodeStep, grid: grid, cell: cell, maxPass: r.stats.passes - 1, band: band)) }
+        if heatmaps { imgs.append(heatmap(decodeStep: r.decodeStep, rows: grid.rows, columns: grid.columns, cell: cell, maxPass: r.stats.passes - 1, band: band)) }
         var labels = [spec, "\(r.stats.passes) passes"]
         if r.stats.drafts > 0 { labels.append("\(r.stats.accepted)/\(r.stats.drafts) acc") }
         columns.append((imgs, labels))

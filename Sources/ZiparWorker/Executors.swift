@@ -25,7 +25,7 @@ final class SimulatedExecutor: JobExecutor {
     let side: Int
     let capacity: Int
     let passMs: Double
-    private var jobs: [UUID: (left: Int, total: Int, started: Date, passes: [Double])] = [:]
+    private var jobs: [UUID: (left: Int, total: Int, started: Date, passes: [Double], size: ImageSize)] = [:]
 
     init(model: String, limits: ModelLimits, side: Int, capacity: Int, passMs: Double) {
         self.model = model; self.limits = limits; self.side = side; self.capacity = capacity; self.passMs = passMs
@@ -45,17 +45,18 @@ final class SimulatedExecutor: JobExecutor {
     }
 
     func start(_ job: ClaimedJob) throws {
-        let grid = limits.grid
         let policy: WindowPolicy
+        let size: ImageSize
         do {
             let p = try job.parameters.get()
             try p.validate(for: limits)
             policy = p.policy
+            size = p.size ?? ImageSize(side: limits.grid)
         } catch {
             throw JobError("\(error)", permanent: true)
         }
-        let passes = policy.rowWindow.map { (grid - 1) * $0 + grid } ?? grid * grid
-        jobs[job.id] = (passes, passes, Date(), [])
+        let passes = policy.rowWindow.map { (size.rows - 1) * $0 + size.columns } ?? size.tokens
+        jobs[job.id] = (passes, passes, Date(), [], size)
     }
 
     func step() -> [(UUID, Result<ImageWork, JobError>)] {
@@ -68,11 +69,13 @@ final class SimulatedExecutor: JobExecutor {
             jobs[id] = j
             if j.left <= 0 {
                 jobs[id] = nil
-                let (side, grid) = (self.side, limits.grid)
-                let image = PixelImage(width: side, height: side, channels: 1, pixels: [UInt8](repeating: 128, count: side * side))
+                // The native grid's picture side, scaled to the job's grid (a size=HxW job's is not square).
+                let f = max(1, self.side / limits.grid), n = j.size.tokens
+                let (width, height) = (j.size.columns * f, j.size.rows * f)
+                let image = PixelImage(width: width, height: height, channels: 1, pixels: [UInt8](repeating: 128, count: width * height))
                 do {
-                    out.append((id, .success(.ready(JobOutput(png: try image.pngData(), width: side, height: side, passes: j.total,
-                                                       ntpPasses: grid * grid, tokens: grid * grid, queries: grid * grid,
+                    out.append((id, .success(.ready(JobOutput(png: try image.pngData(), width: width, height: height, passes: j.total,
+                                                       ntpPasses: n, tokens: n, queries: n,
                                                        decodeSeconds: Date().timeIntervalSince(j.started), passSeconds: j.passes)))))
                 } catch {
                     out.append((id, .failure(JobError("png: \(error)", permanent: false))))

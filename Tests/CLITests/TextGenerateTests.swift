@@ -47,6 +47,31 @@ import Testing
         #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
 
+    /// `--size 12x20` for generate and heatmap: a 20 x 12 px image from the fixture's 1x VQ, zipar:4 passes
+    /// (12-1)*4 + 20, a heatmap of 12 x 20 cells; a grid past the context and a malformed size are refused.
+    @Test func sizeDrawsNonSquareGrids() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompt", "a dark boot", "--size", "12x20",
+                                         "--policy", "zipar:4", "--count", "1", "--out", dir + "/wide.png"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("passes 64") && run.out.contains("(ntp 240)"), "\(run.out)")
+        func size(_ png: String) throws -> (Int, Int) {
+            let d = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
+            func be(_ i: Int) -> Int { d[i..<(i + 4)].reduce(0) { $0 << 8 | Int($1) } }
+            return (be(16), be(20))   // IHDR width, height
+        }
+        #expect(try size(dir + "/wide.png") == (20, 12))
+        let heat = try Tool.run("zipar", ["heatmap", "--model", Self.bundle, "--prompt", "a dark boot", "--size", "12x20",
+                                          "--policies", "zipar:4", "--cell", "2", "--out", dir + "/heat.png"])
+        #expect(heat.status == 0, "\(heat.err)")
+        #expect(try size(dir + "/heat.png").0 > 40)
+        let big = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompt", "a dark boot", "--size", "24x24", "--out", dir + "/b"])
+        #expect(big.status != 0 && big.err.contains("size:"), "\(big.err)")
+        let bad = try Tool.run("zipar", ["generate", "--model", Self.bundle, "--prompt", "a dark boot", "--size", "12y20", "--out", dir + "/b"])
+        #expect(bad.status == 2 && bad.err.contains("--size"), "\(bad.err)")
+    }
+
     @Test func promptAndPromptsTogetherAreRefused() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

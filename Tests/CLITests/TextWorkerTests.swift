@@ -95,4 +95,30 @@ import TestSupport
             }
         }
     }
+
+    /// `size=12x20` from a prompt file through `zipar-submit` and the real worker and PostgreSQL: the job keeps its
+    /// size (`image_size` '12x20'), decodes 12 rows of 20 tokens and stores a 20 x 12 PNG; a grid past the
+    /// bundle's context is refused at submit, naming the line and `size`.
+    @Test func nonSquareSizeFromPromptFileToPNG() async throws {
+        try await PG.withDatabase { config, store in
+            let db = config.database
+            let dir = try Tool.tempDir()
+            try "\"a dark ankle boot\" size=12x20 policy=zipar:4 cfg=2\n".write(toFile: dir + "/p.txt", atomically: true, encoding: .utf8)
+            try "\"a boot\"\n\"a boot\" size=24x24\n".write(toFile: dir + "/big.txt", atomically: true, encoding: .utf8)
+            let big = try Tool.run("zipar-submit", ["--model", Self.textBundle, dir + "/big.txt"], database: db)
+            #expect(big.status == 1 && big.err.contains("line 2") && big.err.contains("size"), "\(big.err)")
+            let sub = try Tool.run("zipar-submit", ["--model", Self.textBundle, "--json", dir + "/p.txt"], database: db)
+            #expect(sub.status == 0, "\(sub.err)")
+            let ids = try #require((try sub.json() as? [String: Any])?["ids"] as? [String])
+            let id = try #require(ids.first.flatMap(UUID.init(uuidString:)))
+            let run = try Tool.run("zipar-worker", ["--model", Self.textBundle, "--drain", "--log-level", "error"], database: db)
+            #expect(run.status == 0, "\(run.err)")
+            let job = try #require(try await store.job(id: id))
+            #expect(job.state == .done && job.parameters?.size == ImageSize(rows: 12, columns: 20), "\(job.errors)")
+            let stats = try #require(job.result)
+            #expect(stats.passes == 11 * 4 + 20 && stats.ntpPasses == 240 && stats.tokens == 240)
+            let png = try PNGCodec.decode(try #require(try await store.png(id: id)), channels: 1)
+            #expect(png.width == 20 && png.height == 12 && stats.width == 20 && stats.height == 12)
+        }
+    }
 }

@@ -9,7 +9,10 @@ import Model
 /// image range (EOL, text), so a sampler that looked there would pick them. It records every pass.
 final class ToyTextEngine: ImageTokenEngine {
     static let vocab = 48, imageOffset = 24, codebook = 16, eol = 5, suffix = [6, 7, 2]
-    let grid: Int
+    let rows: Int
+    let columns: Int
+    /// The width W, what the window rules speak of.
+    var grid: Int { columns }
     let maxQueries: Int
     let maxSequences = 16
     private(set) var openSequences = 0
@@ -18,7 +21,9 @@ final class ToyTextEngine: ImageTokenEngine {
     /// Every pass's queries, in order.
     private(set) var passes: [[DecoderQuery]] = []
 
-    init(grid: Int, maxQueries: Int = 4096) { self.grid = grid; self.maxQueries = maxQueries }
+    convenience init(grid: Int, maxQueries: Int = 4096) { self.init(rows: grid, columns: grid, maxQueries: maxQueries) }
+    /// A `rows` x `columns` grid (a `size=HxW` request's layout).
+    init(rows: Int, columns: Int, maxQueries: Int = 4096) { self.rows = rows; self.columns = columns; self.maxQueries = maxQueries }
 
     var limits: ModelLimits {
         var m = ModelLimits(grid: grid, numClasses: 1, supportsGuidance: true)
@@ -32,7 +37,7 @@ final class ToyTextEngine: ImageTokenEngine {
         let words = (request.parameters.prompt ?? "").split(separator: " ")
         let cond = [1] + words.map { 10 + min($0.count, 9) } + [3, 4]
         let uncond = [1] + Array(repeating: 9, count: words.count) + [3, 4]
-        let layout = ImageLayout(rows: grid, columns: grid, prefixLength: cond.count, imageTokenOffset: Self.imageOffset,
+        let layout = ImageLayout(rows: rows, columns: columns, prefixLength: cond.count, imageTokenOffset: Self.imageOffset,
                                  codebookSize: Self.codebook, endOfRow: .init(token: Self.eol, suffix: Self.suffix))
         return DecodingSetup(layout: layout, cond: cond.map { .token($0) }, uncond: uncond.map { .token($0) }, limits: limits)
     }

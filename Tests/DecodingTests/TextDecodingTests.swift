@@ -157,8 +157,11 @@ final class MixedEngine: ImageTokenEngine {
         let s = TextBundleFixture.scheduler()
         let noPrompt = GenerationRequest(id: "x", classLabel: 0, policy: .ntp)
         #expect(throws: ParameterError.self) { try s.add(noPrompt) }
+        // ~300 prompt tokens plus a 12x20 image (255 positions) pass the model's 512-position context.
         let long = String(repeating: "boot ", count: 300)
-        #expect(throws: ParameterError.self) { try s.add(try TextBundleFixture.request("y", prompt: long)) }
+        var tooLong = try TextBundleFixture.request("y", prompt: long)
+        tooLong.parameters.size = ImageSize(rows: 12, columns: 20)
+        #expect(throws: ParameterError.self) { try s.add(tooLong) }
         #expect(throws: ParameterError.self) { try s.add(try TextBundleFixture.request("z", prompt: "a bag", policy: "sjd:17")) }
     }
 }

@@ -10,7 +10,7 @@ import TestSupport
 /// `JobParameters.validate` refuses.
 @Suite(.enabled(if: PG.enabled, "ZIPAR_SKIP_PG=1")) struct TextJobTests {
     /// A job of the text model `t`, as zipar-submit builds it from `"PROMPT" negative_prompt="..." label=...`.
-    func textJob(_ prompt: String, negative: String? = nil, size: Int? = nil, label: String? = nil) -> JobSpec {
+    func textJob(_ prompt: String, negative: String? = nil, size: ImageSize? = nil, label: String? = nil) -> JobSpec {
         var p = JobParameters(policy: .zipar(window: 4), seed: 3)
         p.prompt = prompt; p.negativePrompt = negative; p.size = size
         return JobSpec(model: "t", parameters: p, label: label, prompt: "\"\(prompt)\" policy=zipar:4 seed=3")
@@ -44,6 +44,25 @@ import TestSupport
         }
     }
 
+    /// A `size=HxW` job (migration 0012: the column holds the size's text) comes back as it went in; a square
+    /// size still reads and exports as the integer it always was.
+    @Test func nonSquareSizeRoundTrips() async throws {
+        try await PG.withDatabase { _, store in
+            let spec = textJob("a wide boot", size: ImageSize(rows: 12, columns: 20))
+            let id = try await store.submit([spec]).ids[0]
+            let claimed = try await store.claim(limit: 1, queues: ["default"], models: ["t"], owner: "w", leaseSeconds: 30)
+            #expect(try claimed.first?.parameters.get().size == ImageSize(rows: 12, columns: 20))
+            let d = try #require(try await store.job(id: id))
+            let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(d)) as? [String: Any]
+            #expect((json?["parameters"] as? [String: Any])?["size"] as? String == "12x20")
+            #expect(try JSONDecoder().decode(JobDetail.self, from: JSONEncoder().encode(d)) == d)
+            // What SQL can check of a row written past validate: each side 1...256.
+            for bad in [ImageSize(rows: 12, columns: 0), ImageSize(rows: 12, columns: 257), ImageSize(rows: 0, columns: 20)] {
+                await #expect(throws: PSQLError.self, "\(bad)") { try await store.submit([textJob("a boot", size: bad)]) }
+            }
+        }
+    }
+
     @Test func classJobsReadBackWithoutText() async throws {
         try await PG.withDatabase { _, store in
             let id = try await store.submit([job(4)]).ids[0]
@@ -69,7 +88,7 @@ import TestSupport
     func columnsCheckWhatSQLCan(prompt: String, negative: String?, size: Int?) async throws {
         try await PG.withDatabase { _, store in
             await #expect(throws: PSQLError.self) {
-                try await store.submit([textJob(prompt, negative: negative, size: size)])
+                try await store.submit([textJob(prompt, negative: negative, size: size.map { ImageSize(side: $0) })])
             }
             var orphan = textJob("ok")
             orphan.parameters.prompt = nil; orphan.parameters.negativePrompt = "blurry"

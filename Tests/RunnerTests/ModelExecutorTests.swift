@@ -81,4 +81,25 @@ import TestSupport
         #expect(first.passes == (4 - 1) * 2 + 4 && first.ntpPasses == 16 && first.width == 8)
         #expect(queue.output(of: ids[1])?.passes == 16)   // zipar:4 on a 4-wide grid is ntp
     }
+
+    /// A `size=12x20` job through the worker: the text bundle decodes it at its own grid (ntp baseline 240,
+    /// zipar:4 passes (12-1)*4 + 20, a 20 x 12 px image from the fixture's 1x VQ); Janus refuses another grid
+    /// for good, naming `size`.
+    @Test func workerDecodesNonSquareTextJobs() async throws {
+        let text = try loadModelExecutor(directory: Self.textBundle, batch: 2, maxQueries: 64).executor
+        let janus = try loadModelExecutor(directory: Self.root.appendingPathComponent("Tests/Fixtures/janus-tiny").path,
+                                          batch: 2, maxQueries: 64).executor
+        var wide = Self.zipar4(seed: 7, prompt: "a dark ankle boot")
+        wide.size = ImageSize(rows: 12, columns: 20)
+        let queue = InMemoryJobQueue()
+        let ids = queue.submit([JobSpec(model: text.model, parameters: wide), JobSpec(model: janus.model, parameters: wide)])
+        var options = WorkerOptions(id: "w", host: "test", queues: ["default"])
+        options.drain = true; options.pollSeconds = 0.05; options.leaseSeconds = 120
+        await Worker(store: queue, options: options, executors: [text, janus], logger: PG.quiet).run(stop: StopSignal())
+        let image = try #require(queue.output(of: ids[0]), "\(queue.errors(of: ids[0]))")
+        #expect(image.passes == 11 * 4 + 20 && image.ntpPasses == 240 && image.tokens == 240 && image.decodeOrder?.count == 240)
+        #expect(image.width == 20 && image.height == 12)
+        #expect(queue.state(of: ids[1]) == .failed && queue.attempts(of: ids[1]) == 1)
+        #expect(queue.errors(of: ids[1]).first?.contains("size: the model draws square grids only") == true, "\(queue.errors(of: ids[1]))")
+    }
 }

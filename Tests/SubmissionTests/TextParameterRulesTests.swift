@@ -19,7 +19,7 @@ import JobCore
         } catch { return error.field }
     }
 
-    func text(_ prompt: String?, negative: String? = nil, size: Int? = nil) -> JobParameters {
+    func text(_ prompt: String?, negative: String? = nil, size: ImageSize? = nil) -> JobParameters {
         var p = JobParameters()
         p.prompt = prompt; p.negativePrompt = negative; p.size = size
         return p
@@ -65,7 +65,9 @@ import JobCore
 
     @Test func sizeIsOneTheModelDraws() {
         #expect(field(text("boot", size: 0)) == "size")
-        #expect(field(text("boot", size: JobParameters.maxSize + 1)) == "size")
+        #expect(field(text("boot", size: ImageSize(side: JobParameters.maxSize + 1))) == "size")
+        #expect(field(text("boot", size: ImageSize(rows: 12, columns: JobParameters.maxSize + 1))) == "size")
+        #expect(field(text("boot", size: ImageSize(rows: 0, columns: 20))) == "size")
         #expect(field(text("boot", size: 16), for: textModel) == nil)
         #expect(field(text("boot", size: 8), for: textModel) == "size")
         var several = textModel
@@ -82,12 +84,63 @@ import JobCore
         #expect(field(plain, for: classModel) == "size")
     }
 
+    /// `size=HxW`: a text bundle with an end-of-row layout and a context draws any grid whose rows x (columns
+    /// + 1) positions leave `promptReserve` of it; its windows are bounded by the width. A model without a
+    /// context limit (Janus: its one grid, a class model) refuses any other grid, naming `size`.
+    @Test func nonSquareSizes() {
+        let bundle = ModelLimits.textModel(grid: 16, maxPositions: 512)
+        #expect(bundle.maxImagePositions == 496)
+        #expect(field(text("boot", size: ImageSize(rows: 12, columns: 20)), for: bundle) == nil)
+        #expect(field(text("boot", size: ImageSize(rows: 20, columns: 12)), for: bundle) == nil)
+        #expect(field(text("boot", size: ImageSize(rows: 22, columns: 21)), for: bundle) == nil)    // 484 positions
+        #expect(field(text("boot", size: ImageSize(rows: 24, columns: 24)), for: bundle) == "size")   // 600
+        var wide = text("boot", size: ImageSize(rows: 12, columns: 20))
+        wide.policy = .zipar(window: 20)
+        #expect(field(wide, for: bundle) == nil)
+        wide.policy = .official(window: 21)
+        #expect(field(wide, for: bundle) == nil)
+        wide.policy = .zipar(window: 21)
+        #expect(field(wide, for: bundle) == "policy")
+        var tall = text("boot", size: ImageSize(rows: 20, columns: 12))
+        tall.policy = .zipar(window: 16)
+        #expect(field(tall, for: bundle) == "policy", "the window is bounded by the width 12, not the height")
+        let janus = ModelLimits.textModel(grid: 24, endOfRowLayout: false)
+        #expect(field(text("boot", size: 24), for: janus) == nil)
+        #expect(field(text("boot", size: ImageSize(rows: 24, columns: 12)), for: janus) == "size")
+        #expect(field(text("boot", size: 16), for: janus) == "size")
+    }
+
+    @Test func sizeTextForms() throws {
+        #expect(try ImageSize(parsing: "16") == ImageSize(side: 16))
+        #expect(try ImageSize(parsing: "12x20") == ImageSize(rows: 12, columns: 20))
+        #expect(try ImageSize(parsing: "12X20") == ImageSize(rows: 12, columns: 20))
+        #expect(try ImageSize(parsing: "12*20") == ImageSize(rows: 12, columns: 20))
+        #expect(ImageSize(rows: 12, columns: 20).description == "12x20" && ImageSize(side: 16).description == "16")
+        for bad in ["", "x", "12x", "x20", "12x20x3", "twelve", "1.5"] {
+            #expect(throws: ParameterError.self, "\(bad)") { try ImageSize(parsing: bad) }
+        }
+        var p = text("boot")
+        try JobParameters.field(key: "size")!.write(&p, .text("12x20"))
+        #expect(p.size == ImageSize(rows: 12, columns: 20))
+        try JobParameters.field(key: "size")!.write(&p, .text("none"))
+        #expect(p.size == nil)
+        try JobParameters.field(key: "size")!.write(&p, .int(16))   // JSON written when size was an integer
+        #expect(p.size == 16)
+        // A square size stays a JSON integer; HxW is text. Both read back.
+        p.size = 16
+        #expect(String(decoding: try JSONEncoder().encode(p), as: UTF8.self).contains("\"size\":16"))
+        #expect(try JSONDecoder().decode(JobParameters.self, from: JSONEncoder().encode(p)) == p)
+        p.size = ImageSize(rows: 12, columns: 20)
+        #expect(String(decoding: try JSONEncoder().encode(p), as: UTF8.self).contains("\"size\":\"12x20\""))
+        #expect(try JSONDecoder().decode(JobParameters.self, from: JSONEncoder().encode(p)) == p)
+    }
+
     /// Prompt files, JSON and job rows carry the fields through the key table.
     @Test func keyTableAndJSONRoundTrip() throws {
         var p = text("say \"hi\"\tto a boot", negative: "blurry", size: 16)
         p.seed = 7
         let keys = Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) })
-        #expect(keys["prompt"] == .text("say \"hi\"\tto a boot") && keys["negative_prompt"] == .text("blurry") && keys["size"] == .int(16))
+        #expect(keys["prompt"] == .text("say \"hi\"\tto a boot") && keys["negative_prompt"] == .text("blurry") && keys["size"] == .text("16"))
         #expect(try JobParameters(values: keys) == p)
         #expect(try JSONDecoder().decode(JobParameters.self, from: JSONEncoder().encode(p)) == p)
         let plain = JobParameters(classLabel: 2)

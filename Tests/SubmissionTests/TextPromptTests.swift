@@ -139,6 +139,24 @@ let fashionText = ModelSpec(textModel: "fashion-text-16", grid: 16)
         #expect(errors("\"boot\" size=0").first?.field == "size")
     }
 
+    /// `size=HxW` in prompt lines and JSONL (an integer or text): any grid whose image fits the bundle's
+    /// context; errors name the line and `size` (or `policy`, for a window wider than the grid).
+    @Test func nonSquareSizesInLinesAndJSONL() throws {
+        var bundle = fashionText
+        bundle.maxPositions = 512
+        let jobs = try parse("\"boot\" size=12x20 policy=zipar:20\n\"boot\" size=20x12\n\"boot\" size=16", model: bundle)
+        #expect(jobs.map(\.parameters.size) == [ImageSize(rows: 12, columns: 20), ImageSize(rows: 20, columns: 12), 16])
+        let json = try parse(#"{"prompt": "boot", "size": "12x20"}"# + "\n" + #"{"prompt": "boot", "size": 16}"#, model: bundle, format: .jsonl)
+        #expect(json.map(\.parameters.size) == [ImageSize(rows: 12, columns: 20), 16])
+        let tooBig = errors("\"boot\"\n\"boot\" size=24x24", model: bundle)
+        #expect(tooBig.first?.line == 2 && tooBig.first?.field == "size" && tooBig.first?.message.contains("600 positions") == true)
+        #expect(errors("\"boot\" size=12x20 policy=zipar:21", model: bundle).first?.field == "policy")
+        #expect(errors("\"boot\" size=12y20", model: bundle).first?.field == "size")
+        #expect(errors(#"{"prompt": "boot", "size": "12x0"}"#, model: bundle, format: .jsonl).first?.field == "size")
+        // Without a context (Janus-Pro, or a folder that states none) only the native square grid.
+        #expect(errors("\"boot\" size=12x20").first?.field == "size")
+    }
+
     /// Files written before quoting existed read exactly as they did: the class first, `#` anywhere
     /// starting a comment, tabs and outer blanks ignored, key=value words.
     @Test func classFilesParseAsBefore() throws {

@@ -84,14 +84,20 @@ public struct VQDecoder: Sendable {
 
     /// Decodes a `grid x grid` token grid (raster order) to `[outChannels][size][size]` floats.
     public func decode(tokens: [Int], grid: Int) throws -> [Float] {
-        try vqCheckGrid(tokens, rows: grid, columns: grid)
+        try decode(tokens: tokens, rows: grid, columns: grid)
+    }
+
+    /// Decodes a `rows x columns` token grid (raster order) to `[outChannels][rows * f][columns * f]` floats.
+    /// Every block is per pixel or a 3x3 convolution over (height, width), and the middle attention attends
+    /// over all `rows * columns` positions, so nothing assumes a square.
+    public func decode(tokens: [Int], rows: Int, columns: Int) throws -> [Float] {
+        try vqCheckGrid(tokens, rows: rows, columns: columns)
         let e = config.codebookEmbedDim
-        var side = grid
-        var h = postQuant(plain: try vqLookup(tokens, codebook: codebook, size: config.codebookSize, embedDim: e), h: side, w: side)
-        h = convIn(plain: h, h: side, w: side)
-        h = mid(h, h: side, w: side)                    // [channels][side][side] from here on
-        var height = side
-        for level in levels { level(&h, height: &height, width: &side) }
-        return output(&h, h: side, w: side)
+        var (height, width) = (rows, columns)
+        var h = postQuant(plain: try vqLookup(tokens, codebook: codebook, size: config.codebookSize, embedDim: e), h: height, w: width)
+        h = convIn(plain: h, h: height, w: width)
+        h = mid(h, h: height, w: width)                 // [channels][height][width] from here on
+        for level in levels { level(&h, height: &height, width: &width) }
+        return output(&h, h: height, w: width)
     }
 }
