@@ -198,12 +198,7 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var log: LogOptions
-    @Option(name: .customLong("class"), help: "Class id or name (class-conditional models).")
-    var classLabel: String?
-    @Option(help: "Text-to-image bundles: the prompt shared by all panels.")
-    var prompt: String?
-    @Option(help: "Seed shared by all panels.")
-    var seed: UInt64 = Defaults.seed
+    @OptionGroup var panels: PanelConditioning
     @Option(help: "Comma-separated policies: \(WindowPolicy.syntaxList).")
     var policies = CommaList<WindowPolicy>([.ntp, .zipar(window: 8), .adaptive(minWindow: 4)])
     @OptionGroup var sampling: SamplingOptions
@@ -217,9 +212,7 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let choice = ConditioningChoice(classLabel: classLabel, prompts: prompt.map { [$0] }, negativePrompt: nil, promptsFromFile: false)
-        let group = try choice.groups(for: model, single: true)[0]
-        try writeSheet(model: model, group: group, seed: seed, specs: policies.values, sampling: sampling,
+        try writeSheet(model: model, group: try panels.group(for: model), seed: panels.seed, specs: policies.values, sampling: sampling,
                        attention: attention.attention, scale: scale, images: model.hasImageDecoder, heatmaps: heatmaps, out: out)
     }
 }
@@ -231,12 +224,7 @@ struct Heatmap: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var log: LogOptions
-    @Option(name: .customLong("class"), help: "Class id or name (class-conditional models; default 0).")
-    var classLabel: String?
-    @Option(help: "Text-to-image bundles: the prompt.")
-    var prompt: String?
-    @Option(help: "Seed.")
-    var seed: UInt64 = Defaults.seed
+    @OptionGroup var panels: PanelConditioning
     @Option(help: "Comma-separated policies: \(WindowPolicy.syntaxList).")
     var policies = CommaList<WindowPolicy>([.zipar(window: 4)])
     @Option(name: .customLong("policy"), help: .hidden)
@@ -250,14 +238,27 @@ struct Heatmap: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let classDefault = model.kind == .llamaGen && prompt == nil ? "0" : nil
-        let group = try ConditioningChoice(classLabel: classLabel ?? classDefault, prompts: prompt.map { [$0] }, negativePrompt: nil,
-                                           promptsFromFile: false)
-            .groups(for: model, single: true)[0]
         var specs = policies.values
         if let old = deprecatedPolicy { warnDeprecated("--policy", use: "--policies"); specs = old.values }
-        try writeSheet(model: model, group: group, seed: seed, specs: specs, sampling: sampling, attention: attention.attention,
+        try writeSheet(model: model, group: try panels.group(for: model), seed: panels.seed, specs: specs, sampling: sampling, attention: attention.attention,
                        scale: max(1, cell * model.columns / model.imageSide), images: false, heatmaps: true, out: out)
+    }
+}
+
+/// What every panel of a compare / heatmap sheet is conditioned on: one class or one prompt, one seed.
+struct PanelConditioning: ParsableArguments {
+    @Option(name: .customLong("class"), help: "Class id or name (class-conditional models; default 0).")
+    var classLabel: String?
+    @Option(help: "Text-to-image bundles: the prompt of every panel.")
+    var prompt: String?
+    @Option(help: "Seed of every panel.")
+    var seed: UInt64 = Defaults.seed
+
+    /// The panels' class or prompt (class 0 when a class-conditional model is given neither).
+    func group(for model: ImageModel) throws -> ImageGroup {
+        let classDefault = model.kind == .llamaGen && prompt == nil ? "0" : nil
+        return try ConditioningChoice(classLabel: classLabel ?? classDefault, prompts: prompt.map { [$0] }, negativePrompt: nil,
+                                      promptsFromFile: false).groups(for: model, single: true)[0]
     }
 }
 
