@@ -162,7 +162,11 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
 /// The JSON API: the pages' data, and the same mutations with `Authorization: Bearer TOKEN`.
 func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: DashboardConfig, pageSize: Int) {
     router.get("/api/queues") { _, _ in try json(try await store.queues()) }
-    router.get("/api/stats") { _, _ in try json(try await store.stats(windowMinutes: config.windowMinutes)) }
+    router.get("/api/stats") { request, _ in
+        // Latencies over the jobs finished in the last results_window minutes (default a day; 0 = all history).
+        let minutes = try QueryValues.int(try query(request), "results_window", default: 1440, range: 0...5_256_000)
+        return try json(try await store.stats(windowMinutes: config.windowMinutes, resultsWindowMinutes: minutes > 0 ? minutes : nil))
+    }
     router.get("/api/workers") { _, _ in try json(try await store.workers()) }
     router.get("/api/workers/health") { _, _ in try json(try await store.workerHealth()) }
     router.get("/api/charts") { request, _ in

@@ -222,20 +222,23 @@ extension JobStore {
     /// Figures for `zipar-admin stats`. Live workers as `workers` says: heartbeat younger than their lease.
     /// `resultsInWindow`: results, latencies, stages and passes of the jobs finished in the window only (the
     /// dashboard's queues page, which must not sort every result of a large store), not of all history.
-    public func stats(windowMinutes: Int = 10, resultsInWindow: Bool = false) async throws -> StatsReport {
+    /// - resultsWindowMinutes: the results the figures cover, the jobs finished in the last this many minutes
+    ///   (nil = all history); `resultsInWindow` takes the throughput window instead (the queues page).
+    public func stats(windowMinutes: Int = 10, resultsInWindow: Bool = false, resultsWindowMinutes: Int? = nil) async throws -> StatsReport {
         precondition(windowMinutes >= 1, "the throughput window must be at least a minute")
+        let resultsWindow = resultsInWindow ? windowMinutes : resultsWindowMinutes
         let queues = try await self.queues()
         var recent = 0, total = 0
         var span = 0.0
-        for try await (r, t, s) in try await client.query(SQL.throughput(windowMinutes: windowMinutes), logger: logger)
+        for try await (r, t, s) in try await client.query(SQL.throughput(windowMinutes: windowMinutes, over: resultsWindow), logger: logger)
             .decode((Int, Int, Double).self) { recent = r; total = t; span = s }
         var report = StatsReport(
             queues: queues,
             windowMinutes: windowMinutes, jobsPerMinuteRecent: Double(recent) / Double(windowMinutes),
-            jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0,
+            jobsPerMinuteOverall: span > 0 ? Double(total) / (span / 60) : 0, resultsWindowMinutes: resultsWindow,
             results: 0, latencyMs: nil, decodeMs: nil, stageMs: nil, passes: 0, ntpPasses: 0, passesSaved: 0, liveWorkers: [])
         for try await (n, l50, l95, lmax, d50, d95, dmax, passes, ntp)
-            in try await client.query(SQL.resultFigures(windowMinutes: resultsInWindow ? windowMinutes : nil), logger: logger)
+            in try await client.query(SQL.resultFigures(windowMinutes: resultsWindow), logger: logger)
             .decode((Int, Double?, Double?, Double?, Double?, Double?, Double?, Int, Int).self) {
             report.results = n
             if let l50, let l95, let lmax { report.latencyMs = .init(p50: l50, p95: l95, max: lmax) }
@@ -245,7 +248,7 @@ extension JobStore {
             report.passesSaved = ntp > 0 ? 1 - Double(passes) / Double(ntp) : 0
         }
         var stages: [String: StatsReport.Latency] = [:]
-        for try await (stage, p50, p95, mx) in try await client.query(SQL.stageFigures(windowMinutes: resultsInWindow ? windowMinutes : nil), logger: logger)
+        for try await (stage, p50, p95, mx) in try await client.query(SQL.stageFigures(windowMinutes: resultsWindow), logger: logger)
             .decode((String, Double, Double, Double).self) { stages[stage] = .init(p50: p50, p95: p95, max: mx) }
         report.stageMs = stages.isEmpty ? nil : stages
         report.liveWorkers = try await workers().filter { $0.liveness == .live }

@@ -59,10 +59,14 @@ public struct StatsReport: Sendable, Codable, Equatable {
         public var max: Double
     }
     public var queues: [QueueInfo]
-    /// Finished jobs per minute over the last `windowMinutes`, and over the whole history.
+    /// Finished jobs per minute over the last `windowMinutes`, and over the results window (from its
+    /// first start to its last finish).
     public var windowMinutes: Int
     public var jobsPerMinuteRecent: Double
     public var jobsPerMinuteOverall: Double
+    /// What `results`, the latencies, stages and passes cover: the jobs finished in the last this many
+    /// minutes; nil = the whole history (a store of a million results is not sorted for every look).
+    public var resultsWindowMinutes: Int?
     public var results: Int
     /// Submit-to-result and decode-only latency in milliseconds (nil when no results).
     public var latencyMs: Latency?

@@ -257,11 +257,25 @@ enum SQL {
     /// has been due: since it was created, or since its `run_after` passed if that came later. A job
     /// scheduled for later is not waiting, so it must not age the queue (the ZiparQueueStuck alert).
     static let queueDepths = PostgresQuery(unsafeSQL: """
-        SELECT d.queue, d.state, count(*)::bigint AS n,
-               CASE WHEN d.state = 'queued' THEN EXTRACT(EPOCH FROM (now() - min(d.due_at)))::float8 END AS oldest
-        FROM (SELECT j.queue, \(shownState) AS state, greatest(j.created_at, j.run_after) AS due_at FROM jobs j) d
-        GROUP BY d.queue, d.state ORDER BY d.queue, d.state
+        SELECT d.queue, d.state, d.n, d.oldest FROM (\(depthRows)) d ORDER BY d.queue, d.state
         """)
+    /// Jobs by queue and shown state (scheduled apart from queued), and for `queued` how long the oldest due
+    /// job has been due: (queue, state, n, oldest). Stored states are counted on jobs_queue_state; only the
+    /// queued jobs' entries of jobs_queued_due are read to split them (migration 0013), never every row.
+    static let depthRows = """
+        WITH c AS (SELECT queue, state, count(*)::bigint AS n FROM jobs GROUP BY queue, state),
+             w AS (SELECT queue, count(*) FILTER (WHERE run_after > now())::bigint AS scheduled,
+                          EXTRACT(EPOCH FROM (now() - min(greatest(created_at, run_after))
+                                                     FILTER (WHERE run_after <= now())))::float8 AS oldest
+                   FROM jobs WHERE state = 'queued' GROUP BY queue)
+        SELECT * FROM (
+            SELECT c.queue, c.state, c.n - CASE WHEN c.state = 'queued' THEN coalesce(w.scheduled, 0) ELSE 0 END AS n,
+                   CASE WHEN c.state = 'queued' THEN w.oldest END AS oldest
+            FROM c LEFT JOIN w ON w.queue = c.queue
+            UNION ALL
+            SELECT w.queue, 'scheduled', w.scheduled, NULL FROM w) x
+        WHERE x.n > 0
+        """
     static func workerHeartbeat(id: String) -> PostgresQuery {
         "UPDATE workers SET heartbeat_at = now() WHERE id = \(id) RETURNING id"
     }
@@ -273,9 +287,9 @@ enum SQL {
 
     /// Jobs per queue by shown state (scheduled apart from queued); a queue without jobs has one NULL row.
     static let queues = PostgresQuery(unsafeSQL: """
-        SELECT q.name, q.paused, \(shownState) AS state, count(j.id)::bigint
-        FROM queues q LEFT JOIN jobs j ON j.queue = q.name
-        GROUP BY q.name, q.paused, 3 ORDER BY q.name
+        SELECT q.name, q.paused, d.state, coalesce(d.n, 0)::bigint
+        FROM queues q LEFT JOIN (\(depthRows)) d ON d.queue = q.name
+        ORDER BY q.name, d.state
         """)
     /// Returns the queue's name when it exists (pausing an unknown queue is an error, not a creation).
     static func setPaused(_ queue: String, _ paused: Bool) -> PostgresQuery {
@@ -373,12 +387,15 @@ enum SQL {
 
     // MARK: stats and export
 
-    static func throughput(windowMinutes: Int) -> PostgresQuery {
-        """
-        SELECT count(*) FILTER (WHERE finished_at > now() - make_interval(mins => \(Int32(clamping: windowMinutes))))::bigint,
+    /// Jobs done in the last `windowMinutes`; and over the jobs done in the last `over` minutes (nil = all,
+    /// which reads every done job), their count and the span from the first start to the last finish.
+    static func throughput(windowMinutes: Int, over: Int?) -> PostgresQuery {
+        let recent = Int32(clamping: windowMinutes), span = Int32(clamping: over ?? 0)
+        return """
+        SELECT count(*) FILTER (WHERE finished_at > now() - make_interval(mins => \(recent)))::bigint,
                count(*)::bigint,
                coalesce(EXTRACT(EPOCH FROM (max(finished_at) - min(started_at))), 0)::float8
-        FROM jobs WHERE state = 'done'
+        FROM jobs WHERE state = 'done' AND (\(span) = 0 OR finished_at > now() - make_interval(mins => \(span)))
         """
     }
     /// Counts, latency percentiles and passes over every result; with `windowMinutes`, over the results of
@@ -469,9 +486,9 @@ enum SQL {
 
     /// Ids of jobs to export, oldest first; `onlyNew`: results not exported yet.
     static func exportIDs(_ f: JobFilter, onlyNew: Bool) -> PostgresQuery {
-        var q = QueryBuilder("SELECT j.id FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE ")
-        let onlyNew = q.bind(onlyNew)
-        q.text("(NOT \(onlyNew) OR (r.job_id IS NOT NULL AND r.exported_at IS NULL)) AND ")
+        // Only new: from the results never exported (results_unexported, migration 0013), not every job.
+        var q = QueryBuilder(onlyNew ? "SELECT j.id FROM results r JOIN jobs j ON j.id = r.job_id WHERE r.exported_at IS NULL AND "
+                                     : "SELECT j.id FROM jobs j WHERE ")
         filter(f, into: &q)
         q.text(" ORDER BY j.finished_at, j.seq")
         return q.query

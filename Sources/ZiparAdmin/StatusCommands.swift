@@ -8,20 +8,23 @@ struct Stats: AsyncParsableCommand, AdminCommand {
     static let configuration = CommandConfiguration(abstract: "Jobs per queue and state, throughput, latency percentiles, passes saved against NTP, live workers.")
     @Option(help: "Throughput window in minutes (at least 1).")
     var window = 10
+    @Option(name: .customLong("results-window"), help: "Latencies, stages and passes over the jobs finished in the last this many minutes (default a day; 0 = all history, which reads every result).")
+    var resultsWindow = 1440
     @Option(name: .customLong("live-seconds"), help: .hidden)
     var deprecatedLiveSeconds: Double?
     @OptionGroup var common: Common
 
     func validate() throws {
         if window < 1 { throw ValidationError("--window must be at least 1 (minutes)") }
+        if resultsWindow < 0 { throw ValidationError("--results-window must be 0 (all history) or more minutes") }
     }
 
     func run() async throws {
         if deprecatedLiveSeconds != nil {
             say("\(toolName): warning: --live-seconds is deprecated and ignored: a worker is live while its heartbeat is younger than its lease")
         }
-        let window = self.window
-        let r = try await withDatabase { try await $0.stats(windowMinutes: window) }
+        let (window, resultsWindow) = (self.window, self.resultsWindow > 0 ? self.resultsWindow : nil)
+        let r = try await withDatabase { try await $0.stats(windowMinutes: window, resultsWindowMinutes: resultsWindow) }
         if common.json { try printJSON(r); return }
         let states = JobState.allCases
         print("queue".padding(toLength: 16, withPad: " ", startingAt: 0) + states.map { $0.rawValue.leftPad(10) }.joined() + "  paused")
@@ -40,7 +43,9 @@ struct Stats: AsyncParsableCommand, AdminCommand {
             print(String(format: "  %@ p50 %.0f ms  p95 %.0f ms  max %.0f ms", name.padding(toLength: 25, withPad: " ", startingAt: 0),
                          l.p50, l.p95, l.max))
         }
-        print(String(format: "results %d: %d forward passes vs %d for NTP (%.1f%% saved)", r.results, r.passes, r.ntpPasses, 100 * r.passesSaved))
+        let over = r.resultsWindowMinutes.map { "finished in the last \($0) min" } ?? "all history"
+        print(String(format: "results %d (%@): %d forward passes vs %d for NTP (%.1f%% saved)", r.results, over, r.passes, r.ntpPasses,
+                     100 * r.passesSaved))
         for u in r.unserved {
             print("warning: \(u.queued) queued job(s) of model \(u.model) in queue \(u.queue): no live worker serves them")
         }
