@@ -18,9 +18,6 @@ import glob
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 
@@ -29,7 +26,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tools.test_dashboard import BIN, MODEL, free_port, psql, run, wait_for
+from tools.live_service import MODEL, free_port, psql, run, scratch, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -99,42 +96,24 @@ def test_every_registered_route_is_in_the_spec():
 @pytest.fixture(scope="module")
 def service():
     """A scratch database with jobs done by a real worker and `zipar-admin serve` with both tokens and a model."""
-    db = f"zipar_contract_{os.getpid()}"
-    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql("postgres", f"CREATE DATABASE {db}")
-    env = dict(os.environ, PGDATABASE=db)
-    env.pop("DATABASE_URL", None)
-    work = tempfile.mkdtemp(prefix="zipar-contract-")
-    procs = []
-    try:
-        run("zipar-admin", "migrate", env=env)
-        prompts = os.path.join(work, "p.txt")
+    with scratch("contract") as sc:
+        prompts = os.path.join(sc.work, "p.txt")
         with open(prompts, "w") as f:
             f.write("dress label=c-dress seed=1 policy=zipar:4\nbag label=c-bag seed=2\n")
-        run("zipar-submit", "--model", MODEL, "--queue", "contract", "--create-queue", prompts, env=env)
-        run("zipar-worker", "--model", MODEL, "--queue", "contract", "--drain", env=env, timeout=600)
+        run("zipar-submit", "--model", MODEL, "--queue", "contract", "--create-queue", prompts, env=sc.env)
+        run("zipar-worker", "--model", MODEL, "--queue", "contract", "--drain", env=sc.env, timeout=600)
         tokens = {}
         for name, value in (("admin", ADMIN), ("submit", SUBMIT)):
-            tokens[name] = os.path.join(work, name)
+            tokens[name] = os.path.join(sc.work, name)
             with open(tokens[name], "w") as f:
                 f.write(value + "\n")
             os.chmod(tokens[name], 0o600)
         port = free_port()
-        serve = subprocess.Popen([os.path.join(BIN, "zipar-admin"), "serve", "--bind", f"127.0.0.1:{port}",
-                                  "--admin-token-file", tokens["admin"], "--submit-token-file", tokens["submit"],
-                                  "--model", MODEL], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"))
-        procs.append(serve)
+        sc.start("zipar-admin", "serve", "--bind", f"127.0.0.1:{port}", "--admin-token-file", tokens["admin"],
+                 "--submit-token-file", tokens["submit"], "--model", MODEL, log="serve.log")
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/healthz", 200)
-        yield {"base": base, "db": db, "work": work}
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=30)
-        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        shutil.rmtree(work, ignore_errors=True)
+        yield {"base": base, "db": sc.db, "work": sc.work}
 
 
 def check(spec: dict, path: str, method: str, status: int, headers: dict, body: bytes) -> list[str]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
 from tools.test_api_contract import resolve
-from tools.test_dashboard import BIN, MODEL, psql
+from tools.live_service import BIN, MODEL, scratch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,17 +61,8 @@ def validate(name: str, out: str) -> dict | list:
 
 @pytest.fixture(scope="module")
 def env():
-    db = f"zipar_cli_json_{os.getpid()}"
-    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql("postgres", f"CREATE DATABASE {db}")
-    e = dict(os.environ, PGDATABASE=db)
-    e.pop("DATABASE_URL", None)
-    work = tempfile.mkdtemp(prefix="zipar-cli-json-")
-    try:
-        yield {"env": e, "work": work, "db": db}
-    finally:
-        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch("cli_json", migrate=False) as sc:
+        yield {"env": sc.env, "work": sc.work, "db": sc.db}
 
 
 def cli(ctx, *args, ok=True) -> subprocess.CompletedProcess:

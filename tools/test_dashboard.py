@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,9 +21,8 @@ import urllib.request
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("ZIPAR_BIN", os.path.join(ROOT, ".build", "debug"))
-MODEL = os.path.join(ROOT, "models", "fashion-16")
+from tools.live_service import BIN, MODEL, free_port, get, psql, run, wait_for  # noqa: F401 (shared helpers)
+
 TOKEN = "test-admin-token-0123456789abcdef"
 SCRIPT_QUEUE = "q<script>window.pwnedQueue=1</script>"
 SHOTS = os.environ.get("ZIPAR_SCREENSHOT_DIR")
@@ -34,41 +32,6 @@ def shot(browser, name: str) -> None:
     if SHOTS:
         os.makedirs(SHOTS, exist_ok=True)
         browser.save_screenshot(os.path.join(SHOTS, name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_for(url: str, status: int, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if get(url)[0] == status:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer {status} within {seconds}s")
-
-
-def psql(db: str, sql: str) -> str:
-    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def run(*args: str, env: dict, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([os.path.join(BIN, args[0]), *args[1:]], env=env, check=True, capture_output=True, text=True, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tools.test_dashboard import BIN, MODEL, free_port, get, psql, run, wait_for
+from tools.live_service import MODEL, free_port, get, psql, run, scratch, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,41 +59,21 @@ def present(name: str, scrape: dict) -> set | None:
 
 @pytest.fixture(scope="module")
 def scrapes():
-    db = f"zipar_metrics_docs_{os.getpid()}"
-    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql("postgres", f"CREATE DATABASE {db}")
-    env = dict(os.environ, PGDATABASE=db)
-    env.pop("DATABASE_URL", None)
-    work = tempfile.mkdtemp(prefix="zipar-metrics-docs-")
-    procs = []
-    try:
-        run("zipar-admin", "migrate", env=env)
-        prompts = os.path.join(work, "p.txt")
+    with scratch("metrics_docs") as sc:
+        prompts = os.path.join(sc.work, "p.txt")
         with open(prompts, "w") as f:
             f.write("dress seed=1\n")
-        run("zipar-submit", "--model", MODEL, "--queue", "m", "--create-queue", prompts, env=env)
+        run("zipar-submit", "--model", MODEL, "--queue", "m", "--create-queue", prompts, env=sc.env)
         wport, sport = free_port(), free_port()
-        worker = subprocess.Popen([os.path.join(BIN, "zipar-worker"), "--model", MODEL, "--queue", "m",
-                                   "--http", f"127.0.0.1:{wport}"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(worker)
-        serve = subprocess.Popen([os.path.join(BIN, "zipar-admin"), "serve", "--bind", f"127.0.0.1:{sport}"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(serve)
+        sc.start("zipar-worker", "--model", MODEL, "--queue", "m", "--http", f"127.0.0.1:{wport}")
+        sc.start("zipar-admin", "serve", "--bind", f"127.0.0.1:{sport}")
         wait_for(f"http://127.0.0.1:{wport}/readyz", 200, seconds=120)
         deadline = time.time() + 300
-        while psql(db, "SELECT count(*) FROM jobs WHERE state = 'done'") != "1":
+        while psql(sc.db, "SELECT count(*) FROM jobs WHERE state = 'done'") != "1":
             assert time.time() < deadline, "the worker did not finish its job"
             time.sleep(0.2)
         wait_for(f"http://127.0.0.1:{sport}/healthz", 200)
         yield scraped(get(f"http://127.0.0.1:{wport}/metrics")[1]), scraped(get(f"http://127.0.0.1:{sport}/metrics")[1])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=30)
-        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_documented_series_exist_with_their_labels(scrapes):

@@ -98,7 +98,13 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
         }
         let seed = try QueryValues.int(q, "seed", default: 0, range: 0...Int(Int64.max))
         let jobs = try await store.jobs(JobFilter(states: [.done], model: model, className: cls, seed: seed, limit: 50))
-        return html(try pages(request).compare(jobs, model: model, classLabel: cls, seed: seed))
+        var seen = Set<String>()
+        let one = jobs.filter { seen.insert($0.policy).inserted }.sorted { $0.policy < $1.policy }
+        var passes: [String: (Int, Int)] = [:]       // at most one job per policy: a detail read each
+        for j in one {
+            if let id = UUID(uuidString: j.id), let r = try await store.job(id: id)?.result { passes[j.id] = (r.passes, r.ntpPasses) }
+        }
+        return html(try pages(request).compare(one, passes: passes, model: model, classLabel: cls, seed: seed))
     }
     router.get("/workers") { request, _ in
         html(try pages(request).workers(try await store.workers(), health: try await store.workerHealth()))

@@ -95,7 +95,7 @@ enum HTML {
         form.act{display:inline-block;margin:2px 8px 2px 0}form.act input{width:9em}
         .grid{display:flex;flex-wrap:wrap;gap:10px}.tile{width:112px;font-size:11px;text-align:center}
         .tile img,.pix{image-rendering:pixelated;background:#000}.tile img{width:96px;height:96px}
-        .heat{display:grid;gap:0;margin:6px 0}.heat div{width:12px;height:12px}
+        .heat{display:grid;gap:0;margin:6px 0}.heat div{width:12px;height:12px}.legend{display:grid;grid-template-columns:1fr 1fr 1fr;width:192px;font-size:12px}.legend div{grid-column:1/4;height:10px}.legend span:nth-child(3){text-align:center}.legend span:nth-child(4){text-align:right}
         .err{color:#a00}code{background:#f4f4f4;padding:0 3px}
         header .who{float:right;margin:0;color:#cde}header .who button{margin-left:6px}
         .notice{background:#e6f4ea;border:1px solid #9c9;padding:6px 10px}form.filters label{margin-right:8px}

@@ -123,7 +123,9 @@ struct Pages {
         var body = "<div class=\"grid\"><div>" + HTML.table(["job", ""], info, id: "detail") + "</div><div>"
         if let r = d.result {
             body += "<img id=\"image\" class=\"pix\" src=\"/jobs/\(d.id)/image.png\" width=\"\(max(r.width, 256))\" alt=\"the job's image\">"
-            if let order = r.decodeOrder, let grid, order.count == grid * grid { body += heatmap(order, grid: grid) }
+            // The job's own grid (size=HxW) or the model's square one.
+            let (rows, columns) = d.parameters?.size.map { ($0.rows, $0.columns) } ?? (grid ?? 0, grid ?? 0)
+            if let order = r.decodeOrder, rows > 0, order.count == rows * columns { body += heatmap(order, columns: columns) }
             var stats: [[String]] = [["passes", "\(r.passes) (ntp \(r.ntpPasses))"], ["queries", "\(r.queries)"],
                                      ["decode", HTML.ms(r.decodeMs)], ["latency", HTML.ms(r.latencyMs)],
                                      ["queue wait", HTML.ms(r.queueMs)], ["GPT", HTML.ms(r.gptMs)], ["VQ decode", HTML.ms(r.vqMs)],
@@ -158,11 +160,18 @@ struct Pages {
         return "\(j.classLabel)"
     }
 
-    /// Each token cell coloured by the pass that decoded it: ZipAR's diagonal wavefront, NTP's raster.
-    func heatmap(_ order: [Int], grid: Int) -> String {
-        let last = Double(max(order.max() ?? 1, 1))
+    /// Each token cell coloured by the pass that decoded it: ZipAR's diagonal wavefront, NTP's raster. The
+    /// legend under it maps the colours to pass numbers (1 = the first pass).
+    func heatmap(_ order: [Int], columns: Int) -> String {
+        let lastPass = max(order.max() ?? 0, 1)
+        let last = Double(lastPass)
         let cells = order.map { "<div style=\"background:\(HTML.heatColor(Double($0) / last))\"></div>" }.joined()
-        return "<p>decode order (dark early, yellow late):</p><div class=\"heat\" id=\"heatmap\" style=\"grid-template-columns:repeat(\(grid),12px)\">\(cells)</div>"
+        let stops = stride(from: 0.0, through: 1.0, by: 0.25).map { HTML.heatColor($0) }.joined(separator: ",")
+        let middle = lastPass / 2 + 1
+        return "<p>decode order: each token coloured by the pass that decoded it</p>"
+            + "<div class=\"heat\" id=\"heatmap\" style=\"grid-template-columns:repeat(\(columns),12px)\">\(cells)</div>"
+            + "<div class=\"legend\" id=\"heatmap-legend\"><div style=\"background:linear-gradient(to right,\(stops))\"></div>"
+            + "<span>pass 1</span><span>\(middle)</span><span>\(lastPass + 1)</span></div>"
     }
 
     func gallery(_ jobs: [JobListEntry], query: [String: String], page: Int, pageSize: Int) -> String {
@@ -177,12 +186,12 @@ struct Pages {
         return self.page("Gallery", active: "gallery", body)
     }
 
-    func compare(_ jobs: [JobListEntry], model: String, classLabel: String, seed: Int) -> String {
+    /// One job per policy, each with the passes it took (`passes`: job id -> its result's passes and NTP's).
+    func compare(_ one: [JobListEntry], passes: [String: (Int, Int)], model: String, classLabel: String, seed: Int) -> String {
         var body = "<p>Model <b>\(HTML.esc(model))</b>, class \(HTML.esc(classLabel)), seed \(seed): one image per policy.</p>"
-        var seen = Set<String>()
-        let one = jobs.filter { seen.insert($0.policy).inserted }.sorted { $0.policy < $1.policy }
         body += "<div class=\"grid\" id=\"compare\">" + one.map { j in
-            "<div class=\"tile\"><a href=\"/jobs/\(j.id)\"><img src=\"/jobs/\(j.id)/image.png\" alt=\"\"></a><br>\(HTML.esc(j.policy))</div>"
+            let count = passes[j.id].map { "<br>\($0.0) passes (ntp \($0.1))" } ?? ""
+            return "<div class=\"tile\"><a href=\"/jobs/\(j.id)\"><img src=\"/jobs/\(j.id)/image.png\" alt=\"\"></a><br>\(HTML.esc(j.policy))\(count)</div>"
         }.joined() + "</div>"
         if one.count < 2 { body += "<p>No other policy has this seed yet.</p>" }
         return page("Same seed, different policies", active: "gallery", body)

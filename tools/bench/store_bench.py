@@ -27,14 +27,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT) if ROOT not in sys.path else None
-from tools.test_dashboard import free_port, psql, wait_for  # noqa: E402
+from tools.live_service import ROOT, free_port, psql, wait_for
 
 # The claim of JobStore (Sources/JobStore/SQL.swift, `claim`) with one queue, one model, limit 1.
 CLAIM_SQL = """
