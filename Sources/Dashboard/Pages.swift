@@ -106,10 +106,15 @@ struct Pages {
         if let text = d.parameters?.negativePrompt { info.append(["negative prompt", HTML.esc(text)]) }
         info += [
             ["class name", HTML.esc(d.className ?? "-")],
-            ["attempts", "\(d.attempts) of \(d.maxAttempts)"], ["worker", HTML.esc(d.result?.worker ?? d.leaseOwner ?? "-")],
-            ["created", HTML.date(d.createdAt)], ["run after", HTML.date(d.runAfter)], ["started", HTML.date(d.startedAt)],
-            ["finished", HTML.date(d.finishedAt)],
+            ["attempts", "<span id=\"attempts\">\(d.attempts) of \(d.maxAttempts)</span>"
+                + (d.attemptsBeforeRetry > 0 ? " since its last retry (\(d.attemptsBeforeRetry) before it)" : "")],
+            // The current attempt's worker and start: none while the job waits (its earlier attempts are below).
+            ["worker", "<span id=\"worker\">\(HTML.esc(d.result?.worker ?? d.leaseOwner ?? "-"))</span>"],
+            ["created", HTML.date(d.createdAt)], ["run after", HTML.date(d.runAfter)],
+            ["started", "<span id=\"started\">\(HTML.date(d.attemptStartedAt))</span>"],
         ]
+        if let first = d.startedAt, first != d.attemptStartedAt { info.append(["first started", HTML.date(first)]) }
+        info.append(["finished", HTML.date(d.finishedAt)])
         for (key, value) in d.parameters?.values ?? [] where !Self.shownAbove.contains(key) && !(key == "size" && value == .null) {
             let text: String
             switch value {

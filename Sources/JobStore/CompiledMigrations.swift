@@ -284,5 +284,15 @@ CREATE INDEX jobs_queued_due ON jobs (queue, run_after, created_at) WHERE state 
 CREATE INDEX results_unexported ON results (job_id) WHERE exported_at IS NULL;
 
 """##),
+        ("0014_attempt_history", "efe8e786a04930708ce8f1699a7cc74f7582feefadd33b94a41169b3fd7c348f", ##"""
+-- 0014: a retried job keeps one attempt history (issue 24). A retry gives the job a fresh attempt budget
+-- (`attempts` back to 0, what max_attempts counts), so the attempts spent before it are kept here: an
+-- attempt's number is attempts_before_retry + attempts, never reused, in errors and results alike.
+ALTER TABLE jobs ADD COLUMN attempts_before_retry integer NOT NULL DEFAULT 0 CHECK (attempts_before_retry >= 0);
+-- When the current attempt's claim took the job. started_at stays the first claim: the charts rebuild the
+-- queue's depth from it (0011) and results.queue_ms measures submit to first claim.
+ALTER TABLE jobs ADD COLUMN claimed_at timestamptz;
+
+"""##),
     ]
 }

@@ -89,8 +89,9 @@ extension JobStore {
                 id: try c("id", as: UUID.self).text, queue: try c("queue"), model: try c("model"), label: try c("label"),
                 prompt: try c("prompt"), className: try c("class_name"), state: try c("state"),
                 parameters: try? c.parameters().get(), priority: try c("priority"), attempts: try c("attempts"),
-                maxAttempts: try c("max_attempts"), createdAt: try c("created_at"), runAfter: try c("run_after"),
-                startedAt: try c("started_at"), finishedAt: try c("finished_at"), leaseOwner: try c("lease_owner"),
+                maxAttempts: try c("max_attempts"), attemptsBeforeRetry: try c("attempts_before_retry"),
+                createdAt: try c("created_at"), runAfter: try c("run_after"), startedAt: try c("started_at"),
+                attemptStartedAt: try c("claimed_at"), finishedAt: try c("finished_at"), leaseOwner: try c("lease_owner"),
                 leaseExpiresAt: try c("lease_expires_at"), errors: errors, result: result)
         }
         return nil

@@ -103,13 +103,21 @@ public struct JobDetail: Sendable, Codable, Equatable {
     /// Nil when the row's parameters no longer pass validation (see `ClaimedJob.parameters`).
     public var parameters: JobParameters?
     public var priority: Int
+    /// Attempts since the job was submitted or last retried: what `maxAttempts` counts.
     public var attempts: Int
     public var maxAttempts: Int
+    /// Attempts spent before the last retry (`zipar-admin retry`, the console's retry): attempt numbers go
+    /// on from them, so the history in `errors` never shows a number twice.
+    public var attemptsBeforeRetry: Int
     public var createdAt: Date
     public var runAfter: Date
+    /// The first claim (submit to it is the result's queue wait).
     public var startedAt: Date?
+    /// The current (or last) attempt's claim; nil while the job waits in the queue.
+    public var attemptStartedAt: Date?
     public var finishedAt: Date?
-    /// The worker holding (or that last held) the lease.
+    /// The worker holding (or that last held) the lease of the current attempt; nil while the job waits
+    /// in the queue (its earlier attempts' workers are in `errors`).
     public var leaseOwner: String?
     public var leaseExpiresAt: Date?
     /// Every failed attempt, oldest first.

@@ -42,7 +42,7 @@ extension SQL {
                 """)
         case .retry:
             q.text("""
-                WITH changed AS (UPDATE jobs j SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL,
+                WITH changed AS (UPDATE jobs j SET state = 'queued', \(retryAttempts), run_after = now(), finished_at = NULL,
                                  lease_token = NULL, lease_expires_at = NULL, updated_at = now()
                                  WHERE j.state = ANY(\(states)::text[]) AND
                 """)

@@ -10,6 +10,13 @@ enum SQL {
     /// cancels and retries keep working on `queued` unchanged (JobState's comment).
     static let shownState = "CASE WHEN j.state = 'queued' AND j.run_after > now() THEN 'scheduled' ELSE j.state END"
 
+    /// What every retry (failed or cancelled back to queued) does to the counts: a fresh budget of
+    /// max_attempts, while the attempts spent so far move to `attempts_before_retry` (migration 0014), so
+    /// the next attempt's number (`attemptNumber`) follows the last one instead of starting at 1 again.
+    static let retryAttempts = "attempts_before_retry = attempts_before_retry + attempts, attempts = 0"
+    /// The number of the job's current (or last) attempt, counted across retries.
+    static let attemptNumber = "attempts_before_retry + attempts"
+
     // MARK: migrations
 
     /// Serialises migrators across hosts: held until the transaction ends.
@@ -130,7 +137,7 @@ enum SQL {
             FOR UPDATE OF j SKIP LOCKED)
         UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = \(owner),
                lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
-               started_at = coalesce(j.started_at, now()), updated_at = now()
+               started_at = coalesce(j.started_at, now()), claimed_at = now(), updated_at = now()
         FROM picked WHERE j.id = picked.id
         RETURNING \(unescaped: claimColumns)
         """
@@ -150,7 +157,7 @@ enum SQL {
         UPDATE jobs SET state = 'done', finished_at = now(), updated_at = now(), lease_token = NULL,
                lease_expires_at = NULL
         WHERE id = \(id) AND lease_token = \(token) AND state = 'running'
-        RETURNING attempts, (EXTRACT(EPOCH FROM (now() - created_at)) * 1000)::float8
+        RETURNING \(unescaped: attemptNumber), (EXTRACT(EPOCH FROM (now() - created_at)) * 1000)::float8
         """
     }
     static func insertResult(id: UUID, output o: JobOutput, latencyMs: Double, worker: String, attempt: Int) -> PostgresQuery {
@@ -174,7 +181,7 @@ enum SQL {
         """
         UPDATE jobs SET
             errors = errors || jsonb_build_array(jsonb_build_object(
-                'at', now(), 'attempt', attempts, 'worker', \(worker)::text, 'error', \(error)::text,
+                'at', now(), 'attempt', \(unescaped: attemptNumber), 'worker', \(worker)::text, 'error', \(error)::text,
                 'permanent', \(permanent))),
             state = CASE WHEN \(permanent) OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
             run_after = CASE WHEN \(permanent) OR attempts >= max_attempts THEN run_after
@@ -202,7 +209,7 @@ enum SQL {
     static func rescue(graceSeconds: Double) -> PostgresQuery { """
         UPDATE jobs SET
             errors = errors || jsonb_build_array(jsonb_build_object(
-                'at', now(), 'attempt', attempts, 'worker', lease_owner, 'error', 'lease expired', 'permanent', false)),
+                'at', now(), 'attempt', \(unescaped: attemptNumber), 'worker', lease_owner, 'error', 'lease expired', 'permanent', false)),
             state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
             finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
             run_after = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now()
@@ -327,7 +334,7 @@ enum SQL {
         """
         WITH target AS (SELECT id, state FROM jobs WHERE id = ANY(\(ids)) FOR UPDATE),
         changed AS (
-            UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, lease_token = NULL,
+            UPDATE jobs SET state = 'queued', \(unescaped: retryAttempts), run_after = now(), finished_at = NULL, lease_token = NULL,
                    lease_expires_at = NULL, updated_at = now()
             FROM target WHERE jobs.id = target.id AND target.state IN ('failed', 'cancelled')
             RETURNING jobs.id, jobs.queue)
@@ -336,7 +343,7 @@ enum SQL {
     }
     static func retryFailed(queue: String?) -> PostgresQuery {
         """
-        UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), finished_at = NULL, lease_token = NULL,
+        UPDATE jobs SET state = 'queued', \(unescaped: retryAttempts), run_after = now(), finished_at = NULL, lease_token = NULL,
                lease_expires_at = NULL, updated_at = now()
         WHERE state = 'failed' AND (\(queue)::text IS NULL OR queue = \(queue)::text)
         RETURNING id, queue
@@ -498,12 +505,22 @@ enum SQL {
         "UPDATE results SET exported_at = now() WHERE job_id = \(id) RETURNING exported_at"
     }
 
+    /// `value` while the job has a current (or last) attempt, else NULL: a queued job (new, retried, or
+    /// waiting out a backoff) or a retried one that never ran again shows no worker and no start, though
+    /// the row still names the last holder. Rows claimed before migration 0014 have no `claimed_at`:
+    /// their only claim time is `started_at`.
+    static func currentAttempt(_ value: String) -> String {
+        "CASE WHEN j.state = 'queued' OR j.attempts = 0 THEN NULL ELSE \(value) END"
+    }
+
     /// Everything about one job; the result's columns are NULL when it has none.
     static func jobDetail(id: UUID) -> PostgresQuery {
         """
         SELECT j.id, j.queue, j.model, j.label, j.prompt, j.class_name, \(unescaped: shownState) AS state, j.priority,
-               j.attempts, j.max_attempts,
-               j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_owner, j.lease_expires_at,
+               j.attempts, j.max_attempts, j.attempts_before_retry,
+               j.created_at, j.run_after, j.started_at, j.finished_at, j.lease_expires_at,
+               \(unescaped: currentAttempt("j.lease_owner")) AS lease_owner,
+               \(unescaped: currentAttempt("coalesce(j.claimed_at, j.started_at)")) AS claimed_at,
                j.errors::text AS errors_json, \(unescaped: JobParameters.columnList(alias: "j")),
                r.width, r.height, r.passes, r.ntp_passes, r.tokens, r.queries, r.decode_ms, r.latency_ms, r.pass_ms,
                r.queue_ms, r.gpt_ms, r.vq_ms, r.png_ms, r.decode_order, r.drafts, r.accepted,

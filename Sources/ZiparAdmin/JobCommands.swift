@@ -66,7 +66,9 @@ struct Show: AsyncParsableCommand, AdminCommand {
         func date(_ x: Date?) -> String { x.map { ISO8601DateFormatter().string(from: $0) } ?? "-" }
         var lines = ["job      \(d.id)" + (d.label.map { "  label \($0)" } ?? ""),
                      "queue    \(d.queue)  model \(d.model)  priority \(d.priority)",
-                     "state    \(d.state.rawValue)  attempts \(d.attempts)/\(d.maxAttempts)" + (d.leaseOwner.map { "  worker \($0)" } ?? "")]
+                     "state    \(d.state.rawValue)  attempts \(d.attempts)/\(d.maxAttempts)"
+                        + (d.attemptsBeforeRetry > 0 ? " (\(d.attemptsBeforeRetry) before its last retry)" : "")
+                        + (d.leaseOwner.map { "  worker \($0)" } ?? "")]
         if let p = d.prompt { lines.append("prompt   \(p)") }
         // A text job's prompts get lines of their own (free text would blur the key=value line); a class
         // job has none, so its params line reads as it always did.
@@ -79,7 +81,9 @@ struct Show: AsyncParsableCommand, AdminCommand {
         } else {
             lines.append("params   (unreadable: see show --json)")
         }
-        lines.append("times    created \(date(d.createdAt))  run after \(date(d.runAfter))  started \(date(d.startedAt))  finished \(date(d.finishedAt))")
+        lines.append("times    created \(date(d.createdAt))  run after \(date(d.runAfter))  started \(date(d.attemptStartedAt))"
+                     + (d.startedAt != nil && d.startedAt != d.attemptStartedAt ? "  first started \(date(d.startedAt))" : "")
+                     + "  finished \(date(d.finishedAt))")
         if let r = d.result {
             lines.append(String(format: "result   %dx%d  passes %d (ntp %d)  queries %d  decode %.0f ms  latency %.0f ms  worker %@  exported %@",
                                 r.width, r.height, r.passes, r.ntpPasses, r.queries, r.decodeMs, r.latencyMs, r.worker,
