@@ -232,7 +232,8 @@ struct Pages {
              HTML.date(h.lastFailureAt)]
         }, id: "health")
         body += "<p>From the jobs finished in the last hour: each failed attempt names its worker. <i>load failed</i>: the model "
-            + "did not load there and its jobs fail at once; <i>broken</i>: attempts failed and none succeeded.</p>"
+            + "did not load there (known from the worker's start, before any job) and its jobs fail at once; "
+            + "<i>broken</i>: attempts failed and none succeeded.</p>"
         return page("Workers", active: "workers", body)
     }
 

@@ -71,7 +71,7 @@ public final class InMemoryJobQueue: JobQueue {
     // MARK: JobQueue
 
     public func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
-                               version: String?) async throws {}
+                               version: String?, loadFailures: [String: String]) async throws {}
     public func workerStopped(id: String) async throws {}
 
     public func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob] {

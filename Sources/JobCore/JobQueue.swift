@@ -5,9 +5,10 @@ import Foundation
 /// Every write about a job carries its lease token and throws `LeaseLost` when the lease is gone.
 public protocol JobQueue: Sendable {
     /// Checks the queue is usable (schema migrated) and records the worker; it counts as live while its
-    /// heartbeats come within `leaseSeconds`.
+    /// heartbeats come within `leaseSeconds`. `loadFailures`: model -> error for the `models` that did not
+    /// load (their jobs fail with that error), so operators see them as broken before any job does.
     func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
-                        version: String?) async throws
+                        version: String?, loadFailures: [String: String]) async throws
     func workerStopped(id: String) async throws
     /// Up to `limit` runnable jobs of unpaused `queues` for `models`, each under a fresh lease.
     func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob]

@@ -182,11 +182,12 @@ public final class JobStore: Sendable {
     // MARK: worker side
 
     /// Records (or revives) a worker row; `Runner`'s `registerWorker` checks the schema first. The lease
-    /// length decides when the worker stops counting as live.
+    /// length decides when the worker stops counting as live; `loadFailures` (model -> error) replaces the
+    /// models an earlier run of this id could not load.
     public func recordWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
-                             leaseSeconds: Double = 30, version: String? = nil) async throws {
+                             leaseSeconds: Double = 30, version: String? = nil, loadFailures: [String: String] = [:]) async throws {
         try await exec(SQL.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues,
-                                          leaseSeconds: leaseSeconds, version: version))
+                                          leaseSeconds: leaseSeconds, version: version, loadFailures: loadFailures))
     }
 
     public func workerStopped(id: String) async throws {

@@ -231,22 +231,29 @@ enum SQL {
         """
     }
 
+    /// `loadFailures`: model -> error for the models that did not load; stored as {model: {error, at}}
+    /// (migration 0015), replacing what an earlier run of the same worker id recorded.
     static func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String],
-                               leaseSeconds: Double, version: String?) -> PostgresQuery {
-        """
-        INSERT INTO workers (id, host, pid, models, queues, lease_seconds, version)
-        VALUES (\(id), \(host), \(pid), \(models), \(queues), \(leaseSeconds), \(version))
+                               leaseSeconds: Double, version: String?, loadFailures: [String: String]) -> PostgresQuery {
+        let failed = loadFailures.keys.sorted()
+        let errors = failed.map { loadFailures[$0] ?? "" }
+        return """
+        INSERT INTO workers (id, host, pid, models, queues, lease_seconds, version, load_failures)
+        VALUES (\(id), \(host), \(pid), \(models), \(queues), \(leaseSeconds), \(version),
+                (SELECT coalesce(jsonb_object_agg(u.model, jsonb_build_object('error', u.error, 'at', now())), '{}'::jsonb)
+                 FROM unnest(\(failed)::text[], \(errors)::text[]) AS u(model, error)))
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, lease_seconds = excluded.lease_seconds,
-                                       version = excluded.version
+                                       version = excluded.version, load_failures = excluded.load_failures
         """
     }
-    /// Queued jobs no live worker can take (none serves their model on their queue), by queue and model.
+    /// Queued jobs no live worker can take (none serves their model on their queue: a model that failed to
+    /// load there is not served), by queue and model.
     static let unserved: PostgresQuery = """
         SELECT j.queue, j.model, count(*)::bigint AS n FROM jobs j
         WHERE j.state = 'queued' AND NOT EXISTS (
             SELECT 1 FROM workers w
             WHERE w.stopped_at IS NULL AND now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds)
-              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues))
+              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues) AND NOT (w.load_failures ? j.model))
         GROUP BY j.queue, j.model ORDER BY j.queue, j.model
         """
     /// The same for the jobs among `ids` only (`zipar-submit --wait` warns when its jobs wait for nobody).
@@ -256,7 +263,7 @@ enum SQL {
         WHERE j.id = ANY(\(ids)) AND j.state = 'queued' AND NOT EXISTS (
             SELECT 1 FROM workers w
             WHERE w.stopped_at IS NULL AND now() - w.heartbeat_at <= make_interval(secs => w.lease_seconds)
-              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues))
+              AND j.model = ANY(w.models) AND j.queue = ANY(w.queues) AND NOT (w.load_failures ? j.model))
         GROUP BY j.queue, j.model ORDER BY j.queue, j.model
         """
     }

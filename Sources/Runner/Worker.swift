@@ -115,7 +115,7 @@ public final class Worker: Sendable {
                 try await store.registerWorker(id: options.id, host: options.host,
                                                pid: Int(ProcessInfo.processInfo.processIdentifier),
                                                models: models, queues: options.queues, leaseSeconds: options.leaseSeconds,
-                                               version: options.version)
+                                               version: options.version, loadFailures: options.loadFailures)
             }
             switch outcome {
             case .success?: return true

@@ -21,6 +21,9 @@ public struct WorkerOptions: Sendable {
     public var stepTimeoutSeconds: Double = 300
     /// The release this worker runs, shown by `zipar-admin workers` and the dashboard.
     public var version: String?
+    /// Model -> error for the models that did not load here: recorded when the worker registers, so the
+    /// workers page shows them as failed to load before any of their jobs fails.
+    public var loadFailures: [String: String] = [:]
     /// Told about finished and failed jobs, load and heartbeat trouble (metrics); nil = nobody.
     public var observer: (any WorkerObserver)?
 

@@ -136,6 +136,7 @@ struct ZiparWorker: AsyncParsableCommand {
         options.stepTimeoutSeconds = stepTimeoutSeconds
         options.observer = MetricsObserver(metrics: metrics)
         options.version = ziparVersion
+        options.loadFailures = Dictionary(broken.map { ($0.model, $0.reason) }, uniquingKeysWith: { a, _ in a })
 
         for ex in executors where !(ex is BrokenExecutor) { metrics.serving(model: ex.model) }
         let store = try JobStore(config: db, logger: Logger(label: "zipar.db"))

@@ -266,4 +266,30 @@ import TestSupport
             #expect(api.contains("\"status\":\"load failed\"") && api.contains("\"loadFailed\":true"), "\(api)")
         }
     }
+
+    /// A model that did not load shows as failed to load, with its error, before any of its jobs failed; it
+    /// serves no queue (its queued jobs read as unserved); a restart that loads it clears the mark.
+    @Test func aModelThatFailedToLoadShowsBeforeAnyJob() async throws {
+        try await PG.withDatabase { _, store in
+            _ = try await store.submit([job(1, model: "n")])
+            let error = "model n failed to load on h: missing gpt.safetensors"
+            try await store.recordWorker(id: "w", host: "h", pid: 1, models: ["m", "n"], queues: ["default"], leaseSeconds: 30,
+                                         loadFailures: ["n": error])
+            let health = try await store.workerHealth()
+            let n = try #require(health.first { $0.worker == "w" && $0.model == "n" })
+            #expect(n.status == "load failed" && n.loadFailed && n.failures == 0 && n.done == 0 && n.lastError == error)
+            #expect(n.lastFailureAt != nil)
+            #expect(!health.contains { $0.model == "m" }, "a loaded model without jobs has no health row, as before")
+            #expect(try await store.unservedJobs().map(\.model) == ["n"])
+
+            let http = HTTPDriver(responder: dashboardRouter(store: store, config: DashboardConfig(
+                address: ListenAddress("127.0.0.1:0")!, adminToken: nil)).buildResponder())
+            let page = try await http.send(.get, "/workers").body
+            #expect(page.contains("m, n <span class=\"err\">(load failed)</span>") && page.contains("missing gpt.safetensors"), "\(page)")
+
+            try await store.recordWorker(id: "w", host: "h", pid: 2, models: ["m", "n"], queues: ["default"], leaseSeconds: 30)
+            #expect(try await store.workerHealth().isEmpty)
+            #expect(try await store.unservedJobs().isEmpty)
+        }
+    }
 }

@@ -19,9 +19,10 @@ final class UnreachableQueue: JobQueue {
         await Task { try? await Task.sleep(nanoseconds: 120_000_000_000) }.value
     }
     func registerWorker(id: String, host: String, pid: Int, models: [String], queues: [String], leaseSeconds: Double,
-                        version: String?) async throws {
+                        version: String?, loadFailures: [String: String]) async throws {
         await gate()
-        try await inner.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds, version: version)
+        try await inner.registerWorker(id: id, host: host, pid: pid, models: models, queues: queues, leaseSeconds: leaseSeconds,
+                                       version: version, loadFailures: loadFailures)
     }
     func workerStopped(id: String) async throws { await gate(); try await inner.workerStopped(id: id) }
     func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob] {
