@@ -49,12 +49,10 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
         // The key names the request: its body and the defaults its query gave the lines.
         let sha = sha256Hex(Array("\(q["model"] ?? "")\n\(q["queue"] ?? "")\n\(webhook ?? "")\n\(text)".utf8))
         do {
-            let created = try await store.createBatch(jobs, requestSHA256: sha, idempotencyKey: key, webhook: webhook)
+            // The audit row goes in with the batch, in its transaction.
+            let created = try await store.createBatch(jobs, requestSHA256: sha, idempotencyKey: key, webhook: webhook, auditActor: actor)
             if !created.replayed {
-                // After the batch's own transaction: a failed audit write must not undo an accepted batch.
-                let note = AuditNote(actor: actor, action: "batch-create", target: "batch \(created.batch.id)")
-                try? await store.recordAudit(note, count: jobs.count)
-                logMutation(context.logger, note, count: jobs.count)
+                logMutation(context.logger, .batchCreated(actor: actor, batch: created.batch.id), count: jobs.count)
             }
             var response = try json(created.batch, status: created.replayed ? .ok : .created)
             response.headers[.location] = "/api/batches/\(created.batch.id)"
@@ -102,9 +100,8 @@ func addBatchAPI(to router: Router<BasicRequestContext>, store: JobStore, config
     router.post("/api/batches/{id}/cancel") { request, context in
         let id = try context.parameters.require("id", as: UUID.self)
         let actor = try requireSubmitToken(request, config: config)
-        guard let cancelled = try await store.cancelBatch(id: id) else { throw HTTPError(.notFound, message: "no batch \(id.text)") }
         let note = AuditNote(actor: actor, action: "batch-cancel", target: "batch \(id.text)")
-        try? await store.recordAudit(note, count: cancelled)
+        guard let cancelled = try await store.cancelBatch(id: id, audit: note) else { throw HTTPError(.notFound, message: "no batch \(id.text)") }
         logMutation(context.logger, note, count: cancelled)
         guard let batch = try await store.batch(id: id) else { throw HTTPError(.notFound, message: "no batch \(id.text)") }
         return try json(BatchCancelAnswer(cancelled: cancelled, batch: batch))

@@ -16,6 +16,11 @@ public struct AuditNote: Sendable, Equatable {
         self.actor = String(actor.prefix(200)); self.action = String(action.prefix(100))
         self.target = String(target.prefix(2000)); self.detail = detail.map { String($0.prefix(2000)) }
     }
+
+    /// A batch created through the API (its id is known only once inserted: `JobStore.createBatch` writes it).
+    public static func batchCreated(actor: String, batch: String) -> AuditNote {
+        AuditNote(actor: actor, action: "batch-create", target: "batch \(batch)")
+    }
 }
 
 /// One row of the audit log.

@@ -10,8 +10,10 @@ extension JobStore {
     /// batch (`replayed`) and another one throws `BatchKeyConflict`; nothing is inserted either way.
     /// Queues must exist; labels must be free in their queue (`SubmitError` otherwise).
     /// A `webhook` URL gets the finished batch POSTed (see `WebhookSender` in Dashboard).
+    /// With an `auditActor`, a new batch's audit row (`AuditNote.batchCreated`) is written in the same
+    /// transaction: no batch without its row, no row for a batch that was rolled back (a replay writes none).
     public func createBatch(_ jobs: [JobSpec], requestSHA256: String, idempotencyKey: String?,
-                            webhook: String? = nil) async throws -> BatchCreated {
+                            webhook: String? = nil, auditActor: String? = nil) async throws -> BatchCreated {
         let logger = self.logger
         let (id, replayed): (UUID, Bool) = try await transaction { conn -> (UUID, Bool) in
             var inserted: UUID?
@@ -41,6 +43,9 @@ extension JobStore {
                 for try await _ in try await conn.query(SQL.insertJob(job, key: nil), logger: logger) {}
             }
             for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
+            if let auditActor {
+                try await conn.query(SQL.insertAudit(.batchCreated(actor: auditActor, batch: batchID.text), count: jobs.count), logger: logger)
+            }
             return (batchID, false)
         }
         guard let info = try await batch(id: id) else { throw SubmitError("batch \(id.text) vanished") }
@@ -88,8 +93,9 @@ extension JobStore {
     }
 
     /// Cancels the batch's queued and running jobs and marks the batch cancelled; nil when there is no such
-    /// batch, else how many jobs it cancelled.
-    public func cancelBatch(id: UUID) async throws -> Int? {
+    /// batch, else how many jobs it cancelled. With `audit`, its row (counting those jobs) is written in the
+    /// same transaction.
+    public func cancelBatch(id: UUID, audit: AuditNote? = nil) async throws -> Int? {
         let logger = self.logger
         return try await transaction { conn -> Int? in
             var exists = false
@@ -97,6 +103,7 @@ extension JobStore {
             guard exists else { return nil }
             var n = 0
             for try await count in try await conn.query(SQL.cancelBatch(id: id), logger: logger).decode(Int.self) { n = count }
+            if let audit { try await conn.query(SQL.insertAudit(audit, count: n), logger: logger) }
             return n
         }
     }

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// The operator's console (issue 24): the audit log, and bulk actions over every job a filter matches.
 extension JobStore {
-    /// Writes one audit row on its own (a change that is not one transaction of the store's, e.g. a batch).
+    /// Writes one audit row on its own (a change that is not one transaction of the store's).
     public func recordAudit(_ note: AuditNote, count: Int) async throws {
         try await exec(SQL.insertAudit(note, count: count))
     }
