@@ -84,6 +84,7 @@ def test_every_command_prints_its_schema(env):
     submitted = validate("zipar-submit", cli(env, "zipar-submit", "--model", MODEL, "--queue", "j", "--create-queue",
                                              prompts).stdout)
     assert submitted["inserted"] == 2 and len(submitted["ids"]) == 2
+    assert "batch" not in submitted, "a text prompt file forms no batch"
     subprocess.run([os.path.join(BIN, "zipar-worker"), "--model", MODEL, "--queue", "j", "--drain"], env=env["env"],
                    check=True, capture_output=True, timeout=600)
     job = submitted["ids"][0]
@@ -101,6 +102,13 @@ def test_every_command_prints_its_schema(env):
         f.write("coat label=j-coat seed=3\n")
     waiting = validate("zipar-submit", cli(env, "zipar-submit", "--model", MODEL, "--queue", "j2", extra).stdout)["ids"][0]
     assert validate("zipar-admin cancel", cli(env, "zipar-admin", "cancel", waiting).stdout)["changed"] == 1
+    # A JSONL file forms a batch, as POST /api/batches makes of it: the report names it.
+    lines = os.path.join(work, "b.jsonl")
+    with open(lines, "w") as f:
+        f.write('{"custom_id": "b-1", "class": "coat", "seed": 4}\n')
+    batched = validate("zipar-submit", cli(env, "zipar-submit", "--model", MODEL, "--queue", "j", "--format", "jsonl",
+                                           lines).stdout)
+    assert batched["inserted"] == 1 and len(batched["batch"]) == 36
     assert validate("zipar-admin retry", cli(env, "zipar-admin", "retry", waiting).stdout)["changed"] == 1
     none_failed = cli(env, "zipar-admin", "retry", "--failed", ok=False)     # nothing failed: exit 1, still the document
     assert none_failed.returncode == 1 and validate("zipar-admin retry", none_failed.stdout)["changed"] == 0

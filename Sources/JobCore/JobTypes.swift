@@ -32,8 +32,6 @@ public struct JobSpec: Sendable, Equatable {
     /// The caller's name for the request (JSONL `custom_id`, `JobSpec.isValidCustomID`): echoed in batch
     /// results and events, unlike a label not unique per queue.
     public var customID: String?
-    /// The batch of `POST /api/batches` it belongs to (set by the store when it inserts the batch).
-    public var batchID: UUID?
 
     public init(queue: String = "default", model: String, parameters: JobParameters, priority: Int = 0,
                 maxAttempts: Int = 5, label: String? = nil, prompt: String? = nil, className: String? = nil,

@@ -38,10 +38,7 @@ extension JobStore {
                 throw SubmitError("line \(line), queue: '\(missing)' does not exist (create it with `zipar-admin queues create \(missing)`)")
             }
             try await checkLabels(conn, jobs, key: nil)
-            for var job in jobs {
-                job.batchID = batchID
-                for try await _ in try await conn.query(SQL.insertJob(job, key: nil), logger: logger) {}
-            }
+            _ = try await insertJobs(conn, jobs, keys: jobs.map { _ in nil }, batchID: batchID)
             for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
             if let auditActor {
                 try await conn.query(SQL.insertAudit(.batchCreated(actor: auditActor, batch: batchID.text), count: jobs.count), logger: logger)

@@ -90,9 +90,12 @@ public final class JobStore: Sendable {
     /// the first run; the same key with other content is an error and inserts nothing. Queues must exist
     /// unless `createQueues`; labels must be free in their queue: a taken label is an error naming its line
     /// (`.fail`), or with `.skip` that job is not inserted and counted in `skipped` (the rest still go in
-    /// in the one transaction).
+    /// in the one transaction). With a `batchRequestSHA256` (the SHA-256 of the request, as
+    /// `POST /api/batches` records it) the jobs also form a batch, as the batch API makes one
+    /// (`SubmitOutcome.batchID`); a re-run under the same key answers the first run's batch.
+    /// The rows go in many to a statement (`insertJobs`), shared with `createBatch`.
     public func submit(_ jobs: [JobSpec], idempotencyKey: String? = nil, createQueues: Bool = false,
-                       onConflict: LabelConflict = .fail) async throws -> SubmitOutcome {
+                       onConflict: LabelConflict = .fail, batchRequestSHA256: String? = nil) async throws -> SubmitOutcome {
         let logger = self.logger
         return try await transaction { conn -> SubmitOutcome in
             let queues = Set(jobs.map(\.queue)).sorted()
@@ -108,53 +111,60 @@ public final class JobStore: Sendable {
                     throw SubmitError("queue '\(missing)' does not exist: create it with `zipar-admin queues create \(missing)` or submit with --create-queue")
                 }
             }
-            if let key = idempotencyKey { try await checkResubmission(conn, jobs, key: key) }
+            var firstRun: FirstRun?
+            if let key = idempotencyKey { firstRun = try await checkResubmission(conn, jobs, key: key) }
             let taken = try await takenLabels(conn, jobs, key: idempotencyKey, onConflict: onConflict)
-            var ids: [UUID] = []
-            var inserted = 0
-            var skipped = 0
-            for (n, job) in jobs.enumerated() {
-                if let label = job.label, taken.contains(LabelKey(queue: job.queue, label: label)) { skipped += 1; continue }
-                let key = idempotencyKey.map { "\($0)#\(n)" }
-                var id: UUID?
-                for try await row in try await conn.query(SQL.insertJob(job, key: key), logger: logger).decode(UUID.self) {
-                    id = row
+            // Job n of a keyed submission is KEY#n, n counted before any line is skipped.
+            let kept = jobs.indices.filter { n in jobs[n].label.map { !taken.contains(LabelKey(queue: jobs[n].queue, label: $0)) } ?? true }
+            var batchID: UUID?
+            if let sha = batchRequestSHA256 {
+                if let firstRun {
+                    batchID = firstRun.batchID
+                } else {
+                    for try await id in try await conn.query(SQL.insertBatch(key: nil, requestSHA256: sha, jobs: kept.count, webhook: nil),
+                                                             logger: logger).decode(UUID.self) { batchID = id }
                 }
-                if id != nil { inserted += 1 }
-                if id == nil, let key {
-                    for try await row in try await conn.query(SQL.jobByKey(queue: job.queue, key: key), logger: logger) {
-                        id = try Columns(row)("id", as: UUID.self)
-                    }
-                }
-                guard let id else { throw SubmitError("job \(n) was neither inserted nor found") }
-                ids.append(id)
             }
+            let rows = try await insertJobs(conn, kept.map { jobs[$0] }, keys: kept.map { n in idempotencyKey.map { "\($0)#\(n)" } },
+                                            batchID: batchID)
+            let inserted = rows.filter(\.inserted).count
             if inserted > 0 {
                 for q in queues { try await conn.query(SQL.notify(queue: q), logger: logger) }
             }
-            return SubmitOutcome(ids: ids, inserted: inserted, skipped: skipped)
+            return SubmitOutcome(ids: rows.map(\.id), inserted: inserted, skipped: jobs.count - kept.count, batchID: batchID)
         }
     }
 
+    /// What a re-run under a submission key finds of the first run.
+    struct FirstRun {
+        /// The batch the first run made (nil: none).
+        var batchID: UUID?
+    }
+
     /// A key names one submission: a re-run must bring the same jobs (count, model, parameters, priority,
-    /// attempts, label), or nothing is inserted.
-    private func checkResubmission(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String) async throws {
-        guard let queue = jobs.first?.queue else { return }
+    /// attempts, label), or nothing is inserted. Nil when the key names no job yet. One query for all the
+    /// jobs, however many.
+    private func checkResubmission(_ conn: PostgresConnection, _ jobs: [JobSpec], key: String) async throws -> FirstRun? {
+        guard let queue = jobs.first?.queue else { return nil }
         var existing = 0
         for try await n in try await conn.query(SQL.keyedJobCount(queue: queue, key: key), logger: logger).decode(Int.self) { existing = n }
-        guard existing > 0 else { return }
+        guard existing > 0 else { return nil }
         let differs = SubmitError("idempotency key '\(key)' was used for a different submission to queue \(queue) "
                                   + "(\(existing) job(s)); nothing inserted: use a new key")
         guard existing == jobs.count else { throw differs }
-        for (n, job) in jobs.enumerated() {
-            for try await row in try await conn.query(SQL.jobByKey(queue: job.queue, key: "\(key)#\(n)"), logger: logger) {
-                let c = Columns(row)
-                let same = try c("model", as: String.self) == job.model && (try? c.parameters().get()) == job.parameters
-                    && (try c("priority", as: Int.self)) == job.priority && (try c("max_attempts", as: Int.self)) == job.maxAttempts
-                    && (try c("label", as: String?.self)) == job.label
-                if !same { throw differs }
-            }
+        var firstRun = FirstRun()
+        let keys = jobs.indices.map { "\(key)#\($0)" }
+        for try await row in try await conn.query(SQL.jobsByKeys(queues: jobs.map(\.queue), keys: keys), logger: logger) {
+            let c = Columns(row)
+            guard let n = Int(try c("key", as: String.self).dropFirst(key.count + 1)), jobs.indices.contains(n) else { continue }
+            let job = jobs[n]
+            let same = try c("model", as: String.self) == job.model && (try? c.parameters().get()) == job.parameters
+                && (try c("priority", as: Int.self)) == job.priority && (try c("max_attempts", as: Int.self)) == job.maxAttempts
+                && (try c("label", as: String?.self)) == job.label
+            if !same { throw differs }
+            if firstRun.batchID == nil { firstRun.batchID = try c("batch_id", as: UUID?.self) }
         }
+        return firstRun
     }
 
     /// Refuses labels already held by jobs of another submission (what batches do: they never skip).

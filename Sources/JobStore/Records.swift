@@ -11,6 +11,8 @@ public struct SubmitOutcome: Sendable, Equatable {
     public var inserted: Int
     /// Jobs not inserted because their label was taken (`LabelConflict.skip`); not in `ids`.
     public var skipped: Int = 0
+    /// The batch the jobs form, when the submission asked for one (`submit(batchRequestSHA256:)`).
+    public var batchID: UUID? = nil
 }
 
 /// What submit does with a job whose label another job of its queue already holds.

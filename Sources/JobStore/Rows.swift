@@ -58,17 +58,6 @@ struct Columns {
     }
 }
 
-extension PostgresBindings {
-    /// Appends a parameter value with the column type it is stored as.
-    mutating func append(_ value: ParameterValue) {
-        switch value {
-        case .int(let i): append(i)
-        case .double(let d): append(d)
-        case .text(let t): append(t)
-        case .null: appendNull()
-        }
-    }
-}
 
 extension JobParameters {
     /// The `jobs` columns of the parameters, comma separated, each prefixed with `alias.` (compile-time

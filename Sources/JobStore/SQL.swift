@@ -61,43 +61,7 @@ enum SQL {
     static func ensureQueue(_ name: String) -> PostgresQuery {
         "INSERT INTO queues (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING"
     }
-    /// The parameter columns come from `JobParameters.fields` (compile-time names); every value is a bind.
-    static func insertJob(_ j: JobSpec, key: String?) -> PostgresQuery {
-        var q = QueryBuilder()
-        var columns: [String] = [], values: [String] = []
-        func add(_ column: String, _ value: ParameterValue) { columns.append(column); values.append(q.bind(value)) }
-        add("queue", .text(j.queue))
-        add("model", .text(j.model))
-        for f in JobParameters.fields { add(f.column, f.read(j.parameters)) }
-        add("priority", .int(j.priority))
-        add("max_attempts", .int(j.maxAttempts))
-        add("idempotency_key", key.map { .text($0) } ?? .null)
-        add("label", j.label.map { .text($0) } ?? .null)
-        add("prompt", j.prompt.map { .text($0) } ?? .null)
-        add("class_name", j.className.map { .text($0) } ?? .null)
-        if let custom = j.customID { add("custom_id", .text(custom)) }
-        if let batch = j.batchID {
-            let v = q.bind(batch)
-            columns.append("batch_id"); values.append(v)
-        }
-        if let at = j.runAfter {
-            let v = q.bind(at)
-            columns.append("run_after"); values.append(v)
-        }
-        q.text("""
-            INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
-            ON CONFLICT (queue, idempotency_key) DO NOTHING
-            RETURNING id
-            """)
-        return q.query
-    }
-    /// The job a key already names, with what submit compares to tell a re-run from a different submission.
-    static func jobByKey(queue: String, key: String) -> PostgresQuery {
-        """
-        SELECT id, model, priority, max_attempts, label, \(unescaped: JobParameters.columnList(alias: "jobs"))
-        FROM jobs WHERE queue = \(queue) AND idempotency_key = \(key)
-        """
-    }
+    // The jobs themselves go in many rows a statement: `insertJobs` (SQL+BulkInsert.swift).
     /// Jobs of one submission key (`KEY#n`, n a number): a re-run must have exactly as many. The part after
     /// `KEY#` must be all digits, so key `K` does not count the jobs of key `K#1` (`K#1#0`, ...).
     static func keyedJobCount(queue: String, key: String) -> PostgresQuery {
@@ -558,11 +522,6 @@ struct QueryBuilder {
     mutating func text(_ s: String) { sql += s }
 
     mutating func bind<T: PostgresDynamicTypeEncodable>(_ value: T?) -> String {
-        binds.append(value)
-        return "$\(binds.count)"
-    }
-
-    mutating func bind(_ value: ParameterValue) -> String {
         binds.append(value)
         return "$\(binds.count)"
     }

@@ -24,7 +24,8 @@ struct ZiparSubmit: AsyncParsableCommand {
               or {"prompt": "a dark ankle boot", "seed": 3}
               A line may also carry custom_id (your name for it, unique in the file),
               model (it must be --model's) and queue (else --queue): the same file
-              is a batch for POST /api/batches of `zipar-admin serve`.
+              is a batch for POST /api/batches of `zipar-admin serve`, and submitted
+              here it forms a batch too (its id is printed; GET /api/batches/ID).
             Everything is validated against the model directory first (config.json;
             a text model's layout.json); errors name the line, the column where
             known, and the field, and nothing is inserted. All jobs go in
@@ -74,7 +75,7 @@ struct ZiparSubmit: AsyncParsableCommand {
     @Option(name: .customLong("idempotency-key"), help: "Submission key: re-running with the same key and queue inserts nothing new.")
     var idempotencyKey: String?
 
-    @Flag(help: "Print one JSON object on stdout ({\"ids\": [...], \"inserted\": N, ...}; with --wait also the summary) instead of one id a line.")
+    @Flag(help: "Print one JSON object on stdout ({\"ids\": [...], \"inserted\": N, ...}; with --format jsonl also the batch, with --wait also the summary) instead of one id a line.")
     var json = false
 
     @Flag(help: "Show progress until every job finished (woken by each job's completion event), then print a summary.")
@@ -137,21 +138,26 @@ struct ZiparSubmit: AsyncParsableCommand {
             return
         }
         let (key, json, wait, create, conflict) = (idempotencyKey, self.json, self.wait, createQueue, onConflict)
+        // A JSONL file is a batch, as POST /api/batches makes of it: recorded with the SHA-256 of the file.
+        let batchSHA = format == .jsonl ? sha256Hex([UInt8](data)) : nil
         let (source, warnAfter) = (file == "-" ? "stdin" : file, warnNoWorkerAfter.seconds)
         let status: ExitStatus = try await withDatabase { store in
             try await store.checkSchema()
             let outcome: SubmitOutcome
             do {
-                outcome = try await store.submit(jobs, idempotencyKey: key, createQueues: create, onConflict: conflict)
+                outcome = try await store.submit(jobs, idempotencyKey: key, createQueues: create, onConflict: conflict,
+                                                 batchRequestSHA256: batchSHA)
             } catch let e as SubmitError {
                 // A refusal about one line (a taken label) names the file too, as parse errors do.
                 throw CLIError((e.line != nil ? "\(source): " : "") + "\(e); nothing submitted")
             }
             var report = SubmitReport(queue: jobs.first?.queue ?? "", valid: jobs.count, ids: outcome.ids.map(\.text),
-                                      inserted: outcome.inserted, skipped: outcome.skipped)
+                                      inserted: outcome.inserted, skipped: outcome.skipped, batch: outcome.batchID?.text)
             if !json {
                 for id in outcome.ids { print(id.text) }
+                // stdout stays one job id a line (scripts read it); the batch goes with the summary.
                 say("submitted \(outcome.inserted) new job(s) of \(outcome.ids.count) to queue \(report.queue)"
+                    + (report.batch.map { " as batch \($0)" } ?? "")
                     + (outcome.skipped > 0 ? "; skipped \(outcome.skipped) whose label was taken" : ""))
             }
             var status = ExitStatus.ok
@@ -177,6 +183,8 @@ struct SubmitReport: Encodable {
     var inserted: Int
     /// Lines left out because their label was taken (`--on-conflict skip`).
     var skipped = 0
+    /// `--format jsonl`: the batch the jobs form (absent for the text format and with --dry-run).
+    var batch: String?
     var summary: WaitSummary?
 }
 

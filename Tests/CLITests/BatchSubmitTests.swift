@@ -43,6 +43,11 @@ import TestSupport
             #expect(waited.status == 0, "\(waited.err)")
             let report = try #require(try waited.json() as? [String: Any])
             #expect((report["summary"] as? [String: Any])?["done"] as? Int == 2, "\(waited.out)")
+            // The file formed a batch, as POST /api/batches makes of it: its id is in the report.
+            let batchID = try #require((report["batch"] as? String).flatMap(UUID.init(uuidString:)), "\(waited.out)")
+            let batch = try #require(try await store.batch(id: batchID))
+            #expect(batch.jobs == 2 && batch.counts == [.done: 2] && batch.finishedAt != nil)
+            #expect(try await store.batchResults(id: batchID, onlyFinished: true).compactMap(\.customID).sorted() == ["one", "two"])
             #expect(try await store.count("job_events") == 2)
             let queues = Set(try await store.jobs(JobFilter()).map(\.queue))
             #expect(queues == ["default", "night"])
