@@ -8,9 +8,10 @@ import JobCore
 public struct BatchInfo: Sendable, Codable, Equatable {
     public var id: String
     public var jobs: Int
+    /// Jobs by state as every report shows them: `scheduled` counts the queued jobs not due yet.
     public var counts: [JobState: Int]
     public var createdAt: Date
-    /// When the last job reached a final state; nil while any is queued or running.
+    /// When the last job reached a final state; nil while any is scheduled, queued or running.
     public var finishedAt: Date?
     public var cancelledAt: Date?
     public var idempotencyKey: String?

@@ -64,7 +64,7 @@ extension JobStore {
             info.counts[state] = n
             if let finished { lastFinish = max(lastFinish ?? finished, finished) }
         }
-        let open = (info.counts[.queued] ?? 0) + (info.counts[.running] ?? 0)
+        let open = (info.counts[.scheduled] ?? 0) + (info.counts[.queued] ?? 0) + (info.counts[.running] ?? 0)
         info.finishedAt = open == 0 ? (lastFinish ?? info.createdAt) : nil
         if let hook = try await webhookState(batch: id), hook.url != nil { info.webhook = hook }
         return info

@@ -21,10 +21,12 @@ extension SQL {
     static func batch(id: UUID) -> PostgresQuery {
         "SELECT id, jobs, created_at, cancelled_at, idempotency_key FROM batches WHERE id = \(id)"
     }
-    /// A batch's jobs by state, with the last finish time of each state.
+    /// A batch's jobs by state as every report shows it (`shownState`: a queued job not due yet counts as
+    /// scheduled), with the last finish time of each state.
     static func batchCounts(id: UUID) -> PostgresQuery {
         """
-        SELECT state, count(*)::bigint, max(finished_at) FROM jobs WHERE batch_id = \(id) GROUP BY state
+        SELECT \(unescaped: shownState) AS state, count(*)::bigint, max(j.finished_at)
+        FROM jobs j WHERE j.batch_id = \(id) GROUP BY 1
         """
     }
     /// One row per job of the batch in submission order; `onlyFinished`: done, failed and cancelled only.

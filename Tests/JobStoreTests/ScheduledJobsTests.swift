@@ -33,6 +33,22 @@ import TestSupport
         }
     }
 
+    /// The batch API's counts use the same states: a job of the batch due later is scheduled, not queued,
+    /// and the batch is not finished while it waits.
+    @Test func aBatchCountsItsJobsDueLaterAsScheduled() async throws {
+        try await PG.withDatabase { _, store in
+            var later = job(2)
+            later.runAfter = Date().addingTimeInterval(7200)
+            let created = try await store.createBatch([job(1), later], requestSHA256: "s", idempotencyKey: nil)
+            #expect(created.batch.counts == [.queued: 1, .scheduled: 1])
+            let claimed = try await store.claim(limit: 5, queues: ["default"], models: ["m"], owner: "w", leaseSeconds: 30)
+            try await store.complete(try #require(claimed.first), output: tinyOutput, worker: "w")
+            let id = try #require(UUID(uuidString: created.batch.id))
+            let batch = try #require(try await store.batch(id: id))
+            #expect(batch.counts == [.done: 1, .scheduled: 1] && batch.finishedAt == nil)
+        }
+    }
+
     @Test func onlyDueJobsAgeTheQueue() async throws {
         try await PG.withDatabase { _, store in
             var later = job(2)
