@@ -75,8 +75,9 @@ func formBody(_ request: Request) async throws -> [String: String] {
     return try QueryValues.checked(formFields(String(buffer: body)))
 }
 
-/// /signin (the admin token typed once) and /signout.
-func addSignIn(to router: Router<BasicRequestContext>, auth: ConsoleAuth) {
+/// /signin (the admin token typed once) and /signout. Wrong tokens are throttled per client address
+/// (`SignInThrottle`: 5 a minute, then 429 with Retry-After).
+func addSignIn(to router: Router<BasicRequestContext>, auth: ConsoleAuth, throttle: SignInThrottle = SignInThrottle()) {
     router.get("/signin") { request, _ in
         let viewer = auth.viewer(request)
         return html(Pages(viewer: viewer, notice: Notice.text(try query(request))).signIn(error: nil))
@@ -85,11 +86,21 @@ func addSignIn(to router: Router<BasicRequestContext>, auth: ConsoleAuth) {
         guard let expected = auth.adminToken else {
             throw HTTPError(.forbidden, message: "This dashboard is read-only: there is nothing to sign in to.")
         }
+        let address = ClientAddress.current ?? "unknown"
+        if let wait = throttle.retryAfter(address) {
+            context.logger.notice("dashboard sign-in refused: too many wrong tokens", metadata: ["client": "\(address)"])
+            var response = html(Pages(viewer: .signedOut, notice: nil).signIn(
+                error: "Too many wrong admin tokens from your address: try again in \(wait) s. Nothing was signed in."), .tooManyRequests)
+            response.headers[.retryAfter] = "\(wait)"
+            return response
+        }
         let form = try await formBody(request)
         guard let given = form["token"], constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
-            context.logger.notice("dashboard sign-in refused: wrong admin token")
+            throttle.recordFailure(address)
+            context.logger.notice("dashboard sign-in refused: wrong admin token", metadata: ["client": "\(address)"])
             return html(Pages(viewer: .signedOut, notice: nil).signIn(error: "That is not the admin token. Nothing was signed in."), .unauthorized)
         }
+        throttle.recordSuccess(address)
         let (session, value) = auth.keys.issue()
         context.logger.info("dashboard sign-in", metadata: ["actor": "\(session.actor)"])
         var response = Response(status: .seeOther, headers: [.location: "/queues?done=signed-in"])

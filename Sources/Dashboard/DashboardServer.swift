@@ -47,8 +47,9 @@ public struct DashboardConfig: Sendable {
 /// each is refused otherwise and recorded in the audit log when done. Image routes take a job id (a UUID),
 /// never a path.
 public func dashboardApplication(store: JobStore, config: DashboardConfig, logger: Logger) -> some ApplicationProtocol {
-    Application(router: dashboardRouter(store: store, config: config), configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"),
-                logger: logger)
+    // Behind ClientAddressResponder: the sign-in throttle counts failures per connection peer.
+    Application(responder: ClientAddressResponder(inner: dashboardRouter(store: store, config: config).buildResponder()),
+                configuration: .init(address: config.address.bindAddress, serverName: "zipar-admin"), logger: logger)
 }
 
 /// Every route of the dashboard, the API and the health endpoints (tests drive it without a socket).
