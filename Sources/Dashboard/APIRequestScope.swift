@@ -16,10 +16,13 @@ struct APIRequestScope: Sendable {
 
     /// Puts every request's scope in place; on /api it also checks the query string as the pages do
     /// (`QueryValues`: no value over 1,000 characters, none with a control character: a 400 naming it),
-    /// before the generated code decodes it.
+    /// before the generated code decodes it. Every value is checked, repeated keys too: the generated code
+    /// reads the first of them where `QueryValues.parse` keeps the last.
     struct Middleware<Context: RequestContext>: RouterMiddleware {
         func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            if request.uri.path.hasPrefix("/api/") { _ = try QueryValues.parse(request) }
+            if request.uri.path.hasPrefix("/api/") {
+                for (key, value) in request.uri.queryParameters { _ = try QueryValues.checked([String(key): String(value)]) }
+            }
             let scope = APIRequestScope(authorization: request.headers[.authorization], logger: context.logger)
             return try await APIRequestScope.$current.withValue(scope) { try await next(request, context) }
         }
@@ -57,5 +60,19 @@ private func decodingProblem(_ error: ServerError) -> String {
 
 private func codingPath(_ context: DecodingError.Context) -> String {
     let path = context.codingPath.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".")
-    return path.isEmpty ? "a value" : path
+    return path.isEmpty ? "a parameter" : path
+}
+
+/// Response headers as the hand-written routes sent them: the generated code writes a header value in URI
+/// style, which percent-encodes the slashes of `Location: /api/batches/ID`.
+struct ReadableLocation: ServerMiddleware {
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+                   next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
+        async throws -> (HTTPResponse, HTTPBody?) {
+        var (response, responseBody) = try await next(request, body, metadata)
+        if let location = response.headerFields[.location], let plain = location.removingPercentEncoding {
+            response.headerFields[.location] = plain
+        }
+        return (response, responseBody)
+    }
 }

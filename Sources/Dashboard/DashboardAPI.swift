@@ -27,7 +27,8 @@ struct DashboardAPI: APIProtocol {
     /// the hand-written routes wrote it (the generator's default is pretty-printed).
     func register(on router: Router<BasicRequestContext>) {
         do {
-            try registerHandlers(on: router, configuration: OpenAPIRuntime.Configuration(jsonEncodingOptions: [.sortedKeys]))
+            try registerHandlers(on: router, configuration: OpenAPIRuntime.Configuration(jsonEncodingOptions: [.sortedKeys]),
+                                 middlewares: [ReadableLocation()])
         } catch {
             // Only a malformed server URL can make registration throw, and the default one is fixed.
             preconditionFailure("registering the generated /api handlers: \(error)")
