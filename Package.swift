@@ -19,6 +19,7 @@
 //   CLISupport    what every executable shares: option types, error output, exit codes, database access, logs
 //   ModelCLI      the flags of the executables that run a model (--storage and the model-side value types)
 //   Telemetry     Prometheus metrics, health endpoints and the small HTTP server the worker exposes
+//   HTTPAPI       the JSON API's types and server stubs, generated from docs/openapi.yaml (scripts/gen-openapi.sh)
 //   Dashboard     `zipar-admin serve`: server-rendered pages, the JSON API over the job store, the batch API
 //                 (JSONL validated by Submission) and the completion event stream (SSE)
 //   Tokenizer     Hugging Face tokenizer.json (BPE) in Swift, for the text-to-image families' prompts
@@ -49,6 +50,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),   // NIOEmbedded, for routing tests
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),   // batch webhooks (https, no libcurl)
+        // The /api routes' types and registration, generated from docs/openapi.yaml by scripts/gen-openapi.sh
+        // (the generator itself is not a dependency: its output is committed).
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -79,9 +84,15 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "HTTPAPI", dependencies: [   // generated from docs/openapi.yaml: scripts/gen-openapi.sh
+            "JobCore", "JobStore",
+            .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+        ], exclude: ["openapi-generator-config.yaml", "Generated/openapi.sha256"]),
         .target(name: "Dashboard", dependencies: [
-            "JobCore", "JobStore", "Telemetry", "Submission",
+            "JobCore", "JobStore", "Telemetry", "Submission", "HTTPAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "CLISupport", dependencies: [

@@ -3,7 +3,9 @@
 
 1. The spec is a valid OpenAPI document (openapi-spec-validator).
 2. Every route the server registers under /api (and /metrics, /healthz, /readyz) is in the spec: read from
-   the `router.get(...)` / `router.post(...)` calls in Sources/, where a route is registered.
+   the generated Sources/HTTPAPI/Generated/Server.swift (the /api operations, generated from the spec by
+   scripts/gen-openapi.sh, whose recorded SHA-256 of the spec must be the spec's) and from the hand-written
+   `router.get(...)` / `router.post(...)` calls in Sources/.
 3. Every operation in the spec is called on a live `zipar-admin serve` (real PostgreSQL, jobs done by a real
    worker, a batch posted through the API): the status must be one the spec lists for it (never a 404 for
    a route, never a 5xx), and a JSON (or JSON lines) body must match the schema the spec gives that status.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import hashlib
 import json
 import os
 import re
@@ -30,6 +33,7 @@ from tools.live_service import MODEL, free_port, psql, run, scratch, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.yaml")
+GENERATED = os.path.join(ROOT, "Sources", "HTTPAPI", "Generated")
 ADMIN = "contract-admin-token-0123456789abcdef"
 SUBMIT = "contract-submit-token-0123456789abcd"
 
@@ -68,10 +72,28 @@ def test_spec_is_valid_openapi():
     validate_spec(load_spec())
 
 
+def test_generated_code_is_from_this_spec():
+    with open(SPEC_PATH, "rb") as f:
+        spec_sha = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(GENERATED, "openapi.sha256")) as f:
+        recorded = f.read().strip()
+    assert recorded == spec_sha, "docs/openapi.yaml changed since Sources/HTTPAPI/Generated was generated: run scripts/gen-openapi.sh"
+
+
+def generated_routes() -> set[tuple[str, str]]:
+    """(method, path) of every operation the generated server registers (its `registerHandlers`)."""
+    with open(os.path.join(GENERATED, "Server.swift")) as f:
+        text = f.read()
+    found = re.findall(r'method: \.(\w+),\s*path: server\.apiPathComponentsWithServerPrefix\("([^"]+)"\)', text)
+    assert found, "no route found in Sources/HTTPAPI/Generated/Server.swift: has the generator's output changed shape?"
+    return set(found)
+
+
 def registered_routes() -> set[tuple[str, str]]:
-    """(method, path) of every router.get/post/... call in Sources/ under /api and the health endpoints; a
-    `\\(verb)` interpolation (routes registered in a loop over verbs) becomes a `{verb}` wildcard."""
-    routes = set()
+    """(method, path) of every generated /api operation and of every router.get/post/... call in Sources/
+    under /api and the health endpoints; a `\\(verb)` interpolation (routes registered in a loop over verbs)
+    becomes a `{verb}` wildcard."""
+    routes = generated_routes()
     call = re.compile(r'router\.(get|post|put|delete|patch|head)\("([^"]+)"')
     for path in glob.glob(os.path.join(ROOT, "Sources", "**", "*.swift"), recursive=True):
         with open(path) as f:

@@ -61,6 +61,7 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
     router.middlewares.add(SecurityHeaders())
     router.middlewares.add(HTMLErrors())
     router.middlewares.add(ErrorBodies())
+    router.middlewares.add(APIRequestScope.Middleware())
     /// The pages as this request's viewer sees them, with the confirmation its `?done=` names.
     @Sendable func pages(_ request: Request) throws -> Pages { Pages(viewer: auth.viewer(request), notice: Notice.text(try query(request))) }
 
@@ -151,10 +152,8 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
     }
     addBulkActions(to: router, store: store, auth: auth, pages: pages)
 
-    addAPI(to: router, store: store, config: config, pageSize: pageSize)
-    let hub = EventHub()
-    addBatchAPI(to: router, store: store, config: config, hub: hub)
-    addEventStream(to: router, store: store, hub: hub)
+    // The JSON API: generated from docs/openapi.yaml (DashboardAPI).
+    DashboardAPI(store: store, config: config, hub: EventHub(), pageSize: pageSize).register(on: router)
 
     HealthRoutes.add(to: router, metrics: {
         let depths = (try? await store.queueDepths()) ?? []
@@ -164,72 +163,6 @@ public func dashboardRouter(store: JobStore, config: DashboardConfig) -> Router<
     })
 
     return router
-}
-
-/// The JSON API: the pages' data, and the same mutations with `Authorization: Bearer TOKEN`.
-func addAPI(to router: Router<BasicRequestContext>, store: JobStore, config: DashboardConfig, pageSize: Int) {
-    router.get("/api/queues") { _, _ in try json(try await store.queues()) }
-    router.get("/api/stats") { request, _ in
-        // Latencies over the jobs finished in the last results_window minutes (default a day; 0 = all history).
-        let minutes = try QueryValues.int(try query(request), "results_window", default: 1440, range: 0...5_256_000)
-        return try json(try await store.stats(windowMinutes: config.windowMinutes, resultsWindowMinutes: minutes > 0 ? minutes : nil))
-    }
-    router.get("/api/workers") { _, _ in try json(try await store.workers()) }
-    router.get("/api/workers/health") { _, _ in try json(try await store.workerHealth()) }
-    router.get("/api/charts") { request, _ in
-        let range = try query(request)["range"] ?? "hour"
-        guard let r = chartRanges[range] else { throw HTTPError(.badRequest, message: "range must be hour or day") }
-        return try json(try await store.charts(windowSeconds: r.window, buckets: r.buckets))
-    }
-    router.get("/api/audit") { request, _ in
-        let page = try QueryValues.int(try query(request), "page", default: 0, range: 0...QueryValues.maxPage)
-        return try json(try await store.auditLog(limit: pageSize, offset: page * pageSize))
-    }
-    router.get("/api/jobs") { request, _ in
-        let (filter, _) = try jobFilter(try query(request), pageSize: pageSize)
-        return try json(try await store.jobs(filter))
-    }
-    router.get("/api/jobs/{id}") { _, context in
-        let id = try context.parameters.require("id", as: UUID.self)
-        guard let d = try await store.job(id: id) else { throw HTTPError(.notFound, message: "no job \(id.text)") }
-        return try json(d)
-    }
-    for verb in ["pause", "resume"] {
-        router.post("/api/queues/{name}/\(verb)") { request, context in
-            let name = try context.parameters.require("name")
-            try await requireToken(request, config: config)
-            let note = AuditNote(actor: "admin token", action: verb, target: "queue \(name)")
-            try await store.setPaused(queue: name, verb == "pause", audit: note)
-            logMutation(context.logger, note, count: 1)
-            return try json(PauseAnswer(queue: name, paused: verb == "pause"))
-        }
-    }
-    for verb in ["retry", "cancel"] {
-        router.post("/api/jobs/{id}/\(verb)") { request, context in
-            let id = try context.parameters.require("id", as: UUID.self)
-            try await requireToken(request, config: config)
-            let note = AuditNote(actor: "admin token", action: verb, target: "job \(id.text)")
-            let outcome = verb == "retry" ? try await store.retry(ids: [id], audit: note) : try await store.cancel(ids: [id], audit: note)
-            logMutation(context.logger, note, count: outcome.filter(\.changed).count)
-            return try json(outcome)
-        }
-    }
-}
-
-/// Refuses an API request unless it carries the admin token as `Authorization: Bearer`: 403 when the
-/// dashboard is read-only, 401 when the token is missing or wrong. Compared in constant time. (The pages
-/// use sessions instead: `ConsoleAuth`.)
-func requireToken(_ request: Request, config: DashboardConfig) async throws {
-    guard let expected = config.adminToken else {
-        throw HTTPError(.forbidden, message: "read-only dashboard: start `zipar-admin serve` with an admin token to change anything")
-    }
-    var given: String?
-    if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
-        given = String(auth.dropFirst("Bearer ".count))
-    }
-    guard let given, constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
-        throw HTTPError(.unauthorized, message: "admin token missing or wrong")
-    }
 }
 
 /// The charts' windows: the last hour in minutes, the last day in half hours.
@@ -313,6 +246,3 @@ enum QueueMetrics {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }
-
-/// The answer of `POST /api/queues/{name}/pause|resume`: `paused` is a boolean, as in `QueueInfo`.
-struct PauseAnswer: Encodable { var queue: String; var paused: Bool }

@@ -1,8 +1,10 @@
 import Foundation
+import HTTPAPI
 import Hummingbird
 import JobCore
 import JobStore
 import Logging
+import OpenAPIRuntime
 
 /// One LISTEN connection for the whole server, started by the first stream or wait that needs it: every
 /// NOTIFY on `zipar_job_events` wakes all waiting streams, which then read `job_events` after their last
@@ -31,58 +33,89 @@ final class EventHub: Sendable {
 /// durable `job_events` id. Filters: `batch`, `queue`, `label` (prefix). Resumes after `Last-Event-ID` (or
 /// `?after=N`); without either, a stream filtered by batch starts at the batch's first event (nothing is
 /// lost between submitting and connecting) and any other starts with the next event.
-func addEventStream(to router: Router<BasicRequestContext>, store: JobStore, hub: EventHub) {
-    router.get("/api/events") { request, _ in
-        let q = try query(request)
-        var filter = EventFilter(queue: q["queue"], labelPrefix: q["label"])
-        if let b = q["batch"] {
+extension DashboardAPI {
+    func streamEvents(_ input: Operations.StreamEvents.Input) async throws -> Operations.StreamEvents.Output {
+        var filter = EventFilter(queue: nonEmpty(input.query.queue), labelPrefix: nonEmpty(input.query.label))
+        if let b = nonEmpty(input.query.batch) {
             guard let id = UUID(uuidString: b) else { throw HTTPError(.badRequest, message: "batch must be a batch id (a UUID)") }
             filter.batch = id
         }
-        let resume = request.headers[.lastEventID] ?? q["after"]
         let after: Int64
-        if let resume {
-            guard let n = Int64(resume.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+        if let resume = input.headers.lastEventID ?? input.query.after {   // Last-Event-ID wins
+            guard resume >= 0 else {
                 throw HTTPError(.badRequest, message: "Last-Event-ID (or after) must be an event id, a whole number >= 0")
             }
-            after = n
+            after = Int64(resume)
         } else {
             after = filter.batch != nil ? 0 : try await store.lastEventID()
         }
         hub.start(store)
-        let start = after, eventFilter = filter
-        let body = ResponseBody { writer in
+        let events = EventChunks(store: store, hub: hub, filter: filter, after: after)
+        return .ok(.init(headers: .init(cacheControl: .noCache), body: .textEventStream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+    }
+}
+
+/// The bytes of one event stream, produced as the client reads them: nothing runs once it stops reading
+/// (a closed connection ends the iteration, so no task outlives the client).
+struct EventChunks: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let store: JobStore
+    let hub: EventHub
+    let filter: EventFilter
+    let after: Int64
+
+    func makeAsyncIterator() -> Iterator { Iterator(source: self, last: after) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let source: EventChunks
+        var last: Int64
+        var started = false
+        /// Seconds without an event, for the keep-alive comment.
+        var quiet = 0.0
+        /// The wakeup generation read before the last read of the events: the next call waits on it first.
+        var waitSince: Int?
+        let encoder: JSONEncoder = {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             enc.dateEncodingStrategy = .iso8601
-            var last = start
-            // Clients reconnect after 2 s; a comment every 15 s keeps proxies from closing an idle stream.
-            try await writer.write(ByteBuffer(string: "retry: 2000\n: events after \(last)\n\n"))
-            var quiet = 0.0
+            return enc
+        }()
+
+        init(source: EventChunks, last: Int64) { self.source = source; self.last = last }
+
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            if !started {
+                started = true
+                // Clients reconnect after 2 s; a comment every 15 s keeps proxies from closing an idle stream.
+                return ArraySlice("retry: 2000\n: events after \(last)\n\n".utf8)
+            }
             while !Task.isCancelled {
-                let generation = await hub.wakeups.generation
-                let events = try await store.events(after: last, filter: eventFilter)
-                for e in events {
-                    var chunk = ByteBuffer(string: "id: \(e.id)\nevent: job\ndata: ")
-                    chunk.writeBytes(try enc.encode(e))
-                    chunk.writeString("\n\n")
-                    try await writer.write(chunk)
-                    last = e.id
-                }
-                if events.count == 500 { continue }   // more waiting: no sleep
-                if !events.isEmpty { quiet = 0 }
-                // A NOTIFY wakes the stream at once; the 5 s timeout is the safety net of a lost one.
-                let woken = await hub.wakeups.wait(since: generation, seconds: 5)
-                if !woken {
-                    quiet += 5
-                    if quiet >= 15 {
-                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                        quiet = 0
+                if let generation = waitSince {
+                    waitSince = nil
+                    // A NOTIFY wakes the stream at once; the 5 s timeout is the safety net of a lost one.
+                    if !(await source.hub.wakeups.wait(since: generation, seconds: 5)) {
+                        quiet += 5
+                        if quiet >= 15 {
+                            quiet = 0
+                            return ArraySlice(": keep-alive\n\n".utf8)
+                        }
                     }
                 }
+                let generation = await source.hub.wakeups.generation
+                let events = try await source.store.events(after: last, filter: source.filter)
+                if events.count < 500 { waitSince = generation }   // 500: more are waiting, read on at once
+                guard !events.isEmpty else { continue }
+                quiet = 0
+                var chunk: [UInt8] = []
+                for e in events {
+                    chunk += Array("id: \(e.id)\nevent: job\ndata: ".utf8)
+                    chunk += try encoder.encode(e)
+                    chunk += Array("\n\n".utf8)
+                    last = e.id
+                }
+                return chunk[...]
             }
-            try await writer.finish(nil)
+            return nil
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 }

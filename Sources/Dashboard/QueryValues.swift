@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JobStore
+import OpenAPIRuntime
 
 /// Every value a client puts in a URL is parsed here, with bounds, so no query string can reach an
 /// arithmetic overflow (a trap kills the whole server) or a PostgreSQL range error (a 500). A value out of
@@ -60,11 +61,12 @@ enum QueryValues {
 
 /// Errors a route throws become an answer with a readable body: `HTTPError`s keep their status, a store's
 /// refusal (an unknown queue, say) is a 404 with its message, and anything else is a 500 that says so and
-/// is logged — never an empty body.
+/// is logged — never an empty body. The generated /api handlers' errors come wrapped in a `ServerError`:
+/// `apiError` unwraps them first, so a client never sees the generated code's generic 500.
 struct ErrorBodies<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            do { return try await next(request, context) } catch let error as ServerError { throw apiError(error) }
         } catch let error as HTTPResponseError {
             throw error
         } catch let error as SubmitError {
