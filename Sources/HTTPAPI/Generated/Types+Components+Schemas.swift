@@ -26,7 +26,7 @@ public import JobStore
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     public enum Schemas {
-        /// scheduled is a queued job whose run_at (run_after) is still in the future: derived when read, never stored, shown by queues, stats, job lists and job details (a filter state=scheduled selects them; state=queued selects only jobs that are due). The batch API's counts keep such jobs under queued.
+        /// scheduled is a queued job whose run_at (run_after) is still in the future: derived when read, never stored, shown by queues, stats, job lists and job details (a filter state=scheduled selects them; state=queued selects only jobs that are due). The batch API's counts show them as scheduled too.
         ///
         /// - Remark: Generated from `#/components/schemas/JobState`.
         public typealias JobState = JobCore.JobState
@@ -375,7 +375,7 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/schemas/AuditEntry`.
         public typealias AuditEntry = StoreAuditEntry
-        /// One worker with one model over the last hour, from the jobs finished in it. status: ok, failing, broken (failures and nothing done), load failed
+        /// One worker with one model over the last hour, from the jobs finished in it and the models a worker heard from in it could not load (then loadFailed, before any job failed). status: ok, failing, broken (failures and nothing done), load failed
         ///
         /// - Remark: Generated from `#/components/schemas/ModelHealth`.
         public typealias ModelHealth = StoreModelHealth
