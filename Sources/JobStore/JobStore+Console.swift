@@ -4,11 +4,6 @@ import PostgresNIO
 
 /// The operator's console (issue 24): the audit log, and bulk actions over every job a filter matches.
 extension JobStore {
-    /// Writes one audit row on its own (a change that is not one transaction of the store's).
-    public func recordAudit(_ note: AuditNote, count: Int) async throws {
-        try await exec(SQL.insertAudit(note, count: count))
-    }
-
     /// The newest audit rows first.
     public func auditLog(limit: Int = 100, offset: Int = 0) async throws -> [AuditEntry] {
         var out: [AuditEntry] = []
