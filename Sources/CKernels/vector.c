@@ -25,15 +25,15 @@ void zk_rmsnorm(const float *x, int rows, int width, const float *weight, float 
 }
 
 #if defined(__x86_64__)
-AVX static void silu_gate_avx(float *a, const float *b, size_t n) {
+AVX static void silu_gate_avx(float *out, const float *a, const float *b, size_t n) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(a + i);
         __m256 e = exp256(_mm256_sub_ps(zero, v));
-        _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(b + i)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(b + i)));
     }
-    for (; i < n; i++) a[i] = a[i] / (1 + expf(-a[i])) * b[i];
+    for (; i < n; i++) out[i] = a[i] / (1 + expf(-a[i])) * b[i];
 }
 
 AVX static void exp_avx(const float *x, float *y, size_t n) {
@@ -43,12 +43,12 @@ AVX static void exp_avx(const float *x, float *y, size_t n) {
 }
 #endif
 
-void zk_silu_gate(float *a, const float *b, size_t n) {
+void zk_silu_gate(float *out, const float *a, const float *b, size_t n) {
     zk_runtime_init();
 #if defined(__x86_64__)
-    if (vec()) { silu_gate_avx(a, b, n); return; }
+    if (vec()) { silu_gate_avx(out, a, b, n); return; }
 #endif
-    for (size_t i = 0; i < n; i++) a[i] = a[i] / (1 + expf(-a[i])) * b[i];
+    for (size_t i = 0; i < n; i++) out[i] = a[i] / (1 + expf(-a[i])) * b[i];
 }
 
 #if defined(__x86_64__)

@@ -11,10 +11,17 @@ public enum VectorOps {
         zk_rmsnorm(x.base, Int32(rows), Int32(width), weight.base, eps, y.base)
     }
 
-    /// `a = silu(a) * b` elementwise over `count` values: the SwiGLU gate.
-    public static func siluGate(_ a: FloatBuffer, _ b: FloatBuffer, count: Int) {
-        precondition(count >= 0 && count <= a.count && count <= b.count)
-        zk_silu_gate(a.base, b.base, count)
+    /// The SwiGLU gate over `rows` rows of a stacked gate|up product: row r of `gateUp` holds the gate's
+    /// `hidden` values, then the up projection's; `out[r, i] = silu(gate[r, i]) * up[r, i]`, rows `hidden`
+    /// apart. `out` may be `gateUp` itself (the rows then pack into its front).
+    public static func siluGate(_ gateUp: FloatBuffer, rows: Int, hidden: Int, into out: FloatBuffer) {
+        precondition(rows >= 0 && hidden >= 0 && rows * 2 * hidden <= gateUp.count && rows * hidden <= out.count)
+        // Row r writes out[r*hidden ..< (r+1)*hidden], never past the gate values of row r it reads (2 r hidden):
+        // in place, a row only overwrites values already used.
+        for r in 0..<rows {
+            let g = gateUp.base + r * 2 * hidden
+            zk_silu_gate(out.base + r * hidden, g, g + hidden, hidden)
+        }
     }
 
     /// `x += y` over `count` values: a residual connection.

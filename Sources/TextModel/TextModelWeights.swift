@@ -4,8 +4,9 @@ import Model
 /// The weights of an Emu3 / Chameleon decoder, read under the names the Hugging Face classes write
 /// (`<decoder>layers.N.self_attn.q_proj.weight`, ..., see `TextWeightNames`).
 ///
-/// Two rearrangements happen at load time, both exact:
+/// Three rearrangements happen at load time, all exact:
 /// * q_proj, k_proj and v_proj are stacked into one matrix (one matmul per layer, like GPTWeights.wqkv).
+/// * gate_proj and up_proj are stacked into one matrix likewise (`DecoderWeights.Layer.gateUp`).
 /// * Within each head, the rows of q_proj and k_proj (and Chameleon's q_norm/k_norm rows) are reordered
 ///   from the reference's "rotate half" RoPE pairing, which rotates element i with element i + headDim/2,
 ///   to the interleaved pairing of our RoPE kernel, which rotates 2i with 2i+1: new row 2i = old row i,
@@ -13,8 +14,8 @@ import Model
 ///   unchanged; values are not permuted, so the attention output is unchanged too.
 ///
 /// Into `DecoderWeights`: embed_tokens -> inputs.tokens, input_layernorm -> attentionNorm, q/k/v_proj -> wqkv,
-/// q_norm/k_norm -> queryNorm/keyNorm, o_proj -> wo, post_attention_layernorm -> ffnNorm, gate/up/down_proj ->
-/// gate/up/down, norm -> norm, lm_head (or the embedding when tied) -> output.
+/// q_norm/k_norm -> queryNorm/keyNorm, o_proj -> wo, post_attention_layernorm -> ffnNorm, gate/up_proj ->
+/// gateUp (stacked, gate rows first), down_proj -> down, norm -> norm, lm_head (or the embedding when tied) -> output.
 public enum TextModelWeights {
     /// f16 when every decoder matrix of the checkpoint is stored F16 (kept exactly, half the memory),
     /// f32 otherwise. BF16 has no kernel yet, so BF16 checkpoints widen to f32 unless the caller asks
@@ -56,8 +57,10 @@ public enum TextModelWeights {
                 keyNorm: c.queryKeyNorm ? try headNorm(i, "k_norm", heads: c.kvHeads) : nil,
                 wo: try matrix(names.layer(i, "self_attn.o_proj.weight"), d, c.heads * hd),
                 ffnNorm: try vector(names.layer(i, "post_attention_layernorm.weight"), d),
-                gate: try matrix(names.layer(i, "mlp.gate_proj.weight"), c.intermediateSize, d),
-                up: try matrix(names.layer(i, "mlp.up_proj.weight"), c.intermediateSize, d),
+                gateUp: WeightMatrix(outFeatures: 2 * c.intermediateSize, inFeatures: d,
+                                     values: try checkpoint.floats(names.layer(i, "mlp.gate_proj.weight"), shape: [c.intermediateSize, d])
+                                         + checkpoint.floats(names.layer(i, "mlp.up_proj.weight"), shape: [c.intermediateSize, d]),
+                                     storage: storage),
                 down: try matrix(names.layer(i, "mlp.down_proj.weight"), d, c.intermediateSize))
         }
         let output = c.tieWordEmbeddings

@@ -56,7 +56,7 @@ struct BenchReport: Codable {
 
 /// Every weight matrix a pass streams, in pass order.
 func passMatrices(_ w: DecoderWeights) -> [WeightMatrix] {
-    w.layers.flatMap { [$0.wqkv, $0.wo, $0.gate, $0.up, $0.down] } + [w.output]
+    w.layers.flatMap(\.matrices) + [w.output]
 }
 
 /// Weights a pass multiplies every query by (all matrices, the output head included).

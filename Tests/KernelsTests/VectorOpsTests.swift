@@ -53,14 +53,16 @@ import Testing
         if count > 4 { #expect(x[2] == 0 && x[4] == 0) }
     }
 
-    @Test func siluGateMatchesNaive() {
+    @Test(arguments: [false, true]) func siluGateMatchesNaive(inPlace: Bool) {
         var rng = TestRandom(seed: 4)
-        let n = 1003
-        let a = rng.floats(n, scale: 12), b = rng.floats(n)
-        let ab = FloatBuffer(a)
-        VectorOps.siluGate(ab, FloatBuffer(b), count: n)
-        let want = (0..<n).map { Double(a[$0]) / (1 + Foundation.exp(-Double(a[$0]))) * Double(b[$0]) }
-        #expect(worstError(ab.array(), want, floor: 1e-4) < 1e-5)
+        let rows = 3, n = 1003
+        let a = rng.floats(rows * n, scale: 12), b = rng.floats(rows * n)
+        // Rows as a stacked gate|up product lays them out: each row's gate values, then its up values.
+        let stacked = FloatBuffer((0..<rows).flatMap { r in Array(a[r * n ..< (r + 1) * n]) + Array(b[r * n ..< (r + 1) * n]) })
+        let out = inPlace ? stacked : FloatBuffer(count: rows * n)
+        VectorOps.siluGate(stacked, rows: rows, hidden: n, into: out)
+        let want = (0..<rows * n).map { Double(a[$0]) / (1 + Foundation.exp(-Double(a[$0]))) * Double(b[$0]) }
+        #expect(worstError(out.array(offset: 0, count: rows * n), want, floor: 1e-4) < 1e-5)
     }
 
     @Test func addIsElementwise() {

@@ -128,8 +128,8 @@ void zk_kv_store(void *keys, void *values, int positions, int kvHeads, int headD
 
 // ---- Vector ops ----------------------------------------------------------------------------
 void zk_rmsnorm(const float *x, int rows, int width, const float *weight, float eps, float *y);
-/// a = silu(a) * b
-void zk_silu_gate(float *a, const float *b, size_t n);
+/// out = silu(a) * b (out may be a)
+void zk_silu_gate(float *out, const float *a, const float *b, size_t n);
 /// x += y
 void zk_add(float *x, const float *y, size_t n);
 /// Rotary embedding of `heads` vectors of headDim values: interleaved pairs (x[2m], x[2m+1]) turn by

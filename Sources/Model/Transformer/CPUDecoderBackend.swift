@@ -17,7 +17,7 @@ public final class CPUDecoderBackend: DecoderBackend {
     private let qkv: FloatBuffer            // [query][q: heads | k: kvHeads | v: kvHeads][headDim]
     private let attended: FloatBuffer       // [query][heads][headDim]
     private let projected: FloatBuffer      // [query][dim]; at the head: the normed packed rows
-    private let gate, up: FloatBuffer       // [query][ffnHidden]
+    private let gateUp: FloatBuffer         // [query][gate: ffnHidden | up: ffnHidden]; after the gate, [query][ffnHidden]
     private let logits: FloatBuffer         // [logits row][vocabulary]: rows that want logits, packed
     private let attention: BatchedAttention
     // Janus's image-code aligner and head: [row][widest layer], rows packed (only with an ImageCodePath).
@@ -36,8 +36,7 @@ public final class CPUDecoderBackend: DecoderBackend {
         qkv = FloatBuffer(count: maxQueries * s.qkvWidth)
         attended = FloatBuffer(count: maxQueries * s.queryWidth)
         projected = FloatBuffer(count: maxQueries * s.dim)
-        gate = FloatBuffer(count: maxQueries * s.ffnHidden)
-        up = FloatBuffer(count: maxQueries * s.ffnHidden)
+        gateUp = FloatBuffer(count: maxQueries * 2 * s.ffnHidden)
         logits = FloatBuffer(count: maxQueries * maxVocabulary)
         attention = BatchedAttention(heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, positions: maxPositions,
                                      maxQueries: maxQueries)
@@ -105,12 +104,11 @@ public final class CPUDecoderBackend: DecoderBackend {
         var clock = StageClock(profile)
         VectorOps.rmsNorm(x, rows: n, width: s.dim, weight: layer.ffnNorm, eps: s.normEps, into: xNorm)
         clock.lap(.other)
-        layer.gate.apply(xNorm, rows: n, into: gate)
-        layer.up.apply(xNorm, rows: n, into: up)
+        layer.gateUp.apply(xNorm, rows: n, into: gateUp)
         clock.lap(.matmul)
-        VectorOps.siluGate(gate, up, count: n * s.ffnHidden)
+        VectorOps.siluGate(gateUp, rows: n, hidden: s.ffnHidden, into: gateUp)
         clock.lap(.other)
-        layer.down.apply(gate, rows: n, into: projected)
+        layer.down.apply(gateUp, rows: n, into: projected)
         clock.lap(.matmul)
         VectorOps.add(projected, into: x, count: n * s.dim)
         clock.lap(.other)

@@ -11,19 +11,26 @@ public struct DecoderWeights: Sendable {
         public let keyNorm: HeadNorm?           // ... and on keys: [kvHeads][headDim]
         public let wo: WeightMatrix             // [dim][heads * headDim]
         public let ffnNorm: FloatBuffer         // [dim]
-        public let gate: WeightMatrix           // [ffnHidden][dim]
-        public let up: WeightMatrix             // [ffnHidden][dim]
+        /// [gate: ffnHidden | up: ffnHidden][dim]: SwiGLU's two input projections stacked into one matrix, so a
+        /// pass runs one product (one thread hand-off, one cold start of the weight stream, one quantization
+        /// of the activations at int8) where it would run two. Stacking rows is exact at every storage: each
+        /// row keeps its own values (and int8 scales).
+        public let gateUp: WeightMatrix
         public let down: WeightMatrix           // [dim][ffnHidden]
 
         public init(attentionNorm: FloatBuffer, wqkv: WeightMatrix, queryNorm: HeadNorm? = nil, keyNorm: HeadNorm? = nil,
-                    wo: WeightMatrix, ffnNorm: FloatBuffer, gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix) {
+                    wo: WeightMatrix, ffnNorm: FloatBuffer, gateUp: WeightMatrix, down: WeightMatrix) {
             precondition((queryNorm == nil) == (keyNorm == nil), "query and key norms come together")
+            precondition(gateUp.outFeatures == 2 * down.inFeatures, "gateUp is not [2 ffnHidden][dim]")
             self.attentionNorm = attentionNorm; self.wqkv = wqkv; self.queryNorm = queryNorm; self.keyNorm = keyNorm
-            self.wo = wo; self.ffnNorm = ffnNorm; self.gate = gate; self.up = up; self.down = down
+            self.wo = wo; self.ffnNorm = ffnNorm; self.gateUp = gateUp; self.down = down
         }
 
+        /// Every matrix a pass streams through this layer, in the order it does.
+        public var matrices: [WeightMatrix] { [wqkv, wo, gateUp, down] }
+
         /// Bytes a pass streams through this layer's matrices.
-        public var streamedBytes: Int { wqkv.byteCount + wo.byteCount + gate.byteCount + up.byteCount + down.byteCount }
+        public var streamedBytes: Int { matrices.reduce(0) { $0 + $1.byteCount } }
     }
 
     /// One weight and bias row per head (a per-head LayerNorm's parameters).
@@ -76,7 +83,7 @@ public struct DecoderWeights: Sendable {
     public var parameterCount: Int {
         func count(_ m: WeightMatrix) -> Int { m.outFeatures * m.inFeatures }
         let perLayer = layers.reduce(0) { total, l in
-            total + l.attentionNorm.count + l.ffnNorm.count + count(l.wqkv) + count(l.wo) + count(l.gate) + count(l.up) + count(l.down)
+            total + l.attentionNorm.count + l.ffnNorm.count + l.matrices.reduce(0) { $0 + count($1) }
                 + (l.queryNorm.map { 2 * $0.weight.count } ?? 0) + (l.keyNorm.map { 2 * $0.weight.count } ?? 0)
         }
         let tied = output === inputs.tokens
