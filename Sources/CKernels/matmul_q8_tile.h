@@ -48,7 +48,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
         if ((g & 15) == 0 && (g >> 4) % nqb == qb)
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
         if ((k / 64) % nqb == qb)
-            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
         __m512i wu[4];
         __m512 sw[4];
         for (int o = 0; o < no; o++) {
@@ -77,7 +77,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
         if ((g & 15) == 0 && (g >> 4) % nqb == qb)
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
         if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
-            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + (size_t)o * in + k + pf), ZK_PF_HINT);
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
         __m256i wv[4];
         for (int o = 0; o < no; o++) {
             const int8_t *wr = w + (size_t)o * in + k;
