@@ -58,7 +58,12 @@ import Testing
         let rows = 3, n = 1003
         let a = rng.floats(rows * n, scale: 12), b = rng.floats(rows * n)
         // Rows as a stacked gate|up product lays them out: each row's gate values, then its up values.
-        let stacked = FloatBuffer((0..<rows).flatMap { r in Array(a[r * n ..< (r + 1) * n]) + Array(b[r * n ..< (r + 1) * n]) })
+        var values: [Float] = []
+        for r in 0..<rows {
+            values += a[r * n ..< (r + 1) * n]
+            values += b[r * n ..< (r + 1) * n]
+        }
+        let stacked = FloatBuffer(values)
         let out = inPlace ? stacked : FloatBuffer(count: rows * n)
         VectorOps.siluGate(stacked, rows: rows, hidden: n, into: out)
         let want = (0..<rows * n).map { Double(a[$0]) / (1 + Foundation.exp(-Double(a[$0]))) * Double(b[$0]) }
