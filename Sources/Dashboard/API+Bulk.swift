@@ -11,19 +11,21 @@ import JobStore
 extension DashboardAPI {
     func countBulkAction(_ input: Operations.CountBulkAction.Input) async throws -> Operations.CountBulkAction.Output {
         let q = input.query
-        let action = try bulkAction(input.path.action)
+        let action = try storeAction(input.path.action)
         let fields = bulkFilterFields(queue: q.queue, state: q.state, label: q.label, policy: q.policy, className: q._class,
                                       model: q.model, text: q.q, since: q.since)
         let (filter, _) = try jobFilter(fields, pageSize: 1)
         let count = try await store.bulkCount(action, filter: filter)
-        return .ok(.init(body: .json(.init(action: .init(rawValue: action.rawValue)!, filter: filterText(fields), count: count))))
+        // The spec's action names are the store's (both enums spell cancel, retry, delete).
+        let named = Components.Schemas.BulkCount.ActionPayload(rawValue: action.rawValue)!
+        return .ok(.init(body: .json(.init(action: named, filter: filterText(fields), count: count))))
     }
 
     func runBulkAction(_ input: Operations.RunBulkAction.Input) async throws -> Operations.RunBulkAction.Output {
         // The token first: without it, not even the filter is looked at.
         try requireToken(APIRequestScope.current.authorization, config: config)
         let q = input.query
-        let action = try bulkAction(input.path.action)
+        let action = try storeAction(input.path.action)
         let expected = try bounded(q.expected, "expected", default: 0, range: 0...Int(Int32.max))
         let fields = bulkFilterFields(queue: q.queue, state: q.state, label: q.label, policy: q.policy, className: q._class,
                                       model: q.model, text: q.q, since: q.since)
@@ -38,12 +40,13 @@ extension DashboardAPI {
         }
         let changed = byQueue.values.reduce(0, +)
         logMutation(logger, note, count: changed)
-        return .ok(.init(body: .json(.init(action: .init(rawValue: action.rawValue)!, filter: filterText(fields), changed: changed,
+        let named = Components.Schemas.BulkResult.ActionPayload(rawValue: action.rawValue)!
+        return .ok(.init(body: .json(.init(action: named, filter: filterText(fields), changed: changed,
                                            byQueue: .init(additionalProperties: byQueue)))))
     }
 
     /// The generated path value as the store's action (both spell the same three names).
-    private func bulkAction(_ action: Components.Parameters.BulkAction) throws -> BulkAction {
+    private func storeAction(_ action: Components.Parameters.BulkAction) throws -> BulkAction {
         guard let known = BulkAction(rawValue: action.rawValue) else {
             throw HTTPError(.badRequest, message: "action must be one of \(BulkAction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
