@@ -177,7 +177,7 @@ def test_every_operation_answers_as_documented(service):
 
     done = psql(service["db"], "SELECT id FROM jobs WHERE state = 'done' ORDER BY created_at LIMIT 1")
     queued = psql(service["db"], "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1")
-    values = {"id": done, "name": "contract"}
+    values = {"id": done, "name": "contract", "action": "cancel"}
     calls = []
     for path, ops in spec["paths"].items():
         for method in ops:
@@ -201,6 +201,9 @@ def test_every_operation_answers_as_documented(service):
         if path == "/api/events":
             url += "?after=0"
             limit = 1                # a stream never ends: its status and headers are what is checked
+        if path == "/api/bulk/{action}":
+            # A queue with no jobs: the count is 0, and the action, confirming it, changes nothing.
+            url += "?queue=contract-empty" + ("&expected=0" if method == "post" else "")
         status, resp_headers, body = request(method.upper(), base + url, b"" if method == "post" else None, headers,
                                              read_limit=limit)
         if path == "/api/events":
@@ -229,6 +232,11 @@ def test_bad_requests_get_documented_errors(service):
         ("/api/batches/{id}", "get", "/api/batches/00000000-0000-0000-0000-000000000000", None, {}),
         ("/api/events", "get", "/api/events?after=-3", None, {}),
         ("/api/jobs/{id}/retry", "post", "/api/jobs/00000000-0000-0000-0000-000000000000/retry", b"", {}),
+        ("/api/bulk/{action}", "get", "/api/bulk/explode", None, {}),
+        ("/api/bulk/{action}", "get", "/api/bulk/cancel?since=forever", None, {}),
+        ("/api/bulk/{action}", "post", "/api/bulk/cancel?queue=contract&expected=0", b"", {}),
+        ("/api/bulk/{action}", "post", "/api/bulk/cancel?queue=contract", b"", {"Authorization": f"Bearer {ADMIN}"}),
+        ("/api/bulk/{action}", "post", "/api/bulk/delete?queue=contract&expected=999999", b"", {"Authorization": f"Bearer {ADMIN}"}),
     ]
     problems = []
     for path, method, url, body, headers in cases:

@@ -48,7 +48,7 @@ extension SQL {
             SELECT \(selected.joined(separator: ", ")), \(batch)::uuid
             FROM unnest(\(arrays.joined(separator: ", "))) WITH ORDINALITY AS u(\(columns.joined(separator: ", ")), input_order)
             ORDER BY u.input_order
-            ON CONFLICT (queue, idempotency_key) DO NOTHING
+            ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING id
             """)
         return q.query

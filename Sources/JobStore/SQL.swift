@@ -89,21 +89,14 @@ enum SQL {
     static let claimColumns = "j.id, j.queue, j.model, \(JobParameters.columnList(alias: "j")), "
         + "j.priority, j.attempts, j.max_attempts, j.lease_token, j.created_at, j.seq, j.label"
 
-    /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold.
+    /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold. The claim
+    /// itself is the function `zipar_claim` (migration 0016: planned once per connection, and its commit does
+    /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction);
+    /// tools/bench/store_bench.py times the same call.
     static func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) -> PostgresQuery {
         """
-        WITH picked AS (
-            SELECT j.id FROM jobs j JOIN queues q ON q.name = j.queue
-            WHERE j.state = 'queued' AND j.run_after <= now() AND NOT q.paused
-              AND j.queue = ANY(\(queues)) AND j.model = ANY(\(models))
-            ORDER BY j.priority DESC, j.seq
-            LIMIT \(limit)
-            FOR UPDATE OF j SKIP LOCKED)
-        UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = \(owner),
-               lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
-               started_at = coalesce(j.started_at, now()), claimed_at = now(), updated_at = now()
-        FROM picked WHERE j.id = picked.id
-        RETURNING \(unescaped: claimColumns)
+        SELECT \(unescaped: claimColumns)
+        FROM zipar_claim(\(Int32(clamping: limit)), \(queues), \(models), \(owner), \(leaseSeconds)) j
         """
     }
 

@@ -23,7 +23,8 @@ import TestSupport
     static let routes = ["/", "/queues", "/jobs", "/gallery", "/compare", "/workers", "/api/queues", "/api/stats",
                          "/api/workers", "/api/jobs", "/metrics", "/healthz", "/readyz", "/api/events",
                          "/api/batches/00000000-0000-0000-0000-000000000000/results",
-                         "/charts", "/api/charts", "/audit", "/api/audit", "/signin", "/jobs/bulk", "/api/workers/health"]
+                         "/charts", "/api/charts", "/audit", "/api/audit", "/signin", "/jobs/bulk", "/api/workers/health",
+                         "/api/bulk/retry"]
 
     @Test func everyRouteAnswersHostileValuesWithoutAServerError() async throws {
         try await PG.withDatabase { _, store in

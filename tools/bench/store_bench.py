@@ -33,20 +33,12 @@ import urllib.request
 
 from tools.live_service import ROOT, free_port, psql, wait_for
 
-# The claim of JobStore (Sources/JobStore/SQL.swift, `claim`) with one queue, one model, limit 1.
+# The worker's claim (JobStore.claim, Sources/JobStore/SQL.swift) with one queue, one model, limit 1. The claim
+# itself is the database function zipar_claim (migrations/0016_cheaper_claims.sql) that workers call too, so
+# this cannot drift from what they run; only the columns read back are fewer. pgbench sends it with the
+# extended protocol (-M extended: parse, bind, execute each time), as PostgresNIO sends workers' queries.
 CLAIM_SQL = """
-WITH picked AS (
-    SELECT j.id FROM jobs j JOIN queues q ON q.name = j.queue
-    WHERE j.state = 'queued' AND j.run_after <= now() AND NOT q.paused
-      AND j.queue = ANY('{bench}') AND j.model = ANY('{fashion-16}')
-    ORDER BY j.priority DESC, j.seq
-    LIMIT 1
-    FOR UPDATE OF j SKIP LOCKED)
-UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = 'bench:' || :client_id,
-       lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => 30),
-       started_at = coalesce(j.started_at, now()), updated_at = now()
-FROM picked WHERE j.id = picked.id
-RETURNING j.id;
+SELECT j.id, j.lease_token FROM zipar_claim(1, '{bench}', '{fashion-16}', 'bench:' || :client_id, 30) j;
 """
 
 # A 1x1 grey PNG: results need bytes, not pictures.
@@ -110,7 +102,8 @@ def claim_latency(db: str, env: dict, seconds: int, work: str, clients: int) -> 
         f.write(CLAIM_SQL)
     logdir = os.path.join(work, f"pgbench-{clients}")
     os.makedirs(logdir)
-    subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-f", script, "-l",
+    subprocess.run(["pgbench", "-n", "-M", "extended", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
+                    "-f", script, "-l",
                     "--log-prefix", os.path.join(logdir, "claim"), db], env=env, check=True, capture_output=True, cwd=logdir)
     latencies = []
     for name in os.listdir(logdir):

@@ -32,5 +32,39 @@ extension Components {
         public typealias QueueName = Swift.String
         /// - Remark: Generated from `#/components/parameters/batchID`.
         public typealias BatchID = Swift.String
+        /// cancel: scheduled, queued and running jobs to cancelled; retry: failed and cancelled jobs back to their queues with fresh attempts; delete: finished jobs (done, failed, cancelled) and their results
+        ///
+        /// - Remark: Generated from `#/components/parameters/bulkAction`.
+        @frozen public enum BulkAction: String, Codable, Hashable, Sendable, CaseIterable {
+            case cancel = "cancel"
+            case retry = "retry"
+            case delete = "delete"
+        }
+        /// - Remark: Generated from `#/components/parameters/filterQueue`.
+        public typealias FilterQueue = Swift.String
+        /// narrows the states the action changes (state=done with cancel matches nothing)
+        ///
+        /// - Remark: Generated from `#/components/parameters/filterState`.
+        public typealias FilterState = Components.Schemas.JobState
+        /// label prefix
+        ///
+        /// - Remark: Generated from `#/components/parameters/filterLabel`.
+        public typealias FilterLabel = Swift.String
+        /// - Remark: Generated from `#/components/parameters/filterPolicy`.
+        public typealias FilterPolicy = Swift.String
+        /// class name or id
+        ///
+        /// - Remark: Generated from `#/components/parameters/filterClass`.
+        public typealias FilterClass = Swift.String
+        /// - Remark: Generated from `#/components/parameters/filterModel`.
+        public typealias FilterModel = Swift.String
+        /// text in the prompt (any case)
+        ///
+        /// - Remark: Generated from `#/components/parameters/filterText`.
+        public typealias FilterText = Swift.String
+        /// created within this age (s, m, h, d)
+        ///
+        /// - Remark: Generated from `#/components/parameters/filterSince`.
+        public typealias FilterSince = Swift.String
     }
 }

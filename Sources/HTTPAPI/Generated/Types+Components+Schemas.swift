@@ -383,6 +383,114 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/schemas/ChartSeries`.
         public typealias ChartSeries = StoreChartSeries
+        /// What a bulk action would change now; changes nothing.
+        ///
+        /// - Remark: Generated from `#/components/schemas/BulkCount`.
+        public struct BulkCount: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BulkCount/action`.
+            @frozen public enum ActionPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case cancel = "cancel"
+                case retry = "retry"
+                case delete = "delete"
+            }
+            /// - Remark: Generated from `#/components/schemas/BulkCount/action`.
+            public var action: Components.Schemas.BulkCount.ActionPayload
+            /// the filter as the audit log records it: "queue=demo state=failed", or "all jobs"
+            ///
+            /// - Remark: Generated from `#/components/schemas/BulkCount/filter`.
+            public var filter: Swift.String
+            /// jobs the action would change now: send it back as expected
+            ///
+            /// - Remark: Generated from `#/components/schemas/BulkCount/count`.
+            public var count: Swift.Int
+            /// Creates a new `BulkCount`.
+            ///
+            /// - Parameters:
+            ///   - action:
+            ///   - filter: the filter as the audit log records it: "queue=demo state=failed", or "all jobs"
+            ///   - count: jobs the action would change now: send it back as expected
+            public init(
+                action: Components.Schemas.BulkCount.ActionPayload,
+                filter: Swift.String,
+                count: Swift.Int
+            ) {
+                self.action = action
+                self.filter = filter
+                self.count = count
+            }
+            public enum CodingKeys: String, CodingKey {
+                case action
+                case filter
+                case count
+            }
+        }
+        /// What a bulk action changed, in one transaction with its audit row.
+        ///
+        /// - Remark: Generated from `#/components/schemas/BulkResult`.
+        public struct BulkResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BulkResult/action`.
+            @frozen public enum ActionPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case cancel = "cancel"
+                case retry = "retry"
+                case delete = "delete"
+            }
+            /// - Remark: Generated from `#/components/schemas/BulkResult/action`.
+            public var action: Components.Schemas.BulkResult.ActionPayload
+            /// the filter as the audit log records it (the audit row's target)
+            ///
+            /// - Remark: Generated from `#/components/schemas/BulkResult/filter`.
+            public var filter: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BulkResult/changed`.
+            public var changed: Swift.Int
+            /// jobs changed by queue
+            ///
+            /// - Remark: Generated from `#/components/schemas/BulkResult/byQueue`.
+            public struct ByQueuePayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.Int]
+                /// Creates a new `ByQueuePayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// jobs changed by queue
+            ///
+            /// - Remark: Generated from `#/components/schemas/BulkResult/byQueue`.
+            public var byQueue: Components.Schemas.BulkResult.ByQueuePayload
+            /// Creates a new `BulkResult`.
+            ///
+            /// - Parameters:
+            ///   - action:
+            ///   - filter: the filter as the audit log records it (the audit row's target)
+            ///   - changed:
+            ///   - byQueue: jobs changed by queue
+            public init(
+                action: Components.Schemas.BulkResult.ActionPayload,
+                filter: Swift.String,
+                changed: Swift.Int,
+                byQueue: Components.Schemas.BulkResult.ByQueuePayload
+            ) {
+                self.action = action
+                self.filter = filter
+                self.changed = changed
+                self.byQueue = byQueue
+            }
+            public enum CodingKeys: String, CodingKey {
+                case action
+                case filter
+                case changed
+                case byQueue
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Error`.
         public struct _Error: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Error/error`.

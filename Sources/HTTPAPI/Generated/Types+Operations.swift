@@ -2273,6 +2273,670 @@ public enum Operations {
             }
         }
     }
+    /// The dry run of a bulk action, changing nothing; how many jobs the filter's matches it would change now
+    ///
+    /// The count to confirm before POSTing the same action and filter (the console's confirmation page, for programs). Needs no token, like the other reads.
+    ///
+    /// - Remark: HTTP `GET /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/get(countBulkAction)`.
+    public enum CountBulkAction {
+        public static let id: Swift.String = "countBulkAction"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/parameters/bulkAction`.
+                @frozen public enum BulkAction: String, Codable, Hashable, Sendable, CaseIterable {
+                    case cancel = "cancel"
+                    case retry = "retry"
+                    case delete = "delete"
+                }
+                /// cancel: scheduled, queued and running jobs to cancelled; retry: failed and cancelled jobs back to their queues with fresh attempts; delete: finished jobs (done, failed, cancelled) and their results
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/path/action`.
+                public var action: Components.Parameters.BulkAction
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - action: cancel: scheduled, queued and running jobs to cancelled; retry: failed and cancelled jobs back to their queues with fresh attempts; delete: finished jobs (done, failed, cancelled) and their results
+                public init(action: Components.Parameters.BulkAction) {
+                    self.action = action
+                }
+            }
+            public var path: Operations.CountBulkAction.Input.Path
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/queue`.
+                public var queue: Components.Parameters.FilterQueue?
+                /// narrows the states the action changes (state=done with cancel matches nothing)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/state`.
+                public var state: Components.Parameters.FilterState?
+                /// label prefix
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/label`.
+                public var label: Components.Parameters.FilterLabel?
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/policy`.
+                public var policy: Components.Parameters.FilterPolicy?
+                /// class name or id
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/class`.
+                public var _class: Components.Parameters.FilterClass?
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/model`.
+                public var model: Components.Parameters.FilterModel?
+                /// text in the prompt (any case)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/q`.
+                public var q: Components.Parameters.FilterText?
+                /// created within this age (s, m, h, d)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/query/since`.
+                public var since: Components.Parameters.FilterSince?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - queue:
+                ///   - state: narrows the states the action changes (state=done with cancel matches nothing)
+                ///   - label: label prefix
+                ///   - policy:
+                ///   - _class: class name or id
+                ///   - model:
+                ///   - q: text in the prompt (any case)
+                ///   - since: created within this age (s, m, h, d)
+                public init(
+                    queue: Components.Parameters.FilterQueue? = nil,
+                    state: Components.Parameters.FilterState? = nil,
+                    label: Components.Parameters.FilterLabel? = nil,
+                    policy: Components.Parameters.FilterPolicy? = nil,
+                    _class: Components.Parameters.FilterClass? = nil,
+                    model: Components.Parameters.FilterModel? = nil,
+                    q: Components.Parameters.FilterText? = nil,
+                    since: Components.Parameters.FilterSince? = nil
+                ) {
+                    self.queue = queue
+                    self.state = state
+                    self.label = label
+                    self.policy = policy
+                    self._class = _class
+                    self.model = model
+                    self.q = q
+                    self.since = since
+                }
+            }
+            public var query: Operations.CountBulkAction.Input.Query
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CountBulkAction.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CountBulkAction.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CountBulkAction.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.CountBulkAction.Input.Path,
+                query: Operations.CountBulkAction.Input.Query = .init(),
+                headers: Operations.CountBulkAction.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.BulkCount)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.BulkCount {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CountBulkAction.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.CountBulkAction.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The count
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/get(countBulkAction)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.CountBulkAction.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.CountBulkAction.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/GET/responses/400/content/application\/json`.
+                    case json(Components.Schemas._Error)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas._Error {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CountBulkAction.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.CountBulkAction.Output.BadRequest.Body) {
+                    self.body = body
+                }
+            }
+            /// Unknown action or bad filter
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/get(countBulkAction)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CountBulkAction.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CountBulkAction.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Cancel, retry or delete every job the filter matches, if they are still as many as expected
+    ///
+    /// One statement in one transaction with its audit row (actor "admin token", action bulk-cancel, bulk-retry or bulk-delete, the filter as target, the count changed): expected is the count a GET of the same action and filter answered, and when the jobs the action would change are no longer that many, nothing is changed (409), so a program never changes a set other than the one it counted. A retry wakes the workers of the queues it requeued jobs in.
+    ///
+    /// - Remark: HTTP `POST /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)`.
+    public enum RunBulkAction {
+        public static let id: Swift.String = "runBulkAction"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/parameters/bulkAction`.
+                @frozen public enum BulkAction: String, Codable, Hashable, Sendable, CaseIterable {
+                    case cancel = "cancel"
+                    case retry = "retry"
+                    case delete = "delete"
+                }
+                /// cancel: scheduled, queued and running jobs to cancelled; retry: failed and cancelled jobs back to their queues with fresh attempts; delete: finished jobs (done, failed, cancelled) and their results
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/path/action`.
+                public var action: Components.Parameters.BulkAction
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - action: cancel: scheduled, queued and running jobs to cancelled; retry: failed and cancelled jobs back to their queues with fresh attempts; delete: finished jobs (done, failed, cancelled) and their results
+                public init(action: Components.Parameters.BulkAction) {
+                    self.action = action
+                }
+            }
+            public var path: Operations.RunBulkAction.Input.Path
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query`.
+            public struct Query: Sendable, Hashable {
+                /// the count the dry run answered
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/expected`.
+                public var expected: Swift.Int
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/queue`.
+                public var queue: Components.Parameters.FilterQueue?
+                /// narrows the states the action changes (state=done with cancel matches nothing)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/state`.
+                public var state: Components.Parameters.FilterState?
+                /// label prefix
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/label`.
+                public var label: Components.Parameters.FilterLabel?
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/policy`.
+                public var policy: Components.Parameters.FilterPolicy?
+                /// class name or id
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/class`.
+                public var _class: Components.Parameters.FilterClass?
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/model`.
+                public var model: Components.Parameters.FilterModel?
+                /// text in the prompt (any case)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/q`.
+                public var q: Components.Parameters.FilterText?
+                /// created within this age (s, m, h, d)
+                ///
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/query/since`.
+                public var since: Components.Parameters.FilterSince?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - expected: the count the dry run answered
+                ///   - queue:
+                ///   - state: narrows the states the action changes (state=done with cancel matches nothing)
+                ///   - label: label prefix
+                ///   - policy:
+                ///   - _class: class name or id
+                ///   - model:
+                ///   - q: text in the prompt (any case)
+                ///   - since: created within this age (s, m, h, d)
+                public init(
+                    expected: Swift.Int,
+                    queue: Components.Parameters.FilterQueue? = nil,
+                    state: Components.Parameters.FilterState? = nil,
+                    label: Components.Parameters.FilterLabel? = nil,
+                    policy: Components.Parameters.FilterPolicy? = nil,
+                    _class: Components.Parameters.FilterClass? = nil,
+                    model: Components.Parameters.FilterModel? = nil,
+                    q: Components.Parameters.FilterText? = nil,
+                    since: Components.Parameters.FilterSince? = nil
+                ) {
+                    self.expected = expected
+                    self.queue = queue
+                    self.state = state
+                    self.label = label
+                    self.policy = policy
+                    self._class = _class
+                    self.model = model
+                    self.q = q
+                    self.since = since
+                }
+            }
+            public var query: Operations.RunBulkAction.Input.Query
+            /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RunBulkAction.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RunBulkAction.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RunBulkAction.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.RunBulkAction.Input.Path,
+                query: Operations.RunBulkAction.Input.Query,
+                headers: Operations.RunBulkAction.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.BulkResult)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.BulkResult {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RunBulkAction.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.RunBulkAction.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Changed
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RunBulkAction.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.RunBulkAction.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/400/content/application\/json`.
+                    case json(Components.Schemas._Error)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas._Error {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RunBulkAction.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.RunBulkAction.Output.BadRequest.Body) {
+                    self.body = body
+                }
+            }
+            /// Unknown action, bad filter or expected missing
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RunBulkAction.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RunBulkAction.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Unauthorized: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/401/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/401/content/application\/json`.
+                    case json(Components.Schemas._Error)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas._Error {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RunBulkAction.Output.Unauthorized.Body
+                /// Creates a new `Unauthorized`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.RunBulkAction.Output.Unauthorized.Body) {
+                    self.body = body
+                }
+            }
+            /// Token missing or wrong
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Operations.RunBulkAction.Output.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Operations.RunBulkAction.Output.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/403/content/application\/json`.
+                    case json(Components.Schemas._Error)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas._Error {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RunBulkAction.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.RunBulkAction.Output.Forbidden.Body) {
+                    self.body = body
+                }
+            }
+            /// Read-only dashboard
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Operations.RunBulkAction.Output.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Operations.RunBulkAction.Output.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/bulk/{action}/POST/responses/409/content/application\/json`.
+                    case json(Components.Schemas._Error)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas._Error {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RunBulkAction.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.RunBulkAction.Output.Conflict.Body) {
+                    self.body = body
+                }
+            }
+            /// The count is no longer expected; nothing was changed
+            ///
+            /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.RunBulkAction.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.RunBulkAction.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// Submit a batch of JSONL requests, validated and inserted in one transaction
     ///
     /// One request per line: `custom_id` (unique in the batch), `model` and `queue` (else the query's

@@ -85,6 +85,20 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/queues/{name}/resume`.
     /// - Remark: Generated from `#/paths//api/queues/{name}/resume/post(resumeQueue)`.
     func resumeQueue(_ input: Operations.ResumeQueue.Input) async throws -> Operations.ResumeQueue.Output
+    /// The dry run of a bulk action, changing nothing; how many jobs the filter's matches it would change now
+    ///
+    /// The count to confirm before POSTing the same action and filter (the console's confirmation page, for programs). Needs no token, like the other reads.
+    ///
+    /// - Remark: HTTP `GET /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/get(countBulkAction)`.
+    func countBulkAction(_ input: Operations.CountBulkAction.Input) async throws -> Operations.CountBulkAction.Output
+    /// Cancel, retry or delete every job the filter matches, if they are still as many as expected
+    ///
+    /// One statement in one transaction with its audit row (actor "admin token", action bulk-cancel, bulk-retry or bulk-delete, the filter as target, the count changed): expected is the count a GET of the same action and filter answered, and when the jobs the action would change are no longer that many, nothing is changed (409), so a program never changes a set other than the one it counted. A retry wakes the workers of the queues it requeued jobs in.
+    ///
+    /// - Remark: HTTP `POST /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)`.
+    func runBulkAction(_ input: Operations.RunBulkAction.Input) async throws -> Operations.RunBulkAction.Output
     /// Submit a batch of JSONL requests, validated and inserted in one transaction
     ///
     /// One request per line: `custom_id` (unique in the batch), `model` and `queue` (else the query's
@@ -267,6 +281,40 @@ extension APIProtocol {
     ) async throws -> Operations.ResumeQueue.Output {
         try await resumeQueue(Operations.ResumeQueue.Input(
             path: path,
+            headers: headers
+        ))
+    }
+    /// The dry run of a bulk action, changing nothing; how many jobs the filter's matches it would change now
+    ///
+    /// The count to confirm before POSTing the same action and filter (the console's confirmation page, for programs). Needs no token, like the other reads.
+    ///
+    /// - Remark: HTTP `GET /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/get(countBulkAction)`.
+    public func countBulkAction(
+        path: Operations.CountBulkAction.Input.Path,
+        query: Operations.CountBulkAction.Input.Query = .init(),
+        headers: Operations.CountBulkAction.Input.Headers = .init()
+    ) async throws -> Operations.CountBulkAction.Output {
+        try await countBulkAction(Operations.CountBulkAction.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Cancel, retry or delete every job the filter matches, if they are still as many as expected
+    ///
+    /// One statement in one transaction with its audit row (actor "admin token", action bulk-cancel, bulk-retry or bulk-delete, the filter as target, the count changed): expected is the count a GET of the same action and filter answered, and when the jobs the action would change are no longer that many, nothing is changed (409), so a program never changes a set other than the one it counted. A retry wakes the workers of the queues it requeued jobs in.
+    ///
+    /// - Remark: HTTP `POST /api/bulk/{action}`.
+    /// - Remark: Generated from `#/paths//api/bulk/{action}/post(runBulkAction)`.
+    public func runBulkAction(
+        path: Operations.RunBulkAction.Input.Path,
+        query: Operations.RunBulkAction.Input.Query,
+        headers: Operations.RunBulkAction.Input.Headers = .init()
+    ) async throws -> Operations.RunBulkAction.Output {
+        try await runBulkAction(Operations.RunBulkAction.Input(
+            path: path,
+            query: query,
             headers: headers
         ))
     }
