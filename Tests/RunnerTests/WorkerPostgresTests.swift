@@ -58,7 +58,10 @@ import TestSupport
         try await PG.withDatabase { _, store in
             let ids = try await store.submit((0..<3).map { job($0) }).ids
             var o = options("slow", drain: false)
-            o.graceSeconds = 0.3
+            // The hand-back must finish by grace + 1.5 s after the stop: with a 0.3 s grace a starved suite run
+            // (the whole suite on 2 busy cores) once ran out of that bound before the release answered. The
+            // executor never finishes a job, so the grace still ends in a release.
+            o.graceSeconds = 2
             // A lease that cannot run out here: a starved suite run may delay heartbeats past 5 s, and a rescued
             // job would spend an attempt, which is not what this test is about.
             o.leaseSeconds = 600
