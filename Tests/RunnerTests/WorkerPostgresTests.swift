@@ -54,7 +54,9 @@ import TestSupport
         }
     }
 
-    @Test func stopReleasesJobsInFlight() async throws {
+    // Timing: the hand-back has a wall-clock bound, so scripts/test.sh runs this on its own with the bounds.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ZIPAR_TIMING_TESTS"] == "1", "wall-clock bound: run alone by scripts/test.sh"))
+    func stopReleasesJobsInFlight() async throws {
         try await PG.withDatabase { _, store in
             let ids = try await store.submit((0..<3).map { job($0) }).ids
             var o = options("slow", drain: false)
