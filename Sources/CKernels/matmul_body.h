@@ -87,6 +87,17 @@ TGT static inline float FN(hsum)(__m256 v) {
 #endif
 #define ZK_NO_LOCAL
 #endif
+// f16 at one query: one accumulator per weight row, so 3 (AVX2) or 4 rows were too few multiply-add
+// chains to hide the FMA latency, and the product was compute-bound where memory is fast. In L3, 2
+// threads of a Zen 5, AVX2: 65-81 GB/s of weights with 3 rows, 100-115 with 6, against ~75 GB/s that
+// its memory streams at best (f32 is not compute-bound there, int8 measured the same with 6 rows).
+// So those tiles are a band tall: 6 rows on either ISA. A row's sums run in the same order in any
+// tile, so its result does not change with the tile (SkinnyMatmulTests).
+#ifndef ZK_NO_ONE
+#define ZK_NO_ONE 6
+#endif
+#define ZK_NO_MAX 6
+#define ZK_NO_F16(nq) ((nq) == 1 ? ZK_NO_ONE : ZK_NO(nq))
 #ifndef ZK_BAND
 #define ZK_BAND (NREG == 16 ? 6 : 12)
 #define ZK_BAND_LOCAL
@@ -127,18 +138,23 @@ TGT static inline __m256 FN(hsum8)(__m256 a0, __m256 a1, __m256 a2, __m256 a3, _
         for (int q = 0; q < nq; q++) y[(size_t)q * ldy + o] = s[q];                                  \
     }
 
+// The prefetch of the tile ahead for the vector at column k, when k starts a cache line of this query
+// block's share (see ZK_PF_ROWS above).
+#define ZK_PREFETCH_LINE(WTYPE, k)                                                                   \
+    if (((k) & (63 / sizeof(WTYPE))) == 0 && ((k) * sizeof(WTYPE) / 64) % nqb == qb)                \
+        for (int o = 0; o < no; o++)                                                                 \
+            _mm_prefetch((const char *)(w + pf + (size_t)no * (k) + o * (64 / sizeof(WTYPE))), ZK_PF_HINT);
+
 #define ZK_TILE(NAME, WTYPE, LOADW, SCALARW)                                                         \
 TGT __attribute__((always_inline)) static inline void NAME(                                        \
     const float *restrict x, int ldx, const WTYPE *restrict w, int in, float *restrict y, int ldy,    \
     const int no, const int nq, const size_t pf, const int qb, const int nqb) {                      \
-    VT acc[4][8];                                                                                \
+    VT acc[ZK_NO_MAX][8];                                                                        \
     for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();      \
     int k = 0;                                                                                       \
     for (; k + VW <= in; k += VW) {                                                                    \
-        VT wv[4];                                                                                \
-        if ((k & (63 / sizeof(WTYPE))) == 0 && (k * sizeof(WTYPE) / 64) % nqb == qb)                \
-            for (int o = 0; o < no; o++)                                                             \
-                _mm_prefetch((const char *)(w + pf + (size_t)no * k + o * (64 / sizeof(WTYPE))), ZK_PF_HINT); \
+        VT wv[ZK_NO_MAX];                                                                        \
+        ZK_PREFETCH_LINE(WTYPE, k)                                                                   \
         for (int o = 0; o < no; o++) wv[o] = LOADW(w + (size_t)o * in + k);                          \
         for (int q = 0; q < nq; q++) {                                                               \
             VT xv = VLOAD(x + (size_t)q * ldx + k);                                    \
@@ -163,7 +179,7 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 #define ZK_CASES(CALL, NOF)                                                                          \
     switch (no * 16 + nq) {                                                                          \
     ZK_CASE_ROW(CALL, NOF, 1) ZK_CASE_ROW(CALL, NOF, 2) ZK_CASE_ROW(CALL, NOF, 3)                    \
-    ZK_CASE_ROW(CALL, NOF, 4)                                                                        \
+    ZK_CASE_ROW(CALL, NOF, 4) ZK_CASE_ROW(CALL, NOF, 5) ZK_CASE_ROW(CALL, NOF, 6)                    \
     default: break;                                                                                  \
     }
 #define ZK_CASE_ROW(CALL, NOF, NO) ZK_C(CALL, NOF, NO, 1) ZK_C(CALL, NOF, NO, 2) ZK_C(CALL, NOF, NO, 3) \
@@ -174,10 +190,13 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 // Walks rows o0..<o1 in bands of ZK_BAND; each band by every query block (<= ZK_QMAX queries, balanced:
 // 9 rows run as 5 + 4) in tiles of NOF(nq) rows. TILE_CALL(NO, NQ) runs one tile at (oo, q0).
 // With several query blocks the prefetch reaches at least the next band: a row of the current band
-// is loaded by the first block before a later block's share of its prefetch would be issued.
+// is loaded by the first block before a later block's share of its prefetch would be issued. A
+// one-query tile taller than the tiles of two queries starts its prefetch as much further ahead, so it
+// keeps the same lead beyond the tile's end.
 #define ZK_RANGE(TILE_CALL, PF_ROWS, NOF)                                                               \
     const int nqb = (rows + ZK_QMAX - 1) / ZK_QMAX;                                                  \
-    const size_t pf = (size_t)(nqb > 1 && PF_ROWS < ZK_BAND ? ZK_BAND : PF_ROWS) * in;               \
+    const size_t pf = (size_t)(nqb > 1 && PF_ROWS < ZK_BAND ? ZK_BAND                                 \
+                               : rows == 1 ? PF_ROWS + NOF(1) - NOF(2) : PF_ROWS) * in;              \
     for (int o = o0; o < o1; o += ZK_BAND) {                                                         \
         const int band = o1 - o < ZK_BAND ? o1 - o : ZK_BAND;                                        \
         for (int qb = 0; qb < nqb; qb++) {                                                           \
@@ -203,7 +222,7 @@ TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out,
 TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int out, int in, float *y,
                               int o0, int o1) {
 #define ZK_CALL(NO, NQ) FN(tile_f16)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
-    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16, ZK_NO)
+    ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16, ZK_NO_F16)
 #undef ZK_CALL
 }
 
@@ -227,6 +246,8 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #undef ZK_NO
 #undef ZK_NO_LOCAL
 #endif
+#undef ZK_NO_MAX
+#undef ZK_NO_F16
 #ifdef ZK_BAND_LOCAL
 #undef ZK_BAND
 #undef ZK_BAND_LOCAL
@@ -244,6 +265,7 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #undef VFMA
 #undef VLOAD_F16
 #undef VHSUM
+#undef ZK_PREFETCH_LINE
 #undef ZK_CASE_ROW
 #undef ZK_C
 #undef ZK_CASES

@@ -37,7 +37,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
     float *restrict y, int ldy, const int no, const int nq, const size_t pf, const int qb, const int nqb) {
     const int kp = a->kp;
     const size_t pfs = (pf / in) * ng;   // the scale rows as many rows ahead
-    VT acc[4][8];
+    VT acc[ZK_NO_MAX][8];
     for (int o = 0; o < no; o++) for (int q = 0; q < nq; q++) acc[o][q] = VZERO();
 #if VW == 16
     const __m512i top = _mm512_set1_epi8((char)0x80);
@@ -49,8 +49,8 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
         if ((k / 64) % nqb == qb)
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
-        __m512i wu[4];
-        __m512 sw[4];
+        __m512i wu[ZK_NO_MAX];
+        __m512 sw[ZK_NO_MAX];
         for (int o = 0; o < no; o++) {
             const int8_t *wr = w + (size_t)o * in + k;
             wu[o] = _mm512_xor_si512(last ? _mm512_maskz_loadu_epi8(m, wr) : _mm512_loadu_si512(wr), top);
@@ -78,7 +78,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
         if ((k & 63) == 0 && (k / 64) % nqb == qb)   // a group is half a line: every other group
             for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
-        __m256i wv[4];
+        __m256i wv[ZK_NO_MAX];
         for (int o = 0; o < no; o++) {
             const int8_t *wr = w + (size_t)o * in + k;
             if (k + 32 <= in) wv[o] = _mm256_loadu_si256((const __m256i *)wr);

@@ -43,14 +43,31 @@ public enum KernelRuntime {
     /// Best streaming-read bandwidth (bytes per second) over `repeats` sweeps of a `megabytes` buffer
     /// read by `threads` kernel threads (nil: all).
     public static func readBandwidth(megabytes: Int = 512, repeats: Int = 5, threads: Int? = nil) -> Double {
-        let bytes = megabytes << 20
-        // Allocated like the weights (huge pages where the OS allows), so the floor is what the
-        // weights could stream at.
-        guard let p = zk_alloc(bytes) else { return 0 }
-        defer { zk_free(p, bytes) }
-        // Touch every page with non-zero data so the sweeps read real memory.
-        p.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
-        return zk_read_bandwidth(p, bytes, Int32(repeats), Int32(threads ?? 0))
+        ReadProbe(megabytes: megabytes)?.bandwidth(repeats: repeats, threads: threads) ?? 0
+    }
+
+    /// A buffer kept for repeated streaming-read measurements (benchmarks that re-measure the bandwidth
+    /// between rounds, without allocating and touching the buffer each time).
+    public final class ReadProbe {
+        private let base: UnsafeMutableRawPointer
+        private let bytes: Int
+
+        public init?(megabytes: Int) {
+            bytes = megabytes << 20
+            // Allocated like the weights (huge pages where the OS allows), so the floor is what the
+            // weights could stream at.
+            guard let p = zk_alloc(bytes) else { return nil }
+            base = p
+            // Touch every page with non-zero data so the sweeps read real memory.
+            p.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
+        }
+
+        deinit { zk_free(base, bytes) }
+
+        /// Best bytes per second over `repeats` sweeps by `threads` kernel threads (nil: all).
+        public func bandwidth(repeats: Int, threads: Int? = nil) -> Double {
+            zk_read_bandwidth(base, bytes, Int32(repeats), Int32(threads ?? 0))
+        }
     }
 }
 

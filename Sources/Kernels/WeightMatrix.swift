@@ -72,6 +72,15 @@ public final class WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// Row blocks stacked into one matrix, in order: e.g. a gate and an up projection read as one
+    /// `[2 hidden][inFeatures]` matrix, so one product serves both. Each part holds whole rows.
+    public convenience init(stacking parts: [[Float]], inFeatures: Int, storage: WeightStorage = .f32) {
+        precondition(inFeatures > 0 && parts.allSatisfy { $0.count % inFeatures == 0 },
+                     "a stacked part is not whole rows of \(inFeatures)")
+        let values = parts.flatMap { $0 }
+        self.init(outFeatures: values.count / inFeatures, inFeatures: inFeatures, values: values, storage: storage)
+    }
+
     deinit {
         let p = f32.map { UnsafeMutableRawPointer($0) } ?? f16.map { UnsafeMutableRawPointer($0) } ?? i8.map { UnsafeMutableRawPointer($0) }
         zk_free(p, max(outFeatures * inFeatures, 1) * storage.bytesPerValue)

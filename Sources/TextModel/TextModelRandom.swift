@@ -27,10 +27,9 @@ extension TextModelWeights {
                   keyNorm: c.queryKeyNorm ? headNorm(heads: c.kvHeads) : nil,
                   wo: matrix(d, c.heads * hd),
                   ffnNorm: FloatBuffer(count: d, value: 1),
-                  gateUp: WeightMatrix(outFeatures: 2 * c.intermediateSize, inFeatures: d,
-                                       values: noise.values(c.intermediateSize * d, std: 0.02)
-                                           + noise.values(c.intermediateSize * d, std: 0.02),
-                                       storage: storage),
+                  gateUp: WeightMatrix(stacking: [noise.values(c.intermediateSize * d, std: 0.02),
+                                                  noise.values(c.intermediateSize * d, std: 0.02)],
+                                       inFeatures: d, storage: storage),
                   down: matrix(d, c.intermediateSize))
         }
         let output = c.tieWordEmbeddings && tokenEmbedding.storage == storage ? tokenEmbedding : matrix(c.vocabSize, d)

@@ -48,19 +48,18 @@ public enum TextModelWeights {
             let q = try checkpoint.floats(names.layer(i, "self_attn.q_proj.weight"), shape: [c.heads * hd, d])
             let k = try checkpoint.floats(names.layer(i, "self_attn.k_proj.weight"), shape: [c.kvHeads * hd, d])
             let v = try checkpoint.floats(names.layer(i, "self_attn.v_proj.weight"), shape: [c.kvHeads * hd, d])
-            let qkv = Self.interleaveHalves(q, heads: c.heads, headDim: hd, rowWidth: d)
-                + Self.interleaveHalves(k, heads: c.kvHeads, headDim: hd, rowWidth: d) + v
+            let qkv = [Self.interleaveHalves(q, heads: c.heads, headDim: hd, rowWidth: d),
+                       Self.interleaveHalves(k, heads: c.kvHeads, headDim: hd, rowWidth: d), v]
             return DecoderWeights.Layer(
                 attentionNorm: try vector(names.layer(i, "input_layernorm.weight"), d),
-                wqkv: WeightMatrix(outFeatures: (c.heads + 2 * c.kvHeads) * hd, inFeatures: d, values: qkv, storage: storage),
+                wqkv: WeightMatrix(stacking: qkv, inFeatures: d, storage: storage),
                 queryNorm: c.queryKeyNorm ? try headNorm(i, "q_norm", heads: c.heads) : nil,
                 keyNorm: c.queryKeyNorm ? try headNorm(i, "k_norm", heads: c.kvHeads) : nil,
                 wo: try matrix(names.layer(i, "self_attn.o_proj.weight"), d, c.heads * hd),
                 ffnNorm: try vector(names.layer(i, "post_attention_layernorm.weight"), d),
-                gateUp: WeightMatrix(outFeatures: 2 * c.intermediateSize, inFeatures: d,
-                                     values: try checkpoint.floats(names.layer(i, "mlp.gate_proj.weight"), shape: [c.intermediateSize, d])
-                                         + checkpoint.floats(names.layer(i, "mlp.up_proj.weight"), shape: [c.intermediateSize, d]),
-                                     storage: storage),
+                gateUp: WeightMatrix(stacking: [try checkpoint.floats(names.layer(i, "mlp.gate_proj.weight"), shape: [c.intermediateSize, d]),
+                                                try checkpoint.floats(names.layer(i, "mlp.up_proj.weight"), shape: [c.intermediateSize, d])],
+                                     inFeatures: d, storage: storage),
                 down: try matrix(names.layer(i, "mlp.down_proj.weight"), d, c.intermediateSize))
         }
         let output = c.tieWordEmbeddings

@@ -29,6 +29,9 @@ struct ModelReport: Codable {
     /// Weights every query is multiplied by, and tokens per image (for the compute ceiling).
     var streamedParameters: Int; var imageTokens: Int
     var floorMs: Double
+    /// The floor of the pass sweep: the weight bytes at the median of the streaming reads measured before
+    /// its rounds (each round's passes are compared with their own round's read, see `engineSweep`).
+    var sweepFloorMs: Double? = nil
     var matmul: [MatmulPoint] = []
     var crossoverRows: Int? = nil
     var sweep: [SweepPoint] = []
@@ -119,7 +122,14 @@ func crossover(_ points: [MatmulPoint]) -> Int? {
 /// Forward passes straight on the engine with `n` query tokens, two ways: all in one half-decoded
 /// image (ZipAR's case: several rows of one image share its KV cache), and spread over up to 16
 /// half-decoded images (continuous batching: one query per image, each with its own cache).
-func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double, flops: Double) -> [SweepPoint] {
+///
+/// `x floor` pairs each pass with the streaming read measured just before its round (256 MB, the faster
+/// of two reads) and is the median over the rounds of pass time / that round's floor. A VM's memory
+/// bandwidth swings by tens of percent within a minute (45-79 GB/s within one run on a 2-core Zen 5), so
+/// a floor measured at the start, or the best read of the run against the fastest pass, compares
+/// moments that need not share a bandwidth. Returns the points and the median of the rounds' reads.
+func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth: Double,
+                 flops: Double) -> (points: [SweepPoint], bandwidth: Double) {
     let c = model.config
     let maxImages = 16
     let engine = model.engine(maxQueries: max(64, queryCounts.max()!), maxSequences: maxImages)
@@ -134,7 +144,6 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         }
         if !batch.isEmpty { _ = engine.forward(batch) }
     }
-    let floor = Double(model.weights.streamedBytes) / bandwidth
     let lowerRows = c.grid - half / c.grid
     // One image: query j sits in row (half/grid + j % lowerRows), column j / lowerRows.
     func oneImage(_ n: Int) -> [DecoderQuery] {
@@ -151,18 +160,26 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         }
     }
     // Rounds over every query count, so the ratios to the 1-query pass compare passes timed
-    // seconds apart, not minutes: background load on a shared machine drifts. The fastest round per
-    // count, like the bandwidth the floor comes from (the fastest of its sweeps): a capability against a
-    // capability, so a neighbour's burst on a shared machine moves neither side of the ratio.
+    // seconds apart, not minutes: background load on a shared machine drifts. ms/pass is the fastest
+    // round per count (what the machine can do); x floor pairs each round with its own read (above).
     let batches = queryCounts.map { (oneImage($0), spread($0)) }
     var times = [[Double]](repeating: [], count: queryCounts.count), spreadTimes = times
+    var roundBandwidth: [Double] = []
+    let probe = KernelRuntime.ReadProbe(megabytes: 256)
     for round in -1..<repeats {                   // round -1 warms up
+        if round >= 0 { roundBandwidth.append(probe?.bandwidth(repeats: 2) ?? bandwidth) }
         for (i, (one, wide)) in batches.enumerated() {
+            // Each timed pass follows an untimed one of the same shape, as in a decode, where like passes
+            // run back to back: right after a 64-query pass a 1-query one ran 15-30% slower for a few
+            // milliseconds (int8 products on Zen 5, both ISAs), a cost of the sweep's order, not of the pass.
+            _ = engine.forward(one)
             let t = seconds { _ = engine.forward(one) }
+            _ = engine.forward(wide)
             let tSpread = seconds { _ = engine.forward(wide) }
             if round >= 0 { times[i].append(t); spreadTimes[i].append(tSpread) }
         }
     }
+    let bytes = Double(model.weights.streamedBytes)
     var points: [SweepPoint] = []
     let oneQuery = times[queryCounts.firstIndex(of: 1) ?? 0].min()!
     for (i, n) in queryCounts.enumerated() {
@@ -174,12 +191,13 @@ func engineSweep(_ model: GPTModel, queryCounts: [Int], repeats: Int, bandwidth:
         let stages = StageTimes(matmul: profile.msPerPass(.matmul), attention: profile.msPerPass(.attention),
                                 head: profile.msPerPass(.head), other: profile.msPerPass(.other))
         let passFlops = 2.0 * Double(streamedParameters(model.weights)) * Double(n)
-        points.append(SweepPoint(queries: n, msPerPass: s * 1e3, overOneQuery: s / oneQuery, overFloor: s / floor,
+        let overFloor = median(zip(times[i], roundBandwidth).map { time, read in time * read / bytes })
+        points.append(SweepPoint(queries: n, msPerPass: s * 1e3, overOneQuery: s / oneQuery, overFloor: overFloor,
                                  computeFloorMs: passFlops / flops * 1e3,
                                  spreadMsPerPass: sSpread * 1e3, spreadOverOneQuery: sSpread / oneQuery, stages: stages))
     }
     for s in seqs { engine.closeSequence(s) }
-    return points
+    return (points, median(roundBandwidth))
 }
 
 /// One policy x batch x CFG cell through the continuous-batching scheduler.

@@ -74,7 +74,7 @@ func jacobiCost(_ traces: [JacobiTrace], model: GPTModel, name: String, storage:
     // The sweep's one-image passes (half the image decoded), fastest of `repeats` interleaved rounds.
     let sweep = engineSweep(model, queryCounts: counts, repeats: repeats, bandwidth: bandwidth, flops: flops)
     var passSeconds: [Int: Double] = [:]
-    for p in sweep { passSeconds[p.queries] = p.msPerPass / 1e3 }
+    for p in sweep.points { passSeconds[p.queries] = p.msPerPass / 1e3 }
     var rows: [JacobiRow] = []
     for t in traces {
         let seconds = t.histogram.reduce(0) { $0 + $1.value * passSeconds[$1.key]! }

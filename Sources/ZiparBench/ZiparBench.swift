@@ -256,8 +256,10 @@ struct ZiparBench: ParsableCommand {
                 emit("OpenBLAS crossover: \(r.crossoverRows.map { "from \($0) rows" } ?? "none up to \(r.matmul.last!.rows) rows (kernel always)")\n")
             }
 
-            r.sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats,
-                                  bandwidth: bw, flops: kernelRate[s] ?? flops)
+            let sweep = engineSweep(m, queryCounts: quick ? [1, 8, 16] : [1, 2, 4, 8, 16, 32, 64], repeats: repeats,
+                                    bandwidth: bw, flops: kernelRate[s] ?? flops)
+            r.sweep = sweep.points
+            r.sweepFloorMs = Double(m.weights.streamedBytes) / sweep.bandwidth * 1e3
             var t = Table("queries", "one image ms", "x 1 query", "x floor", "compute floor ms", "16 images ms", "x 1 query")
             for p in r.sweep {
                 t.add(["\(p.queries)", f(p.msPerPass, 2), f(p.overOneQuery, 2), f(p.overFloor, 2), f(p.computeFloorMs, 2),
@@ -265,7 +267,9 @@ struct ZiparBench: ParsableCommand {
             }
             emit("forward pass vs query tokens (DecoderEngine, fastest of \(repeats) rounds; one image = ZipAR rows sharing a KV cache, 16 images = a batch;")
             emit("x floor = against the memory floor; compute floor = the pass's FLOPs at the kernel's in-cache rate):")
-            emit(t.render() + "\n")
+            emit(t.render())
+            emit(String(format: "x floor: each round's pass against the streaming read measured just before that round, median of the rounds;"
+                        + " reads %.1f GB/s (median; start of run %.1f), floor %.2f ms/pass\n", sweep.bandwidth / 1e9, bw / 1e9, r.sweepFloorMs!))
             var st = Table("queries", "matmul ms", "attention ms", "head ms", "other ms", "total ms")
             for p in r.sweep {
                 st.add(["\(p.queries)", f(p.stages.matmul, 2), f(p.stages.attention, 2), f(p.stages.head, 2), f(p.stages.other, 2),

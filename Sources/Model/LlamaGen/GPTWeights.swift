@@ -25,10 +25,9 @@ extension DecoderWeights {
                          wqkv: try matrix(p + "attention.wqkv.weight", qkvOut, d),
                          wo: try matrix(p + "attention.wo.weight", d, d),
                          ffnNorm: try vector(p + "ffn_norm.weight", d),
-                         gateUp: WeightMatrix(outFeatures: 2 * c.ffnHidden, inFeatures: d,
-                                              values: try file.floats(p + "feed_forward.w1.weight", shape: [c.ffnHidden, d])
-                                                  + file.floats(p + "feed_forward.w3.weight", shape: [c.ffnHidden, d]),
-                                              storage: storage),
+                         gateUp: WeightMatrix(stacking: [try file.floats(p + "feed_forward.w1.weight", shape: [c.ffnHidden, d]),
+                                                         try file.floats(p + "feed_forward.w3.weight", shape: [c.ffnHidden, d])],
+                                              inFeatures: d, storage: storage),
                          down: try matrix(p + "feed_forward.w2.weight", d, c.ffnHidden))
         }
         return DecoderWeights(inputs: inputs, layers: layers, norm: try vector("norm.weight", d),
@@ -56,9 +55,8 @@ extension DecoderWeights {
         let layers = (0..<c.nLayer).map { _ in
             Layer(attentionNorm: FloatBuffer(count: d, value: 1), wqkv: matrix((c.nHead + 2 * c.kvHeads) * hd, d),
                   wo: matrix(d, d), ffnNorm: FloatBuffer(count: d, value: 1),
-                  gateUp: WeightMatrix(outFeatures: 2 * c.ffnHidden, inFeatures: d,
-                                       values: noise(c.ffnHidden * d, std: 0.02) + noise(c.ffnHidden * d, std: 0.02),
-                                       storage: storage),
+                  gateUp: WeightMatrix(stacking: [noise(c.ffnHidden * d, std: 0.02), noise(c.ffnHidden * d, std: 0.02)],
+                                       inFeatures: d, storage: storage),
                   down: matrix(d, c.ffnHidden))
         }
         return DecoderWeights(inputs: inputs, layers: layers, norm: FloatBuffer(count: d, value: 1), output: matrix(c.vocabSize, d))
