@@ -93,8 +93,8 @@ enum SQL {
     /// itself is the function `zipar_claim` (migration 0016: planned once per connection, and its commit does
     /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction). Sent as
     /// a prepared statement (`JobStore.claim`): each connection parses and plans the call once, not once a
-    /// claim, which took about a quarter of a claim's CPU (migration 0017's figures, `pgbench -M prepared`
-    /// against `-M extended`); tools/bench/store_bench.py times the same call the same way.
+    /// claim, which took about a quarter of a claim's CPU in the database (`pgbench -M prepared` against
+    /// `-M extended`, docs/service.md); tools/bench/store_bench.py times the same call the same way.
     struct Claim: PostgresPreparedStatement {
         static let name = "zipar_claim"
         static let sql = "SELECT \(claimColumns) FROM zipar_claim($1, $2, $3, $4, $5) j"
