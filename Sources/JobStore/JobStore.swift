@@ -209,8 +209,8 @@ public final class JobStore: Sendable {
     public func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         var out: [ClaimedJob] = []
-        let rows = try await client.query(SQL.claim(limit: limit, queues: queues, models: models, owner: owner,
-                                                    leaseSeconds: leaseSeconds), logger: logger)
+        let rows = try await client.execute(SQL.Claim(limit: limit, queues: queues, models: models, owner: owner,
+                                                      leaseSeconds: leaseSeconds), logger: logger)
         var order: [UUID: Int64] = [:]
         for try await row in rows {
             let c = Columns(row)

@@ -91,13 +91,33 @@ enum SQL {
 
     /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold. The claim
     /// itself is the function `zipar_claim` (migration 0016: planned once per connection, and its commit does
-    /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction);
-    /// tools/bench/store_bench.py times the same call.
-    static func claim(limit: Int, queues: [String], models: [String], owner: String, leaseSeconds: Double) -> PostgresQuery {
-        """
-        SELECT \(unescaped: claimColumns)
-        FROM zipar_claim(\(Int32(clamping: limit)), \(queues), \(models), \(owner), \(leaseSeconds)) j
-        """
+    /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction). Sent as
+    /// a prepared statement (`JobStore.claim`): each connection parses and plans the call once, not once a
+    /// claim, which took about a quarter of a claim's CPU in the database (`pgbench -M prepared` against
+    /// `-M extended`, docs/service.md); tools/bench/store_bench.py times the same call the same way.
+    struct Claim: PostgresPreparedStatement {
+        static let name = "zipar_claim"
+        static let sql = "SELECT \(claimColumns) FROM zipar_claim($1, $2, $3, $4, $5) j"
+        static let bindingDataTypes: [PostgresDataType] = [.int4, .textArray, .textArray, .text, .float8]
+        typealias Row = PostgresRow
+
+        var limit: Int
+        var queues: [String]
+        var models: [String]
+        var owner: String
+        var leaseSeconds: Double
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(Int32(clamping: limit))
+            b.append(queues)
+            b.append(models)
+            b.append(owner)
+            b.append(leaseSeconds)
+            return b
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     static func extendLeases(tokens: [UUID], leaseSeconds: Double) -> PostgresQuery {

@@ -9,8 +9,10 @@ the median of --repeats runs:
 - `zipar-admin stats`, `jobs`, `jobs --state failed`, `show`, `workers`, `queues`, `export --only-new` (the
   1,000 new results);
 - every dashboard page and API list through a live `zipar-admin serve`;
-- claim latency p50 / p99 with 16 concurrent claimers (pgbench running the worker's own claim statement,
-  one job per claim, per-transaction log);
+- claim latency p50 / p99 with 1 and 16 concurrent claimers (--claimers for other counts; pgbench running
+  the worker's own prepared claim, one job per claim, per-transaction log). Runs follow each other on the
+  same store with no vacuum between them, so a run's claims walk the dead index entries of the jobs the
+  runs before it claimed (docs/service.md, "The store at a million jobs");
 - the tables' and indexes' sizes.
 
 Targets (issue "operator's console"): claim p99 < 10 ms, every page and stats < 1 s.
@@ -35,8 +37,9 @@ from tools.live_service import ROOT, free_port, psql, wait_for
 
 # The worker's claim (JobStore.claim, Sources/JobStore/SQL.swift) with one queue, one model, limit 1. The claim
 # itself is the database function zipar_claim (migrations/0016_cheaper_claims.sql) that workers call too, so
-# this cannot drift from what they run; only the columns read back are fewer. pgbench sends it with the
-# extended protocol (-M extended: parse, bind, execute each time), as PostgresNIO sends workers' queries.
+# this cannot drift from what they run; only the columns read back are fewer. pgbench sends it as a prepared
+# statement (-M prepared: parsed and planned once per connection, then bind and execute), as workers do
+# (SQL.Claim, migration 0017).
 CLAIM_SQL = """
 SELECT j.id, j.lease_token FROM zipar_claim(1, '{bench}', '{fashion-16}', 'bench:' || :client_id, 30) j;
 """
@@ -102,7 +105,7 @@ def claim_latency(db: str, env: dict, seconds: int, work: str, clients: int) -> 
         f.write(CLAIM_SQL)
     logdir = os.path.join(work, f"pgbench-{clients}")
     os.makedirs(logdir)
-    subprocess.run(["pgbench", "-n", "-M", "extended", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
+    subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
                     "-f", script, "-l",
                     "--log-prefix", os.path.join(logdir, "claim"), db], env=env, check=True, capture_output=True, cwd=logdir)
     latencies = []
@@ -127,6 +130,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--claim-seconds", type=int, default=15)
+    ap.add_argument("--claimers", default="1,16", help="concurrent claimer counts to time, one run each, in this order")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database (zipar_store_bench)")
     ap.add_argument("--out", help="also write the report (markdown) here")
     args = ap.parse_args()
@@ -190,7 +194,7 @@ def main() -> None:
             t, status = fetch(base + page, args.repeats)
             worst = max(worst, t)
             say(f"| GET `{page.replace(done, 'ID').replace(failed, 'ID')}` ({status}) | {t * 1e3:.0f} ms | {'ok' if t < 1 else '**over 1 s**'} |")
-        for clients in (1, 16):
+        for clients in (int(c) for c in args.claimers.split(",")):
             p50, p99, n = claim_latency(db, env, args.claim_seconds, work, clients)
             say(f"| claim, {clients} concurrent claimer{'s' if clients > 1 else ''} ({n:,} claims in {args.claim_seconds} s, "
                 f"{n / args.claim_seconds:,.0f}/s): p50 / p99 | {p50:.2f} / {p99:.2f} ms | {'ok' if p99 < 10 else '**p99 over 10 ms**'} |")
