@@ -125,10 +125,9 @@ fi
         as "$ADMIN_ROLE" "$bin/zipar-admin" export --out "$WORK/out" --queue "$QUEUE"
         # The console as zipar-admin.service runs it: /readyz answers 200 once the database does.
         port=$((20000 + RANDOM % 20000))
-        # exec: $! is then the server itself, which the kill below stops (started through `as`, $! was a
-        # subshell, and the server outlived the test).
-        ( if [[ -n "$ADMIN_ROLE" ]]; then export PGUSER="$ADMIN_ROLE"; fi
-          exec "$bin/zipar-admin" serve --bind "127.0.0.1:$port" --log-level warning ) & serve=$!
+        # exec: $! is then the server itself, which the kill below stops (without it $! was the subshell
+        # running `as`, and the server outlived the test).
+        ( as "$ADMIN_ROLE" exec "$bin/zipar-admin" serve --bind "127.0.0.1:$port" --log-level warning ) & serve=$!
         status=""
         for _ in $(seq 1 50); do
             status="$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf "GET /readyz HTTP/1.0\r\n\r\n" >&3 && head -1 <&3) 2>/dev/null || true)"
