@@ -23,6 +23,7 @@ typedef struct {
     const int8_t *q;     // rows x kp: the values, -127...127, zero from `in` on
     const int8_t *qa;    // rows x kp: their magnitudes (AVX2's unsigned operand)
     const float *s4;     // rows x kp/4: each lane of four values' group scale (8 copies per group)
+    const float *s1;     // rows x kp/32: each group's scale once (AVX2 multiplies 8 groups' scales at a time)
     const int32_t *c4;   // rows x kp/4: -128 x the sum of each lane's four values (VNNI's offset)
     int kp;              // `in` rounded up to a multiple of 64
 } zk_q8_rows;

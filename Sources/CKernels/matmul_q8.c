@@ -74,9 +74,9 @@ __attribute__((target("avx2,fma"))) static void quantize_group_avx2(const float 
 #endif
 
 int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out) {
-    const int kp = (in + 63) & ~63, k4 = kp / 4;
-    const size_t nq = (size_t)rows * kp, n4 = (size_t)rows * k4;
-    const size_t need = 2 * nq + n4 * (sizeof(float) + sizeof(int32_t));
+    const int kp = (in + 63) & ~63, k4 = kp / 4, kg = kp / 32;
+    const size_t nq = (size_t)rows * kp, n4 = (size_t)rows * k4, n1 = (size_t)rows * kg;
+    const size_t need = 2 * nq + n4 * (sizeof(float) + sizeof(int32_t)) + n1 * sizeof(float);
     if (need > q8_cap) {
         free(q8_buf);
         q8_buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
@@ -86,6 +86,7 @@ int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out) {
     int8_t *q = (int8_t *)q8_buf, *qa = q + nq;     // nq is a multiple of 64: the float arrays stay aligned
     float *s4 = (float *)(qa + nq);
     int32_t *c4 = (int32_t *)(s4 + n4);
+    float *s1 = (float *)(c4 + n4);
     const int vector = vec();
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * in;
@@ -99,8 +100,9 @@ int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out) {
 #endif
             quantize_group_scalar(xr, k0, k1, qg, ag, sg, cg);
         }
+        for (int g = 0; g < kg; g++) s1[(size_t)r * kg + g] = s4[(size_t)r * k4 + g * 8];
     }
-    *out = (zk_q8_rows){ q, qa, s4, c4, kp };
+    *out = (zk_q8_rows){ q, qa, s4, s1, c4, kp };
     return 0;
 }
 

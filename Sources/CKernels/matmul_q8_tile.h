@@ -32,6 +32,88 @@
 #define ZK_Q8_NO(nq) ((nq) <= 2 ? 3 : (nq) <= 4 ? 2 : 1)
 #endif
 
+#if VW != 16
+// AVX2, one query row (a decode step of one image: the pass that streams every weight once). Its own
+// small function per tile height: inside the range function, beside the other tiles' cases, the compiler
+// spilled this loop's pointers and accumulators (2-core Zen 3, 384 x 768 weights in L2, one thread:
+// 25.6 -> 33 GB/s). Per group and weight row the same operations as the general loop in tile_q8, so a
+// row's sums are bit-identical whatever rows share its call; only the scale products d = sx * sw are
+// made for 8 groups by one vmulps (d8) and read back by a broadcast load, and which lines and scales this
+// query block prefetches is counted rather than divided (a division a line cost ~5%).
+ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
+    const int8_t *restrict xq, const int8_t *restrict xa, const float *restrict sx, const int8_t *restrict w,
+    const float *restrict sc, int in, int ng, float *restrict y, size_t pf, size_t pfs, int qb, int nqb, const int no) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[3];
+    float d8[3][8];
+    for (int o = 0; o < no; o++) acc[o] = _mm256_setzero_ps();
+    int line = 0, block = 0;   // (k / 64) % nqb and (g / 16) % nqb
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // No scalar loops inside the group loop (the compiler turned them into a set of induction
+    // variables that cost more than the products): the last 8 groups' scales come by masked loads, and
+    // a group shorter than 32 runs after the loop.
+    for (int g = 0; g < ng; g++) {
+        const int k = 32 * g;
+        if ((g & 7) == 0) {
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(ng - g), iota);
+            const __m256 s8 = _mm256_maskload_ps(sx + g, m);
+            for (int o = 0; o < no; o++)
+                _mm256_storeu_ps(d8[o], _mm256_mul_ps(s8, _mm256_maskload_ps(sc + (size_t)o * ng + g, m)));
+        }
+        if ((g & 15) == 0) {
+            if (block == qb)
+                for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
+            if (++block == nqb) block = 0;
+        }
+        if ((g & 1) == 0) {
+            if (line == qb)
+                for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
+            if (++line == nqb) line = 0;
+        }
+        const int tail = k + 32 > in;
+        if (tail) break;
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k));
+        const __m256i av = _mm256_loadu_si256((const __m256i *)(xa + k));
+        for (int o = 0; o < no; o++) {
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (size_t)o * in + k));
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(wv, xv)), ones);
+            acc[o] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(&d8[o][g & 7]), acc[o]);
+        }
+    }
+    if (in % 32) {   // the short last group, through a zero-padded copy of each row's rest
+        const int g = ng - 1, k = 32 * g;
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k));
+        const __m256i av = _mm256_loadu_si256((const __m256i *)(xa + k));
+        for (int o = 0; o < no; o++) {
+            int8_t pad[32] = { 0 };
+            memcpy(pad, w + (size_t)o * in + k, (size_t)(in - k));
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)pad);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(wv, xv)), ones);
+            acc[o] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(&d8[o][g & 7]), acc[o]);
+        }
+    }
+    const __m256 z = _mm256_setzero_ps();
+    for (int o = 0; o < no; o++) {   // the general tile's finish with one query
+        float s[8];
+        _mm256_storeu_ps(s, FN(hsum8)(ZK_HALVE(acc[o]), z, z, z, z, z, z, z));
+        y[o] = s[0];
+    }
+}
+// Rows o0 ..< o1 for one query row, in tiles of 3 (rows == 1 has one query block, so the general walk
+// (ZK_RANGE) would take them in this order too, and prefetch 16 rows ahead as here).
+ZK_Q8_TGT __attribute__((noinline)) static void FN(q8_one_rows)(
+    const int8_t *xq, const int8_t *xa, const float *sx, const int8_t *w, const float *sc, int in, float *y,
+    int o0, int o1) {
+    const int ng = (in + 31) / 32;
+    const size_t pf = (size_t)ZK_PF_ROWS_I8 * in, pfs = (size_t)ZK_PF_ROWS_I8 * ng;
+    int o = o0;
+    for (; o + 3 <= o1; o += 3)
+        FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 3);
+    if (o1 - o == 2) FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 2);
+    if (o1 - o == 1) FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 1);
+}
+#endif
+
 ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(tile_q8)(
     const zk_q8_rows *restrict a, int q0, const int8_t *restrict w, const float *restrict sc, int in, int ng,
     float *restrict y, int ldy, const int no, const int nq, const size_t pf, const int qb, const int nqb) {
