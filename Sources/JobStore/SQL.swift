@@ -91,7 +91,8 @@ enum SQL {
 
     /// Takes up to `limit` runnable jobs (priority, then age), skipping rows other claimers hold. The claim
     /// itself is the function `zipar_claim` (migration 0016: planned once per connection, and its commit does
-    /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction). Sent as
+    /// not wait for the WAL flush, which is why it must run alone, not inside a larger transaction; 0018: it
+    /// starts reading at the claim floor, past the dead index entries of the jobs claimed before). Sent as
     /// a prepared statement (`JobStore.claim`): each connection parses and plans the call once, not once a
     /// claim, which took about a quarter of a claim's CPU in the database (`pgbench -M prepared` against
     /// `-M extended`, docs/service.md); tools/bench/store_bench.py times the same call the same way.
