@@ -40,9 +40,8 @@ from tools.live_service import ROOT, free_port, psql, wait_for
 # The worker's claim (JobStore.claim, Sources/JobStore/SQL.swift) with one queue, one model, limit 1. The claim
 # itself is the database function zipar_claim (migrations/0016_cheaper_claims.sql, 0018_claim_floor.sql) that
 # workers call too, so this cannot drift from what they run; only the columns read back are fewer. pgbench
-# sends it as a prepared
-# statement (-M prepared: parsed and planned once per connection, then bind and execute), as workers do
-# (SQL.Claim, migration 0017).
+# sends it as a prepared statement (-M prepared: parsed and planned once per connection, then bind and
+# execute), as workers do (SQL.Claim, migration 0017).
 CLAIM_SQL = """
 SELECT j.id, j.lease_token FROM zipar_claim(1, '{bench}', '{fashion-16}', 'bench:' || :client_id, 30) j;
 """
