@@ -439,7 +439,7 @@ CREATE CONSTRAINT TRIGGER jobs_final_event AFTER UPDATE OF finished_at ON jobs
     EXECUTE FUNCTION zipar_job_final_event();
 
 """##),
-        ("0018_claim_floor", "76cef620839c50701c103d0aeae50e7be28897a27c5d7defa8cd31c03a4cecc4", ##"""
+        ("0018_claim_floor", "c0a8be1cc0262e9823fb9c47a574a85032f53dd89f85657876ce99ec2b29e150", ##"""
 -- 0018: a claim no longer walks the jobs claimed before it (issue 24: claim p99 < 10 ms with 16 claimers).
 --
 -- A claim reads the runnable jobs in order (priority, then submission) and takes the first it may. Every
@@ -479,6 +479,7 @@ CREATE TABLE claim_floor (
 INSERT INTO claim_floor (neg_priority, seq)
 SELECT coalesce(min(-(priority::bigint)), 9223372036854775807), 0 FROM jobs WHERE state = 'queued';
 
+-- Requeues and priority changes, one row at a time.
 CREATE FUNCTION zipar_claim_floor_lower() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM claim_floor FOR KEY SHARE;
@@ -487,10 +488,28 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER jobs_claim_floor_insert AFTER INSERT ON jobs
-    FOR EACH ROW WHEN (NEW.state = 'queued') EXECUTE FUNCTION zipar_claim_floor_lower();
 CREATE TRIGGER jobs_claim_floor_update AFTER UPDATE OF state, priority, seq ON jobs
     FOR EACH ROW WHEN (NEW.state = 'queued') EXECUTE FUNCTION zipar_claim_floor_lower();
+
+-- Submissions, once per statement with the first of its queued jobs: a trigger per row made inserting
+-- 100,000 jobs take 3.2 s instead of 2.1 s; this one costs nothing measurable.
+CREATE FUNCTION zipar_claim_floor_lower_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    first_np bigint;
+    first_seq bigint;
+BEGIN
+    SELECT -(n.priority::bigint), n.seq INTO first_np, first_seq FROM inserted n WHERE n.state = 'queued'
+    ORDER BY 1, 2 LIMIT 1;
+    IF FOUND THEN
+        PERFORM 1 FROM claim_floor FOR KEY SHARE;
+        UPDATE claim_floor SET neg_priority = first_np, seq = first_seq
+        WHERE (neg_priority, seq) > (first_np, first_seq);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_claim_floor_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION zipar_claim_floor_lower_inserted();
 
 -- Moves the floor up to the first queued job (zipar_claim calls it now and then; tests call it directly).
 -- Returns whether it moved.

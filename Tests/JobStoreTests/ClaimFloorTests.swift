@@ -126,4 +126,25 @@ import TestSupport
             #expect(try await Self.claimOne(store)?.id == ids[2])
         }
     }
+
+    /// The same for a submission still open: its jobs are past the floor (nothing to lower), but an advance
+    /// that ran now would see no queued job and go past them.
+    @Test func noAdvanceWhileASubmissionIsOpen() async throws {
+        try await PG.withDatabase { _, store in
+            let ids = try await store.submit([job(1), job(2)]).ids
+            _ = try await Self.claimOne(store)
+            try await Self.advance(store, to: ids[1])
+            try await store.client.withConnection { conn in
+                try await conn.query("BEGIN", logger: PG.quiet)
+                try await conn.query("""
+                    INSERT INTO jobs (queue, model, class_label, policy, seed) VALUES ('default', 'm', 3, 'ntp', 1)
+                    """, logger: PG.quiet)
+                #expect(try await Self.claimOne(store)?.id == ids[1])
+                #expect(try await Self.advance(store) == false, "past the end would lose the job being submitted")
+                try await conn.query("COMMIT", logger: PG.quiet)
+            }
+            let last = try await Self.claimOne(store)
+            #expect(last != nil && last?.id != ids[0] && last?.id != ids[1])
+        }
+    }
 }
