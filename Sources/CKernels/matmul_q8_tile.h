@@ -33,10 +33,10 @@
 #endif
 
 #if VW != 16
-// AVX2, one query row (a decode step of one image: the pass that streams every weight once). Its own
-// small function per tile height: inside the range function, beside the other tiles' cases, the compiler
-// spilled this loop's pointers and accumulators (2-core Zen 3, 384 x 768 weights in L2, one thread:
-// 25.6 -> 33 GB/s). Per group and weight row the same operations as the general loop in tile_q8, so a
+// AVX2, one query row (a decode step of one image: the pass that streams every weight once). A small
+// function of its own walks all the rows (q8_one_rows): inside the range function, beside the other tiles'
+// cases, the compiler spilled this loop's pointers and each 3-row tile paid its set-up anew (2-core Zen 3,
+// 384 x 768 weights in L2, one thread: 25.6 -> 32.6 GB/s). Per group and weight row the same operations as the general loop in tile_q8, so a
 // row's sums are bit-identical whatever rows share its call; only the scale products d = sx * sw are
 // made for 8 groups by one vmulps (d8) and read back by a broadcast load, and which lines and scales this
 // query block prefetches is counted rather than divided (a division a line cost ~5%).
