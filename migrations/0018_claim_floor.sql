@@ -37,12 +37,18 @@ CREATE TABLE claim_floor (
 INSERT INTO claim_floor (neg_priority, seq)
 SELECT coalesce(min(-(priority::bigint)), 9223372036854775807), 0 FROM jobs WHERE state = 'queued';
 
+-- The one way down, for both triggers: the lock an advance waits out, then the floor lowered to the key.
+CREATE FUNCTION zipar_claim_floor_lower_to(key_np bigint, key_seq bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM claim_floor FOR KEY SHARE;
+    UPDATE claim_floor SET neg_priority = key_np, seq = key_seq WHERE (neg_priority, seq) > (key_np, key_seq);
+END
+$$;
+
 -- Requeues and priority changes, one row at a time.
 CREATE FUNCTION zipar_claim_floor_lower() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM claim_floor FOR KEY SHARE;
-    UPDATE claim_floor SET neg_priority = -(NEW.priority::bigint), seq = NEW.seq
-    WHERE (neg_priority, seq) > (-(NEW.priority::bigint), NEW.seq);
+    PERFORM zipar_claim_floor_lower_to(-(NEW.priority::bigint), NEW.seq);
     RETURN NULL;
 END
 $$;
@@ -59,9 +65,7 @@ BEGIN
     SELECT -(n.priority::bigint), n.seq INTO first_np, first_seq FROM inserted n WHERE n.state = 'queued'
     ORDER BY 1, 2 LIMIT 1;
     IF FOUND THEN
-        PERFORM 1 FROM claim_floor FOR KEY SHARE;
-        UPDATE claim_floor SET neg_priority = first_np, seq = first_seq
-        WHERE (neg_priority, seq) > (first_np, first_seq);
+        PERFORM zipar_claim_floor_lower_to(first_np, first_seq);
     END IF;
     RETURN NULL;
 END

@@ -224,14 +224,8 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
         int o = o0;                                                                                     \
         for (; o + NOF(1) <= o1; o += NOF(1))                                                           \
             TILE(x, in, w + (size_t)o * in, in, y + o, out, NOF(1), 1, pf, 0, 1);                       \
-        switch (o1 - o) {                                                                               \
-        case 5: if (5 < NOF(1)) TILE(x, in, w + (size_t)o * in, in, y + o, out, 5, 1, pf, 0, 1); break; \
-        case 4: if (4 < NOF(1)) TILE(x, in, w + (size_t)o * in, in, y + o, out, 4, 1, pf, 0, 1); break; \
-        case 3: if (3 < NOF(1)) TILE(x, in, w + (size_t)o * in, in, y + o, out, 3, 1, pf, 0, 1); break; \
-        case 2: if (2 < NOF(1)) TILE(x, in, w + (size_t)o * in, in, y + o, out, 2, 1, pf, 0, 1); break; \
-        case 1: TILE(x, in, w + (size_t)o * in, in, y + o, out, 1, 1, pf, 0, 1); break;                 \
-        default: break;                                                                                 \
-        }                                                                                               \
+        for (; o < o1; o++)   /* past the last whole tile: only at a matrix's end (parts are bands of 12) */ \
+            TILE(x, in, w + (size_t)o * in, in, y + o, out, 1, 1, pf, 0, 1);                            \
     }
 ZK_ONE_ROWS(FN(one_f32), FN(tile_f32), float, ZK_NO, ZK_PF_ROWS_F32)
 ZK_ONE_ROWS(FN(one_f16), FN(tile_f16), uint16_t, ZK_NO_F16, ZK_PF_ROWS_F16)

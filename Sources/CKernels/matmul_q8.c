@@ -90,17 +90,18 @@ int zk_q8_quantize_rows(const float *x, int rows, int in, zk_q8_rows *out) {
     const int vector = vec();
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * in;
-        for (int g = 0; g < kp / 32; g++) {
+        for (int g = 0; g < kg; g++) {
             const int k0 = g * 32, k1 = k0 + 32 < in ? k0 + 32 : (in > k0 ? in : k0);
             int8_t *qg = q + (size_t)r * kp + k0, *ag = qa + (size_t)r * kp + k0;
             float *sg = s4 + (size_t)r * k4 + g * 8;
             int32_t *cg = c4 + (size_t)r * k4 + g * 8;
 #if defined(__x86_64__)
-            if (vector && k1 - k0 == 32) { quantize_group_avx2(xr + k0, qg, ag, sg, cg); continue; }
+            if (vector && k1 - k0 == 32) quantize_group_avx2(xr + k0, qg, ag, sg, cg);
+            else
 #endif
-            quantize_group_scalar(xr, k0, k1, qg, ag, sg, cg);
+                quantize_group_scalar(xr, k0, k1, qg, ag, sg, cg);
+            s1[(size_t)r * kg + g] = sg[0];
         }
-        for (int g = 0; g < kg; g++) s1[(size_t)r * kg + g] = s4[(size_t)r * k4 + g * 8];
     }
     *out = (zk_q8_rows){ q, qa, s4, s1, c4, kp };
     return 0;

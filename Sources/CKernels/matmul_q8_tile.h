@@ -38,16 +38,15 @@
 // cases, the compiler spilled this loop's pointers and each 3-row tile paid its set-up anew (2-core Zen 3,
 // 384 x 768 weights in L2, one thread: 25.6 -> 32.6 GB/s). Per group and weight row the same operations as the general loop in tile_q8, so a
 // row's sums are bit-identical whatever rows share its call; only the scale products d = sx * sw are
-// made for 8 groups by one vmulps (d8) and read back by a broadcast load, and which lines and scales this
-// query block prefetches is counted rather than divided (a division a line cost ~5%).
+// made for 8 groups by one vmulps (d8) and read back by a broadcast load. One query row is one query
+// block, so it prefetches every line itself: no `%` by the block count (one a line cost ~5% in tile_q8).
 ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
     const int8_t *restrict xq, const int8_t *restrict xa, const float *restrict sx, const int8_t *restrict w,
-    const float *restrict sc, int in, int ng, float *restrict y, size_t pf, size_t pfs, int qb, int nqb, const int no) {
+    const float *restrict sc, int in, int ng, float *restrict y, size_t pf, size_t pfs, const int no) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[3];
     float d8[3][8];
     for (int o = 0; o < no; o++) acc[o] = _mm256_setzero_ps();
-    int line = 0, block = 0;   // (k / 64) % nqb and (g / 16) % nqb
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     // No scalar loops inside the group loop (the compiler turned them into a set of induction
     // variables that cost more than the products): the last 8 groups' scales come by masked loads, and
@@ -60,16 +59,10 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
             for (int o = 0; o < no; o++)
                 _mm256_storeu_ps(d8[o], _mm256_mul_ps(s8, _mm256_maskload_ps(sc + (size_t)o * ng + g, m)));
         }
-        if ((g & 15) == 0) {
-            if (block == qb)
-                for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
-            if (++block == nqb) block = 0;
-        }
-        if ((g & 1) == 0) {
-            if (line == qb)
-                for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
-            if (++line == nqb) line = 0;
-        }
+        if ((g & 15) == 0)
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(sc + (size_t)o * ng + g + pfs), ZK_PF_HINT);
+        if ((g & 1) == 0)   // a group is half a line: every other group
+            for (int o = 0; o < no; o++) _mm_prefetch((const char *)(w + pf + (size_t)no * k + 64 * o), ZK_PF_HINT);
         const int tail = k + 32 > in;
         if (tail) break;
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k));
@@ -100,7 +93,9 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
     }
 }
 // Rows o0 ..< o1 for one query row, in tiles of 3 (rows == 1 has one query block, so the general walk
-// (ZK_RANGE) would take them in this order too, and prefetch 16 rows ahead as here).
+// (ZK_RANGE) would take them in this order too, and prefetch 16 rows ahead as here). Rows past the last
+// whole tile (only at the end of a matrix: mm_part splits in bands of 12) run one at a time, with the
+// same sums.
 ZK_Q8_TGT __attribute__((noinline)) static void FN(q8_one_rows)(
     const int8_t *xq, const int8_t *xa, const float *sx, const int8_t *w, const float *sc, int in, float *y,
     int o0, int o1) {
@@ -108,9 +103,9 @@ ZK_Q8_TGT __attribute__((noinline)) static void FN(q8_one_rows)(
     const size_t pf = (size_t)ZK_PF_ROWS_I8 * in, pfs = (size_t)ZK_PF_ROWS_I8 * ng;
     int o = o0;
     for (; o + 3 <= o1; o += 3)
-        FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 3);
-    if (o1 - o == 2) FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 2);
-    if (o1 - o == 1) FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 0, 1, 1);
+        FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 3);
+    for (; o < o1; o++)
+        FN(q8_one_body)(xq, xa, sx, w + (size_t)o * in, sc + (size_t)o * ng, in, ng, y + o, pf, pfs, 1);
 }
 #endif
 

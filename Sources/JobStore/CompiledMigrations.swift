@@ -439,7 +439,7 @@ CREATE CONSTRAINT TRIGGER jobs_final_event AFTER UPDATE OF finished_at ON jobs
     EXECUTE FUNCTION zipar_job_final_event();
 
 """##),
-        ("0018_claim_floor", "c0a8be1cc0262e9823fb9c47a574a85032f53dd89f85657876ce99ec2b29e150", ##"""
+        ("0018_claim_floor", "8b300d50731c8b582411ddeac1ea0486b62a408a54613a35149be8c63c81116e", ##"""
 -- 0018: a claim no longer walks the jobs claimed before it (issue 24: claim p99 < 10 ms with 16 claimers).
 --
 -- A claim reads the runnable jobs in order (priority, then submission) and takes the first it may. Every
@@ -479,12 +479,18 @@ CREATE TABLE claim_floor (
 INSERT INTO claim_floor (neg_priority, seq)
 SELECT coalesce(min(-(priority::bigint)), 9223372036854775807), 0 FROM jobs WHERE state = 'queued';
 
+-- The one way down, for both triggers: the lock an advance waits out, then the floor lowered to the key.
+CREATE FUNCTION zipar_claim_floor_lower_to(key_np bigint, key_seq bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM claim_floor FOR KEY SHARE;
+    UPDATE claim_floor SET neg_priority = key_np, seq = key_seq WHERE (neg_priority, seq) > (key_np, key_seq);
+END
+$$;
+
 -- Requeues and priority changes, one row at a time.
 CREATE FUNCTION zipar_claim_floor_lower() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM claim_floor FOR KEY SHARE;
-    UPDATE claim_floor SET neg_priority = -(NEW.priority::bigint), seq = NEW.seq
-    WHERE (neg_priority, seq) > (-(NEW.priority::bigint), NEW.seq);
+    PERFORM zipar_claim_floor_lower_to(-(NEW.priority::bigint), NEW.seq);
     RETURN NULL;
 END
 $$;
@@ -501,9 +507,7 @@ BEGIN
     SELECT -(n.priority::bigint), n.seq INTO first_np, first_seq FROM inserted n WHERE n.state = 'queued'
     ORDER BY 1, 2 LIMIT 1;
     IF FOUND THEN
-        PERFORM 1 FROM claim_floor FOR KEY SHARE;
-        UPDATE claim_floor SET neg_priority = first_np, seq = first_seq
-        WHERE (neg_priority, seq) > (first_np, first_seq);
+        PERFORM zipar_claim_floor_lower_to(first_np, first_seq);
     END IF;
     RETURN NULL;
 END
