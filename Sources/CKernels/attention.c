@@ -133,6 +133,24 @@ typedef struct {
     float *scores;              // [chunk][positions]
 } batch_ctx;
 
+// Asks for a (query, head) pair's keys and values, positions 0...last, ahead of their use. A pass streams
+// ~100 MB of weights between one layer's attention and the next pass's, so the cache comes from DRAM,
+// where the scores loop's one sequential stream per head waited on each line: one query over GPT-B's
+// half-filled cache (12 heads, 129 positions, f16), 2 threads of a Zen 5, median of 10 runs 30 us a layer
+// with the cache evicted (6-10 us in cache); asking for all of a head's lines first, 25 us (keys into L2
+// too instead of L1: 26).
+static void prefetch_pair(const batch_ctx *b, const zk_attn_query *a, int h) {
+#if defined(__x86_64__)
+    const int hd = b->hd, n = a->last + 1, kvh = h / (b->heads / b->kvHeads);
+    const size_t es = b->f16 ? 2 : 4, base = (size_t)kvh * b->positions * hd * es, bytes = (size_t)n * hd * es;
+    const char *k = (const char *)a->keys + base, *v = (const char *)a->values + base;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(k + o, _MM_HINT_T0);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(v + o, _MM_HINT_T1);   // needed after the softmax
+#else
+    (void)b, (void)a, (void)h;
+#endif
+}
+
 // One head of one query: scores into s (last + 1 floats), softmax, weighted sum of the values.
 static void attend(const batch_ctx *b, const zk_attn_query *a, int h, float *s) {
     const int hd = b->hd, n = a->last + 1, kvh = h / (b->heads / b->kvHeads);
@@ -183,7 +201,12 @@ static void batch_part(void *c, int part, int parts) {
     float *s = b->scores + (size_t)part * b->positions;      // one score row per chunk
     // Head-major order: a chunk runs one head for consecutive queries, so queries of the same image
     // (ZipAR rows) find that head's keys and values in cache after the first one read them.
-    for (int i = i0; i < i1; i++) attend(b, &b->qs[i % b->count], i / b->count, s);
+    for (int i = i0; i < i1; i++) {
+        const zk_attn_query *a = &b->qs[i % b->count];
+        // Rows of one image share a cache: only the first of a run asks for its lines.
+        if (i == i0 || a->keys != b->qs[(i - 1) % b->count].keys) prefetch_pair(b, a, i / b->count);
+        attend(b, a, i / b->count, s);
+    }
 }
 
 void zk_attention_batch(const zk_attn_query *qs, int count, int heads, int kvHeads, int headDim,

@@ -40,6 +40,15 @@ static int cpu_level(void) {
 
 int zk_isa_supported(void) { return cpu_level(); }
 
+int zk_avx_vnni_supported(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}
+
 int zk_blas_core_ok(void) {
     if (cpu_level() < ZK_ISA_AVX2) return 1;           // nothing better to pick
     const char *n = zk_blas_core();

@@ -15,6 +15,8 @@ void zk_runtime_init(void);
 static inline int zk_level(void) { return zk_scalar_forced ? ZK_ISA_SCALAR : zk_isa_level; }
 // AVX-512 VNNI and BW (the int8 products' vpdpbusd); without them the AVX-512 level runs the AVX2 int8 tile.
 extern int zk_has_vnni;
+// AVX-VNNI (vpdpbusd on 256-bit vectors): the AVX2 level's int8 tile in fewer instructions, same sums.
+extern int zk_has_avx_vnni;
 // The AVX2/FMA/F16C loops (attention, vector ops) may run.
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 

@@ -11,6 +11,7 @@
 int zk_isa_level = ZK_ISA_SCALAR;
 int zk_scalar_forced = 0;
 int zk_has_vnni = 0;
+int zk_has_avx_vnni = 0;
 
 static void detect(void) {
 #if defined(__x86_64__)
@@ -20,12 +21,17 @@ static void detect(void) {
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) zk_isa_level = ZK_ISA_AVX512;
         zk_has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        zk_has_avx_vnni = __builtin_cpu_supports("avxvnni");
     }
     const char *env = getenv("ZK_ISA");
-    // ZK_ISA=scalar or avx2 caps the level (tests and benchmarks compare the paths); the full names are
-    // compared so a short or misspelled value cannot read past its end.
+    // ZK_ISA=scalar, avx2 or avx2-vnni caps the level (tests and benchmarks compare the paths): avx2 is
+    // the AVX2 of Haswell to Zen 3, avx2-vnni adds AVX-VNNI's int8 products where the CPU has them (Zen 5,
+    // Intel since Alder Lake). The full names are compared so a short or misspelled value cannot read
+    // past its end.
     if (env && strcmp(env, "scalar") == 0) zk_isa_level = ZK_ISA_SCALAR;
-    if (env && strcmp(env, "avx2") == 0 && zk_isa_level > ZK_ISA_AVX2) zk_isa_level = ZK_ISA_AVX2;
+    const int avx2 = env && strcmp(env, "avx2") == 0, avx2_vnni = env && strcmp(env, "avx2-vnni") == 0;
+    if ((avx2 || avx2_vnni) && zk_isa_level > ZK_ISA_AVX2) zk_isa_level = ZK_ISA_AVX2;
+    if (avx2) zk_has_avx_vnni = 0;
 #endif
 }
 
@@ -44,5 +50,14 @@ const char *zk_isa(void) {
 }
 
 void zk_force_scalar(int on) { zk_detect_isa(); zk_scalar_forced = on; }
+
+int zk_set_avx_vnni(int on) {
+    zk_detect_isa();
+    const int was = zk_has_avx_vnni;
+#if defined(__x86_64__)
+    zk_has_avx_vnni = on && __builtin_cpu_supports("avxvnni");
+#endif
+    return was;
+}
 
 int zk_isa_detected(void) { zk_detect_isa(); return zk_isa_level; }

@@ -19,6 +19,21 @@
 #undef NREG
 #undef VW
 
+// AVX2 with AVX-VNNI (Zen 5, Intel since Alder Lake): only the int8 tiles differ (matmul_q8_tile.h).
+#define SFX avx2vnni
+#define TGT __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define NREG 16
+#define VW 8
+#define ZK_AVX_VNNI
+#define ZK_Q8_ONLY
+#include "matmul_body.h"
+#undef SFX
+#undef TGT
+#undef NREG
+#undef VW
+#undef ZK_AVX_VNNI
+#undef ZK_Q8_ONLY
+
 // AVX-512: the same code on 512-bit vectors, with 32 registers, so taller tiles fit.
 #define SFX avx512
 #define TGT __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
@@ -171,8 +186,18 @@ typedef struct {
 const char *zk_int8_kernel(void) {
     zk_runtime_init();
     if (zk_level() == ZK_ISA_SCALAR) return "scalar";
-    return zk_level() == ZK_ISA_AVX512 && zk_has_vnni ? "avx512-vnni" : "avx2";
+    if (zk_level() == ZK_ISA_AVX512 && zk_has_vnni) return "avx512-vnni";
+    return zk_has_avx_vnni ? "avx2-vnni" : "avx2";
 }
+
+#if defined(__x86_64__)
+// The AVX2 level's int8 tile: with AVX-VNNI where the CPU has it (the same sums).
+static void range_q8_ymm(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in, float *y,
+                         int o0, int o1) {
+    if (zk_has_avx_vnni) range_q8_avx2vnni(a, rows, w, sc, out, in, y, o0, o1);
+    else range_q8_avx2(a, rows, w, sc, out, in, y, o0, o1);
+}
+#endif
 
 static void mm_part(void *c, int part, int parts) {
     const mm_ctx *m = c;
@@ -188,9 +213,9 @@ static void mm_part(void *c, int part, int parts) {
 #if defined(__x86_64__)
         case ZK_ISA_AVX512:
             if (zk_has_vnni) { range_q8_avx512(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return; }
-            range_q8_avx2(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1);
+            range_q8_ymm(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1);
             return;
-        case ZK_ISA_AVX2: range_q8_avx2(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
+        case ZK_ISA_AVX2: range_q8_ymm(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
 #endif
         default: zk_q8_range_scalar(m->q8, m->rows, m->w, m->scales, m->out, m->in, m->y, o0, o1); return;
         }

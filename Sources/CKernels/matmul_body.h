@@ -169,8 +169,10 @@ TGT __attribute__((always_inline)) static inline void NAME(                     
 #define ZK_W_F32(o, kk) (w[(size_t)(o) * in + (kk)])
 #define ZK_W_F16(o, kk) zk_half_to_float(w[(size_t)(o) * in + (kk)])
 
+#ifndef ZK_Q8_ONLY   // the AVX-VNNI instantiation (matmul.c) needs only the int8 tiles
 ZK_TILE(FN(tile_f32), float, ZK_LOAD_F32, ZK_W_F32)
 ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
+#endif
 
 #include "matmul_q8_tile.h"
 
@@ -209,12 +211,12 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
         }                                                                                            \
     }
 
-#if VW != 16
-// AVX2, one query row (a decode step of one image, the pass that streams every weight once): the rows in
-// tiles of NOF(1), in a small function of their own. Inlined into the range function's switch of every
-// tile shape, the same tiles kept their pointers on the stack and paid a call's set-up per 3-6 rows
-// (2-core Zen 3, weights in L2, one thread, GB/s of weights: f32 43 -> 63, f16 38 -> 47, int8 26 -> 33
-// with matmul_q8_tile.h's loop; in L3 with 2 threads f32 75 -> 93, f16 64-73 -> 68-80, int8 49 -> 58-64).
+// One query row (a decode step of one image, the pass that streams every weight once): the rows in tiles
+// of NOF(1), in a small function of their own. Inlined into the range function's switch of every tile
+// shape, the same tiles kept their pointers on the stack and paid a call's set-up per 3-6 rows (one thread,
+// weights in L2, GB/s of weights: 2-core Zen 3, AVX2: f32 43 -> 63, f16 38 -> 47, int8 26 -> 33; 2-core
+// Zen 5, AVX-512: f32 77 -> 86, f16 56-66 -> 61-77; int8 runs matmul_q8_tile.h's loops). f32 keeps the
+// tiles of ZK_NO(1) rows: 6 measured the same on AVX-512 and slower on AVX2.
 // Same tiles, so the same sums, bit for bit; rows == 1 has one query block, and the prefetch keeps the
 // lead ZK_RANGE gives a single query.
 #define ZK_ONE_ROWS(NAME, TILE, WTYPE, NOF, PF_ROWS)                                                     \
@@ -227,14 +229,14 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
         for (; o < o1; o++)   /* past the last whole tile: only at a matrix's end (parts are bands of 12) */ \
             TILE(x, in, w + (size_t)o * in, in, y + o, out, 1, 1, pf, 0, 1);                            \
     }
+#ifndef ZK_Q8_ONLY
 ZK_ONE_ROWS(FN(one_f32), FN(tile_f32), float, ZK_NO, ZK_PF_ROWS_F32)
 ZK_ONE_ROWS(FN(one_f16), FN(tile_f16), uint16_t, ZK_NO_F16, ZK_PF_ROWS_F16)
+#endif
 #undef ZK_ONE_ROWS
 #define ZK_ONE_QUERY(CALL) if (rows == 1) { CALL; return; }
-#else
-#define ZK_ONE_QUERY(CALL)
-#endif
 
+#ifndef ZK_Q8_ONLY
 TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out, int in, float *y,
                               int o0, int o1) {
     ZK_ONE_QUERY(FN(one_f32)(x, w, out, in, y, o0, o1))
@@ -253,23 +255,26 @@ TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int o
     ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16, ZK_NO_F16)
 #undef ZK_CALL
 }
+#endif
 
 // int8: walked like the others, in the tile heights of ZK_Q8_NO (matmul_q8_tile.h).
 ZK_Q8_TGT static void FN(range_q8)(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in,
                                    float *y, int o0, int o1) {
     const int ng = (in + 31) / 32;
-    ZK_ONE_QUERY(FN(q8_one_rows)(a->q, a->qa, a->s1, w, sc, in, y, o0, o1))   // its own loop (matmul_q8_tile.h)
+    ZK_ONE_QUERY(FN(q8_one_rows)(a, w, sc, in, y, o0, o1))   // its own loop (matmul_q8_tile.h)
 #define ZK_CALL(NO, NQ) FN(tile_q8)(a, q0, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
     ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8, ZK_Q8_NO)
 #undef ZK_CALL
 }
 
+#ifndef ZK_Q8_ONLY
 // Widens n halves to floats (the f16 BLAS path converts a block of weight rows at a time).
 TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = zk_half_to_float(src[i]);
 }
+#endif
 
 #ifdef ZK_NO_LOCAL
 #undef ZK_NO
@@ -302,4 +307,7 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #undef ZK_TILE
 #undef ZK_Q8_NO
 #undef ZK_Q8_TGT
+#undef ZK_Q8_ONE_NO
+#undef ZK_Q8_W
+#undef ZK_Q8_DOT
 #undef FN

@@ -16,6 +16,11 @@ public enum KernelRuntime {
     /// Forces the portable scalar C loops (tests compare them with the vector ones).
     public static func forceScalar(_ on: Bool) { zk_force_scalar(on ? 1 : 0) }
 
+    /// Turns the AVX2 level's AVX-VNNI int8 products on (where the CPU has them) or off; returns whether
+    /// they were on (tests compare the two paths, which must agree bit for bit).
+    @discardableResult
+    public static func setAVXVNNI(_ on: Bool) -> Bool { zk_set_avx_vnni(on ? 1 : 0) != 0 }
+
     /// Row counts from which `.automatic` switches to OpenBLAS (nil: never).
     public static var blasCrossover: (f32: Int?, f16: Int?) {
         get {
@@ -77,6 +82,9 @@ extension KernelRuntime {
         switch zk_isa_supported() { case 2: return "avx512"; case 1: return "avx2"; default: return "scalar" }
     }
 
+    /// Whether the CPU has AVX-VNNI (the AVX2 level's int8 products use it; `ZK_ISA=avx2` leaves it off).
+    public static var supportsAVXVNNI: Bool { zk_avx_vnni_supported() != 0 }
+
     /// The instruction set the kernels dispatch to outside `forceScalar` (after the `ZK_ISA` cap).
     public static var dispatchedInstructionSet: String {
         switch zk_isa_detected() { case 2: return "avx512"; case 1: return "avx2"; default: return "scalar" }
@@ -95,7 +103,8 @@ extension KernelRuntime {
     /// One line for a worker's startup log: kernel ISA (and what the CPU supports), threads, the
     /// OpenBLAS core and whether it was corrected, e.g.
     /// `kernels avx512 (cpu avx512, int8 avx512-vnni), 2 threads; OpenBLAS core SkylakeX (fixed from Prescott)`.
-    /// The int8 products' tile: "avx512-vnni", "avx2" (also on AVX-512 CPUs without VNNI) or "scalar".
+    /// The int8 products' tile: "avx512-vnni", "avx2-vnni" (AVX-VNNI on 256-bit vectors), "avx2" (also on
+    /// AVX-512 CPUs without VNNI) or "scalar".
     public static var int8Kernel: String { String(cString: zk_int8_kernel()) }
 
     public static func describe() -> String {

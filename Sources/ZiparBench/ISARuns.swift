@@ -13,7 +13,7 @@ enum InstructionSetRuns {
         var env = base
         env["ZK_ISA"] = isa
         switch isa {
-        case "avx2":
+        case "avx2", "avx2-vnni":   // AVX-VNNI is ours only: OpenBLAS and PyTorch have no AVX2 int8 path we run
             env["OPENBLAS_CORETYPE"] = "Haswell"
             env["ATEN_CPU_CAPABILITY"] = "avx2"
             env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
@@ -54,11 +54,15 @@ enum InstructionSetRuns {
     static func run(isas: [String]) -> Int32 {
         let exe = currentExecutable()
         let supported = KernelRuntime.supportedInstructionSet
-        let rank = ["scalar": 0, "avx2": 1, "avx512": 2]
+        let rank = ["scalar": 0, "avx2": 1, "avx2-vnni": 1, "avx512": 2]
         var worst: Int32 = 0
         for isa in isas {
             if (rank[isa] ?? 0) > (rank[supported] ?? 0) {
                 emit("== ISA \(isa): skipped: this CPU supports \(supported)\n")
+                continue
+            }
+            if isa == "avx2-vnni" && !KernelRuntime.supportsAVXVNNI {
+                emit("== ISA \(isa): skipped: this CPU has no AVX-VNNI\n")
                 continue
             }
             emit("== ISA \(isa) (a fresh process: ZK_ISA=\(isa), OpenBLAS and PyTorch capped the same way)")
@@ -76,7 +80,7 @@ enum InstructionSetRuns {
 
 /// An instruction set `--isa` names.
 enum ISAName: String, ExpressibleByArgument, CaseIterable {
-    case scalar, avx2, avx512
+    case scalar, avx2, avx2VNNI = "avx2-vnni", avx512
 }
 
 /// A `--vq-convolutions` entry: a `ZK_CONV_ALGO` spelling.

@@ -111,7 +111,7 @@ struct ZiparBench: ParsableCommand {
     @Option(help: "Images per policy and CFG setting that --jacobi decodes on the bundled model.")
     var jacobiImages = 20
 
-    @Option(help: "Instruction sets to measure, comma separated (scalar, avx2, avx512): one run per ISA, each in a fresh process with our kernels (ZK_ISA), OpenBLAS (OPENBLAS_CORETYPE) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) capped alike, so an AVX-512 machine prints the AVX2 tables too. Default: the CPU's own, in this process.")
+    @Option(help: "Instruction sets to measure, comma separated (scalar, avx2, avx2-vnni, avx512; avx2 is plain AVX2 as on Haswell to Zen 3, avx2-vnni adds AVX-VNNI int8 products where the CPU has them): one run per ISA, each in a fresh process with our kernels (ZK_ISA), OpenBLAS (OPENBLAS_CORETYPE) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) capped alike, so an AVX-512 machine prints the AVX2 tables too. Default: the CPU's own, in this process.")
     var isa: CommaList<ISAName>?
 
     @OptionGroup var log: LogOptions

@@ -77,6 +77,33 @@ import Testing
         }
     }
 
+    /// AVX-VNNI's int8 products (vpdpbusd) sum the same exact products as plain AVX2's (vpmaddubsw +
+    /// vpmaddwd): every output bit for bit, one query (its own loop) and several, ragged group tails.
+    /// Runs where the kernels dispatch to AVX2 on a CPU with AVX-VNNI (scripts/test.sh runs the kernel
+    /// tests at ZK_ISA=avx2 and avx2-vnni on such machines).
+    @Test(.enabled(if: KernelRuntime.dispatchedInstructionSet == "avx2" && KernelRuntime.supportsAVXVNNI))
+    func avxVNNIInt8ProductsEqualPlainAVX2s() {
+        var rng = TestRandom(seed: 5)
+        let saved = KernelRuntime.setAVXVNNI(true)
+        defer { KernelRuntime.setAVXVNNI(saved) }
+        for (out, inF) in [(37, 100), (260, 264), (13, 784), (50, 2051), (9, 31)] {
+            let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF, scale: 0.05), storage: .int8)
+            for rows in [1, 2, 3, 5, 8, 17] {
+                let x = FloatBuffer(rng.floats(rows * inF))
+                var ys: [[Float]] = []
+                for vnni in [false, true] {
+                    KernelRuntime.setAVXVNNI(vnni)
+                    let y = FloatBuffer(count: rows * out, value: .nan)
+                    w.apply(x, rows: rows, into: y, path: .kernel)
+                    ys.append(y.array())
+                }
+                #expect(KernelRuntime.int8Kernel == "avx2-vnni")
+                let same = ys[0].elementsEqual(ys[1]) { $0.bitPattern == $1.bitPattern }
+                #expect(same, "\(out)x\(inF), \(rows) rows: AVX-VNNI and plain AVX2 differ")
+            }
+        }
+    }
+
     @Test func scalarFallbackMatchesNaive() {
         KernelRuntime.forceScalar(true)
         defer { KernelRuntime.forceScalar(false) }

@@ -50,10 +50,15 @@ int zk_threads(void);
 const char *zk_isa(void);
 /// Forces a kernel path: 0 = best available, 1 = scalar C (tests compare the two).
 void zk_force_scalar(int on);
+/// Turns the AVX2 level's AVX-VNNI int8 products on (where the CPU has them) or off; returns whether they
+/// were on (tests compare the two).
+int zk_set_avx_vnni(int on);
 /// The level the kernels dispatch to when not forced scalar (ZK_ISA caps it): 0 scalar, 1 avx2, 2 avx512.
 int zk_isa_detected(void);
 /// The level the CPU supports (0 scalar, 1 avx2, 2 avx512), whatever ZK_ISA says.
 int zk_isa_supported(void);
+/// 1 if the CPU has AVX-VNNI (ZK_ISA=avx2-vnni runs the AVX2 level's int8 products with it), whatever ZK_ISA says.
+int zk_avx_vnni_supported(void);
 /// The core OpenBLAS runs (openblas_get_corename), 1 if it is an AVX2-class core or the CPU has no
 /// AVX2 (0: a fallback core on a modern CPU), and, when a misdetection was fixed at load (blas_core.c
 /// re-executes the process with OPENBLAS_CORETYPE), the core it had picked first (else NULL).
@@ -85,7 +90,7 @@ void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales
 /// The query rows as the int8 products see them: each value rounded to its group's step, q * scale
 /// (the reference the kernels are tested against). Returns 0, or -1 when memory ran out.
 int zk_q8_fake_quantize(const float *x, int rows, int in, float *out);
-/// Which int8 tile runs: "avx512-vnni", "avx2" or "scalar".
+/// Which int8 tile runs: "avx512-vnni", "avx2-vnni" (AVX2 with AVX-VNNI), "avx2" or "scalar".
 const char *zk_int8_kernel(void);
 /// scale = max|w| / 127 per group of 32, q = round(w / scale) (nearest, ties away from zero); an
 /// all-zero group gets scale 0 and q = 0.
