@@ -50,12 +50,14 @@
 
 #if VW == 16
 // AVX-512 VNNI, one query row: the general tile's operations for two groups a step (below), in a small
-// function of its own as on AVX2, 6 weight rows a tile. Scales come a line at a time: the 16 groups' scales
+// function of its own as on AVX2, 4 weight rows a tile. Scales come a line at a time: the 16 groups' scales
 // of a weight row in one register, each step's pair spread over the two halves by one permute (the general
 // tile broadcasts two scalars and inserts one half into the other), the same values, so the same sums bit
 // for bit. 2-core Zen 5, GB/s of weights: 384 x 768 in L2, one thread 36-46 -> 58-67; 12 MB in L3, two
-// threads 76 -> 119 (4 rows a tile 113, 8 rows 103); 50 MB 63 -> 72.
-#define ZK_Q8_ONE_NO 6
+// threads 76 -> 113 (6 rows a tile 119, 8 rows 103). From DRAM, GPT-B's 49 products back to back
+// (x the read just before, median of 8 runs; tools/kernels/pass_rate.c): 6 rows a tile 1.45x against 1.30x
+// for the general tile, 4 rows 1.31x.
+#define ZK_Q8_ONE_NO 4
 ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
     const zk_q8_rows *a, const int8_t *restrict w, const float *restrict sc, int in, int ng, float *restrict y,
     size_t pf, size_t pfs, const int no) {
@@ -103,7 +105,8 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
 // function of its own walks all the rows (q8_one_rows): inside the range function, beside the other tiles'
 // cases, the compiler spilled this loop's pointers and each 3-row tile paid its set-up anew (2-core Zen 3,
 // 384 x 768 weights in L2, one thread: 25.6 -> 32.6 GB/s). 6 rows a tile rather than 3 (2-core Zen 5, GB/s of
-// weights: in L2 one thread 53 -> 60, 12 MB in L3 two threads 87 -> 97, 50 MB 55 -> 74; 16 registers still
+// weights: in L2 one thread 53 -> 60, 12 MB in L3 two threads 87 -> 97, one 50 MB matrix 55 -> 74; GPT-B's
+// products back to back from DRAM (tools/kernels/pass_rate.c) within the noise of 3 rows; 16 registers still
 // hold them: the scale products come from memory). Per group and weight row the same operations as the
 // general loop in tile_q8, so a row's sums are bit-identical whatever rows share its call; only the scale products d = sx * sw are
 // made for 8 groups by one vmulps (d8) and read back by a broadcast load. One query row is one query
