@@ -20,6 +20,17 @@ extern int zk_has_avx_vnni;
 // The AVX2/FMA/F16C loops (attention, vector ops) may run.
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
+// one_query_plan.c: the tile height of one-query products per storage (0: the general tile's, else 1 or 2
+// rows), chosen by timing them on this machine; read by the kernels, written once before the first timed use.
+enum { ZK_ONE_F32 = 0, ZK_ONE_F16 = 1, ZK_ONE_I8 = 2 };
+extern int zk_one_height[3];
+// matmul.c: the products without the one-query plan's first-use check (the plan times them).
+void zk_matmul_f32_run(const float *x, int rows, const float *w, int out, int in, float *y, int mode);
+void zk_matmul_f16_run(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);
+void zk_matmul_i8_run(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode);
+// Chooses the plan once (on the first one-query product of a model-sized matrix, or when asked for).
+void zk_one_query_plan_ensure(void);
+
 // matmul_q8.c: query rows quantized like int8 weights, per group of 32 (see matmul_q8_tile.h).
 typedef struct {
     const int8_t *q;     // rows x kp: the values, -127...127, zero from `in` on

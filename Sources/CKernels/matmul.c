@@ -261,7 +261,29 @@ static int chunks_for(int out, int in, int rows, size_t wbytes) {
 // report, rather than a crash inside a worker.
 static void fill_nan(float *y, size_t n) { for (size_t i = 0; i < n; i++) y[i] = NAN; }
 
+// A one-query product of a model-sized matrix (a real model's decode step) settles the one-query plan
+// first: its tiles' heights are timed once per process (one_query_plan.c). Smaller products (tests, tiny
+// models, a model's small matrices) run with whatever plan is in force.
+static void one_query_first_use(int rows, int out, int in, size_t wbytes) {
+    if (rows == 1 && (double)out * in * wbytes >= 4.0 * 1024 * 1024) zk_one_query_plan_ensure();
+}
+
 void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, float *y, int mode) {
+    one_query_first_use(rows, out, in, 4);
+    zk_matmul_f32_run(x, rows, w, out, in, y, mode);
+}
+
+void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
+    one_query_first_use(rows, out, in, 2);
+    zk_matmul_f16_run(x, rows, w, out, in, y, mode);
+}
+
+void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode) {
+    one_query_first_use(rows, out, in, 1);
+    zk_matmul_i8_run(x, rows, w, scales, out, in, y, mode);
+}
+
+void zk_matmul_f32_run(const float *x, int rows, const float *w, int out, int in, float *y, int mode) {
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f32);
@@ -269,7 +291,7 @@ void zk_matmul_f32(const float *x, int rows, const float *w, int out, int in, fl
     zk_parallel(chunks_for(out, in, rows, 4), mm_part, &c);
 }
 
-void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
+void zk_matmul_f16_run(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode) {
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_f16);
@@ -277,7 +299,8 @@ void zk_matmul_f16(const float *x, int rows, const uint16_t *w, int out, int in,
     zk_parallel(chunks_for(out, in, rows, 2), mm_part, &c);
 }
 
-void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y, int mode) {
+void zk_matmul_i8_run(const float *x, int rows, const int8_t *w, const float *scales, int out, int in, float *y,
+                      int mode) {
     zk_runtime_init();
     if (rows <= 0 || out <= 0) return;
     int blas = mode == 2 || (mode == 0 && rows >= crossover_i8);

@@ -212,34 +212,51 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
     }
 
 // One query row (a decode step of one image, the pass that streams every weight once): the rows in tiles
-// of NOF(1), in a small function of their own. Inlined into the range function's switch of every tile
+// of NO rows, in a small function of their own. Inlined into the range function's switch of every tile
 // shape, the same tiles kept their pointers on the stack and paid a call's set-up per 3-6 rows (one thread,
 // weights in L2, GB/s of weights: 2-core Zen 3, AVX2: f32 43 -> 63, f16 38 -> 47, int8 26 -> 33; 2-core
-// Zen 5, AVX-512: f32 77 -> 86, f16 56-66 -> 61-77; int8 runs matmul_q8_tile.h's loops). f32 keeps the
-// tiles of ZK_NO(1) rows: 6 measured the same on AVX-512 and slower on AVX2.
-// Same tiles, so the same sums, bit for bit; rows == 1 has one query block, and the prefetch keeps the
-// lead ZK_RANGE gives a single query.
-#define ZK_ONE_ROWS(NAME, TILE, WTYPE, NOF, PF_ROWS)                                                     \
+// Zen 5, AVX-512: f32 77 -> 86, f16 56-66 -> 61-77; int8 runs matmul_q8_tile.h's loops).
+// Each comes in three heights: 1 and 2 rows, and the tile height of one query in the general walk (NOF(1)).
+// Taller tiles run faster in cache (more multiply-add chains), shorter ones stream better from DRAM (fewer
+// rows read side by side): on a 2-core Zen 5, GPT-B's products at one query against the read, 1-row tiles
+// 1.0x where the general tiles took 1.06-1.19x. Which wins depends on the machine, so one_query_plan.c
+// times them at run time (zk_one_height). A row's sums are its own, so the height changes no bit. The
+// prefetch keeps the lead ZK_RANGE gives a single query (as far past a taller tile's end as past a 2-query
+// tile's).
+#define ZK_ONE_ROWS(NAME, TILE, WTYPE, NO, NOF, PF_ROWS)                                                 \
     TGT __attribute__((noinline)) static void NAME(const float *x, const WTYPE *w, int out, int in, float *y, \
                                                   int o0, int o1) {                                    \
-        const size_t pf = (size_t)(PF_ROWS + NOF(1) - NOF(2)) * in;                                     \
+        const size_t pf = (size_t)(PF_ROWS + (NO) - ((NO) < NOF(2) ? (NO) : NOF(2))) * in;              \
         int o = o0;                                                                                     \
-        for (; o + NOF(1) <= o1; o += NOF(1))                                                           \
-            TILE(x, in, w + (size_t)o * in, in, y + o, out, NOF(1), 1, pf, 0, 1);                       \
+        for (; o + (NO) <= o1; o += (NO))                                                               \
+            TILE(x, in, w + (size_t)o * in, in, y + o, out, (NO), 1, pf, 0, 1);                         \
         for (; o < o1; o++)   /* past the last whole tile: only at a matrix's end (parts are bands of 12) */ \
             TILE(x, in, w + (size_t)o * in, in, y + o, out, 1, 1, pf, 0, 1);                            \
     }
 #ifndef ZK_Q8_ONLY
-ZK_ONE_ROWS(FN(one_f32), FN(tile_f32), float, ZK_NO, ZK_PF_ROWS_F32)
-ZK_ONE_ROWS(FN(one_f16), FN(tile_f16), uint16_t, ZK_NO_F16, ZK_PF_ROWS_F16)
+ZK_ONE_ROWS(FN(one_f32), FN(tile_f32), float, ZK_NO(1), ZK_NO, ZK_PF_ROWS_F32)
+ZK_ONE_ROWS(FN(one_f32_1), FN(tile_f32), float, 1, ZK_NO, ZK_PF_ROWS_F32)
+ZK_ONE_ROWS(FN(one_f32_2), FN(tile_f32), float, 2, ZK_NO, ZK_PF_ROWS_F32)
+ZK_ONE_ROWS(FN(one_f16), FN(tile_f16), uint16_t, ZK_NO_F16(1), ZK_NO_F16, ZK_PF_ROWS_F16)
+ZK_ONE_ROWS(FN(one_f16_1), FN(tile_f16), uint16_t, 1, ZK_NO_F16, ZK_PF_ROWS_F16)
+ZK_ONE_ROWS(FN(one_f16_2), FN(tile_f16), uint16_t, 2, ZK_NO_F16, ZK_PF_ROWS_F16)
 #endif
 #undef ZK_ONE_ROWS
-#define ZK_ONE_QUERY(CALL) if (rows == 1) { CALL; return; }
+// One query row: the height one_query_plan.c chose for this storage (0: the general tile's).
+#define ZK_ONE_QUERY(STORAGE, ONE, ONE_1, ONE_2, ARGS)                                                   \
+    if (rows == 1) {                                                                                    \
+        switch (zk_one_height[STORAGE]) {                                                               \
+        case 1: ONE_1 ARGS; break;                                                                      \
+        case 2: ONE_2 ARGS; break;                                                                      \
+        default: ONE ARGS; break;                                                                       \
+        }                                                                                               \
+        return;                                                                                         \
+    }
 
 #ifndef ZK_Q8_ONLY
 TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out, int in, float *y,
                               int o0, int o1) {
-    ZK_ONE_QUERY(FN(one_f32)(x, w, out, in, y, o0, o1))
+    ZK_ONE_QUERY(ZK_ONE_F32, FN(one_f32), FN(one_f32_1), FN(one_f32_2), (x, w, out, in, y, o0, o1))
 #define ZK_CALL(NO, NQ) FN(tile_f32)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
     ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F32, ZK_NO)
 #undef ZK_CALL
@@ -250,7 +267,7 @@ TGT static void FN(range_f32)(const float *x, int rows, const float *w, int out,
 // per GPT-B pass at 8 rows, single-threaded.)
 TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int out, int in, float *y,
                               int o0, int o1) {
-    ZK_ONE_QUERY(FN(one_f16)(x, w, out, in, y, o0, o1))
+    ZK_ONE_QUERY(ZK_ONE_F16, FN(one_f16), FN(one_f16_1), FN(one_f16_2), (x, w, out, in, y, o0, o1))
 #define ZK_CALL(NO, NQ) FN(tile_f16)(x + (size_t)q0 * in, in, w + (size_t)oo * in, in, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
     ZK_RANGE(ZK_CALL, ZK_PF_ROWS_F16, ZK_NO_F16)
 #undef ZK_CALL
@@ -261,7 +278,7 @@ TGT static void FN(range_f16)(const float *x, int rows, const uint16_t *w, int o
 ZK_Q8_TGT static void FN(range_q8)(const zk_q8_rows *a, int rows, const int8_t *w, const float *sc, int out, int in,
                                    float *y, int o0, int o1) {
     const int ng = (in + 31) / 32;
-    ZK_ONE_QUERY(FN(q8_one_rows)(a, w, sc, in, y, o0, o1))   // its own loop (matmul_q8_tile.h)
+    if (rows == 1) { FN(q8_one_rows)(a, w, sc, in, y, o0, o1, zk_one_height[ZK_ONE_I8]); return; }   // matmul_q8_tile.h
 #define ZK_CALL(NO, NQ) FN(tile_q8)(a, q0, w + (size_t)oo * in, sc + (size_t)oo * ng, in, ng, y + (size_t)q0 * out + oo, out, NO, NQ, pf, qb, nqb)
     ZK_RANGE(ZK_CALL, ZK_PF_ROWS_I8, ZK_Q8_NO)
 #undef ZK_CALL

@@ -102,13 +102,27 @@ extension KernelRuntime {
 
     /// One line for a worker's startup log: kernel ISA (and what the CPU supports), threads, the
     /// OpenBLAS core and whether it was corrected, e.g.
-    /// `kernels avx512 (cpu avx512, int8 avx512-vnni), 2 threads; OpenBLAS core SkylakeX (fixed from Prescott)`.
+    /// `kernels avx512 (cpu avx512, int8 avx512-vnni), 2 threads; one-query tiles f32 1 row, f16 1 row, int8 1 row
+    /// (measured); OpenBLAS core SkylakeX (fixed from Prescott)`.
     /// The int8 products' tile: "avx512-vnni", "avx2-vnni" (AVX-VNNI on 256-bit vectors), "avx2" (also on
     /// AVX-512 CPUs without VNNI) or "scalar".
     public static var int8Kernel: String { String(cString: zk_int8_kernel()) }
 
+    /// The tile height of one-query products per storage, timed on this machine when first asked for
+    /// (~0.1 s, once per process), e.g. "f32 1 row, f16 2 rows, int8 tile (measured)".
+    public static var oneQueryPlan: String { String(cString: zk_one_query_plan()) }
+
+    /// Sets the one-query tile height for `storage` (1 or 2 rows; 0: the general tile's) and returns the
+    /// previous one (tests compare the heights, which must agree bit for bit).
+    @discardableResult
+    public static func swapOneQueryHeight(_ storage: WeightStorage, _ height: Int) -> Int {
+        let index: Int32 = switch storage { case .f32: 0; case .f16: 1; case .int8: 2 }
+        return Int(zk_swap_one_query_height(index, Int32(height)))
+    }
+
     public static func describe() -> String {
-        var s = "kernels \(instructionSet) (cpu \(supportedInstructionSet), int8 \(int8Kernel)), \(threads) threads; OpenBLAS core \(blasCore)"
+        var s = "kernels \(instructionSet) (cpu \(supportedInstructionSet), int8 \(int8Kernel)), \(threads) threads; "
+            + "one-query tiles \(oneQueryPlan); OpenBLAS core \(blasCore)"
         if let from = blasCoreFixedFrom { s += " (fixed from \(from) via OPENBLAS_CORETYPE)" }
         if !blasCoreIsModern { s += " [WARNING: fallback core on an AVX2 CPU; set OPENBLAS_CORETYPE]" }
         return s

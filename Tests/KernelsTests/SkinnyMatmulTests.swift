@@ -77,6 +77,31 @@ import Testing
         }
     }
 
+    /// One query row runs in tiles of 1 or 2 rows or the general tile's height, whichever one_query_plan.c
+    /// timed fastest here: every output the same bits at each height, every storage, ragged shapes.
+    @Test func oneQueryTileHeightsGiveTheSameBits() {
+        var rng = TestRandom(seed: 9)
+        for storage in [WeightStorage.f32, .f16, .int8] {
+            let saved = KernelRuntime.swapOneQueryHeight(storage, 0)
+            defer { KernelRuntime.swapOneQueryHeight(storage, saved) }
+            for (out, inF) in [(37, 100), (260, 264), (13, 784), (50, 2051), (1029, 96)] {
+                let w = WeightMatrix(outFeatures: out, inFeatures: inF, values: rng.floats(out * inF, scale: 0.05), storage: storage)
+                let x = FloatBuffer(rng.floats(inF))
+                var ys: [[Float]] = []
+                for height in [0, 1, 2] {
+                    KernelRuntime.swapOneQueryHeight(storage, height)
+                    let y = FloatBuffer(count: out, value: .nan)
+                    w.apply(x, rows: 1, into: y, path: .kernel)
+                    ys.append(y.array())
+                }
+                for h in 1...2 {
+                    let same = ys[h].elementsEqual(ys[0]) { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "\(storage) \(out)x\(inF): \(h)-row tiles differ from the general tile's")
+                }
+            }
+        }
+    }
+
     /// AVX-VNNI's int8 products (vpdpbusd) sum the same exact products as plain AVX2's (vpmaddubsw +
     /// vpmaddwd): every output bit for bit, one query (its own loop) and several, ragged group tails.
     /// Runs where the kernels dispatch to AVX2 on a CPU with AVX-VNNI (scripts/test.sh runs the kernel

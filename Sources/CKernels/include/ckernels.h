@@ -92,6 +92,13 @@ void zk_matmul_i8(const float *x, int rows, const int8_t *w, const float *scales
 int zk_q8_fake_quantize(const float *x, int rows, int in, float *out);
 /// Which int8 tile runs: "avx512-vnni", "avx2-vnni" (AVX2 with AVX-VNNI), "avx2" or "scalar".
 const char *zk_int8_kernel(void);
+/// The tile height one-query products run at per storage, timed on this machine the first time it is asked
+/// for (or on the first one-query product of a >= 4 MB matrix; ~0.1 s), e.g.
+/// "f32 1 row, f16 2 rows, int8 tile (measured)". ZK_ONE_ROWS=tile|1|2 forces one height.
+const char *zk_one_query_plan(void);
+/// Sets the one-query tile height of one storage (0 f32, 1 f16, 2 int8) to 1 or 2 rows, or 0 for the general
+/// tile's; returns the previous one (tests compare the heights, which must agree bit for bit).
+int zk_swap_one_query_height(int storage, int height);
 /// scale = max|w| / 127 per group of 32, q = round(w / scale) (nearest, ties away from zero); an
 /// all-zero group gets scale 0 and q = 0.
 void zk_quantize_i8(const float *w, int out, int in, int8_t *q, float *scales);
