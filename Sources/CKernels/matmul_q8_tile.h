@@ -48,6 +48,16 @@
 #endif
 #endif
 
+// The one-query loops' end: each row's vector of sums reduced as tile_q8 reduces it with one query.
+ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_finish)(const VT *acc, int no, float *y) {
+    const __m256 z = _mm256_setzero_ps();
+    for (int o = 0; o < no; o++) {
+        float s[8];
+        _mm256_storeu_ps(s, FN(hsum8)(ZK_HALVE(acc[o]), z, z, z, z, z, z, z));
+        y[o] = s[0];
+    }
+}
+
 #if VW == 16
 // AVX-512 VNNI, one query row: the general tile's operations for two groups a step (below), in a small
 // function of its own as on AVX2, 4 weight rows a tile. Scales come a line at a time: the 16 groups' scales
@@ -93,12 +103,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
         }
         idx = _mm512_add_epi32(idx, two);
     }
-    const __m256 z = _mm256_setzero_ps();
-    for (int o = 0; o < no; o++) {   // the general tile's finish with one query
-        float s[8];
-        _mm256_storeu_ps(s, FN(hsum8)(ZK_HALVE(acc[o]), z, z, z, z, z, z, z));
-        y[o] = s[0];
-    }
+    FN(q8_one_finish)(acc, no, y);
 }
 #else
 // AVX2, one query row (a decode step of one image: the pass that streams every weight once). A small
@@ -161,12 +166,7 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
             acc[o] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(&d8[o][g & 7]), acc[o]);
         }
     }
-    const __m256 z = _mm256_setzero_ps();
-    for (int o = 0; o < no; o++) {   // the general tile's finish with one query
-        float s[8];
-        _mm256_storeu_ps(s, FN(hsum8)(ZK_HALVE(acc[o]), z, z, z, z, z, z, z));
-        y[o] = s[0];
-    }
+    FN(q8_one_finish)(acc, no, y);
 }
 #endif
 // Rows o0 ..< o1 for one query row, in tiles of ZK_Q8_ONE_NO (each row's sums are its own, so the tile height
