@@ -21,9 +21,10 @@ extern int zk_has_avx_vnni;
 static inline int vec(void) { return zk_level() >= ZK_ISA_AVX2; }
 
 // one_query_plan.c: the tile height of one-query products per storage (0: the general tile's, else 1 or 2
-// rows), chosen by timing them on this machine; read by the kernels, written once before the first timed use.
+// rows), chosen by timing them on this machine. Atomic: the plan writes it while another thread's products
+// may be reading it (any height gives the same bits).
 enum { ZK_ONE_F32 = 0, ZK_ONE_F16 = 1, ZK_ONE_I8 = 2 };
-extern int zk_one_height[3];
+extern _Atomic int zk_one_height[3];
 // matmul.c: the products without the one-query plan's first-use check (the plan times them).
 void zk_matmul_f32_run(const float *x, int rows, const float *w, int out, int in, float *y, int mode);
 void zk_matmul_f16_run(const float *x, int rows, const uint16_t *w, int out, int in, float *y, int mode);

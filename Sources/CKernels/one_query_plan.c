@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-int zk_one_height[3];
+_Atomic int zk_one_height[3];
 
 static pthread_once_t plan_once = PTHREAD_ONCE_INIT;
 static char plan_text[128] = "not chosen yet";
