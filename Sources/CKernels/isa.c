@@ -21,7 +21,7 @@ static void detect(void) {
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) zk_isa_level = ZK_ISA_AVX512;
         zk_has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-        zk_has_avx_vnni = __builtin_cpu_supports("avxvnni");
+        zk_has_avx_vnni = zk_avx_vnni_supported();
     }
     const char *env = getenv("ZK_ISA");
     // ZK_ISA=scalar, avx2 or avx2-vnni caps the level (tests and benchmarks compare the paths): avx2 is
@@ -54,9 +54,7 @@ void zk_force_scalar(int on) { zk_detect_isa(); zk_scalar_forced = on; }
 int zk_set_avx_vnni(int on) {
     zk_detect_isa();
     const int was = zk_has_avx_vnni;
-#if defined(__x86_64__)
-    zk_has_avx_vnni = on && __builtin_cpu_supports("avxvnni");
-#endif
+    zk_has_avx_vnni = on && zk_avx_vnni_supported();
     return was;
 }
 

@@ -64,6 +64,9 @@ TGT static inline float FN(hsum)(__m256 v) {
 #ifndef ZK_PF_HINT
 #define ZK_PF_HINT _MM_HINT_T1
 #endif
+// Rows ahead for a one-query tile of NO rows: as far past a taller tile's end as past a 2-query tile's
+// (NO2 rows), the lead ZK_RANGE gives a single query.
+#define ZK_ONE_PF_ROWS(PF_ROWS, NO, NO2) ((PF_ROWS) + (NO) - ((NO) < (NO2) ? (NO) : (NO2)))
 
 // Tiles: NO weight rows by nq queries, one accumulator register per pair. Every weight vector is
 // loaded (and widened) once per query block and used for all its queries. How many rows and queries
@@ -221,12 +224,11 @@ ZK_TILE(FN(tile_f16), uint16_t, ZK_LOAD_F16, ZK_W_F16)
 // rows read side by side): on a 2-core Zen 5, GPT-B's products at one query against the read, 1-row tiles
 // 1.0x where the general tiles took 1.06-1.19x. Which wins depends on the machine, so one_query_plan.c
 // times them at run time (zk_one_height). A row's sums are its own, so the height changes no bit. The
-// prefetch keeps the lead ZK_RANGE gives a single query (as far past a taller tile's end as past a 2-query
-// tile's).
+// prefetch keeps the lead ZK_RANGE gives a single query (ZK_ONE_PF_ROWS).
 #define ZK_ONE_ROWS(NAME, TILE, WTYPE, NO, NOF, PF_ROWS)                                                 \
     TGT __attribute__((noinline)) static void NAME(const float *x, const WTYPE *w, int out, int in, float *y, \
                                                   int o0, int o1) {                                    \
-        const size_t pf = (size_t)(PF_ROWS + (NO) - ((NO) < NOF(2) ? (NO) : NOF(2))) * in;              \
+        const size_t pf = (size_t)ZK_ONE_PF_ROWS(PF_ROWS, NO, NOF(2)) * in;                             \
         int o = o0;                                                                                     \
         for (; o + (NO) <= o1; o += (NO))                                                               \
             TILE(x, in, w + (size_t)o * in, in, y + o, out, (NO), 1, pf, 0, 1);                         \
@@ -318,6 +320,7 @@ TGT __attribute__((unused)) static void FN(widen)(const uint16_t *src, float *ds
 #undef VLOAD_F16
 #undef VHSUM
 #undef ZK_PREFETCH_LINE
+#undef ZK_ONE_PF_ROWS
 #undef ZK_CASE_ROW
 #undef ZK_C
 #undef ZK_CASES

@@ -109,13 +109,14 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
 // AVX2, one query row (a decode step of one image: the pass that streams every weight once). A small
 // function of its own walks all the rows (q8_one_rows): inside the range function, beside the other tiles'
 // cases, the compiler spilled this loop's pointers and each 3-row tile paid its set-up anew (2-core Zen 3,
-// 384 x 768 weights in L2, one thread: 25.6 -> 32.6 GB/s). 6 rows a tile rather than 3 (2-core Zen 5, GB/s of
-// weights: in L2 one thread 53 -> 60, 12 MB in L3 two threads 87 -> 97, one 50 MB matrix 55 -> 74; GPT-B's
+// 384 x 768 weights in L2, one thread: 25.6 -> 32.6 GB/s). 6 rows a tile rather than 3 (2-core Zen 5, GB/s
+// of weights: in L2 one thread 53 -> 60, 12 MB in L3 two threads 87 -> 97, one 50 MB matrix 55 -> 74; GPT-B's
 // products back to back from DRAM (tools/kernels/pass_rate.c) within the noise of 3 rows, and 2 rows better
-// there, so one_query_plan.c times 1, 2 and 6; 16 registers still hold 6: the scale products come from memory). Per group and weight row the same operations as the
-// general loop in tile_q8, so a row's sums are bit-identical whatever rows share its call; only the scale products d = sx * sw are
-// made for 8 groups by one vmulps (d8) and read back by a broadcast load. One query row is one query
-// block, so it prefetches every line itself: no `%` by the block count (one a line cost ~5% in tile_q8).
+// there, so one_query_plan.c times 1, 2 and 6; 16 registers still hold 6: the scale products come from
+// memory). Per group and weight row the same operations as the general loop in tile_q8, so a row's sums are
+// bit-identical whatever rows share its call; only the scale products d = sx * sw are made for 8 groups by
+// one vmulps (d8) and read back by a broadcast load. One query row is one query block, so it prefetches
+// every line itself: no `%` by the block count (one a line cost ~5% in tile_q8).
 #define ZK_Q8_ONE_NO 6
 ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
     const zk_q8_rows *a, const int8_t *restrict w, const float *restrict sc, int in, int ng, float *restrict y,
@@ -169,15 +170,14 @@ ZK_Q8_TGT __attribute__((always_inline)) static inline void FN(q8_one_body)(
     FN(q8_one_finish)(acc, no, y);
 }
 #endif
-// Rows o0 ..< o1 for one query row, in tiles of ZK_Q8_ONE_NO (each row's sums are its own, so the tile height
-// changes no bit; the prefetch starts as much further ahead of a taller tile as ZK_RANGE's does). Rows past
-// the last whole tile (only at a matrix's end: mm_part splits in bands of 12) run one at a time.
-// height: 1 or 2 rows a tile, or 0 for ZK_Q8_ONE_NO (one_query_plan.c chooses; see ZK_ONE_ROWS in matmul_body.h).
+// Rows o0 ..< o1 for one query row, in tiles of `height` rows: 1, 2, or 0 for ZK_Q8_ONE_NO (one_query_plan.c
+// chooses; see ZK_ONE_ROWS in matmul_body.h). Each row's sums are its own, so the height changes no bit.
+// Rows past the last whole tile (only at a matrix's end: mm_part splits in bands of 12) run one at a time.
 ZK_Q8_TGT __attribute__((noinline)) static void FN(q8_one_rows)(const zk_q8_rows *a, const int8_t *w, const float *sc,
                                                                 int in, float *y, int o0, int o1, int height) {
     const int ng = (in + 31) / 32;
     const int no = height == 1 || height == 2 ? height : ZK_Q8_ONE_NO;
-    const size_t pfr = ZK_PF_ROWS_I8 + no - (no < ZK_Q8_NO(2) ? no : ZK_Q8_NO(2)), pf = pfr * in, pfs = pfr * ng;
+    const size_t pfr = ZK_ONE_PF_ROWS(ZK_PF_ROWS_I8, no, ZK_Q8_NO(2)), pf = pfr * in, pfs = pfr * ng;
     int o = o0;
     // Each height its own loop, so the tile's row count is a constant inside it.
 #define ZK_Q8_ONE_LOOP(NO)                                                                              \
